@@ -1,0 +1,520 @@
+/**
+ * The per-connection driver: the seed's `ws` base class. It owns the state
+ * (`connecting → open → closing → closed`), the events, the sends, pings and
+ * close, the close timeout, and runs the sans-I/O {@linkcode Protocol} over one
+ * {@linkcode Transport}:
+ *
+ * ```text
+ *   transport.data(chunk)
+ *     └─ protocol.receiveData(chunk)
+ *     └─ for each protocol.eventsReceived(): emit message / ping / pong / error,
+ *        note close       (handlers may call send*, sendPing, closeConnection)
+ *     └─ flush: protocol.dataToSend() → transport.write() … → transport.end()
+ *   send*() outside of a turn → one flush in a microtask, for all sends of the tick
+ * ```
+ *
+ * Every frame produced while handling one input chunk, or in one tick of the
+ * event loop, leaves in one write.
+ *
+ * Event timing, decided once: `open` is emitted asynchronously (never inside the
+ * call that attaches the transport) and before any `message`; `error` comes
+ * just before `close` when the peer broke the protocol; `close` is emitted
+ * exactly once, when the transport is finished in both directions (or torn
+ * down by the close timeout), with the peer's close code, the code of the
+ * violation we failed the connection with, or 1006.
+ *
+ * @module
+ */
+
+import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
+import { isValidCloseCode } from "../protocol/close.ts";
+import type { ProtocolError } from "../protocol/errors.ts";
+import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
+import type { Role } from "../protocol/protocol.ts";
+import { utf8Encoder } from "../protocol/utf8.ts";
+import { EventEmitter } from "./emitter.ts";
+import { streamTransport } from "./transport.ts";
+import type { StreamPair, Transport } from "./transport.ts";
+
+/** How long the closing handshake may take before the transport is torn down. */
+export const DEFAULT_CLOSE_TIMEOUT = 5_000;
+
+/** The states of a connection, as the seed names them. */
+export type ReadyState = "connecting" | "open" | "closing" | "closed";
+
+/** Anything `send` and `sendBinary` accept as binary data. */
+export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/** The events of a connection and their arguments. */
+export type DriverEvents = {
+  /** The connection opened; sends queued before now were written. */
+  open: [];
+  /** A whole message: `string` for text, `Uint8Array` for binary. */
+  message: [data: string | Uint8Array];
+  /** The peer broke the protocol; `close` follows with `error.code`. */
+  error: [error: ProtocolError];
+  /** The connection is over; emitted exactly once. */
+  close: [code: number, reason: string];
+  /** A ping arrived (it was answered already). */
+  ping: [data: Uint8Array];
+  /** A pong arrived. */
+  pong: [data: Uint8Array];
+};
+
+/** Options every connection takes. */
+export interface DriverOptions {
+  /**
+   * The largest message accepted, in bytes. A larger one closes the connection
+   * with 1009, decided from the frame headers before the payload is buffered.
+   *
+   * @default {0x3ffffff}
+   */
+  maxLength?: number;
+  /**
+   * Milliseconds the closing handshake may take, from the close frame sent or
+   * received until the transport is finished in both directions; then it is
+   * torn down.
+   *
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
+   * Where a client's masking keys come from. For tests only: the default draws
+   * each key from `crypto.getRandomValues`, as RFC 6455 §5.3 requires.
+   */
+  maskKey?: () => Uint8Array;
+}
+
+const DRIVER_OPTION_KEYS = ["maxLength", "closeTimeout", "maskKey"];
+
+/**
+ * Checks an options object: a plain object whose keys are all known. A typo in
+ * plain JavaScript must not pass silently.
+ */
+export function checkOptions(options: object | undefined, known: readonly string[], what: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid ${what}: expected an object, got ${options === null ? "null" : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`Unknown option "${key}" in ${what}: expected one of ${known.join(", ")}`);
+    }
+  }
+}
+
+interface PendingPing {
+  payload: Uint8Array;
+  onPong: (() => void) | undefined;
+}
+
+/**
+ * One WebSocket connection after (or while waiting for) its opening handshake.
+ * Servers and clients are drivers; {@linkcode WebSocketDriver.attach} runs one
+ * over any transport or stream pair whose handshake is done.
+ *
+ * @example Two drivers talking over in-memory streams
+ * ```ts
+ * import { WebSocketDriver } from "@x/wsd";
+ *
+ * const up = new TransformStream<Uint8Array, Uint8Array>();
+ * const down = new TransformStream<Uint8Array, Uint8Array>();
+ * const server = new WebSocketDriver("server");
+ * const client = new WebSocketDriver("client");
+ * server.on("message", (msg) => server.send(msg));
+ * client.on("message", (msg) => {
+ *   console.log("echo:", msg);
+ *   client.closeConnection();
+ * });
+ * server.attach({ readable: up.readable, writable: down.writable });
+ * client.attach({ readable: down.readable, writable: up.writable });
+ * client.send("Hello");
+ * await new Promise((resolve) => client.on("close", resolve));
+ * ```
+ */
+export class WebSocketDriver extends EventEmitter<DriverEvents> {
+  readonly #role: Role;
+  readonly #protocol: Protocol;
+  readonly #closeTimeout: number;
+  #readyState: ReadyState = "connecting";
+  #subprotocol: string | null = null;
+  #transport: Transport | null = null;
+  #socket: unknown = null;
+  #pings: PendingPing[] = [];
+  #inTurn = false;
+  #flushScheduled = false;
+  #writing = 0;
+  #inputEnded = false;
+  #outputEnded = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Creates a connection in the `connecting` state.
+   *
+   * @param role `"server"` or `"client"`: which end this is (clients mask).
+   * @param options Limits and timeouts.
+   */
+  constructor(role: Role, options?: DriverOptions) {
+    super();
+    if (role !== "server" && role !== "client") {
+      throw new TypeError(`Invalid role ${JSON.stringify(role)}: expected "server" or "client"`);
+    }
+    checkOptions(options, DRIVER_OPTION_KEYS, "driver options");
+    const maxLength = options?.maxLength ?? DEFAULT_MAX_LENGTH;
+    if (!Number.isSafeInteger(maxLength) || maxLength < 0) {
+      throw new RangeError(`Invalid maxLength ${maxLength}: expected a whole number of bytes, 0 or more`);
+    }
+    const closeTimeout = options?.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    if (!Number.isFinite(closeTimeout) || closeTimeout < 0) {
+      throw new RangeError(`Invalid closeTimeout ${closeTimeout}: expected milliseconds, 0 or more`);
+    }
+    if (options?.maskKey !== undefined && typeof options.maskKey !== "function") {
+      throw new TypeError("Invalid maskKey: expected a function returning 4 bytes");
+    }
+    this.#role = role;
+    this.#closeTimeout = closeTimeout;
+    this.#protocol = new Protocol({ role, maxLength, maskKey: options?.maskKey });
+  }
+
+  /** The WebSocket version in use: always `"hybi-13"` (RFC 6455). */
+  get version(): string {
+    return "hybi-13";
+  }
+
+  /** The subprotocol agreed in the handshake, or `null` if none was. */
+  get protocol(): string | null {
+    return this.#subprotocol;
+  }
+
+  /** The connection's state. */
+  get readyState(): ReadyState {
+    return this.#readyState;
+  }
+
+  /** Which end of the connection this is. */
+  get role(): Role {
+    return this.#role;
+  }
+
+  /**
+   * Bytes accepted by `send*`, `sendPing` and `closeConnection` that the
+   * transport has not taken yet.
+   */
+  get bufferedAmount(): number {
+    return this.#protocol.bytesToSend + this.#writing;
+  }
+
+  /** What the connection runs on: the stream pair or transport given to `attach`. */
+  get socket(): unknown {
+    return this.#socket;
+  }
+
+  /**
+   * Runs the connection over `transport` (or a stream pair) whose opening
+   * handshake is done, with `protocol` as the agreed subprotocol. `open` is
+   * emitted in a microtask, then queued sends are written and input is read.
+   *
+   * @throws {TypeError} if a transport was attached already.
+   */
+  attach(transport: Transport | StreamPair, protocol: string | null = null): void {
+    if (this.#transport !== null) throw new TypeError("Cannot attach: this connection has a transport already");
+    const t = "start" in transport ? transport : streamTransport(transport);
+    this.#transport = t;
+    this.#socket = transport;
+    this.#subprotocol = protocol;
+    queueMicrotask(() => {
+      if (this.#readyState === "closed") {
+        t.abort();
+        return;
+      }
+      if (this.#readyState === "connecting") {
+        this.#readyState = "open";
+        this.emit("open");
+      }
+      this.#flush();
+      t.start({
+        data: (chunk) => this.#receive(chunk),
+        end: () => this.#inputEnd(),
+      });
+    });
+  }
+
+  // ───────────────────────────── sending ─────────────────────────────
+
+  /**
+   * Sends a message: a string as text, bytes as binary. Before `open` it is
+   * queued and sent in order once the connection opens.
+   *
+   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   * @throws {TypeError} for data that is neither a string nor bytes.
+   */
+  send(data: string | BinaryData): void {
+    if (typeof data === "string") this.sendText(data);
+    else this.sendBinary(data);
+  }
+
+  /**
+   * Sends a text message.
+   *
+   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   */
+  sendText(text: string): void {
+    if (typeof text !== "string") throw new TypeError(`Cannot send text: expected a string, got ${typeName(text)}`);
+    this.#checkCanSend("send");
+    this.#protocol.sendText(text);
+    this.#sent();
+  }
+
+  /**
+   * Sends a binary message. The bytes are copied at once: changing them later
+   * does not change what is sent.
+   *
+   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   */
+  sendBinary(data: BinaryData): void {
+    const bytes = toBytes(data, "Cannot send binary");
+    this.#checkCanSend("send");
+    this.#protocol.sendBinary(bytes);
+    this.#sent();
+  }
+
+  /**
+   * Sends a ping (queued before `open`). `onPong` is called once, when the pong
+   * that answers this very ping arrives, even if other pings carry the same
+   * payload; a pong also acknowledges every earlier ping (RFC 6455 §5.5.3 lets
+   * a peer answer only the latest).
+   *
+   * @throws {RangeError} if `data` is longer than 125 bytes.
+   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   */
+  sendPing(data: string | BinaryData = new Uint8Array(0), onPong?: () => void): void {
+    const payload = typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError(`Cannot send ping: the payload has ${payload.length} bytes, at most 125 are allowed`);
+    }
+    if (onPong !== undefined && typeof onPong !== "function") {
+      throw new TypeError(`Cannot send ping: onPong must be a function, got ${typeName(onPong)}`);
+    }
+    this.#checkCanSend("send ping");
+    this.#pings.push({ payload, onPong });
+    this.#protocol.sendPing(payload);
+    this.#sent();
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): sends a close frame; `close`
+   * is emitted once the peer answered and the transport is finished, or after
+   * the close timeout. Takes the seed's order `(reason, code)` or the WHATWG
+   * order `(code, reason)`. Before `open`, the connection is abandoned and closes
+   * with 1006. Does nothing once closing.
+   *
+   * @param reason At most 123 bytes of UTF-8.
+   * @param code 1000 (the default), or 1001–1003, 1007–1014, 3000–4999.
+   * @returns Whether this call started the closing handshake.
+   * @throws {RangeError} for a code that may not be sent or a reason too long.
+   */
+  closeConnection(reason?: string, code?: number): boolean;
+  /**
+   * The WHATWG order of {@linkcode WebSocketDriver.closeConnection}: code first.
+   *
+   * @example
+   * ```ts ignore
+   * ws.closeConnection(4000, "bye");
+   * ```
+   */
+  closeConnection(code: number, reason?: string): boolean;
+  closeConnection(a?: string | number, b?: number | string): boolean {
+    let reason: unknown = a, code: unknown = b;
+    if (typeof a === "number") [code, reason] = [a, b];
+    code ??= CloseCode.NORMAL;
+    reason ??= "";
+    if (typeof code !== "number" || !Number.isInteger(code) || !isValidCloseCode(code)) {
+      throw new RangeError(
+        `Cannot close: invalid close code ${String(code)}; use 1000, 1001–1003, 1007–1014 or 3000–4999`,
+      );
+    }
+    if (typeof reason !== "string") {
+      throw new TypeError(`Cannot close: the reason must be a string, got ${typeName(reason)}`);
+    }
+    const reasonBytes = utf8Encoder.encode(reason).length;
+    if (reasonBytes > MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError(`Cannot close: the reason has ${reasonBytes} bytes of UTF-8, at most 123 are allowed`);
+    }
+    if (this.#readyState === "connecting") {
+      this.#readyState = "closed";
+      queueMicrotask(() => this.emit("close", CloseCode.ABNORMAL, "Closed before the connection opened"));
+      return true;
+    }
+    if (this.#readyState !== "open" || this.#protocol.closeSent) return false;
+    this.#readyState = "closing";
+    this.#protocol.sendClose(code, reason);
+    this.#startCloseTimer();
+    this.#sent();
+    return true;
+  }
+
+  #checkCanSend(what: string): void {
+    if (this.#protocol.closeSent || this.#readyState === "closed") {
+      throw new DOMException(`Cannot ${what}: the connection is ${this.#readyState}`, "InvalidStateError");
+    }
+  }
+
+  /** After a send: write now at the end of this turn, or in a microtask. */
+  #sent(): void {
+    if (this.#inTurn || this.#flushScheduled || this.#transport === null) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  // ───────────────────────────── the loop ─────────────────────────────
+
+  #receive(chunk: Uint8Array): void {
+    this.#inTurn = true;
+    try {
+      this.#protocol.receiveData(chunk);
+      this.#dispatch();
+    } finally {
+      this.#inTurn = false;
+    }
+    this.#flush();
+  }
+
+  #inputEnd(): void {
+    this.#inputEnded = true;
+    this.#protocol.receiveEof();
+    this.#startCloseTimer();
+    this.#flush();
+    this.#maybeFinish();
+  }
+
+  #dispatch(): void {
+    for (const event of this.#protocol.eventsReceived()) {
+      switch (event.type) {
+        case "text":
+        case "binary":
+          this.emit("message", event.data);
+          break;
+        case "ping":
+          this.emit("ping", event.data);
+          break;
+        case "pong":
+          this.#pong(event.data);
+          this.emit("pong", event.data);
+          break;
+        case "close":
+          if (this.#readyState !== "closed") this.#readyState = "closing";
+          this.#startCloseTimer();
+          break;
+        case "error":
+          if (this.#readyState !== "closed") this.#readyState = "closing";
+          this.#startCloseTimer();
+          this.emit("error", event.error);
+          break;
+      }
+    }
+  }
+
+  /** Calls the callback of the ping this pong answers, and of every earlier one. */
+  #pong(payload: Uint8Array): void {
+    const pings = this.#pings;
+    const index = pings.findIndex((p) => sameBytes(p.payload, payload));
+    if (index < 0) return;
+    const acknowledged = pings.splice(0, index + 1);
+    for (const ping of acknowledged) {
+      try {
+        ping.onPong?.();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const transport = this.#transport;
+    if (transport === null || this.#outputEnded) return;
+    for (const piece of this.#protocol.dataToSend()) {
+      if (piece === END_OF_STREAM) {
+        this.#endOutput(transport);
+        return;
+      }
+      this.#writing += piece.length;
+      transport.write(piece).then(
+        () => {
+          this.#writing -= piece.length;
+        },
+        (error) => {
+          this.#writing -= piece.length;
+          this.#transportFailed(error);
+        },
+      );
+    }
+  }
+
+  #endOutput(transport: Transport): void {
+    this.#outputEnded = true;
+    transport.end().then(
+      () => this.#maybeFinish(),
+      (error) => this.#transportFailed(error),
+    );
+  }
+
+  /** A write failed: the transport is gone in both directions. */
+  #transportFailed(_error: unknown): void {
+    if (this.#readyState === "closed") return;
+    this.#transport?.abort();
+    this.#protocol.receiveEof();
+    this.#protocol.dataToSend();
+    this.#inputEnded = this.#outputEnded = true;
+    this.#finish();
+  }
+
+  #startCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#readyState === "closed") return;
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      if (this.#readyState === "closed") return;
+      this.#transport?.abort();
+      this.#protocol.receiveEof();
+      this.#inputEnded = this.#outputEnded = true;
+      this.#finish();
+    }, this.#closeTimeout);
+  }
+
+  #maybeFinish(): void {
+    if (this.#inputEnded && this.#outputEnded && this.#writing === 0) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#readyState === "closed") return;
+    this.#readyState = "closed";
+    if (this.#closeTimer !== undefined) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = undefined;
+    }
+    this.#pings = [];
+    const code = this.#protocol.closeCode || CloseCode.ABNORMAL;
+    this.emit("close", code, this.#protocol.closeReason);
+  }
+}
+
+function toBytes(data: unknown, what: string): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`${what}: expected a Uint8Array, ArrayBuffer or ArrayBufferView, got ${typeName(data)}`);
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return typeof value;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

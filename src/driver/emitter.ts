@@ -1,0 +1,127 @@
+/**
+ * A small typed event emitter with the Common Lisp event-emitter's verbs (`on`,
+ * `once`, `removeListener`, `removeAllListeners`, `listeners`, `listenerCount`,
+ * `emit`), camelCased, plus `off`.
+ *
+ * Listeners run synchronously, in the order they were added. A listener that
+ * throws does not stop the others, nor the connection that emitted the event:
+ * the exception is rethrown from a microtask, where it surfaces as an uncaught
+ * exception, as it would from any event handler.
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-explicit-any
+type Listener = (...args: any[]) => void;
+
+interface OnceWrapper {
+  (...args: unknown[]): void;
+  listener: Listener;
+}
+
+/**
+ * The event emitter every connection inherits. `Events` maps each event name
+ * to the tuple of its arguments.
+ *
+ * @example
+ * ```ts
+ * import { EventEmitter } from "@x/wsd";
+ *
+ * const emitter = new EventEmitter<{ tick: [n: number] }>();
+ * emitter.on("tick", (n) => console.log("tick", n));
+ * emitter.emit("tick", 1);
+ * ```
+ */
+export class EventEmitter<Events extends Record<string, unknown[]>> {
+  #listeners = new Map<keyof Events, Listener[]>();
+
+  /** Adds `listener` for `event`; returns `this`. */
+  on<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
+    checkListener(listener);
+    const list = this.#listeners.get(event);
+    // Copy on write, so that an emit in progress is not disturbed.
+    this.#listeners.set(event, list === undefined ? [listener] : [...list, listener]);
+    return this;
+  }
+
+  /** Alias of {@linkcode EventEmitter.on}. */
+  addListener<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
+    return this.on(event, listener);
+  }
+
+  /** Adds `listener` for the next `event` only; returns `this`. */
+  once<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
+    checkListener(listener);
+    const wrapper = ((...args: Events[K]) => {
+      this.removeListener(event, listener);
+      listener(...args);
+    }) as unknown as OnceWrapper;
+    wrapper.listener = listener as Listener;
+    return this.on(event, wrapper as unknown as (...args: Events[K]) => void);
+  }
+
+  /** Removes the most recently added instance of `listener` for `event`; returns `this`. */
+  removeListener<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
+    const list = this.#listeners.get(event);
+    if (list === undefined) return this;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const l = list[i];
+      if (l === listener || (l as OnceWrapper).listener === listener) {
+        const rest = list.slice(0, i).concat(list.slice(i + 1));
+        if (rest.length === 0) this.#listeners.delete(event);
+        else this.#listeners.set(event, rest);
+        break;
+      }
+    }
+    return this;
+  }
+
+  /** Alias of {@linkcode EventEmitter.removeListener}. */
+  off<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
+    return this.removeListener(event, listener);
+  }
+
+  /** Removes every listener of `event`, or of every event; returns `this`. */
+  removeAllListeners(event?: keyof Events): this {
+    if (event === undefined) this.#listeners.clear();
+    else this.#listeners.delete(event);
+    return this;
+  }
+
+  /** Returns a copy of the listeners of `event`. */
+  listeners<K extends keyof Events>(event: K): Array<(...args: Events[K]) => void> {
+    const list = this.#listeners.get(event) ?? [];
+    return list.map((l) => (l as OnceWrapper).listener ?? l);
+  }
+
+  /** Returns how many listeners `event` has. */
+  listenerCount(event: keyof Events): number {
+    return this.#listeners.get(event)?.length ?? 0;
+  }
+
+  /**
+   * Calls every listener of `event` with `args`; returns whether there was any.
+   * An exception from a listener is rethrown from a microtask after the others
+   * ran.
+   */
+  emit<K extends keyof Events>(event: K, ...args: Events[K]): boolean {
+    const list = this.#listeners.get(event);
+    if (list === undefined) return false;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i].apply(this, args);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+    return true;
+  }
+}
+
+function checkListener(listener: unknown): void {
+  if (typeof listener !== "function") {
+    throw new TypeError(`Cannot add listener: expected a function, got ${typeof listener}`);
+  }
+}

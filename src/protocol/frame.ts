@@ -1,0 +1,200 @@
+/**
+ * Frame headers (RFC 6455 §5.2) and the outgoing buffer that frames are encoded
+ * into, so that every frame produced in one turn leaves in one write.
+ *
+ * ```text
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * +-+-+-+-+-------+-+-------------+-------------------------------+
+ * |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+ * |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+ * |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+ * | |1|2|3|       |K|             |                               |
+ * +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+ * |     Extended payload length continued, if payload len == 127  |
+ * + - - - - - - - - - - - - - - - +-------------------------------+
+ * |                               |Masking-key, if MASK set to 1  |
+ * +-------------------------------+-------------------------------+
+ * | Masking-key (continued)       |          Payload Data         |
+ * +-------------------------------- - - - - - - - - - - - - - - - +
+ * ```
+ *
+ * @module
+ */
+
+import { maskInPlace } from "./mask.ts";
+
+/** First header byte: FIN. */
+export const FIN = 0x80;
+/** First header byte: RSV1 (permessage-deflate's "compressed" bit). */
+export const RSV1 = 0x40;
+/** First header byte: RSV2. */
+export const RSV2 = 0x20;
+/** First header byte: RSV3. */
+export const RSV3 = 0x10;
+
+/**
+ * The size of a frame header: 2 bytes, plus 2 or 8 for a 16- or 64-bit length,
+ * plus 4 for a masking key.
+ *
+ * @example
+ * ```ts ignore
+ * headerSize(125, false); // 2
+ * headerSize(126, true);  // 8
+ * ```
+ */
+export function headerSize(payloadLength: number, masked: boolean): number {
+  const base = payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+/**
+ * Writes a frame header at `offset` of `dst`, with the length in its minimal
+ * form (RFC 6455 §5.2: "the minimal number of bytes MUST be used").
+ *
+ * @param firstByte FIN, RSV bits and the opcode, already combined.
+ * @returns The offset just past the header.
+ *
+ * @example
+ * ```ts ignore
+ * const h = new Uint8Array(2);
+ * writeHeader(h, 0, FIN | 0x1, 5, null); // 81 05
+ * ```
+ */
+export function writeHeader(
+  dst: Uint8Array,
+  offset: number,
+  firstByte: number,
+  payloadLength: number,
+  maskKey: Uint8Array | null,
+): number {
+  const maskBit = maskKey === null ? 0 : 0x80;
+  dst[offset++] = firstByte;
+  if (payloadLength < 126) {
+    dst[offset++] = maskBit | payloadLength;
+  } else if (payloadLength < 0x10000) {
+    dst[offset++] = maskBit | 126;
+    dst[offset++] = payloadLength >>> 8;
+    dst[offset++] = payloadLength & 0xff;
+  } else {
+    dst[offset++] = maskBit | 127;
+    const high = Math.floor(payloadLength / 0x100000000);
+    dst[offset++] = high >>> 24;
+    dst[offset++] = (high >>> 16) & 0xff;
+    dst[offset++] = (high >>> 8) & 0xff;
+    dst[offset++] = high & 0xff;
+    dst[offset++] = payloadLength >>> 24;
+    dst[offset++] = (payloadLength >>> 16) & 0xff;
+    dst[offset++] = (payloadLength >>> 8) & 0xff;
+    dst[offset++] = payloadLength & 0xff;
+  }
+  if (maskKey !== null) {
+    dst[offset++] = maskKey[0];
+    dst[offset++] = maskKey[1];
+    dst[offset++] = maskKey[2];
+    dst[offset++] = maskKey[3];
+  }
+  return offset;
+}
+
+/** The size of the blocks small frames are packed into. */
+const BLOCK_SIZE = 16 * 1024;
+/** Frames at least this large get an allocation of their own. */
+const LARGE_FRAME = 64 * 1024;
+
+/**
+ * Encoded frames waiting to be written. Small frames are packed back to back into
+ * shared blocks; {@linkcode OutgoingBuffer.take} hands out what was written as
+ * views and never writes into those bytes again, so the views stay valid while
+ * the transport holds them.
+ *
+ * @example
+ * ```ts ignore
+ * const out = new OutgoingBuffer();
+ * out.writeFrame(FIN | 0x1, new TextEncoder().encode("Hello"), null);
+ * out.take(); // [Uint8Array [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]]
+ * ```
+ */
+export class OutgoingBuffer {
+  #pieces: Uint8Array[] = [];
+  #block = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+  #size = 0;
+
+  /** Bytes waiting in the buffer. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Returns `size` writable bytes and the offset they start at. The caller must
+   * fill them and then call {@linkcode OutgoingBuffer.commit} with how many it
+   * used.
+   */
+  reserve(size: number): [Uint8Array, number] {
+    if (this.#block.length - this.#end < size) {
+      this.#seal();
+      this.#block = new Uint8Array(
+        size >= LARGE_FRAME ? size : Math.max(BLOCK_SIZE, size),
+      );
+      this.#start = this.#end = 0;
+    }
+    return [this.#block, this.#end];
+  }
+
+  /** Marks `used` bytes from the last reservation as written. */
+  commit(used: number): void {
+    this.#end += used;
+    this.#size += used;
+    if (this.#block.length - this.#end < 16) this.#seal();
+  }
+
+  /**
+   * Encodes one frame: header, then the payload copied (and masked with `maskKey`
+   * when one is given). `payload` itself is never changed.
+   */
+  writeFrame(
+    firstByte: number,
+    payload: Uint8Array,
+    maskKey: Uint8Array | null,
+  ): void {
+    const length = payload.length;
+    const size = headerSize(length, maskKey !== null) + length;
+    const [dst, offset] = this.reserve(size);
+    const start = writeHeader(dst, offset, firstByte, length, maskKey);
+    dst.set(payload, start);
+    if (maskKey !== null) {
+      maskInPlace(dst.subarray(start, start + length), maskKey);
+    }
+    this.commit(size);
+  }
+
+  /** Appends bytes that are already encoded (a handshake head, say). */
+  writeRaw(bytes: Uint8Array): void {
+    const [dst, offset] = this.reserve(bytes.length);
+    dst.set(bytes, offset);
+    this.commit(bytes.length);
+  }
+
+  /** Hands out everything written so far, oldest first, and empties the buffer. */
+  take(): Uint8Array[] {
+    this.#seal();
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    this.#size = 0;
+    return pieces;
+  }
+
+  /** Moves the written part of the current block into the list of pieces. */
+  #seal(): void {
+    if (this.#end > this.#start) {
+      this.#pieces.push(this.#block.subarray(this.#start, this.#end));
+      this.#start = this.#end;
+    }
+    if (this.#block.length - this.#end < 16) {
+      this.#block = new Uint8Array(0);
+      this.#start = this.#end = 0;
+    }
+  }
+}

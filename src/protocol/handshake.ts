@@ -1,0 +1,875 @@
+/**
+ * The WebSocket opening handshake (RFC 6455 §4) as pure functions over
+ * `Headers`: no I/O, no timers.
+ *
+ * - A server checks an upgrade request with {@linkcode validateRequest},
+ *   picks a subprotocol with {@linkcode selectProtocol} and answers with
+ *   {@linkcode createServerResponseHeaders}.
+ * - A client builds its request with {@linkcode createClientRequestHeaders}
+ *   (using a key from {@linkcode generateKey}) and checks the server's answer
+ *   with {@linkcode validateResponse}.
+ *
+ * Header lists are parsed by a single linear loop over the characters
+ * ({@linkcode parseTokenList}); no regular expression ever sees a header
+ * value (ws CVE-2021-32640 was a ReDoS in exactly this place).
+ *
+ * @example
+ * ```ts ignore
+ * const check = validateRequest(request.method, request.headers);
+ * if (!check.ok) {
+ *   return new Response(check.message, {
+ *     status: check.status,
+ *     headers: check.headers,
+ *   });
+ * }
+ * const protocol = selectProtocol(check.protocols, ["chat"]);
+ * const headers = createServerResponseHeaders(check.key, protocol);
+ * ```
+ *
+ * @module
+ */
+
+import { sha1 } from "./sha1.ts";
+
+/**
+ * The GUID that RFC 6455 §1.3 appends to `Sec-WebSocket-Key` before hashing
+ * it into `Sec-WebSocket-Accept`.
+ *
+ * @example
+ * ```ts ignore
+ * // WEBSOCKET_GUID === "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+ * const accept = computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==");
+ * ```
+ */
+export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** The only protocol version this library speaks (RFC 6455 §4.1, §11.6). */
+const WEBSOCKET_VERSION = "13";
+
+/** Longest header value quoted back in an error message. */
+const MAX_QUOTED_LENGTH = 64;
+
+/** Handshake headers a server's `additionalHeaders` must not set. */
+const SERVER_RESERVED_HEADERS: readonly string[] = [
+  "upgrade",
+  "connection",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+];
+
+/** Handshake headers a client's `additionalHeaders` must not set. */
+const CLIENT_RESERVED_HEADERS: readonly string[] = [
+  ...SERVER_RESERVED_HEADERS,
+  "sec-websocket-key",
+  "sec-websocket-version",
+];
+
+/** The outcome of {@linkcode validateRequest}. */
+export type RequestCheck =
+  | {
+    /** The request is a valid WebSocket upgrade. */
+    ok: true;
+    /** The client's `Sec-WebSocket-Key`, to compute the accept key from. */
+    key: string;
+    /** The subprotocols the client offered, in its order of preference. */
+    protocols: string[];
+    /** The raw `Sec-WebSocket-Extensions` header, or `null` when absent. */
+    extensions: string | null;
+  }
+  | {
+    /** The request must be refused. */
+    ok: false;
+    /** The HTTP status to answer with (400, 405 or 426). */
+    status: number;
+    /** What was wrong, in plain English, suitable as the response body. */
+    message: string;
+    /** Headers the error response must carry (`Allow`, `Sec-WebSocket-Version`). */
+    headers: Headers;
+  };
+
+/** The outcome of {@linkcode validateResponse}. */
+export type ResponseCheck =
+  | {
+    /** The server accepted the upgrade. */
+    ok: true;
+    /** The subprotocol the server chose, or `null` for none. */
+    protocol: string | null;
+    /** The raw `Sec-WebSocket-Extensions` header, or `null` when absent. */
+    extensions: string | null;
+  }
+  | {
+    /** The connection must fail (RFC 6455 §4.1: "_Fail the WebSocket Connection_"). */
+    ok: false;
+    /** What was wrong, in plain English. */
+    message: string;
+  };
+
+/** Options for {@linkcode createClientRequestHeaders}. */
+export interface ClientRequestHeadersOptions {
+  /** The `Host` header: the URL's host, with the port when not the default. */
+  host: string;
+  /** The `Sec-WebSocket-Key`, usually from {@linkcode generateKey}. */
+  key: string;
+  /**
+   * Subprotocols to offer, most preferred first.
+   *
+   * @default {[]}
+   */
+  protocols?: readonly string[];
+  /**
+   * Extra headers for the request. They may replace `Host` but not the
+   * handshake headers.
+   *
+   * @default {undefined}
+   */
+  additionalHeaders?: HeadersInit;
+}
+
+/** What the client sent, for {@linkcode validateResponse} to check against. */
+export interface ExpectedResponse {
+  /** The `Sec-WebSocket-Key` the client sent. */
+  key: string;
+  /** The subprotocols the client offered. */
+  protocols: readonly string[];
+  /**
+   * Names of the extensions the client offered.
+   *
+   * @default {[]}
+   */
+  extensions?: readonly string[];
+}
+
+/**
+ * Compute `Sec-WebSocket-Accept` from `Sec-WebSocket-Key`:
+ * `base64(SHA-1(key + GUID))` (RFC 6455 §4.2.2, step 5.4).
+ *
+ * @param key The client's `Sec-WebSocket-Key`.
+ * @returns The value of `Sec-WebSocket-Accept`.
+ *
+ * @example
+ * ```ts ignore
+ * const accept = computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==");
+ * // accept === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * ```
+ */
+export function computeAcceptKey(key: string): string {
+  const digest = sha1(new TextEncoder().encode(key + WEBSOCKET_GUID));
+  return bytesToBase64(digest);
+}
+
+/**
+ * Generate a fresh `Sec-WebSocket-Key`: the base64 of 16 random bytes
+ * (RFC 6455 §4.1, client requirement 7).
+ *
+ * @returns A 24-character base64 string.
+ *
+ * @example
+ * ```ts ignore
+ * const key = generateKey();
+ * // isValidKey(key) === true
+ * ```
+ */
+export function generateKey(): string {
+  return bytesToBase64(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/**
+ * Whether `key` is a valid `Sec-WebSocket-Key`: the base64 of exactly 16
+ * bytes, that is 22 base64 characters followed by `==` (RFC 6455 §4.1,
+ * client requirement 7; §11.3.1).
+ *
+ * @param key The header value.
+ * @returns `true` when the key is well formed.
+ *
+ * @example
+ * ```ts ignore
+ * isValidKey("dGhlIHNhbXBsZSBub25jZQ=="); // true
+ * isValidKey("dGhlIHNhbXBsZSBub25jZQ"); // false: no padding
+ * isValidKey(""); // false
+ * ```
+ */
+export function isValidKey(key: string): boolean {
+  // 16 bytes = 128 bits = 21 full sextets + 2 bits, so 22 characters and
+  // two padding characters.
+  if (key.length !== 24 || key[22] !== "=" || key[23] !== "=") return false;
+  for (let i = 0; i < 22; i++) {
+    if (!isBase64Char(key.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `s` is an RFC 7230 §3.2.6 `token`: one or more `tchar`s
+ * (`!#$%&'*+-.^_`|~`, digits and letters).
+ *
+ * @param s The string to check.
+ * @returns `true` when `s` is a non-empty token.
+ *
+ * @example
+ * ```ts ignore
+ * isToken("chat.v2"); // true
+ * isToken("a b"); // false
+ * isToken(""); // false
+ * ```
+ */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    if (!isTchar(s.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+/**
+ * Split a header value in the RFC 7230 §7 list syntax (`#element`) into its
+ * elements: split on commas, strip optional whitespace (SP and HTAB) around
+ * each element, and skip empty elements, as §7 requires recipients to do.
+ *
+ * The elements are not checked to be tokens: use {@linkcode isToken} for
+ * that. Runs in time linear in the length of `value` and never throws.
+ *
+ * @param value A header value, or `null` when the header is absent.
+ * @returns The non-empty elements, in order (empty for `null`).
+ *
+ * @example
+ * ```ts ignore
+ * parseTokenList("keep-alive, Upgrade"); // ["keep-alive", "Upgrade"]
+ * parseTokenList(" ,a,\t, b ,"); // ["a", "b"]
+ * parseTokenList(null); // []
+ * ```
+ */
+export function parseTokenList(value: string | null): string[] {
+  const result: string[] = [];
+  if (value === null) return result;
+  // One pass: `start` is the first non-OWS character of the current element
+  // (-1 before one is seen), `end` is one past its last non-OWS character.
+  let start = -1;
+  let end = -1;
+  const length = value.length;
+  for (let i = 0; i <= length; i++) {
+    const code = i < length ? value.charCodeAt(i) : COMMA;
+    if (code === COMMA) {
+      if (start !== -1) result.push(value.slice(start, end));
+      start = -1;
+      end = -1;
+    } else if (code !== SPACE && code !== HTAB) {
+      if (start === -1) start = i;
+      end = i + 1;
+    }
+  }
+  return result;
+}
+
+/**
+ * Whether the list-valued header `value` contains `token`, compared
+ * case-insensitively (as for `Connection: keep-alive, Upgrade`, RFC 7230
+ * §6.1 and §6.7).
+ *
+ * @param value A header value, or `null` when the header is absent.
+ * @param token The token to look for.
+ * @returns `true` when one of the list's elements equals `token`,
+ * ignoring ASCII case.
+ *
+ * @example
+ * ```ts ignore
+ * hasToken("keep-alive, Upgrade", "upgrade"); // true
+ * hasToken("keep-alive", "upgrade"); // false
+ * hasToken(null, "upgrade"); // false
+ * ```
+ */
+export function hasToken(value: string | null, token: string): boolean {
+  const wanted = token.toLowerCase();
+  for (const element of parseTokenList(value)) {
+    if (element.length === wanted.length && element.toLowerCase() === wanted) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Check a client's opening handshake (RFC 6455 §4.2.1).
+ *
+ * On success it returns the key, the offered subprotocols and the raw
+ * extensions header. On failure it returns the HTTP status, a message and
+ * the headers the error response needs: 405 with `Allow: GET` for another
+ * method, 426 with `Sec-WebSocket-Version: 13` for another protocol version
+ * (§4.4), and 400 for anything else.
+ *
+ * @param method The request method.
+ * @param headers The request headers.
+ * @returns The outcome of the check.
+ *
+ * @example
+ * ```ts ignore
+ * const check = validateRequest("GET", new Headers({
+ *   Upgrade: "websocket",
+ *   Connection: "Upgrade",
+ *   "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *   "Sec-WebSocket-Version": "13",
+ *   "Sec-WebSocket-Protocol": "chat, superchat",
+ * }));
+ * // check.ok === true, check.protocols deep-equals ["chat", "superchat"]
+ * ```
+ */
+export function validateRequest(
+  method: string,
+  headers: Headers,
+): RequestCheck {
+  // RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
+  if (method !== "GET") {
+    return reject(
+      405,
+      `Method not allowed: a WebSocket handshake must be a GET request, got ${
+        quote(method)
+      }`,
+      { Allow: "GET" },
+    );
+  }
+  // §4.2.1 item 3: "An |Upgrade| header field containing the value
+  // "websocket", treated as an ASCII case-insensitive value."
+  const upgrade = headers.get("upgrade");
+  if (!hasToken(upgrade, "websocket")) {
+    return reject(
+      400,
+      `Missing or invalid Upgrade header: expected "websocket", got ${
+        quoteHeader(upgrade)
+      }`,
+    );
+  }
+  // §4.2.1 item 4: "A |Connection| header field that includes the token
+  // "Upgrade", treated as an ASCII case-insensitive value."
+  const connection = headers.get("connection");
+  if (!hasToken(connection, "upgrade")) {
+    return reject(
+      400,
+      `Missing or invalid Connection header: expected a list containing "Upgrade", got ${
+        quoteHeader(connection)
+      }`,
+    );
+  }
+  // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded
+  // value that, when decoded, is 16 bytes in length." Never optional.
+  const key = headers.get("sec-websocket-key");
+  if (key === null || !isValidKey(key)) {
+    return reject(
+      400,
+      "Missing or invalid Sec-WebSocket-Key header: expected the base64 of 16 bytes",
+    );
+  }
+  // §4.2.1 item 6: "A |Sec-WebSocket-Version| header field, with a value
+  // of 13." §4.4: otherwise answer 426 and list the versions we speak.
+  const version = headers.get("sec-websocket-version");
+  if (version === null) {
+    return reject(
+      400,
+      `Missing Sec-WebSocket-Version header: expected ${WEBSOCKET_VERSION}`,
+    );
+  }
+  if (version !== WEBSOCKET_VERSION) {
+    return reject(
+      426,
+      `Unsupported Sec-WebSocket-Version ${
+        quote(version)
+      }: only version ${WEBSOCKET_VERSION} is supported`,
+      { "Sec-WebSocket-Version": WEBSOCKET_VERSION },
+    );
+  }
+  // §4.1 client requirement 10 and §11.3.4: the subprotocols are tokens,
+  // and "MUST all be unique strings". Several header lines arrive joined
+  // with ", " by `Headers`, which is the same list.
+  const protocols = parseTokenList(headers.get("sec-websocket-protocol"));
+  for (let i = 0; i < protocols.length; i++) {
+    const protocol = protocols[i];
+    if (!isToken(protocol)) {
+      return reject(
+        400,
+        `Invalid Sec-WebSocket-Protocol header: ${
+          quote(protocol)
+        } is not a valid token`,
+      );
+    }
+    if (protocols.indexOf(protocol) !== i) {
+      return reject(
+        400,
+        `Invalid Sec-WebSocket-Protocol header: ${
+          quote(protocol)
+        } is offered more than once`,
+      );
+    }
+  }
+  return {
+    ok: true,
+    key,
+    protocols,
+    extensions: headers.get("sec-websocket-extensions"),
+  };
+}
+
+/**
+ * Choose the subprotocol: the first one in the client's order of preference
+ * that the server accepts (RFC 6455 §4.2.2 item 5.4 leaves the choice to the
+ * server; this is faye websocket-driver's rule).
+ *
+ * @param offered The client's subprotocols, most preferred first.
+ * @param accepted The subprotocols the server supports.
+ * @returns The chosen subprotocol, or `null` when none is shared.
+ *
+ * @example
+ * ```ts ignore
+ * selectProtocol(["v2", "v1"], ["v1", "v2"]); // "v2"
+ * selectProtocol(["v3"], ["v1"]); // null
+ * ```
+ */
+export function selectProtocol(
+  offered: readonly string[],
+  accepted: readonly string[],
+): string | null {
+  for (const protocol of offered) {
+    if (accepted.includes(protocol)) return protocol;
+  }
+  return null;
+}
+
+/**
+ * Build the headers of the server's `101 Switching Protocols` response
+ * (RFC 6455 §4.2.2 item 5): `Upgrade`, `Connection`, `Sec-WebSocket-Accept`,
+ * `Sec-WebSocket-Protocol` when a subprotocol was chosen, then
+ * `additionalHeaders`.
+ *
+ * @param key The client's `Sec-WebSocket-Key` (already validated).
+ * @param protocol The chosen subprotocol, or `null`.
+ * @param additionalHeaders Extra headers, such as `Set-Cookie`.
+ * @returns The response headers.
+ * @throws {TypeError} If `key` is not a valid key, `protocol` is not a
+ * token, or `additionalHeaders` sets one of the handshake headers.
+ *
+ * @example
+ * ```ts ignore
+ * const headers = createServerResponseHeaders(
+ *   "dGhlIHNhbXBsZSBub25jZQ==",
+ *   "chat",
+ * );
+ * // headers.get("sec-websocket-accept") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * const response = new Response(null, { status: 101, headers });
+ * ```
+ */
+export function createServerResponseHeaders(
+  key: string,
+  protocol: string | null,
+  additionalHeaders?: HeadersInit,
+): Headers {
+  if (!isValidKey(key)) {
+    throw new TypeError(
+      `Cannot create the handshake response: invalid Sec-WebSocket-Key ${
+        quote(key)
+      }`,
+    );
+  }
+  if (protocol !== null && !isToken(protocol)) {
+    throw new TypeError(
+      `Cannot create the handshake response: subprotocol ${
+        quote(protocol)
+      } is not a valid token`,
+    );
+  }
+  // RFC 6455 §4.2.2 item 5.
+  const headers = new Headers();
+  headers.set("Upgrade", "websocket");
+  headers.set("Connection", "Upgrade");
+  headers.set("Sec-WebSocket-Accept", computeAcceptKey(key));
+  if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
+  if (additionalHeaders !== undefined) {
+    for (const [name, value] of new Headers(additionalHeaders)) {
+      if (SERVER_RESERVED_HEADERS.includes(name)) {
+        throw new TypeError(
+          `Cannot set the ${
+            canonicalName(name)
+          } header in additionalHeaders: it is part of the WebSocket handshake`,
+        );
+      }
+      headers.append(name, value);
+    }
+  }
+  return headers;
+}
+
+/**
+ * Build the headers of a client's opening handshake (RFC 6455 §4.1):
+ * `Host`, `Upgrade`, `Connection`, `Sec-WebSocket-Key`,
+ * `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Protocol` when subprotocols
+ * are offered, then `additionalHeaders` (which may replace `Host`).
+ *
+ * @param options The host, key, subprotocols and extra headers.
+ * @returns The request headers.
+ * @throws {TypeError} If the host is empty, the key invalid, a subprotocol
+ * not a token or offered twice, or `additionalHeaders` sets one of the
+ * handshake headers.
+ *
+ * @example
+ * ```ts ignore
+ * const headers = createClientRequestHeaders({
+ *   host: "example.com:8080",
+ *   key: generateKey(),
+ *   protocols: ["chat", "superchat"],
+ * });
+ * // headers.get("sec-websocket-protocol") === "chat, superchat"
+ * ```
+ */
+export function createClientRequestHeaders(
+  options: ClientRequestHeadersOptions,
+): Headers {
+  const { host, key, protocols = [], additionalHeaders } = options;
+  if (typeof host !== "string" || host.length === 0) {
+    throw new TypeError("Cannot create the handshake request: empty Host");
+  }
+  // RFC 6455 §4.1 client requirement 7.
+  if (!isValidKey(key)) {
+    throw new TypeError(
+      `Cannot create the handshake request: invalid Sec-WebSocket-Key ${
+        quote(key)
+      }: expected the base64 of 16 bytes`,
+    );
+  }
+  // §4.1 client requirement 10: tokens, "MUST all be unique strings".
+  for (let i = 0; i < protocols.length; i++) {
+    const protocol = protocols[i];
+    if (!isToken(protocol)) {
+      throw new TypeError(
+        `Cannot create the handshake request: subprotocol ${
+          quote(protocol)
+        } is not a valid token`,
+      );
+    }
+    if (protocols.indexOf(protocol) !== i) {
+      throw new TypeError(
+        `Cannot create the handshake request: subprotocol ${
+          quote(protocol)
+        } is listed more than once`,
+      );
+    }
+  }
+  // §4.1 client requirements 4 to 10.
+  const headers = new Headers();
+  headers.set("Host", host);
+  headers.set("Upgrade", "websocket");
+  headers.set("Connection", "Upgrade");
+  headers.set("Sec-WebSocket-Key", key);
+  headers.set("Sec-WebSocket-Version", WEBSOCKET_VERSION);
+  if (protocols.length > 0) {
+    headers.set("Sec-WebSocket-Protocol", protocols.join(", "));
+  }
+  if (additionalHeaders !== undefined) {
+    for (const [name, value] of new Headers(additionalHeaders)) {
+      if (CLIENT_RESERVED_HEADERS.includes(name)) {
+        throw new TypeError(
+          `Cannot set the ${
+            canonicalName(name)
+          } header in additionalHeaders: it is part of the WebSocket handshake`,
+        );
+      }
+      // A single Host: the caller's replaces the one derived from the URL.
+      if (name === "host") headers.set(name, value);
+      else headers.append(name, value);
+    }
+  }
+  return headers;
+}
+
+/**
+ * Check the server's answer to a client's opening handshake (RFC 6455 §4.1,
+ * the client's requirements on the server's response, items 1 to 6).
+ *
+ * @param status The response status.
+ * @param headers The response headers.
+ * @param expected What the client sent: its key, its subprotocols and the
+ * names of the extensions it offered.
+ * @returns The agreed subprotocol and the raw extensions header, or why
+ * the connection must fail.
+ *
+ * @example
+ * ```ts ignore
+ * const check = validateResponse(
+ *   101,
+ *   new Headers({
+ *     Upgrade: "websocket",
+ *     Connection: "Upgrade",
+ *     "Sec-WebSocket-Accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+ *     "Sec-WebSocket-Protocol": "chat",
+ *   }),
+ *   { key: "dGhlIHNhbXBsZSBub25jZQ==", protocols: ["chat", "superchat"] },
+ * );
+ * // check deep-equals { ok: true, protocol: "chat", extensions: null }
+ * ```
+ */
+export function validateResponse(
+  status: number,
+  headers: Headers,
+  expected: ExpectedResponse,
+): ResponseCheck {
+  // RFC 6455 §4.1 item 1: anything but 101 is handled per HTTP, not opened.
+  if (status !== 101) {
+    return {
+      ok: false,
+      message:
+        `Unexpected response status ${status}: expected 101 Switching Protocols`,
+    };
+  }
+  // §4.1 item 2: "|Upgrade| header field whose value is not an ASCII
+  // case-insensitive match for the value "websocket"" fails.
+  const upgrade = headers.get("upgrade");
+  if (!hasToken(upgrade, "websocket")) {
+    return {
+      ok: false,
+      message:
+        `Missing or invalid Upgrade header in the response: expected "websocket", got ${
+          quoteHeader(upgrade)
+        }`,
+    };
+  }
+  // §4.1 item 3: the |Connection| header must contain "Upgrade".
+  const connection = headers.get("connection");
+  if (!hasToken(connection, "upgrade")) {
+    return {
+      ok: false,
+      message:
+        `Missing or invalid Connection header in the response: expected "Upgrade", got ${
+          quoteHeader(connection)
+        }`,
+    };
+  }
+  // §4.1 item 4: |Sec-WebSocket-Accept| must be base64(SHA-1(key + GUID)).
+  const accept = headers.get("sec-websocket-accept");
+  const expectedAccept = computeAcceptKey(expected.key);
+  if (accept !== expectedAccept) {
+    return {
+      ok: false,
+      message: `Missing or invalid Sec-WebSocket-Accept header: expected ${
+        quote(expectedAccept)
+      }, got ${quoteHeader(accept)}`,
+    };
+  }
+  // §4.1 item 6: a subprotocol not offered by the client fails; §4.2.2
+  // item 5.4: the server picks a single one.
+  const protocolHeader = headers.get("sec-websocket-protocol");
+  let protocol: string | null = null;
+  if (protocolHeader !== null) {
+    const values = parseTokenList(protocolHeader);
+    if (values.length !== 1) {
+      return {
+        ok: false,
+        message:
+          `Invalid Sec-WebSocket-Protocol header: expected one subprotocol, got ${
+            quote(protocolHeader)
+          }`,
+      };
+    }
+    protocol = values[0];
+    if (!expected.protocols.includes(protocol)) {
+      return {
+        ok: false,
+        message: `Invalid Sec-WebSocket-Protocol header: the server chose ${
+          quote(protocol)
+        }, which the client did not offer`,
+      };
+    }
+  }
+  // §4.1 item 5: extensions the client did not offer fail the connection.
+  const extensionsHeader = headers.get("sec-websocket-extensions");
+  const offeredExtensions = expected.extensions ?? [];
+  let extensionCount = 0;
+  for (const name of parseExtensionNames(extensionsHeader)) {
+    if (!offeredExtensions.includes(name)) {
+      return {
+        ok: false,
+        message:
+          `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
+            quote(name)
+          }, which the client did not offer`,
+      };
+    }
+    extensionCount++;
+  }
+  return {
+    ok: true,
+    protocol,
+    extensions: extensionCount > 0 ? extensionsHeader : null,
+  };
+}
+
+/**
+ * Whether `request` asks for a WebSocket upgrade: a GET whose `Upgrade`
+ * contains `websocket` and whose `Connection` contains `upgrade` (RFC 6455
+ * §4.2.1 items 1, 3 and 4). This is a loose check, the seed's `websocket-p`:
+ * the key and version are checked by {@linkcode validateRequest}.
+ *
+ * @param request The incoming request.
+ * @returns `true` when the request looks like a WebSocket upgrade.
+ *
+ * @example
+ * ```ts ignore
+ * const request = new Request("http://localhost/", {
+ *   headers: { Upgrade: "websocket", Connection: "keep-alive, Upgrade" },
+ * });
+ * isWebSocketRequest(request); // true
+ * ```
+ */
+export function isWebSocketRequest(request: Request): boolean {
+  return request.method === "GET" &&
+    hasToken(request.headers.get("upgrade"), "websocket") &&
+    hasToken(request.headers.get("connection"), "upgrade");
+}
+
+// ---------------------------------------------------------------------------
+// Private helpers.
+
+const HTAB = 0x09;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const SEMICOLON = 0x3b;
+const BACKSLASH = 0x5c;
+
+/** RFC 7230 §3.2.6: `tchar`. */
+function isTchar(code: number): boolean {
+  // DIGIT, ALPHA
+  if (
+    (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x61 && code <= 0x7a)
+  ) {
+    return true;
+  }
+  switch (code) {
+    case 0x21: // !
+    case 0x23: // #
+    case 0x24: // $
+    case 0x25: // %
+    case 0x26: // &
+    case 0x27: // '
+    case 0x2a: // *
+    case 0x2b: // +
+    case 0x2d: // -
+    case 0x2e: // .
+    case 0x5e: // ^
+    case 0x5f: // _
+    case 0x60: // `
+    case 0x7c: // |
+    case 0x7e: // ~
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** RFC 4648 §4: the base64 alphabet, without the pad character. */
+function isBase64Char(code: number): boolean {
+  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) ||
+    (code >= 0x30 && code <= 0x39) || code === 0x2b || code === 0x2f;
+}
+
+/**
+ * The extension names in a `Sec-WebSocket-Extensions` value (RFC 6455 §9.1):
+ * for each comma-separated element, the token before its first `;`.
+ * Commas inside quoted parameter values do not split elements. Linear time.
+ */
+function parseExtensionNames(value: string | null): string[] {
+  const names: string[] = [];
+  if (value === null) return names;
+  let elementStart = 0;
+  let nameEnd = -1; // index of the first ";" of the element, once seen
+  let inQuotes = false;
+  const length = value.length;
+  for (let i = 0; i <= length; i++) {
+    const code = i < length ? value.charCodeAt(i) : COMMA;
+    if (inQuotes && i < length) {
+      // RFC 7230 §3.2.6 quoted-pair; a trailing backslash escapes nothing.
+      if (code === BACKSLASH && i + 1 < length) i++;
+      else if (code === QUOTE) inQuotes = false;
+      continue;
+    }
+    if (code === QUOTE) {
+      inQuotes = true;
+    } else if (code === SEMICOLON) {
+      if (nameEnd === -1) nameEnd = i;
+    } else if (code === COMMA) {
+      const name = trimOws(
+        value.slice(elementStart, nameEnd === -1 ? i : nameEnd),
+      );
+      // RFC 7230 §7: skip empty elements. A parameter list without a name
+      // (";x") yields "", which no offered extension matches.
+      if (name.length > 0 || nameEnd !== -1) names.push(name);
+      elementStart = i + 1;
+      nameEnd = -1;
+    }
+  }
+  return names;
+}
+
+/** Strip SP and HTAB from both ends (RFC 7230 §3.2.3 OWS). */
+function trimOws(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (
+    start < end &&
+    (s.charCodeAt(start) === SPACE || s.charCodeAt(start) === HTAB)
+  ) start++;
+  while (
+    end > start &&
+    (s.charCodeAt(end - 1) === SPACE || s.charCodeAt(end - 1) === HTAB)
+  ) end--;
+  return s.slice(start, end);
+}
+
+/** Build a failed {@linkcode RequestCheck}. */
+function reject(
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): RequestCheck {
+  return { ok: false, status, message, headers: new Headers(headers) };
+}
+
+/** Quote a value for an error message, shortened if long. */
+function quote(value: string): string {
+  const shown = value.length > MAX_QUOTED_LENGTH
+    ? `${value.slice(0, MAX_QUOTED_LENGTH)}…`
+    : value;
+  return JSON.stringify(shown);
+}
+
+/** Quote a header value for an error message, or say it is missing. */
+function quoteHeader(value: string | null): string {
+  return value === null ? "no such header" : quote(value);
+}
+
+/** "sec-websocket-accept" → "Sec-WebSocket-Accept", for messages. */
+function canonicalName(lowerName: string): string {
+  switch (lowerName) {
+    case "sec-websocket-accept":
+      return "Sec-WebSocket-Accept";
+    case "sec-websocket-protocol":
+      return "Sec-WebSocket-Protocol";
+    case "sec-websocket-extensions":
+      return "Sec-WebSocket-Extensions";
+    case "sec-websocket-key":
+      return "Sec-WebSocket-Key";
+    case "sec-websocket-version":
+      return "Sec-WebSocket-Version";
+    case "upgrade":
+      return "Upgrade";
+    case "connection":
+      return "Connection";
+    default:
+      return lowerName;
+  }
+}
+
+/** RFC 4648 §4 base64 of `bytes`, via `btoa` over a binary string. */
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) {
+    binary += String.fromCharCode(bytes[i]);
+  }
+  return btoa(binary);
+}

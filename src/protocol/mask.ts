@@ -1,0 +1,82 @@
+/**
+ * RFC 6455 §5.3 masking: XOR of the payload with a 4-byte key, a 32-bit word at
+ * a time where the buffer's alignment allows, and a pooled source of random keys.
+ *
+ * @module
+ */
+
+/** Below this many bytes a plain byte loop beats building a word view. */
+const WORD_THRESHOLD = 32;
+
+const keyScratch = new Uint8Array(4);
+const keyWord = new Uint32Array(keyScratch.buffer);
+
+/**
+ * XORs `data` in place with `key`, as if `data` started `phase` bytes into the
+ * masked payload (so a payload that arrives in pieces is unmasked piece by piece
+ * with the running offset). Masking and unmasking are the same operation.
+ *
+ * @param data The bytes to (un)mask, changed in place.
+ * @param key The 4-byte masking key.
+ * @param phase How many payload bytes came before `data`.
+ *
+ * @example
+ * ```ts ignore
+ * const data = new Uint8Array([0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+ * maskInPlace(data, new Uint8Array([0x37, 0xfa, 0x21, 0x3d]));
+ * // data now holds "Hello" (RFC 6455 §5.7)
+ * ```
+ */
+export function maskInPlace(
+  data: Uint8Array,
+  key: Uint8Array,
+  phase = 0,
+): void {
+  const length = data.length;
+  const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
+  if ((k0 | k1 | k2 | k3) === 0) return;
+  let i = 0;
+  if (length >= WORD_THRESHOLD) {
+    // Bytes up to the first 4-byte boundary of the underlying buffer.
+    const lead = (4 - (data.byteOffset & 3)) & 3;
+    for (; i < lead; i++) data[i] ^= key[(phase + i) & 3];
+    const p = phase + i;
+    keyScratch[0] = key[p & 3];
+    keyScratch[1] = key[(p + 1) & 3];
+    keyScratch[2] = key[(p + 2) & 3];
+    keyScratch[3] = key[(p + 3) & 3];
+    const word = keyWord[0];
+    const words = (length - i) >>> 2;
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] ^= word;
+    i += words << 2;
+  }
+  for (; i < length; i++) data[i] ^= key[(phase + i) & 3];
+}
+
+/** How many keys one refill of the random pool provides. */
+const POOL_KEYS = 1024;
+let pool = new Uint8Array(0);
+let poolOffset = 0;
+
+/**
+ * Returns a fresh random 4-byte masking key (RFC 6455 §5.3: "derived from a
+ * strong source of entropy"). Keys come from a pool filled by
+ * `crypto.getRandomValues`, so a key costs no system call; the returned array is
+ * the caller's own.
+ *
+ * @example
+ * ```ts ignore
+ * const key = randomMaskKey(); // Uint8Array(4)
+ * ```
+ */
+export function randomMaskKey(): Uint8Array {
+  if (poolOffset >= pool.length) {
+    pool = new Uint8Array(POOL_KEYS * 4);
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  const key = pool.slice(poolOffset, poolOffset + 4);
+  poolOffset += 4;
+  return key;
+}

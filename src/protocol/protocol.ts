@@ -1,0 +1,696 @@
+/**
+ * The sans-I/O core of RFC 6455: bytes in, events out; calls in, bytes out. It
+ * has no sockets, no timers and no promises, so every rule can be tested by
+ * feeding it bytes, and every I/O layer runs the same loop:
+ *
+ * ```text
+ *   transport ──chunk──▶ receiveData(chunk) / receiveEof()
+ *                              │
+ *                              ▼
+ *                      eventsReceived()  ──▶ text, binary, ping, pong, close, error
+ *                              │               (handlers may call sendText(), … here)
+ *                              ▼
+ *   transport ◀──write── dataToSend()   ──▶ frames of this turn, then END_OF_STREAM
+ *                                           when the transport must be ended
+ * ```
+ *
+ * The core answers what the RFC obliges on its own: a pong for each ping, the
+ * echo of a close frame, and the end of the stream once the closing handshake is
+ * over (the server ends first, RFC 6455 §7.1.1) or the connection failed.
+ * After a close frame arrives or a violation is found, it discards all input.
+ *
+ * Incoming payloads are copied exactly once, out of the received chunks into a
+ * buffer of their own (unmasked in that copy), so the chunks are never changed
+ * and messages never pin a transport's read buffers.
+ *
+ * @module
+ */
+
+import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.ts";
+import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.ts";
+import { ProtocolError } from "./errors.ts";
+import type { ProtocolErrorType } from "./errors.ts";
+import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
+import { maskInPlace, randomMaskKey } from "./mask.ts";
+import { decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
+
+/** Which end of the connection this is: servers read masked frames, clients send them. */
+export type Role = "server" | "client";
+
+/** Options of {@linkcode Protocol}. */
+export interface ProtocolOptions {
+  /** Which end of the connection this is. */
+  role: Role;
+  /**
+   * The largest message accepted, in bytes, checked from frame headers before
+   * any payload is stored; a larger one fails the connection with 1009.
+   *
+   * @default {0x3ffffff}
+   */
+  maxLength?: number;
+  /**
+   * Where a client's masking keys come from (tests inject fixed keys).
+   *
+   * @default {randomMaskKey}
+   */
+  maskKey?: () => Uint8Array;
+}
+
+/** What {@linkcode Protocol.eventsReceived} reports. */
+export type ProtocolEvent =
+  | { type: "text"; data: string }
+  | { type: "binary"; data: Uint8Array }
+  | { type: "ping"; data: Uint8Array }
+  | { type: "pong"; data: Uint8Array }
+  | { type: "close"; code: number; reason: string }
+  | { type: "error"; error: ProtocolError };
+
+/**
+ * The item of {@linkcode Protocol.dataToSend} that means "end the transport now"
+ * (half-close for a server, after its last frame). Compare by identity.
+ */
+export const END_OF_STREAM: Uint8Array = new Uint8Array(0);
+
+// Parser states.
+const READ_HEADER = 0;
+const READ_LENGTH_16 = 1;
+const READ_LENGTH_64 = 2;
+const READ_MASK = 3;
+const READ_PAYLOAD = 4;
+const DISCARD = 5;
+
+const EMPTY = new Uint8Array(0);
+/** Strings at most this long are encoded straight into the outgoing buffer. */
+const DIRECT_TEXT_CHARS = 16 * 1024;
+
+/**
+ * One WebSocket connection's protocol state, after the opening handshake.
+ *
+ * @example Two ends wired to each other
+ * ```ts ignore
+ * const server = new Protocol({ role: "server" });
+ * const client = new Protocol({ role: "client" });
+ * client.sendText("Hello");
+ * for (const chunk of client.dataToSend()) server.receiveData(chunk);
+ * server.eventsReceived(); // [{ type: "text", data: "Hello" }]
+ * ```
+ */
+export class Protocol {
+  readonly #client: boolean;
+  readonly #maxLength: number;
+  readonly #maskKey: () => Uint8Array;
+
+  // Received bytes not parsed yet: a queue of chunks.
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #offset = 0;
+  #buffered = 0;
+  // The bytes of the last #read(): a chunk, or #scratch when they crossed chunks.
+  #view: Uint8Array = EMPTY;
+  readonly #scratch = new Uint8Array(8);
+
+  // The frame being parsed.
+  #state = READ_HEADER;
+  #fin = false;
+  #opcode = 0;
+  #masked = false;
+  #length = 0;
+  readonly #key = new Uint8Array(4);
+  /** Payload bytes of a text frame validated as they arrived; -1 when not streaming. */
+  #validated = -1;
+
+  // The fragmented message being assembled.
+  #messageOpcode = 0;
+  #message: Uint8Array = EMPTY;
+  #messageLength = 0;
+  readonly #utf8 = new Utf8Validator();
+
+  #events: ProtocolEvent[] = [];
+  readonly #out = new OutgoingBuffer();
+  #endPending = false;
+  #endSent = false;
+
+  #closeSent = false;
+  #closeReceived = false;
+  #eofReceived = false;
+  #closeCode = 0;
+  #closeReason = "";
+
+  /** Creates the state of one connection. */
+  constructor(options: ProtocolOptions) {
+    this.#client = options.role === "client";
+    this.#maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+    this.#maskKey = options.maskKey ?? randomMaskKey;
+  }
+
+  /** Whether a close frame was sent (no frame may follow it). */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  /** Whether a close frame was received. */
+  get closeReceived(): boolean {
+    return this.#closeReceived;
+  }
+
+  /** Whether the transport must be (or was) ended. */
+  get ending(): boolean {
+    return this.#endPending;
+  }
+
+  /**
+   * The code to report when the connection is over: the peer's close code (1005
+   * if its close frame had none), the code of a violation we failed the
+   * connection with, 1006 if the stream ended without a close frame, or 0 while
+   * none of these happened.
+   */
+  get closeCode(): number {
+    return this.#closeCode;
+  }
+
+  /** The reason that goes with {@linkcode Protocol.closeCode}. */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** Bytes produced by sends and not yet taken by {@linkcode Protocol.dataToSend}. */
+  get bytesToSend(): number {
+    return this.#out.size;
+  }
+
+  // ───────────────────────────── receiving ─────────────────────────────
+
+  /**
+   * Takes the next bytes from the transport, in chunks of any size. The chunk
+   * is read, never changed; keep it unchanged until the call returns.
+   */
+  receiveData(chunk: Uint8Array): void {
+    if (this.#state === DISCARD || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#state === READ_PAYLOAD && this.#validated >= 0) {
+      // Every buffered byte belongs to this text frame: check the new ones now.
+      const n = Math.min(chunk.length, this.#length - this.#validated);
+      if (!this.#utf8.push(chunk.subarray(0, n), this.#masked ? this.#key : undefined, this.#validated)) {
+        this.#invalidUtf8();
+        return;
+      }
+      this.#validated += n;
+    }
+    this.#parse();
+  }
+
+  /** Tells that the transport's input ended (or broke). */
+  receiveEof(): void {
+    if (this.#eofReceived) return;
+    this.#eofReceived = true;
+    this.#discard();
+    if (this.#closeCode === 0) {
+      this.#closeCode = CloseCode.ABNORMAL;
+      this.#closeReason = "";
+    }
+    this.#endPending = true;
+  }
+
+  /** Returns the events produced since the last call, oldest first. */
+  eventsReceived(): ProtocolEvent[] {
+    const events = this.#events;
+    if (events.length !== 0) this.#events = [];
+    return events;
+  }
+
+  #parse(): void {
+    for (;;) {
+      switch (this.#state) {
+        case READ_HEADER: {
+          if (this.#buffered < 2) return;
+          const i = this.#read(2);
+          if (!this.#readHeader(this.#view[i], this.#view[i + 1])) return;
+          break;
+        }
+        case READ_LENGTH_16: {
+          if (this.#buffered < 2) return;
+          const i = this.#read(2);
+          const length = (this.#view[i] << 8) | this.#view[i + 1];
+          if (length < 126) return this.#nonMinimal(length);
+          if (!this.#setLength(length)) return;
+          break;
+        }
+        case READ_LENGTH_64: {
+          if (this.#buffered < 8) return;
+          const i = this.#read(8);
+          const v = this.#view;
+          const high = ((v[i] << 24) | (v[i + 1] << 16) | (v[i + 2] << 8) | v[i + 3]) >>> 0;
+          const low = ((v[i + 4] << 24) | (v[i + 5] << 16) | (v[i + 6] << 8) | v[i + 7]) >>> 0;
+          // RFC 6455 §5.2: "the most significant bit MUST be 0".
+          if (high >= 0x80000000) {
+            this.#fail(
+              "WSD_ERR_LENGTH_TOP_BIT",
+              CloseCode.PROTOCOL_ERROR,
+              "Invalid frame length: the most significant bit of a 64-bit length must be 0",
+            );
+            return;
+          }
+          const length = high * 0x100000000 + low;
+          if (length < 0x10000) return this.#nonMinimal(length);
+          if (!this.#setLength(length)) return;
+          break;
+        }
+        case READ_MASK: {
+          if (this.#buffered < 4) return;
+          const i = this.#read(4);
+          const key = this.#key, v = this.#view;
+          key[0] = v[i];
+          key[1] = v[i + 1];
+          key[2] = v[i + 2];
+          key[3] = v[i + 3];
+          if (!this.#startPayload()) return;
+          break;
+        }
+        case READ_PAYLOAD: {
+          if (this.#buffered < this.#length) return;
+          if (!this.#readPayload()) return;
+          break;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Checks the first two bytes of a frame (RFC 6455 §5.2, §5.4, §5.5). */
+  #readHeader(b0: number, b1: number): boolean {
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & FIN) !== 0;
+    const masked = (b1 & 0x80) !== 0;
+    const length = b1 & 0x7f;
+    // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated".
+    if ((b0 & (RSV1 | RSV2 | RSV3)) !== 0) {
+      return this.#fail(
+        "WSD_ERR_RESERVED_BITS",
+        CloseCode.PROTOCOL_ERROR,
+        "Invalid frame header: RSV bits set without a negotiated extension",
+      );
+    }
+    if (opcode >= Opcode.CLOSE) {
+      if (opcode > Opcode.PONG) return this.#invalidOpcode(opcode);
+      // RFC 6455 §5.5: "Control frames MUST NOT be fragmented" and carry at most 125 bytes.
+      if (!fin) {
+        return this.#fail(
+          "WSD_ERR_CONTROL_FRAGMENTED",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid control frame: FIN must be set",
+        );
+      }
+      if (length > MAX_CONTROL_PAYLOAD) {
+        return this.#fail(
+          "WSD_ERR_CONTROL_TOO_LONG",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid control frame: the payload is longer than 125 bytes",
+        );
+      }
+    } else if (opcode === Opcode.CONTINUATION) {
+      if (this.#messageOpcode === 0) {
+        return this.#fail(
+          "WSD_ERR_UNEXPECTED_CONTINUATION",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid frame: a continuation frame with no message to continue",
+        );
+      }
+    } else if (opcode <= Opcode.BINARY) {
+      if (this.#messageOpcode !== 0) {
+        return this.#fail(
+          "WSD_ERR_EXPECTED_CONTINUATION",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid frame: a new message started before the fragmented one ended",
+        );
+      }
+    } else {
+      return this.#invalidOpcode(opcode);
+    }
+    // RFC 6455 §5.1: clients mask every frame, servers none.
+    if (masked !== !this.#client) {
+      return this.#client
+        ? this.#fail(
+          "WSD_ERR_MASK_UNEXPECTED",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid frame: a server must not mask its frames",
+        )
+        : this.#fail(
+          "WSD_ERR_MASK_EXPECTED",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid frame: a client must mask its frames",
+        );
+    }
+    this.#fin = fin;
+    this.#opcode = opcode;
+    this.#masked = masked;
+    if (length === 126) {
+      this.#state = READ_LENGTH_16;
+      return true;
+    }
+    if (length === 127) {
+      this.#state = READ_LENGTH_64;
+      return true;
+    }
+    return this.#setLength(length);
+  }
+
+  /** Checks a data frame's length against `maxLength` before any payload is stored. */
+  #setLength(length: number): boolean {
+    if (this.#opcode < Opcode.CLOSE && this.#messageLength + length > this.#maxLength) {
+      return this.#fail(
+        "WSD_ERR_MESSAGE_TOO_BIG",
+        CloseCode.MESSAGE_TOO_BIG,
+        `Message too big: more than the limit of ${this.#maxLength} bytes`,
+      );
+    }
+    this.#length = length;
+    if (this.#masked) {
+      this.#state = READ_MASK;
+      return true;
+    }
+    return this.#startPayload();
+  }
+
+  /**
+   * Enters READ_PAYLOAD. A text frame whose payload has not all arrived is
+   * validated as it comes, so invalid UTF-8 fails the connection at once.
+   */
+  #startPayload(): boolean {
+    this.#state = READ_PAYLOAD;
+    const opcode = this.#opcode;
+    if (opcode === Opcode.TEXT) this.#utf8.reset();
+    if (
+      this.#buffered < this.#length &&
+      (opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT))
+    ) {
+      const key = this.#masked ? this.#key : undefined;
+      let phase = 0;
+      for (let c = this.#head; c < this.#chunks.length; c++) {
+        const chunk = c === this.#head ? this.#chunks[c].subarray(this.#offset) : this.#chunks[c];
+        if (!this.#utf8.push(chunk, key, phase)) return this.#invalidUtf8();
+        phase += chunk.length;
+      }
+      this.#validated = phase;
+    }
+    return true;
+  }
+
+  /** Handles a frame whose whole payload has arrived. */
+  #readPayload(): boolean {
+    const length = this.#length;
+    const opcode = this.#opcode;
+    const streamed = this.#validated >= 0;
+    this.#validated = -1;
+    this.#state = READ_HEADER;
+
+    if (opcode >= Opcode.CLOSE) return this.#control(opcode, this.#copyPayload(new Uint8Array(length), 0));
+
+    if (this.#fin && opcode !== Opcode.CONTINUATION) {
+      // A whole message in one frame: the common case.
+      const payload = this.#copyPayload(new Uint8Array(length), 0);
+      if (opcode === Opcode.BINARY) {
+        this.#events.push({ type: "binary", data: payload });
+        return true;
+      }
+      let text: string | null;
+      if (streamed) {
+        text = this.#utf8.end() ? decodeValidatedUtf8(payload) : null;
+      } else {
+        text = decodeUtf8(payload);
+      }
+      if (text === null) return this.#invalidUtf8();
+      this.#events.push({ type: "text", data: text });
+      return true;
+    }
+
+    // A fragment: append it to the message.
+    if (opcode !== Opcode.CONTINUATION) {
+      this.#messageOpcode = opcode;
+      this.#messageLength = 0;
+    }
+    const start = this.#messageLength;
+    const needed = start + length;
+    if (needed > this.#message.length) {
+      // Grow by doubling, never beyond what maxLength allows.
+      const grown = new Uint8Array(Math.min(Math.max(needed, this.#message.length * 2, 1024), this.#maxLength));
+      grown.set(this.#message.subarray(0, start));
+      this.#message = grown;
+    }
+    this.#copyPayload(this.#message, start);
+    this.#messageLength = needed;
+    const text = this.#messageOpcode === Opcode.TEXT;
+    if (text && !streamed && !this.#utf8.push(this.#message.subarray(start, needed))) {
+      return this.#invalidUtf8();
+    }
+    if (!this.#fin) return true;
+
+    const message = this.#message.subarray(0, needed);
+    this.#messageOpcode = 0;
+    this.#messageLength = 0;
+    this.#message = EMPTY;
+    if (!text) {
+      this.#events.push({ type: "binary", data: message });
+      return true;
+    }
+    if (!this.#utf8.end()) return this.#invalidUtf8();
+    this.#events.push({ type: "text", data: decodeValidatedUtf8(message) });
+    return true;
+  }
+
+  /** Handles a ping, pong or close frame (RFC 6455 §5.5). */
+  #control(opcode: number, payload: Uint8Array): boolean {
+    if (opcode === Opcode.PING) {
+      this.#events.push({ type: "ping", data: payload });
+      // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
+      if (!this.#closeSent) this.#writeFrame(FIN | Opcode.PONG, payload);
+      return true;
+    }
+    if (opcode === Opcode.PONG) {
+      this.#events.push({ type: "pong", data: payload });
+      return true;
+    }
+    let close;
+    try {
+      close = parseClosePayload(payload);
+    } catch (error) {
+      const e = error as ProtocolError;
+      return this.#fail(e.type, e.code, e.message);
+    }
+    this.#closeReceived = true;
+    this.#closeCode = close.code;
+    this.#closeReason = close.reason;
+    this.#discard();
+    this.#events.push({ type: "close", code: close.code, reason: close.reason });
+    // RFC 6455 §5.5.1: answer a close frame with a close frame, echoing its code.
+    if (!this.#closeSent) this.#writeClose(close.code, "");
+    // RFC 6455 §7.1.1: the server ends the TCP connection first; a client waits
+    // for it (its driver ends the transport after a timeout).
+    if (!this.#client) this.#endPending = true;
+    return false;
+  }
+
+  /** Copies the current frame's payload out of the chunks into `dst` at `at`, unmasked. */
+  #copyPayload(dst: Uint8Array, at: number): Uint8Array {
+    let remaining = this.#length;
+    if (remaining === 0) return dst;
+    this.#buffered -= remaining;
+    let pos = at;
+    const chunks = this.#chunks;
+    while (remaining > 0) {
+      const chunk = chunks[this.#head];
+      const available = chunk.length - this.#offset;
+      if (available > remaining) {
+        dst.set(chunk.subarray(this.#offset, this.#offset + remaining), pos);
+        this.#offset += remaining;
+        pos += remaining;
+        break;
+      }
+      dst.set(this.#offset === 0 ? chunk : chunk.subarray(this.#offset), pos);
+      pos += available;
+      remaining -= available;
+      this.#nextChunk();
+    }
+    if (this.#masked) maskInPlace(dst.subarray(at, pos), this.#key);
+    return dst;
+  }
+
+  /**
+   * Consumes `n` (at most 8) header bytes; returns their index in `#view`, which
+   * is the current chunk when they are contiguous and `#scratch` otherwise.
+   */
+  #read(n: number): number {
+    const chunk = this.#chunks[this.#head];
+    const offset = this.#offset;
+    this.#buffered -= n;
+    if (chunk.length - offset > n) {
+      this.#offset = offset + n;
+      this.#view = chunk;
+      return offset;
+    }
+    if (chunk.length - offset === n) {
+      this.#view = chunk;
+      this.#nextChunk();
+      return offset;
+    }
+    for (let i = 0; i < n; i++) {
+      let c = this.#chunks[this.#head];
+      if (this.#offset === c.length) {
+        this.#nextChunk();
+        c = this.#chunks[this.#head];
+      }
+      this.#scratch[i] = c[this.#offset++];
+    }
+    if (this.#offset === this.#chunks[this.#head].length) this.#nextChunk();
+    this.#view = this.#scratch;
+    return 0;
+  }
+
+  #nextChunk(): void {
+    this.#offset = 0;
+    if (++this.#head === this.#chunks.length) {
+      this.#chunks.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024) {
+      this.#chunks.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Stops reading: every later byte is ignored. */
+  #discard(): void {
+    this.#state = DISCARD;
+    this.#chunks = [];
+    this.#head = this.#offset = this.#buffered = 0;
+    this.#message = EMPTY;
+    this.#messageOpcode = this.#messageLength = 0;
+  }
+
+  #nonMinimal(length: number): void {
+    this.#fail(
+      "WSD_ERR_NON_MINIMAL_LENGTH",
+      CloseCode.PROTOCOL_ERROR,
+      `Invalid frame length: ${length} must use the shortest length encoding`,
+    );
+  }
+
+  #invalidOpcode(opcode: number): false {
+    return this.#fail(
+      "WSD_ERR_INVALID_OPCODE",
+      CloseCode.PROTOCOL_ERROR,
+      `Invalid frame: reserved opcode 0x${opcode.toString(16)}`,
+    );
+  }
+
+  #invalidUtf8(): false {
+    return this.#fail(
+      "WSD_ERR_INVALID_UTF8",
+      CloseCode.INVALID_PAYLOAD,
+      "Invalid UTF-8 in a text message",
+    );
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): reports the error, sends a close
+   * frame with its code unless one was sent already, ends the transport and
+   * discards all further input.
+   */
+  #fail(type: ProtocolErrorType, code: number, message: string): false {
+    const error = new ProtocolError(type, code, message);
+    this.#discard();
+    this.#events.push({ type: "error", error });
+    if (this.#closeCode === 0) {
+      this.#closeCode = code;
+      this.#closeReason = message;
+    }
+    if (!this.#closeSent) this.#writeClose(code, truncateReason(message));
+    this.#endPending = true;
+    return false;
+  }
+
+  // ───────────────────────────── sending ─────────────────────────────
+
+  /**
+   * Encodes a text message. The caller checks that no close frame was sent
+   * (see {@linkcode Protocol.closeSent}).
+   */
+  sendText(text: string): void {
+    if (text.length > DIRECT_TEXT_CHARS) {
+      this.#writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
+      return;
+    }
+    // Encode straight into the outgoing buffer: reserve room for the longest
+    // possible encoding, then move the bytes if the header came out shorter.
+    const key = this.#client ? this.#maskKey() : null;
+    const masked = key !== null;
+    const maxBytes = text.length * 3;
+    const maxHeader = headerSize(maxBytes, masked);
+    const [dst, offset] = this.#out.reserve(maxHeader + maxBytes);
+    const payloadAt = offset + maxHeader;
+    const { written } = utf8Encoder.encodeInto(text, dst.subarray(payloadAt, payloadAt + maxBytes));
+    const header = headerSize(written, masked);
+    if (header < maxHeader) dst.copyWithin(offset + header, payloadAt, payloadAt + written);
+    writeHeader(dst, offset, FIN | Opcode.TEXT, written, key);
+    if (masked) maskInPlace(dst.subarray(offset + header, offset + header + written), key);
+    this.#out.commit(header + written);
+  }
+
+  /** Encodes a binary message; `data` is copied, never changed. */
+  sendBinary(data: Uint8Array): void {
+    this.#writeFrame(FIN | Opcode.BINARY, data);
+  }
+
+  /**
+   * Encodes one data frame of a message sent in fragments. `opcode` is TEXT or
+   * BINARY for the first frame and CONTINUATION for the others; `fin` marks the
+   * last.
+   */
+  sendFrame(opcode: number, data: Uint8Array, fin: boolean): void {
+    this.#writeFrame((fin ? FIN : 0) | opcode, data);
+  }
+
+  /** Encodes a ping; the caller checks that `data` has at most 125 bytes. */
+  sendPing(data: Uint8Array): void {
+    this.#writeFrame(FIN | Opcode.PING, data);
+  }
+
+  /** Encodes an unsolicited pong (a unidirectional heartbeat, RFC 6455 §5.5.3). */
+  sendPong(data: Uint8Array): void {
+    this.#writeFrame(FIN | Opcode.PONG, data);
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2) with a code that may be sent
+   * (or 1005 for a close frame without a code) and a reason of at most 123
+   * bytes, both checked by the caller. Does nothing if a close frame was sent.
+   * If the peer's close frame arrived first, this is the answer to it.
+   */
+  sendClose(code: number, reason: string): void {
+    if (this.#closeSent) return;
+    this.#writeClose(code, reason);
+    if (this.#closeReceived && !this.#client) this.#endPending = true;
+  }
+
+  /**
+   * Returns the bytes to write, in order, and END_OF_STREAM (once) when the
+   * transport must be ended after them.
+   */
+  dataToSend(): Uint8Array[] {
+    const pieces = this.#out.take();
+    if (this.#endPending && !this.#endSent) {
+      this.#endSent = true;
+      pieces.push(END_OF_STREAM);
+    }
+    return pieces;
+  }
+
+  #writeClose(code: number, reason: string): void {
+    this.#closeSent = true;
+    this.#writeFrame(FIN | Opcode.CLOSE, encodeClosePayload(code, reason));
+  }
+
+  #writeFrame(firstByte: number, payload: Uint8Array): void {
+    this.#out.writeFrame(firstByte, payload, this.#client ? this.#maskKey() : null);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * UTF-8 for text messages and close reasons: a streaming validator that fails at
+ * the first byte that cannot start or continue a valid sequence (RFC 6455 §8.1:
+ * fail "as soon as" invalid data is seen), and strict one-shot decoding.
+ *
+ * @module
+ */
+
+/** The validator's state after a byte that would make the input invalid. */
+const INVALID = -1;
+
+/**
+ * Incremental UTF-8 validation (RFC 3629 §4, the same rules as the WHATWG
+ * decoder: no overlong forms, no surrogates, nothing above U+10FFFF). Feed it
+ * the message's bytes in any pieces; it answers `false` at the first invalid
+ * byte, without waiting for the message to end.
+ *
+ * @example
+ * ```ts ignore
+ * const v = new Utf8Validator();
+ * v.push(new Uint8Array([0xe2, 0x82])); // true: a sequence may continue
+ * v.push(new Uint8Array([0xac]));       // true: "€" is complete
+ * v.end();                              // true: nothing left unfinished
+ * ```
+ */
+export class Utf8Validator {
+  /** Continuation bytes still expected, or INVALID. */
+  #need = 0;
+  #lower = 0x80;
+  #upper = 0xbf;
+
+  /** Forgets everything, for the next message. */
+  reset(): void {
+    this.#need = 0;
+    this.#lower = 0x80;
+    this.#upper = 0xbf;
+  }
+
+  /**
+   * Validates the next bytes, XORed with `key` at `phase` when a key is given
+   * (so masked payload can be checked before it is unmasked).
+   *
+   * @returns `false` as soon as a byte makes the input invalid.
+   */
+  push(bytes: Uint8Array, key?: Uint8Array, phase = 0): boolean {
+    let need = this.#need;
+    if (need === INVALID) return false;
+    let lower = this.#lower, upper = this.#upper;
+    const length = bytes.length;
+    for (let i = 0; i < length; i++) {
+      const b = key === undefined ? bytes[i] : bytes[i] ^ key[(phase + i) & 3];
+      if (need === 0) {
+        if (b < 0x80) continue;
+        if (b >= 0xc2 && b <= 0xdf) {
+          need = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+          if (b === 0xe0) lower = 0xa0; // no overlong 3-byte forms
+          else if (b === 0xed) upper = 0x9f; // no UTF-16 surrogates
+          need = 2;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+          if (b === 0xf0) lower = 0x90; // no overlong 4-byte forms
+          else if (b === 0xf4) upper = 0x8f; // nothing above U+10FFFF
+          need = 3;
+        } else {
+          this.#need = INVALID;
+          return false;
+        }
+      } else {
+        if (b < lower || b > upper) {
+          this.#need = INVALID;
+          return false;
+        }
+        lower = 0x80;
+        upper = 0xbf;
+        need--;
+      }
+    }
+    this.#need = need;
+    this.#lower = lower;
+    this.#upper = upper;
+    return true;
+  }
+
+  /** @returns `true` if the input so far is valid and no sequence is left unfinished. */
+  end(): boolean {
+    return this.#need === 0;
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
+const looseDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Decodes UTF-8 strictly. A byte order mark is kept as U+FEFF: it is part of the
+ * message.
+ *
+ * @returns The string, or `null` if `bytes` is not valid UTF-8.
+ *
+ * @example
+ * ```ts ignore
+ * decodeUtf8(new Uint8Array([0x48, 0x69])); // "Hi"
+ * decodeUtf8(new Uint8Array([0xc0, 0x80])); // null (overlong)
+ * ```
+ */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Decodes bytes that were already validated (by {@linkcode Utf8Validator}).
+ *
+ * @example
+ * ```ts ignore
+ * decodeValidatedUtf8(new Uint8Array([0x48, 0x69])); // "Hi"
+ * ```
+ */
+export function decodeValidatedUtf8(bytes: Uint8Array): string {
+  return looseDecoder.decode(bytes);
+}
+
+/** A shared encoder: TextEncoder keeps no state between calls. */
+export const utf8Encoder: TextEncoder = new TextEncoder();

@@ -1,0 +1,101 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { sha1 } from "../../src/protocol/sha1.ts";
+
+const encoder = new TextEncoder();
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+async function subtleSha1(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", data.slice());
+  return hex(new Uint8Array(digest));
+}
+
+describe("FIPS 180-4 §6.1: SHA-1 test vectors", () => {
+  it('hashes "abc" (one block)', () => {
+    assert.equal(
+      hex(sha1(encoder.encode("abc"))),
+      "a9993e364706816aba3e25717850c26c9cd0d89d",
+    );
+  });
+
+  it("hashes the empty message", () => {
+    assert.equal(
+      hex(sha1(new Uint8Array(0))),
+      "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    );
+  });
+
+  it("hashes the 448-bit message (two blocks of padding)", () => {
+    const message = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    assert.equal(message.length, 56);
+    assert.equal(
+      hex(sha1(encoder.encode(message))),
+      "84983e441c3bd26ebaae4aa1f95129e5e54670f1",
+    );
+  });
+
+  it("hashes the 896-bit message", () => {
+    const message =
+      "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    assert.equal(
+      hex(sha1(encoder.encode(message))),
+      "a49b2446a02c645bf419f995b67091253a04a259",
+    );
+  });
+
+  it('hashes one million "a"', () => {
+    const message = new Uint8Array(1_000_000).fill(0x61);
+    assert.equal(
+      hex(sha1(message)),
+      "34aa973cd4c4daa4f61eeb2bdbad27316534016f",
+    );
+  });
+});
+
+describe("FIPS 180-4 §5.1.1: padding at every length", () => {
+  it("matches crypto.subtle for lengths 0 to 200", async () => {
+    const data = new Uint8Array(200);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
+    for (let length = 0; length <= 200; length++) {
+      const input = data.subarray(0, length);
+      assert.equal(
+        hex(sha1(input)),
+        await subtleSha1(input),
+        `length ${length}`,
+      );
+    }
+  });
+
+  it("handles the 55/56/63/64/65-byte boundaries", async () => {
+    for (const length of [55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129]) {
+      const input = new Uint8Array(length).fill(0xa5);
+      assert.equal(
+        hex(sha1(input)),
+        await subtleSha1(input),
+        `length ${length}`,
+      );
+    }
+  });
+
+  it("reads a subarray view without looking outside it", async () => {
+    const backing = new Uint8Array(300).fill(0xff);
+    const view = backing.subarray(17, 17 + 100);
+    view.fill(0x42);
+    assert.equal(hex(sha1(view)), await subtleSha1(view));
+  });
+
+  it("does not modify its input and returns 20 new bytes", () => {
+    const input = encoder.encode("The quick brown fox jumps over the lazy dog");
+    const copy = input.slice();
+    const digest = sha1(input);
+    assert.deepEqual(input, copy);
+    assert.equal(digest.length, 20);
+    assert.equal(hex(digest), "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12");
+    assert.notEqual(sha1(input), digest);
+  });
+});

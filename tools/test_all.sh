@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on Deno, Node 26 and Bun, the same files on each.
+# Needs only Node and npm: the pinned runtimes (tools/rt/package.json) are
+# installed from npm into tools/rt/node_modules first when they are missing.
+# Ends with one line "all runtimes: N passed, M failed"; exits non-zero if any
+# runtime failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rt=tools/rt
+bin=$rt/node_modules/.bin
+
+have() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -q "$2"; }
+pin() { node -p "require('./$rt/package.json').devDependencies['$1']"; }
+if ! { have deno "$(pin deno)" && have bun "$(pin bun)" && have node "v$(pin node)" && [ -d "$rt/node_modules/ws" ]; }; then
+  echo "Installing the pinned runtimes into $rt (npm ci)…"
+  npm ci --prefix "$rt" --no-audit --no-fund --loglevel=error || exit 1
+fi
+export PATH="$PWD/$bin:$PATH" NO_COLOR=1 RUST_BACKTRACE=0
+log=$(mktemp -d)
+status=0
+total_pass=0
+total_fail=0
+
+run() { # name, command…
+  local name=$1
+  shift
+  echo "━━━ $name: $*"
+  timeout 900 "$@" 2>&1 | tee "$log/$name.txt"
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then
+    echo "━━━ $name FAILED (exit $rc)"
+    status=1
+  fi
+}
+
+run deno deno test -A tests/
+run node node --test 'tests/**/*_test.ts'
+run bun bun test --timeout 20000 ./tests/
+
+# Per-runtime counts, from each runner's own summary.
+deno_pass=$(grep -aoE '^(ok|FAILED) \| [0-9]+ passed( \([0-9]+ steps?\))?' "$log/deno.txt" | tail -1 | grep -oE '[0-9]+' | tail -1)
+deno_fail=$(grep -aoE '\| [0-9]+ failed( \([0-9]+ steps?\))?' "$log/deno.txt" | tail -1 | grep -oE '[0-9]+' | tail -1)
+node_pass=$(grep -aoE '^ℹ pass [0-9]+' "$log/node.txt" | tail -1 | grep -oE '[0-9]+')
+node_fail=$(grep -aoE '^ℹ fail [0-9]+' "$log/node.txt" | tail -1 | grep -oE '[0-9]+')
+bun_pass=$(grep -aoE '^ *[0-9]+ pass$' "$log/bun.txt" | tail -1 | grep -oE '[0-9]+')
+bun_fail=$(grep -aoE '^ *[0-9]+ fail$' "$log/bun.txt" | tail -1 | grep -oE '[0-9]+')
+echo
+for r in deno node bun; do
+  p=${r}_pass f=${r}_fail
+  if [ -z "${!p}" ]; then
+    echo "$r: no test summary found"
+    status=1
+    continue
+  fi
+  echo "$r: ${!p} passed, ${!f:-0} failed"
+  total_pass=$((total_pass + ${!p}))
+  total_fail=$((total_fail + ${!f:-0}))
+done
+rm -rf "$log"
+[ "$total_pass" -gt 0 ] || status=1
+[ "$total_fail" -eq 0 ] || status=1
+echo "all runtimes: $total_pass passed, $total_fail failed"
+exit $status
