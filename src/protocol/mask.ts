@@ -62,8 +62,8 @@ let poolOffset = 0;
 /**
  * Returns a fresh random 4-byte masking key (RFC 6455 §5.3: "derived from a
  * strong source of entropy"). Keys come from a pool filled by
- * `crypto.getRandomValues`, so a key costs no system call; the returned array is
- * the caller's own.
+ * `crypto.getRandomValues`, so a key costs no system call; the returned view is
+ * never changed afterwards.
  *
  * @example
  * ```ts ignore
@@ -76,7 +76,8 @@ export function randomMaskKey(): Uint8Array {
     crypto.getRandomValues(pool);
     poolOffset = 0;
   }
-  const key = pool.slice(poolOffset, poolOffset + 4);
+  // A view: the pool is never written again once filled (a refill makes a new one).
+  const key = pool.subarray(poolOffset, poolOffset + 4);
   poolOffset += 4;
   return key;
 }
