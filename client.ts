@@ -1,13 +1,22 @@
 /**
- * The client side of the opening handshake (RFC 6455 §4.1), as pure functions:
- * a fresh `Sec-WebSocket-Key`, the request headers, and the validation of the
- * server's answer (status 101, `Upgrade`, `Connection`, the accept key, a
- * subprotocol that was offered, no extension that was not).
+ * The client: `makeClient(url, options)` connects with the runtime's own
+ * sockets (Deno's `connect`/`connectTls` on Deno, Node's `net`/`tls` on
+ * Node and Bun), over `ws://` or `wss://`, and runs the same driver as a
+ * server. Also the client side of the opening handshake (RFC 6455 §4.1) as
+ * pure functions, for users who bring their own connection.
  *
- * Once the answer is validated, run the connection with
- * {@linkcode WebSocketDriver} in the `"client"` role over the socket's streams.
+ * @example The seed's client
+ * ```ts ignore
+ * import { makeClient } from "@x/wsd/client";
  *
- * @example Building a request and checking the answer
+ * const client = makeClient("ws://localhost:5000/echo");
+ * client.on("open", () => console.log("Connected."));
+ * client.on("message", (message) => console.log("Received:", message));
+ * client.startConnection();
+ * client.send("Hi"); // queued until open
+ * ```
+ *
+ * @example Building a request and checking the answer by hand
  * ```ts
  * import { computeAcceptKey } from "@x/wsd/server";
  * import { createClientRequestHeaders, generateKey, validateResponse } from "@x/wsd/client";
@@ -37,5 +46,7 @@ export type {
   ExpectedResponse,
   ResponseCheck,
 } from "./src/protocol/handshake.ts";
+export { Client, DEFAULT_HANDSHAKE_TIMEOUT, makeClient } from "./src/driver/client.ts";
+export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { DriverOptions } from "./src/driver/driver.ts";

@@ -1,13 +1,22 @@
 /**
- * The server side of the opening handshake (RFC 6455 §4.2), as pure functions
- * over the Fetch API's `Request` and `Headers`: is this an upgrade, is it a
- * valid one (and if not, which HTTP status to answer), which subprotocol to
- * pick, and the headers of the `101 Switching Protocols` answer.
+ * The server: `makeServer(request, options)` in a Fetch-style handler, and
+ * `serve(handler, options)` to run that handler on a backend of your choice
+ * (the runtime's raw TCP listener, `node:http`, or Deno's own server). Also the
+ * server side of the opening handshake (RFC 6455 §4.2) as pure functions.
  *
- * Once the 101 answer is written on a socket, run the connection with
- * {@linkcode WebSocketDriver} over that socket's streams.
+ * @example The seed's echo server
+ * ```ts ignore
+ * import { makeServer, serve } from "@x/wsd/server";
  *
- * @example Checking an upgrade request
+ * const echo = (request: Request): Response => {
+ *   const ws = makeServer(request, { maxLength: 1 << 20, acceptProtocols: ["chat"] });
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * };
+ * serve(echo, { port: 5000 }); // or Deno.serve({ port: 5000 }, echo)
+ * ```
+ *
+ * @example Checking an upgrade request by hand
  * ```ts
  * import { createServerResponseHeaders, selectProtocol, validateRequest } from "@x/wsd/server";
  *
@@ -39,5 +48,16 @@ export {
   validateRequest,
 } from "./src/protocol/handshake.ts";
 export type { RequestCheck } from "./src/protocol/handshake.ts";
+export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
+export type { ServerOptions } from "./src/driver/server.ts";
+export { availableBackends, serve } from "./src/driver/serve.ts";
+export type {
+  BackendName,
+  ServeHandle,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+} from "./src/driver/serve.ts";
+export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { DriverOptions } from "./src/driver/driver.ts";

@@ -51,8 +51,12 @@ export type DriverEvents = {
   open: [];
   /** A whole message: `string` for text, `Uint8Array` for binary. */
   message: [data: string | Uint8Array];
-  /** The peer broke the protocol; `close` follows with `error.code`. */
-  error: [error: ProtocolError];
+  /**
+   * The peer broke the protocol (a {@linkcode ProtocolError}; `close` follows
+   * with its `code`), or the connection could not be opened (an `Error` saying
+   * why; `close` follows with 1006).
+   */
+  error: [error: ProtocolError | Error];
   /** The connection is over; emitted exactly once. */
   close: [code: number, reason: string];
   /** A ping arrived (it was answered already). */
@@ -85,7 +89,8 @@ export interface DriverOptions {
   maskKey?: () => Uint8Array;
 }
 
-const DRIVER_OPTION_KEYS = ["maxLength", "closeTimeout", "maskKey"];
+/** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
+export const DRIVER_OPTION_KEYS: readonly string[] = ["maxLength", "closeTimeout", "maskKey"];
 
 /**
  * Checks an options object: a plain object whose keys are all known. A typo in
@@ -145,6 +150,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #flushScheduled = false;
   #writing = 0;
   #inputEnded = false;
+  /** `transport.end()` was called: nothing more may be written. */
+  #outputEnding = false;
+  /** `transport.end()` resolved: the output is finished. */
   #outputEnded = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -342,6 +350,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     }
     if (this.#readyState === "connecting") {
       this.#readyState = "closed";
+      this.abandon();
       queueMicrotask(() => this.emit("close", CloseCode.ABNORMAL, "Closed before the connection opened"));
       return true;
     }
@@ -353,8 +362,27 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return true;
   }
 
+  /**
+   * Called when the connection is closed before it opened, for subclasses to
+   * abandon whatever they were doing to open it.
+   */
+  protected abandon(): void {}
+
+  /**
+   * Ends a connection that never opened (a refused connection, a failed
+   * handshake): emits `error` with `error`, then `close` with 1006 and its
+   * message. Does nothing unless the state is `connecting`.
+   */
+  protected failConnecting(error: Error): void {
+    if (this.#readyState !== "connecting") return;
+    this.#readyState = "closed";
+    this.emit("error", error);
+    this.emit("close", CloseCode.ABNORMAL, error.message);
+  }
+
+  /** Throws once the closing handshake started: nothing may follow a close frame. */
   #checkCanSend(what: string): void {
-    if (this.#protocol.closeSent || this.#readyState === "closed") {
+    if (this.#protocol.closeSent || this.#readyState === "closing" || this.#readyState === "closed") {
       throw new DOMException(`Cannot ${what}: the connection is ${this.#readyState}`, "InvalidStateError");
     }
   }
@@ -381,6 +409,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   #inputEnd(): void {
     this.#inputEnded = true;
+    // The peer is gone without a closing handshake: no more sends.
+    if (this.#readyState === "open") this.#readyState = "closing";
     this.#protocol.receiveEof();
     this.#startCloseTimer();
     this.#flush();
@@ -434,7 +464,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #flush(): void {
     this.#flushScheduled = false;
     const transport = this.#transport;
-    if (transport === null || this.#outputEnded) return;
+    if (transport === null || this.#outputEnding) return;
     for (const piece of this.#protocol.dataToSend()) {
       if (piece === END_OF_STREAM) {
         this.#endOutput(transport);
@@ -454,9 +484,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   #endOutput(transport: Transport): void {
-    this.#outputEnded = true;
+    this.#outputEnding = true;
     transport.end().then(
-      () => this.#maybeFinish(),
+      () => {
+        this.#outputEnded = true;
+        this.#maybeFinish();
+      },
       (error) => this.#transportFailed(error),
     );
   }
@@ -467,7 +500,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#transport?.abort();
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
-    this.#inputEnded = this.#outputEnded = true;
+    this.#inputEnded = this.#outputEnding = this.#outputEnded = true;
     this.#finish();
   }
 
@@ -478,7 +511,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (this.#readyState === "closed") return;
       this.#transport?.abort();
       this.#protocol.receiveEof();
-      this.#inputEnded = this.#outputEnded = true;
+      this.#inputEnded = this.#outputEnding = this.#outputEnded = true;
       this.#finish();
     }, this.#closeTimeout);
   }
@@ -495,6 +528,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#closeTimer = undefined;
     }
     this.#pings = [];
+    // Both directions are done (or torn down): release what is under them.
+    this.#transport?.abort();
     const code = this.#protocol.closeCode || CloseCode.ABNORMAL;
     this.emit("close", code, this.#protocol.closeReason);
   }

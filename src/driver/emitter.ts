@@ -53,7 +53,9 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
   once<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
     checkListener(listener);
     const wrapper = ((...args: Events[K]) => {
-      this.removeListener(event, listener);
+      // Remove this very registration: removing `listener` would take the most
+      // recent one, which may be a plain `on` of the same function.
+      this.removeListener(event, wrapper as unknown as (...args: Events[K]) => void);
       listener(...args);
     }) as unknown as OnceWrapper;
     wrapper.listener = listener as Listener;

@@ -54,12 +54,18 @@ export interface StreamPair {
   readable: ReadableStream<Uint8Array>;
   /** The bytes to the peer. */
   writable: WritableStream<Uint8Array>;
+  /**
+   * Releases the connection under the streams (a socket), once both are done
+   * or to tear them down. Optional.
+   */
+  close?(): void;
 }
 
 /**
  * Makes a {@linkcode Transport} of a stream pair. One read loop owns the reader
  * (no read is ever raced against a timer); writes await `writer.write()`, which
- * blocks on every runtime where `writer.ready` does not.
+ * blocks on every runtime where `writer.ready` does not. `head` holds bytes that
+ * were read before (after an HTTP head, say): they are delivered first.
  *
  * @example
  * ```ts
@@ -69,7 +75,7 @@ export interface StreamPair {
  * const transport = streamTransport({ readable, writable });
  * ```
  */
-export function streamTransport(streams: StreamPair): Transport {
+export function streamTransport(streams: StreamPair, head?: Uint8Array): Transport {
   const reader = streams.readable.getReader();
   const writer = streams.writable.getWriter();
   let reading = true;
@@ -77,7 +83,9 @@ export function streamTransport(streams: StreamPair): Transport {
     start(sink: TransportSink): void {
       (async () => {
         try {
+          if (head !== undefined && head.length !== 0) sink.data(head);
           for (;;) {
+            if (!reading) return;
             const { done, value } = await reader.read();
             if (done) break;
             if (value.length !== 0) sink.data(value);
@@ -104,6 +112,7 @@ export function streamTransport(streams: StreamPair): Transport {
         reader.cancel(reason).catch(() => {});
       }
       writer.abort(reason).catch(() => {});
+      streams.close?.();
     },
   };
 }

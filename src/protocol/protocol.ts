@@ -20,8 +20,10 @@
  * After a close frame arrives or a violation is found, it discards all input.
  *
  * Incoming payloads are copied exactly once, out of the received chunks into a
- * buffer of their own (unmasked in that copy), so the chunks are never changed
- * and messages never pin a transport's read buffers.
+ * buffer of their own (unmasked in that copy): received chunks are never
+ * changed, and messages never pin a transport's read buffers. The protocol
+ * keeps references to the chunks it has not parsed yet (the start of a frame
+ * that has not all arrived), so a transport hands over each chunk for good.
  *
  * @module
  */
@@ -37,6 +39,7 @@ import {
   parseClosePayload,
   truncateReason,
 } from "./close.ts";
+import type { ClosePayload } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
 import {
@@ -104,34 +107,14 @@ const DISCARD = 5;
 const EMPTY = new Uint8Array(0);
 /** Payload pieces at most this long are copied by a loop rather than by set(). */
 const SMALL_COPY = 64;
+/** Queued chunks beyond this many are merged (see Protocol.#compact). */
+const MAX_QUEUED_CHUNKS = 128;
+/** The size merged chunks grow to. */
+const MERGED_CHUNK = 4096;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
 /** Strings at most this long are encoded straight into the outgoing buffer. */
 const DIRECT_TEXT_CHARS = 16 * 1024;
-
-/**
- * Small payloads handed to users are cut from shared slabs, as Node's Buffer
- * pool does: a typed array allocation costs ~1 µs on Deno (V8 there keeps no
- * typed arrays on its heap), a view of a slab ~0.04 µs. A retained message
- * keeps at most one slab alive.
- */
-const SLAB_SIZE = 8 * 1024;
-const SLAB_MAX = 512;
-let slab = EMPTY;
-let slabOffset = 0;
-
-/** Returns `n` fresh zeroed bytes, small ones as a view of a shared slab. */
-function allocate(n: number): Uint8Array {
-  if (n > SLAB_MAX) return new Uint8Array(n);
-  if (n === 0) return new Uint8Array(0);
-  if (slabOffset + n > slab.length) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabOffset = 0;
-  }
-  const bytes = slab.subarray(slabOffset, slabOffset + n);
-  slabOffset += (n + 7) & ~7; // keep views 8-byte aligned, for word-wise unmasking
-  return bytes;
-}
 
 /**
  * The buffer short text payloads are decoded from, shared by all connections:
@@ -191,6 +174,8 @@ export class Protocol {
   #endSent = false;
 
   #closeSent = false;
+  /** The close frame to send at the next dataToSend(): an echo, or a failure's. */
+  #closePending: ClosePayload | null = null;
   #closeReceived = false;
   #eofReceived = false;
   #closeCode = 0;
@@ -242,7 +227,8 @@ export class Protocol {
 
   /**
    * Takes the next bytes from the transport, in chunks of any size. The chunk
-   * is read, never changed; keep it unchanged until the call returns.
+   * is read, never changed, and may be kept until its bytes are parsed: do not
+   * reuse its memory afterwards.
    */
   receiveData(chunk: Uint8Array): void {
     if (this.#state === DISCARD || chunk.length === 0) return;
@@ -264,6 +250,48 @@ export class Protocol {
       this.#validated += n;
     }
     this.#parse();
+    if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
+  }
+
+  /**
+   * Merges runs of small queued chunks, so that a peer trickling a large frame
+   * in tiny reads cannot make the queue hold one object per byte. Chunks of
+   * MERGED_CHUNK bytes or more are never merged again: each byte is copied at
+   * most once here.
+   */
+  #compact(): void {
+    const chunks = this.#chunks;
+    const merged: Uint8Array[] = [chunks[this.#head]];
+    let group: Uint8Array[] = [];
+    let groupBytes = 0;
+    const flush = () => {
+      if (group.length === 1) merged.push(group[0]);
+      else if (group.length > 1) {
+        const joined = new Uint8Array(groupBytes);
+        let at = 0;
+        for (const c of group) {
+          joined.set(c, at);
+          at += c.length;
+        }
+        merged.push(joined);
+      }
+      group = [];
+      groupBytes = 0;
+    };
+    for (let i = this.#head + 1; i < chunks.length; i++) {
+      const chunk = chunks[i];
+      if (chunk.length >= MERGED_CHUNK) {
+        flush();
+        merged.push(chunk);
+        continue;
+      }
+      group.push(chunk);
+      groupBytes += chunk.length;
+      if (groupBytes >= MERGED_CHUNK) flush();
+    }
+    flush();
+    this.#chunks = merged;
+    this.#head = 0;
   }
 
   /** Tells that the transport's input ended (or broke). */
@@ -481,7 +509,7 @@ export class Protocol {
     this.#state = READ_HEADER;
 
     if (opcode >= Opcode.CLOSE) {
-      return this.#control(opcode, this.#copyPayload(allocate(length), 0));
+      return this.#control(opcode, this.#copyPayload(new Uint8Array(length), 0));
     }
 
     if (this.#fin && opcode !== Opcode.CONTINUATION) {
@@ -489,7 +517,7 @@ export class Protocol {
       if (opcode === Opcode.BINARY) {
         this.#events.push({
           type: "binary",
-          data: this.#copyPayload(allocate(length), 0),
+          data: this.#copyPayload(new Uint8Array(length), 0),
         });
         return true;
       }
@@ -579,8 +607,10 @@ export class Protocol {
       code: close.code,
       reason: close.reason,
     });
-    // RFC 6455 §5.5.1: answer a close frame with a close frame, echoing its code.
-    if (!this.#closeSent) this.#writeClose(close.code, "");
+    // RFC 6455 §5.5.1: answer a close frame with a close frame, echoing its
+    // code (and reason). The answer waits for dataToSend(), so that what the
+    // driver's listeners send for the messages before this close goes first.
+    if (!this.#closeSent) this.#closePending = close;
     // RFC 6455 §7.1.1: the server ends the TCP connection first; a client waits
     // for it (its driver ends the transport after a timeout).
     if (!this.#client) this.#endPending = true;
@@ -715,7 +745,7 @@ export class Protocol {
       this.#closeCode = code;
       this.#closeReason = message;
     }
-    if (!this.#closeSent) this.#writeClose(code, truncateReason(message));
+    if (!this.#closeSent) this.#closePending = { code, reason: truncateReason(message) };
     this.#endPending = true;
     return false;
   }
@@ -789,8 +819,8 @@ export class Protocol {
    */
   sendClose(code: number, reason: string): void {
     if (this.#closeSent) return;
+    this.#closePending = null;
     this.#writeClose(code, reason);
-    if (this.#closeReceived && !this.#client) this.#endPending = true;
   }
 
   /**
@@ -798,6 +828,11 @@ export class Protocol {
    * transport must be ended after them.
    */
   dataToSend(): Uint8Array[] {
+    const pending = this.#closePending;
+    if (pending !== null) {
+      this.#closePending = null;
+      this.#writeClose(pending.code, pending.reason);
+    }
     const pieces = this.#out.take();
     if (this.#endPending && !this.#endSent) {
       this.#endSent = true;

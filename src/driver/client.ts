@@ -1,0 +1,300 @@
+/**
+ * The client: the seed's `make-client`. It opens a TCP or TLS connection with
+ * the runtime's own sockets, sends the opening handshake (RFC 6455 §4.1),
+ * validates the answer, and then runs the same driver as a server, masking
+ * every frame.
+ *
+ * ```text
+ *   startConnection()
+ *     └─ runtime adapter: connect(host, port, tls)        ─┐
+ *     └─ write "GET … Upgrade: websocket …"                 │ handshakeTimeout
+ *     └─ read the response head; validate 101 + accept key ─┘
+ *     └─ attach(streams, bytes after the head) → "open"
+ *   any failure before open → "error", then "close" (1006); nothing is sent
+ * ```
+ *
+ * @module
+ */
+
+import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
+import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
+import { runtimeAdapter } from "../runtime/mod.ts";
+import type { Connection } from "../runtime/types.ts";
+import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
+import type { DriverOptions } from "./driver.ts";
+import { streamTransport } from "./transport.ts";
+
+/** How long the connection and the opening handshake may take, by default. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/** Options of {@linkcode makeClient}. */
+export interface ClientOptions extends DriverOptions {
+  /**
+   * Subprotocols to offer in `Sec-WebSocket-Protocol`, most preferred first.
+   * The server picks one (see {@linkcode WebSocketDriver.protocol}) or none.
+   *
+   * @default {[]}
+   */
+  acceptProtocols?: readonly string[];
+  /**
+   * Extra headers of the handshake request (Authorization, Origin, Cookie, …).
+   * The handshake's own headers cannot be overridden.
+   *
+   * @default {{}}
+   */
+  additionalHeaders?: HeadersInit;
+  /**
+   * Milliseconds from `startConnection()` to the validated 101 answer; past
+   * that the attempt is abandoned (`error`, then `close` with 1006).
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Extra CA certificates (PEM) to trust for `wss://`, on top of the system's:
+   * for private CAs and tests. The server's certificate is always verified.
+   *
+   * @default {[]}
+   */
+  caCerts?: readonly string[];
+}
+
+const CLIENT_OPTION_KEYS = [...DRIVER_OPTION_KEYS, "acceptProtocols", "additionalHeaders", "handshakeTimeout", "caCerts"];
+
+/** The server's answer to the opening handshake. */
+export interface HandshakeResponse {
+  /** The HTTP status: 101 once open. */
+  status: number;
+  /** The reason phrase. */
+  statusText: string;
+  /** The response headers. */
+  headers: Headers;
+}
+
+/**
+ * A WebSocket client connection. Make one with {@linkcode makeClient}.
+ *
+ * @example
+ * ```ts ignore
+ * const client = makeClient("ws://localhost:5000/echo");
+ * client.on("open", () => console.log("Connected."));
+ * client.on("message", (message) => console.log("Received:", message));
+ * client.startConnection();
+ * client.send("Hi"); // queued until open
+ * ```
+ */
+export class Client extends WebSocketDriver {
+  /** The URL connected to (`http(s):` mapped to `ws(s):`). */
+  readonly url: URL;
+  readonly #protocols: readonly string[];
+  readonly #headers: HeadersInit | undefined;
+  readonly #handshakeTimeout: number;
+  readonly #caCerts: readonly string[] | undefined;
+  #started = false;
+  #response: HandshakeResponse | null = null;
+  #abort = new AbortController();
+  #connection: Connection | null = null;
+
+  /**
+   * Checks `url` and `options`; connects on {@linkcode Client.startConnection}.
+   *
+   * @throws {TypeError} for a URL that is malformed, has a fragment, or a
+   * scheme other than ws, wss, http or https; for unknown options or invalid
+   * subprotocol names.
+   */
+  constructor(url: string | URL, options?: ClientOptions) {
+    checkOptions(options, CLIENT_OPTION_KEYS, "client options");
+    const { acceptProtocols, additionalHeaders, handshakeTimeout, caCerts, ...driverOptions } = options ?? {};
+    super("client", driverOptions);
+    this.url = parseUrl(url);
+    const protocols = acceptProtocols ?? [];
+    if (!Array.isArray(protocols)) throw new TypeError("Invalid acceptProtocols: expected an array of strings");
+    for (const p of protocols) {
+      if (typeof p !== "string" || !isToken(p)) {
+        throw new TypeError(`Invalid subprotocol ${JSON.stringify(p)}: expected an HTTP token`);
+      }
+    }
+    if (new Set(protocols).size !== protocols.length) {
+      throw new TypeError("Invalid acceptProtocols: a subprotocol is listed twice");
+    }
+    this.#protocols = protocols;
+    this.#headers = additionalHeaders;
+    const timeout = handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      throw new RangeError(`Invalid handshakeTimeout ${timeout}: expected milliseconds, more than 0`);
+    }
+    this.#handshakeTimeout = timeout;
+    if (caCerts !== undefined && (!Array.isArray(caCerts) || caCerts.some((c) => typeof c !== "string"))) {
+      throw new TypeError("Invalid caCerts: expected an array of PEM strings");
+    }
+    this.#caCerts = caCerts;
+    // Build the request now, so a bad header fails here rather than later.
+    this.#requestHeaders("AAAAAAAAAAAAAAAAAAAAAA==");
+  }
+
+  /** The server's answer to the handshake, once it arrived (also when it was refused). */
+  get response(): HandshakeResponse | null {
+    return this.#response;
+  }
+
+  /**
+   * Starts connecting: opens the connection, sends the handshake and, once the
+   * server accepted it, emits `open`. Failures are reported as `error` then
+   * `close` (1006), never thrown.
+   *
+   * @returns `true`, or `false` if it was started already.
+   */
+  startConnection(): boolean {
+    if (this.#started || this.readyState !== "connecting") return false;
+    this.#started = true;
+    this.#connect().catch((error) => this.#failed(error));
+    return true;
+  }
+
+  async #connect(): Promise<void> {
+    const url = this.url;
+    const signal = this.#abort.signal;
+    const timer = setTimeout(
+      () => this.#abort.abort(new Error(`Cannot connect to ${url}: the handshake timed out after ${this.#handshakeTimeout} ms`)),
+      this.#handshakeTimeout,
+    );
+    try {
+      const adapter = await runtimeAdapter();
+      const tls = url.protocol === "wss:";
+      const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+      const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
+      let connection: Connection;
+      try {
+        connection = await adapter.connect({ hostname, port, tls, caCerts: this.#caCerts, signal });
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
+      }
+      this.#connection = connection;
+      const onAbort = () => connection.close();
+      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) throw signal.reason;
+
+      const key = generateKey();
+      const target = url.pathname + url.search;
+      const writer = connection.writable.getWriter();
+      try {
+        await writer.write(serializeRequestHead("GET", target, this.#requestHeaders(key)));
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+      writer.releaseLock();
+
+      const reader = connection.readable.getReader();
+      const parser = new ResponseHeadParser();
+      let rest: Uint8Array;
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`);
+        }
+        if (signal.aborted) throw signal.reason;
+        if (chunk.done) throw new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`);
+        const result = parser.push(chunk.value);
+        if (result.state === "incomplete") continue;
+        if (result.state === "error") throw new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`);
+        const { status, statusText, headers } = result.head;
+        this.#response = { status, statusText, headers };
+        const check = validateResponse(status, headers, { key, protocols: this.#protocols });
+        if (!check.ok) throw new Error(`Cannot connect to ${url}: ${check.message}`);
+        rest = result.rest;
+        reader.releaseLock();
+        signal.removeEventListener("abort", onAbort);
+        this.attach(streamTransport(connection, rest), check.protocol);
+        return;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #requestHeaders(key: string): Headers {
+    const url = this.url;
+    const headers = createClientRequestHeaders({
+      host: url.host,
+      key,
+      protocols: this.#protocols,
+      additionalHeaders: this.#headers,
+    });
+    if (url.username !== "" && !headers.has("authorization")) {
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      headers.set("Authorization", `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(credentials)))}`);
+    }
+    return headers;
+  }
+
+  #failed(error: unknown): void {
+    this.#connection?.close();
+    this.#connection = null;
+    if (this.readyState !== "connecting") return;
+    this.failConnecting(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** Abandons a connection attempt (closeConnection before open). */
+  protected override abandon(): void {
+    this.#abort.abort(new Error(`Cannot connect to ${this.url}: closed before the connection opened`));
+    this.#connection?.close();
+  }
+}
+
+/**
+ * Makes a client for `url` (the seed's `make-client`): `ws://` or `wss://`
+ * (`http://` and `https://` are mapped to them, as browsers do). Nothing
+ * happens until {@linkcode Client.startConnection}.
+ *
+ * @example The seed's client
+ * ```ts ignore
+ * const client = makeClient("ws://localhost:5000/echo", { acceptProtocols: ["chat"] });
+ * client.on("open", () => console.log("Connected."));
+ * client.on("message", (message) => console.log("Received:", message));
+ * client.on("close", (code, reason) => console.log("Closed", code, reason));
+ * client.startConnection();
+ * client.send("Hi"); // queued until open
+ * ```
+ */
+export function makeClient(url: string | URL, options?: ClientOptions): Client {
+  return new Client(url, options);
+}
+
+/** Checks and normalizes a WebSocket URL (WHATWG WebSockets §3.1, "parse a WebSocket URL"). */
+function parseUrl(input: string | URL): URL {
+  if (typeof input !== "string" && !(input instanceof URL)) {
+    throw new TypeError(`Invalid WebSocket URL: expected a string or a URL, got ${typeof input}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new TypeError(`Invalid WebSocket URL ${JSON.stringify(String(input))}: it cannot be parsed`);
+  }
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new TypeError(`Invalid WebSocket URL ${url}: the scheme must be ws:, wss:, http: or https:`);
+  }
+  if (url.hash !== "" || String(input).includes("#")) {
+    throw new TypeError(`Invalid WebSocket URL ${JSON.stringify(String(input))}: a fragment is not allowed`);
+  }
+  if (url.hostname === "") throw new TypeError(`Invalid WebSocket URL ${url}: it has no host`);
+  return url;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}
+

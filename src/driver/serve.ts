@@ -1,0 +1,419 @@
+/**
+ * `serve(handler, options)`: one Fetch-style handler on several server
+ * backends, so that "the backend server can be changed" without touching the
+ * handler (the seed's Clack promise):
+ *
+ * | backend | what listens | WebSocket framing |
+ * |---|---|---|
+ * | `"tcp"` | the runtime's raw TCP listener (Deno's `listen`, Node's `net`), with this library's HTTP/1.1 head parser | ours |
+ * | `"node"` | a `node:http` server (on Node, Bun and Deno); upgrades come from its `upgrade` event | ours |
+ * | `"deno"` | Deno's `serve` (Deno only) | the runtime's, through Deno's `upgradeWebSocket` |
+ *
+ * The raw-socket backends mark each request with {@linkcode offerUpgrade};
+ * when the handler returns the response `startConnection()` made for it, they
+ * write the 101 head and run the server driver on the socket.
+ *
+ * @module
+ */
+
+import { CloseCode } from "../protocol/constants.ts";
+import { hasToken } from "../protocol/handshake.ts";
+import { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
+import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
+import type { Connection, ListenOptions, NetAddr, ServeBackend } from "../runtime/types.ts";
+import { checkOptions } from "./driver.ts";
+import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import type { Server } from "./server.ts";
+import { streamTransport } from "./transport.ts";
+
+/** What a handler gets besides the request. */
+export interface ServeHandlerInfo {
+  /** The peer's address. */
+  remoteAddr: NetAddr;
+}
+
+/** A Fetch-style handler, the same on every backend (and on Deno's `serve`). */
+export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
+
+/** The names of the server backends. */
+export type BackendName = "tcp" | "node" | "deno";
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /**
+   * The TCP port; 0 picks a free one (see {@linkcode ServeHandle.ready}).
+   *
+   * @default {5000}
+   */
+  port?: number;
+  /**
+   * The address to listen on.
+   *
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /**
+   * Which server runs the handler; see the module doc. `"tcp"` runs on every
+   * runtime and is the default; `"deno"` exists on Deno only.
+   *
+   * @default {"tcp"}
+   */
+  backend?: BackendName;
+  /** Stops the server (as {@linkcode ServeHandle.close}) when aborted. */
+  signal?: AbortSignal;
+  /** Called once listening, with the address. */
+  onListen?: (addr: NetAddr) => void;
+  /**
+   * Makes an answer when the handler throws; by default the error is logged
+   * and the answer is 500.
+   */
+  onError?: (error: unknown) => Response | Promise<Response>;
+  /** TLS certificate chain (PEM), for `wss://`; needs `key`. */
+  cert?: string;
+  /** TLS private key (PEM), for `wss://`; needs `cert`. */
+  key?: string;
+  /**
+   * Milliseconds a client may take to send its request head (tcp backend);
+   * a slower one is dropped.
+   *
+   * @default {10000}
+   */
+  headTimeout?: number;
+  /**
+   * The largest request head, in bytes (tcp backend); a larger one gets 431.
+   *
+   * @default {16384}
+   */
+  maxHeadSize?: number;
+  /**
+   * Milliseconds `close()` waits for open WebSockets to finish their closing
+   * handshake (they are sent 1001 "going away").
+   *
+   * @default {5000}
+   */
+  shutdownTimeout?: number;
+}
+
+const SERVE_OPTION_KEYS = [
+  "port",
+  "hostname",
+  "backend",
+  "signal",
+  "onListen",
+  "onError",
+  "cert",
+  "key",
+  "headTimeout",
+  "maxHeadSize",
+  "shutdownTimeout",
+];
+
+/** A running server. */
+export interface ServeHandle {
+  /** The backend in use. */
+  readonly backend: BackendName;
+  /** Resolves with the address once listening; rejects if listening failed. */
+  readonly ready: Promise<NetAddr>;
+  /** The address, once listening (`null` before). */
+  readonly addr: NetAddr | null;
+  /** The port, once listening (0 before). */
+  readonly port: number;
+  /**
+   * Stops accepting, closes every open WebSocket with 1001 "going away", waits
+   * up to `shutdownTimeout` for them, then ends what is left.
+   */
+  close(): Promise<void>;
+  /** Resolves once the server is closed. */
+  readonly finished: Promise<void>;
+}
+
+/** The backends this runtime has. */
+export function availableBackends(): BackendName[] {
+  return runtimeName === "deno" ? ["tcp", "node", "deno"] : ["tcp", "node"];
+}
+
+/**
+ * Serves `handler` (which calls `makeServer(request)` for WebSocket requests
+ * and may answer plain HTTP requests too) on the chosen backend.
+ *
+ * @example The seed's echo server
+ * ```ts ignore
+ * import { makeServer, serve } from "@x/wsd";
+ *
+ * const server = serve((request) => {
+ *   const ws = makeServer(request);
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * }, { port: 5000, onListen: ({ port }) => console.log(`Listening on ws://localhost:${port}/`) });
+ * // later: await server.close();
+ * ```
+ */
+export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandle {
+  if (typeof handler !== "function") throw new TypeError("Cannot serve: the handler must be a function");
+  checkOptions(options, SERVE_OPTION_KEYS, "serve options");
+  const backend = options?.backend ?? "tcp";
+  if (!availableBackends().includes(backend)) {
+    throw new TypeError(
+      `Invalid backend ${JSON.stringify(backend)}: on ${runtimeName} use one of ${availableBackends().join(", ")}`,
+    );
+  }
+  const port = options?.port ?? 5000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`Invalid port ${port}`);
+  if ((options?.cert === undefined) !== (options?.key === undefined)) {
+    throw new TypeError("Invalid TLS options: cert and key go together");
+  }
+  const headTimeout = options?.headTimeout ?? 10_000;
+  const maxHeadSize = options?.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
+  const shutdownTimeout = options?.shutdownTimeout ?? 5_000;
+  const onError = options?.onError ?? ((error: unknown) => {
+    console.error("Error in the request handler:", error);
+    return new Response("Internal Server Error\n", { status: 500 });
+  });
+
+  const sockets = new Set<Server>();
+  const connections = new Set<Connection>();
+  let addr: NetAddr | null = null;
+  let closing: Promise<void> | null = null;
+  let running: ServeBackend | null = null;
+  const finished = Promise.withResolvers<void>();
+
+  const track = (server: Server) => {
+    sockets.add(server);
+    server.once("close", () => sockets.delete(server));
+  };
+
+  /** Runs the handler; a throw becomes onError's answer. */
+  const answer = async (request: Request, info: ServeHandlerInfo): Promise<Response> => {
+    try {
+      const response = await handler(request, info);
+      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
+      return response;
+    } catch (error) {
+      return await onError(error);
+    }
+  };
+
+  const listen: ListenOptions = {
+    hostname: options?.hostname ?? "0.0.0.0",
+    port,
+    cert: options?.cert,
+    key: options?.key,
+  };
+
+  const ready = (async (): Promise<NetAddr> => {
+    const adapter = await runtimeAdapter();
+    if (backend === "tcp") {
+      running = await adapter.listenTcp(listen, (connection, remoteAddr) => {
+        connections.add(connection);
+        serveConnection(connection, remoteAddr, listen.cert !== undefined, {
+          answer,
+          track,
+          headTimeout,
+          maxHeadSize,
+        }).finally(() => connections.delete(connection));
+      });
+    } else if (backend === "node") {
+      running = await adapter.listenHttp(listen, { answer, offerUpgrade, completeUpgrade, track });
+    } else {
+      running = await adapter.listenNative!(listen, async (request, info) => {
+        const response = await answer(request, info);
+        const server = serverForResponse(response);
+        if (server !== undefined) track(server);
+        return response;
+      });
+    }
+    addr = running.addr;
+    options?.onListen?.(addr);
+    return addr;
+  })();
+  ready.catch((error) => finished.reject(error));
+
+  const close = (): Promise<void> => {
+    return closing ??= (async () => {
+      await ready.catch(() => {});
+      const stopped = running?.close();
+      for (const server of sockets) {
+        if (server.readyState === "open") server.closeConnection(CloseCode.GOING_AWAY, "Server shutting down");
+      }
+      const all = [...sockets].map((s) => new Promise<void>((resolve) => s.readyState === "closed" ? resolve() : s.once("close", () => resolve())));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(all),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, shutdownTimeout)),
+      ]);
+      clearTimeout(timer);
+      for (const connection of connections) connection.close();
+      await stopped;
+      finished.resolve();
+    })();
+  };
+  options?.signal?.addEventListener("abort", () => close(), { once: true });
+
+  return {
+    backend,
+    ready,
+    get addr() {
+      return addr;
+    },
+    get port() {
+      return addr?.port ?? 0;
+    },
+    close,
+    finished: finished.promise,
+  };
+}
+
+interface ConnectionContext {
+  answer: (request: Request, info: ServeHandlerInfo) => Promise<Response>;
+  track: (server: Server) => void;
+  headTimeout: number;
+  maxHeadSize: number;
+}
+
+/**
+ * One connection of the tcp backend: read the request head (with a timeout and
+ * size limits), run the handler, then either upgrade (101 head, then the
+ * server driver on the same streams) or answer plain HTTP and close.
+ */
+async function serveConnection(
+  connection: Connection,
+  remoteAddr: NetAddr,
+  secure: boolean,
+  context: ConnectionContext,
+): Promise<void> {
+  const reader = connection.readable.getReader();
+  const parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+  const timer = setTimeout(() => connection.close(), context.headTimeout);
+  let head, rest: Uint8Array;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return connection.close();
+      const result = parser.push(value);
+      if (result.state === "incomplete") continue;
+      if (result.state === "error") {
+        clearTimeout(timer);
+        reader.releaseLock();
+        return await writePlain(connection, statusResponse(result.status, result.message));
+      }
+      head = result.head;
+      rest = result.rest;
+      break;
+    }
+  } catch {
+    return connection.close();
+  } finally {
+    clearTimeout(timer);
+  }
+  reader.releaseLock();
+
+  const host = head.headers.get("host") ?? `${remoteAddr.hostname}`;
+  let url: URL;
+  try {
+    url = new URL(head.target.startsWith("/") ? head.target : "/", `${secure ? "https" : "http"}://${host}`);
+  } catch {
+    return await writePlain(connection, statusResponse(400, "Invalid Host header or request target"));
+  }
+  const upgrade = hasToken(head.headers.get("upgrade"), "websocket");
+  const length = Number(head.headers.get("content-length") ?? 0);
+  if (head.headers.has("transfer-encoding")) {
+    return await writePlain(connection, statusResponse(501, "Chunked request bodies are not supported; send Content-Length"));
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));
+  }
+  const hasBody = length > 0 && head.method !== "GET" && head.method !== "HEAD";
+  const request = new Request(url, {
+    method: head.method,
+    headers: head.headers,
+    body: hasBody ? bodyStream(connection, rest, length) : undefined,
+    // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
+    duplex: "half",
+  });
+  if (upgrade) offerUpgrade(request);
+  const response = await context.answer(request, { remoteAddr });
+  const upgraded = upgrade ? completeUpgrade(request, response) : null;
+  if (upgraded === null) return await writePlain(connection, response);
+  const writer = connection.writable.getWriter();
+  try {
+    await writer.write(serializeResponseHead(101, "Switching Protocols", upgraded.headers));
+  } catch {
+    return connection.close();
+  }
+  writer.releaseLock();
+  context.track(upgraded.server);
+  upgraded.start(streamTransport(connection, rest));
+}
+
+/** The request body: `rest` (bytes after the head), then `length - rest.length` more bytes. */
+function bodyStream(connection: Connection, rest: Uint8Array, length: number): ReadableStream<Uint8Array> {
+  let remaining = length;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let first: Uint8Array | null = rest.length > 0 ? rest : null;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (first !== null) {
+        const chunk = first.subarray(0, remaining);
+        first = null;
+        remaining -= chunk.length;
+        controller.enqueue(chunk);
+      } else {
+        reader ??= connection.readable.getReader();
+        const { done, value } = await reader.read();
+        if (done) return controller.error(new Error("The connection closed inside the request body"));
+        const chunk = value.subarray(0, remaining);
+        remaining -= chunk.length;
+        controller.enqueue(chunk);
+      }
+      if (remaining === 0) {
+        reader?.releaseLock();
+        controller.close();
+      }
+    },
+  });
+}
+
+function statusResponse(status: number, message: string): Response {
+  return new Response(message + "\n", { status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+/** Writes `response` as HTTP/1.1 with `Connection: close`, then closes the connection. */
+async function writePlain(connection: Connection, response: Response): Promise<void> {
+  const writer = connection.writable.getWriter();
+  try {
+    const headers = new Headers(response.headers);
+    headers.set("Connection", "close");
+    const body = response.body;
+    if (body === null) headers.set("Content-Length", "0");
+    const statusText = response.statusText || STATUS_TEXT[response.status] || "";
+    await writer.write(serializeResponseHead(response.status, statusText, headers));
+    if (body !== null) {
+      for await (const chunk of body) await writer.write(chunk);
+    }
+    await writer.close();
+  } catch {
+    // The peer went away; nothing to answer.
+  } finally {
+    connection.close();
+  }
+}

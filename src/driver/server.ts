@@ -1,0 +1,364 @@
+/**
+ * The server: the seed's `make-server`. A handler gets a Fetch `Request`,
+ * makes a server for it, and returns what `startConnection()` gives back:
+ *
+ * ```ts ignore
+ * const echo = (request: Request): Response => {
+ *   const ws = makeServer(request);
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * };
+ * ```
+ *
+ * Which connection the server runs on depends on who called the handler:
+ *
+ * - `serve()`, on any backend with raw sockets, marked the request with
+ *   {@linkcode offerUpgrade}. `startConnection()` then returns a `Response`
+ *   that stands for the 101 answer (Fetch cannot build a real 101), and the
+ *   backend, seeing it come back, writes the 101 head itself and runs this
+ *   driver on the socket ({@linkcode completeUpgrade}).
+ * - Anything else (Deno's `serve`, Deno Deploy): the runtime's own upgrade
+ *   (Deno's `upgradeWebSocket`) is used, and this API is mapped onto the
+ *   runtime's socket. What that socket cannot do (pings) throws.
+ *
+ * A request that is not a valid upgrade gets an HTTP error answer (400, 405,
+ * 426) from `startConnection()`, and the server emits `error`, then `close`
+ * with 1006.
+ *
+ * @module
+ */
+
+import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { createServerResponseHeaders, isToken, selectProtocol, validateRequest } from "../protocol/handshake.ts";
+import { nativeUpgrade } from "../runtime/native.ts";
+import type { NativeSocket } from "../runtime/native.ts";
+import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
+import type { BinaryData, DriverOptions, ReadyState } from "./driver.ts";
+import type { Transport } from "./transport.ts";
+
+/** Options of {@linkcode makeServer}. */
+export interface ServerOptions extends DriverOptions {
+  /**
+   * Subprotocols this server speaks. The first one in the client's
+   * `Sec-WebSocket-Protocol` list that is also here is agreed and echoed;
+   * when none is, no subprotocol is agreed (the client decides what to do).
+   *
+   * @default {[]}
+   */
+  acceptProtocols?: readonly string[];
+  /**
+   * Extra headers of the 101 answer (cookies, say). The handshake's own
+   * headers cannot be overridden.
+   *
+   * @default {{}}
+   */
+  additionalHeaders?: HeadersInit;
+}
+
+const SERVER_OPTION_KEYS = [...DRIVER_OPTION_KEYS, "acceptProtocols", "additionalHeaders"];
+
+/** The error of a request that is not a valid WebSocket upgrade. */
+export class HandshakeError extends Error {
+  /** The HTTP status the request was answered with (400, 405, 426). */
+  readonly status: number;
+
+  /**
+   * Creates a handshake error.
+   *
+   * @param status The HTTP status of the answer.
+   * @param message What was wrong with the request.
+   */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "HandshakeError";
+    this.status = status;
+  }
+}
+
+/** Responses of native upgrades, to the server they belong to. */
+const nativeResponses = new WeakMap<Response, Server>();
+
+/**
+ * The server whose `startConnection()` made `response` through the runtime's
+ * own upgrade, if any: lets a backend track the connection. For backends only.
+ */
+export function serverForResponse(response: Response): Server | undefined {
+  return nativeResponses.get(response);
+}
+
+/** Requests whose backend will complete an upgrade itself. */
+const offered = new WeakSet<Request>();
+/** Responses made by startConnection() for offered requests. */
+const upgrades = new WeakMap<Response, { server: Server; protocol: string | null }>();
+
+/**
+ * Marks `request` as coming from a backend with a raw socket, which will write
+ * the 101 answer and run the connection itself. For backends only.
+ */
+export function offerUpgrade(request: Request): void {
+  offered.add(request);
+}
+
+/**
+ * What a backend does with a handler's response to an offered request: if it
+ * is the upgrade `startConnection()` made for this very request, returns the
+ * headers of the 101 answer to write and a function that runs the server on
+ * the connection once the head is written; otherwise `null` (answer the
+ * response as plain HTTP).
+ */
+export function completeUpgrade(
+  request: Request,
+  response: Response,
+): { headers: Headers; server: Server; start: (transport: Transport) => void } | null {
+  const upgrade = upgrades.get(response);
+  if (upgrade === undefined || upgrade.server.request !== request) return null;
+  upgrades.delete(response);
+  const { server, protocol } = upgrade;
+  return { headers: response.headers, server, start: (transport) => server.attach(transport, protocol) };
+}
+
+/**
+ * A WebSocket server connection: the seed's `server` class. Make one with
+ * {@linkcode makeServer}.
+ *
+ * @example
+ * ```ts ignore
+ * const handler = (request: Request): Response => {
+ *   const ws = makeServer(request, { acceptProtocols: ["chat"] });
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * };
+ * ```
+ */
+export class Server extends WebSocketDriver {
+  /** The upgrade request: URL, headers, for routing and authorization. */
+  readonly request: Request;
+  readonly #acceptProtocols: readonly string[];
+  readonly #additionalHeaders: HeadersInit | undefined;
+  readonly #maxLength: number;
+  #started = false;
+  #native: NativeSocket | null = null;
+  #nativeProtocol: string | null = null;
+  #nativeClosed = false;
+
+  /**
+   * Checks the options; nothing is answered until
+   * {@linkcode Server.startConnection}.
+   *
+   * @throws {TypeError} for a non-Request, unknown options, or subprotocol
+   * names that are not HTTP tokens.
+   */
+  constructor(request: Request, options?: ServerOptions) {
+    if (!(request instanceof Request)) {
+      throw new TypeError(`Cannot make a server: expected a Request, got ${typeof request}`);
+    }
+    checkOptions(options, SERVER_OPTION_KEYS, "server options");
+    const { acceptProtocols, additionalHeaders, ...driverOptions } = options ?? {};
+    super("server", driverOptions);
+    this.request = request;
+    const protocols = acceptProtocols ?? [];
+    if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
+      throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
+    }
+    this.#acceptProtocols = protocols;
+    this.#additionalHeaders = additionalHeaders;
+    this.#maxLength = driverOptions.maxLength ?? DEFAULT_MAX_LENGTH;
+    // A bad additionalHeaders should fail here, not in the middle of a handshake.
+    createServerResponseHeaders("dGhlIHNhbXBsZSBub25jZQ==", null, additionalHeaders);
+  }
+
+  /**
+   * Answers the opening handshake (RFC 6455 §4.2.2): returns the `Response`
+   * the handler must return. For a valid upgrade, the connection opens once
+   * that response was sent (`open` follows); for an invalid one it is an HTTP
+   * error (400, 405 or 426 with `Sec-WebSocket-Version: 13`), and `error`
+   * then `close` (1006) follow.
+   *
+   * @throws {TypeError} if called twice, or if nothing can upgrade this request
+   * (it came neither from `serve()` nor from a runtime with a native upgrade).
+   */
+  startConnection(): Response {
+    if (this.#started) throw new TypeError("Cannot start the connection: it was started already");
+    this.#started = true;
+    const request = this.request;
+    const check = validateRequest(request.method, request.headers);
+    if (!check.ok) {
+      const error = new HandshakeError(check.status, check.message);
+      queueMicrotask(() => this.failConnecting(error));
+      const headers = new Headers(check.headers);
+      headers.set("Content-Type", "text/plain; charset=utf-8");
+      headers.set("Connection", "close");
+      return new Response(check.message + "\n", { status: check.status, headers });
+    }
+    const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
+    const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
+    if (offered.has(request)) {
+      // Fetch cannot make a 101 response: this 200 stands for it, and the
+      // backend writes the real head (see completeUpgrade).
+      const response = new Response(null, { status: 200, headers });
+      upgrades.set(response, { server: this, protocol });
+      return response;
+    }
+    const native = nativeUpgrade(request, protocol, headers);
+    if (native === null) {
+      throw new TypeError(
+        "Cannot start the connection: this request did not come from serve(), " +
+          "and this runtime has no built-in upgrade; serve the handler with serve()",
+      );
+    }
+    this.#bindNative(native.socket, protocol);
+    nativeResponses.set(native.response, this);
+    return native.response;
+  }
+
+  // ─────────────── the runtime's own socket (Deno serve, Deno Deploy) ───────────────
+
+  #bindNative(socket: NativeSocket, protocol: string | null): void {
+    this.#native = socket;
+    this.#nativeProtocol = protocol;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.emit("open");
+    socket.onmessage = (event: MessageEvent) => {
+      const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
+      if (byteLength(data) > this.#maxLength) {
+        // The runtime buffered it already; the limit still closes with 1009.
+        this.emit(
+          "error",
+          new ProtocolError(
+            "WSD_ERR_MESSAGE_TOO_BIG",
+            CloseCode.MESSAGE_TOO_BIG,
+            `Message too big: more than the limit of ${this.#maxLength} bytes`,
+          ),
+        );
+        if (socket.readyState === 1) socket.close(CloseCode.MESSAGE_TOO_BIG, "Message too big");
+        return;
+      }
+      this.emit("message", data);
+    };
+    socket.onclose = (event: CloseEvent) => {
+      if (this.#nativeClosed) return;
+      this.#nativeClosed = true;
+      this.emit("close", event.code || CloseCode.NO_STATUS, event.reason);
+    };
+  }
+
+  /** The subprotocol agreed in the handshake, or `null`. */
+  override get protocol(): string | null {
+    return this.#native === null ? super.protocol : this.#nativeProtocol;
+  }
+
+  /** The connection's state. */
+  override get readyState(): ReadyState {
+    if (this.#native === null) return super.readyState;
+    if (this.#nativeClosed) return "closed";
+    return (["connecting", "open", "closing", "closed"] as const)[this.#native.readyState];
+  }
+
+  /** Bytes accepted by the send methods and not yet handed to the socket. */
+  override get bufferedAmount(): number {
+    return this.#native === null ? super.bufferedAmount : this.#native.bufferedAmount;
+  }
+
+  /** What the connection runs on: the stream pair, or the runtime's own WebSocket. */
+  override get socket(): unknown {
+    return this.#native ?? super.socket;
+  }
+
+  /** Sends a message: a string as text, bytes as binary (see {@linkcode WebSocketDriver.send}). */
+  override send(data: string | BinaryData): void {
+    if (this.#native === null) return super.send(data);
+    if (typeof data === "string") this.sendText(data);
+    else this.sendBinary(data);
+  }
+
+  /** Sends a text message (see {@linkcode WebSocketDriver.sendText}). */
+  override sendText(text: string): void {
+    if (this.#native === null) return super.sendText(text);
+    if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
+    this.#nativeSend(text);
+  }
+
+  /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
+  override sendBinary(data: BinaryData): void {
+    if (this.#native === null) return super.sendBinary(data);
+    if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
+      throw new TypeError("Cannot send binary: expected a Uint8Array, ArrayBuffer or ArrayBufferView");
+    }
+    const bytes = data instanceof ArrayBuffer
+      ? new Uint8Array(data.slice(0))
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    this.#nativeSend(bytes);
+  }
+
+  /**
+   * Sends a ping (see {@linkcode WebSocketDriver.sendPing}).
+   *
+   * @throws {DOMException} `NotSupportedError` on the runtime's own socket
+   * (Deno's `serve`), which cannot send pings; it answers the client's pings.
+   */
+  override sendPing(data?: string | BinaryData, onPong?: () => void): void {
+    if (this.#native === null) return super.sendPing(data, onPong);
+    throw new DOMException(
+      "Cannot send ping: the runtime's built-in WebSocket (Deno serve, Deno Deploy) cannot send pings; " +
+        "serve the handler with serve() for pings",
+      "NotSupportedError",
+    );
+  }
+
+  /** Starts the closing handshake (see {@linkcode WebSocketDriver.closeConnection}). */
+  override closeConnection(reason?: string, code?: number): boolean;
+  /** The WHATWG order: code first. */
+  override closeConnection(code: number, reason?: string): boolean;
+  override closeConnection(a?: string | number, b?: number | string): boolean {
+    if (this.#native === null) return super.closeConnection(a as string, b as number);
+    let reason = a, code = b;
+    if (typeof a === "number") [code, reason] = [a, b];
+    const socket = this.#native;
+    if (socket.readyState >= 2) return false;
+    socket.close((code as number | undefined) ?? CloseCode.NORMAL, (reason as string | undefined) ?? "");
+    return true;
+  }
+
+  #nativeSend(data: string | Uint8Array): void {
+    const socket = this.#native!;
+    if (socket.readyState !== 1 && socket.readyState !== 0) {
+      throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
+    }
+    if (socket.readyState === 0) {
+      // The runtime's socket refuses sends before open: queue them, as the seed does.
+      socket.addEventListener("open", () => socket.send(data), { once: true });
+      return;
+    }
+    socket.send(data);
+  }
+}
+
+/**
+ * Makes a server for `request` (the seed's `make-server`): call `on(…)` for
+ * the events, then return `startConnection()` from the handler.
+ *
+ * @example The seed's echo server
+ * ```ts ignore
+ * import { makeServer, serve } from "@x/wsd";
+ *
+ * serve((request) => {
+ *   const ws = makeServer(request, { maxLength: 1 << 20 });
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * }, { port: 5000 });
+ * ```
+ */
+export function makeServer(request: Request, options?: ServerOptions): Server {
+  return new Server(request, options);
+}
+
+function byteLength(data: string | Uint8Array): number {
+  if (typeof data !== "string") return data.length;
+  let n = data.length;
+  for (let i = 0; i < data.length; i++) {
+    const c = data.charCodeAt(i);
+    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+  }
+  return n;
+}

@@ -1,0 +1,183 @@
+/**
+ * The Node adapter (also used on Bun, whose `node:net` and `node:tls` are
+ * native): TCP and TLS connections through `node:net`/`node:tls`, exposed as
+ * Web streams with `Duplex.toWeb`.
+ *
+ * @module
+ */
+
+import { createServer as createNetServer, isIP, connect as netConnect } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import { connect as tlsConnect, createServer as createTlsServer, rootCertificates } from "node:tls";
+import { createServer as createHttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { Duplex, Readable } from "node:stream";
+import { serializeResponseHead } from "../protocol/http1.ts";
+import { streamTransport } from "../driver/transport.ts";
+import type {
+  ConnectOptions,
+  Connection,
+  HttpBackendContext,
+  ListenOptions,
+  NetAddr,
+  RuntimeAdapter,
+  ServeBackend,
+} from "./types.ts";
+
+/** Wraps a connected socket's two directions as Web streams. */
+export function socketStreams(socket: Socket): Connection {
+  socket.setNoDelay(true);
+  const streams = Duplex.toWeb(socket);
+  return {
+    readable: streams.readable as ReadableStream<Uint8Array>,
+    writable: streams.writable as WritableStream<Uint8Array>,
+    close: () => socket.destroy(),
+  };
+}
+
+function connect(options: ConnectOptions): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port, signal } = options;
+    if (signal?.aborted) return reject(signal.reason);
+    // Half-open: the server ends first (RFC 6455 §7.1.1) and we still write our
+    // end after that. (Deno's Duplex.toWeb also crashes without it.)
+    const tcp = netConnect({ host: hostname, port, allowHalfOpen: true });
+    let socket: Socket = tcp;
+    if (options.tls) {
+      const ca = options.caCerts?.length ? [...rootCertificates, ...options.caCerts] : undefined;
+      const isIp = isIP(hostname) !== 0;
+      // `host` is what the certificate is checked against for an IP address
+      // (no servername): with `socket` given and no `host`, Node 26 and Deno
+      // checked the name "localhost" instead, so any certificate for
+      // localhost passed for wss://127.0.0.2/ (Bun took it from the socket).
+      socket = tlsConnect({
+        socket: tcp,
+        host: hostname,
+        ca,
+        servername: isIp ? undefined : hostname,
+        ALPNProtocols: ["http/1.1"],
+      });
+      tcp.once("error", (error) => socket.destroy(error));
+    }
+    const onAbort = () => {
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const onError = (error: Error) => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(error);
+    };
+    socket.once("error", onError);
+    socket.once(options.tls ? "secureConnect" : "connect", () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      resolve(socketStreams(socket));
+    });
+  });
+}
+
+function remoteOf(socket: Socket): NetAddr {
+  return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+}
+
+function listening(server: NetServer | HttpServer, options: ListenOptions): Promise<NetAddr> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      const address = server.address() as AddressInfo;
+      resolve({ hostname: address.address, port: address.port });
+    });
+  });
+}
+
+function closing(server: NetServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** The tcp backend: node:net (or node:tls) sockets as Web streams. */
+async function listenTcp(
+  options: ListenOptions,
+  onConnection: (connection: Connection, remoteAddr: NetAddr) => void,
+): Promise<ServeBackend> {
+  const accept = (socket: Socket) => {
+    socket.on("error", () => {}); // reported through the streams
+    onConnection(socketStreams(socket), remoteOf(socket));
+  };
+  const server: NetServer = options.cert !== undefined
+    ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true }, accept)
+    : createNetServer({ allowHalfOpen: true }, accept);
+  const addr = await listening(server, options);
+  return { addr, close: () => closing(server) };
+}
+
+function toRequest(req: IncomingMessage, secure: boolean, withBody: boolean): Request {
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  const url = new URL(req.url ?? "/", `${secure ? "https" : "http"}://${req.headers.host ?? "localhost"}`);
+  const method = req.method ?? "GET";
+  const body = withBody && method !== "GET" && method !== "HEAD"
+    ? Readable.toWeb(req) as ReadableStream<Uint8Array>
+    : undefined;
+  // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
+  return new Request(url, { method, headers, body, duplex: "half" });
+}
+
+async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: [string, string][] = [];
+  response.headers.forEach((value, name) => headers.push([name, value]));
+  res.writeHead(response.status, response.statusText || undefined, headers.flat());
+  if (response.body === null) return void res.end();
+  try {
+    for await (const chunk of response.body) res.write(chunk);
+  } finally {
+    res.end();
+  }
+}
+
+/** Writes a plain response on a raw socket (an upgrade request answered without upgrading). */
+async function writeRaw(socket: Socket, response: Response): Promise<void> {
+  const headers = new Headers(response.headers);
+  headers.set("Connection", "close");
+  const body = response.body === null ? new Uint8Array(0) : new Uint8Array(await response.arrayBuffer());
+  headers.set("Content-Length", String(body.length));
+  socket.write(serializeResponseHead(response.status, response.statusText || "Error", headers));
+  socket.end(body);
+}
+
+/** The node backend: node:http (or node:https) with its `upgrade` event. */
+async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
+  const secure = options.cert !== undefined;
+  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    const response = await context.answer(toRequest(req, secure, true), { remoteAddr: remoteOf(req.socket) });
+    await writeResponse(res, response).catch(() => res.destroy());
+  };
+  const server: HttpServer = secure
+    ? createHttpsServer({ cert: options.cert, key: options.key }, onRequest)
+    : createHttpServer(onRequest);
+  server.on("upgrade", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on("error", () => {});
+    const request = toRequest(req, secure, false);
+    context.offerUpgrade(request);
+    const response = await context.answer(request, { remoteAddr: remoteOf(socket) });
+    const upgrade = context.completeUpgrade(request, response);
+    if (upgrade === null) return await writeRaw(socket, response).catch(() => socket.destroy());
+    socket.write(serializeResponseHead(101, "Switching Protocols", upgrade.headers));
+    context.track(upgrade.server);
+    upgrade.start(streamTransport(socketStreams(socket), new Uint8Array(head)));
+  });
+  const addr = await listening(server, options);
+  return {
+    addr,
+    close: () => {
+      const closed = closing(server);
+      server.closeIdleConnections?.();
+      return closed;
+    },
+  };
+}
+
+/** The Node (and Bun) adapter. */
+export const nodeAdapter: RuntimeAdapter = { name: "node", connect, listenTcp, listenHttp };

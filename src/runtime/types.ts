@@ -1,0 +1,95 @@
+/**
+ * What the runtime adapters provide to the rest of the library, in runtime-free
+ * terms.
+ *
+ * @module
+ */
+
+import type { StreamPair, Transport } from "../driver/transport.ts";
+
+/** Where and how to open a TCP (or TLS) connection. */
+export interface ConnectOptions {
+  /** A host name or an IP address (IPv6 without brackets). */
+  hostname: string;
+  /** The TCP port. */
+  port: number;
+  /** Whether to speak TLS (wss://). */
+  tls: boolean;
+  /** Extra trusted CA certificates, PEM, on top of the system's. */
+  caCerts?: readonly string[];
+  /** Aborts the attempt. */
+  signal?: AbortSignal;
+}
+
+/** An open connection: its byte streams, and a way to tear it down. */
+export interface Connection extends StreamPair {
+  /** Closes the connection at once, in both directions. */
+  close(): void;
+}
+
+/** The functions each runtime adapter exports. */
+export interface RuntimeAdapter {
+  /** The runtime's name, for messages. */
+  name: string;
+  /** Opens a connection; rejects with an Error whose message says why. */
+  connect(options: ConnectOptions): Promise<Connection>;
+  /** The tcp backend: a raw listener; `onConnection` gets each accepted connection. */
+  listenTcp(
+    options: ListenOptions,
+    onConnection: (connection: Connection, remoteAddr: NetAddr) => void,
+  ): Promise<ServeBackend>;
+  /** The node backend: a node:http server. */
+  listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend>;
+  /** The runtime's own server (Deno.serve), where there is one. */
+  listenNative?(
+    options: ListenOptions,
+    handler: (request: Request, info: { remoteAddr: NetAddr }) => Promise<Response>,
+  ): Promise<ServeBackend>;
+}
+
+/** A network address. */
+export interface NetAddr {
+  /** The host name or IP address. */
+  hostname: string;
+  /** The port. */
+  port: number;
+}
+
+/** Where a server listens. */
+export interface ListenOptions {
+  /** The address to listen on. */
+  hostname: string;
+  /** The port; 0 for any free one. */
+  port: number;
+  /** TLS certificate chain, PEM. */
+  cert?: string;
+  /** TLS private key, PEM. */
+  key?: string;
+}
+
+/** A running listener of some backend. */
+export interface ServeBackend {
+  /** Where it listens. */
+  addr: NetAddr;
+  /** Stops accepting; resolves once the listener is closed. */
+  close(): Promise<void>;
+}
+
+/** What the node:http backend needs from the driver layer. */
+export interface HttpBackendContext {
+  /** Runs the handler (errors become answers). */
+  answer(request: Request, info: { remoteAddr: NetAddr }): Promise<Response>;
+  /** Marks a request as upgradable by this backend. */
+  offerUpgrade(request: Request): void;
+  /** Whether the handler's response is the upgrade made for this request. */
+  completeUpgrade(
+    request: Request,
+    response: Response,
+  ): { headers: Headers; server: TrackedServer; start: (transport: Transport) => void } | null;
+  /** Tracks an upgraded connection, for shutdown. */
+  track(server: TrackedServer): void;
+}
+
+/** The server driver, as the backends see it. */
+// deno-lint-ignore no-explicit-any
+export type TrackedServer = any;

@@ -1,0 +1,722 @@
+/**
+ * Test helpers for the client (not a test file): real servers to connect to,
+ * on 127.0.0.1 (or ::1) and port 0, each with a `close()` that stops
+ * everything it started.
+ *
+ * - {@linkcode startWsServer}: a `ws` 8.23.0 echo server (optionally over TLS)
+ *   that picks a subprotocol and keeps each connection's request for
+ *   assertions;
+ * - {@linkcode startPythonEchoServer}: Python `websockets` 10.4 as a
+ *   subprocess (`/usr/bin/python3 _py_echo_server.py`);
+ * - {@linkcode startFakeServer}: a `node:net` server that answers each
+ *   connection with whatever bytes the test chooses, and records what the
+ *   client sent (the request head, then raw frames);
+ * - a recorder of a client's events and a tracker of unhandled rejections.
+ *
+ * @module
+ */
+
+import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import type { IncomingMessage } from "node:http";
+import type { Buffer } from "node:buffer";
+import type { Client } from "../../src/driver/client.ts";
+import { computeAcceptKey } from "../../src/protocol/handshake.ts";
+
+// ───────────────────────────── time ─────────────────────────────
+
+/** Resolves after `n` milliseconds. */
+export function delay(n: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, n));
+}
+
+/** `promise`, or a rejection naming `what` after `limit` milliseconds. */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  what: string,
+  limit = 10_000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${limit} ms: ${what}`)),
+      limit,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ───────────────────────────── ws, loaded by path ─────────────────────────────
+
+// deno-lint-ignore no-explicit-any
+type Listener = (...args: any[]) => void;
+
+/** The part of a `ws` WebSocket the tests use. */
+export interface WsSocket {
+  readonly readyState: number;
+  readonly protocol: string;
+  on(event: string, listener: Listener): this;
+  once(event: string, listener: Listener): this;
+  send(data: unknown, options?: { binary?: boolean }): void;
+  ping(data?: unknown): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
+
+interface WsServer {
+  readonly clients: Set<WsSocket>;
+  on(event: string, listener: Listener): this;
+  close(callback?: (error?: Error) => void): void;
+}
+
+interface WsModule {
+  WebSocketServer: new (options: Record<string, unknown>) => WsServer;
+}
+
+// Node and Bun resolve the bare specifier "ws" only from a node_modules up the
+// tree, which tools/rt/node_modules is not; a require by path works unchanged
+// on Deno (with -A), Node and Bun.
+const require = createRequire(import.meta.url);
+const ws = require("../../tools/rt/node_modules/ws/index.js") as WsModule;
+
+// ───────────────────────────── a ws echo server ─────────────────────────────
+
+/** One WebSocket connection accepted by the `ws` server. */
+export interface WsConnection {
+  /** The server's end. */
+  socket: WsSocket;
+  /** The upgrade request, as Node's http server parsed it. */
+  request: IncomingMessage;
+  /** Resolves with the code and reason of the server end's `close` event. */
+  closed: Promise<[code: number, reason: string]>;
+}
+
+/** A running `ws` echo server. */
+export interface WsEchoServer {
+  /** `ws://host:port` (or `wss://`), no path. */
+  url: string;
+  port: number;
+  /** Every connection accepted so far. */
+  connections: WsConnection[];
+  /** Resolves with the next connection not returned before. */
+  nextConnection(): Promise<WsConnection>;
+  /** Stops the server, its connections and every raw socket. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startWsServer}. */
+export interface WsServerOptions {
+  /** Where to listen: "127.0.0.1" (the default) or "::1". */
+  host?: string;
+  /** The subprotocols the server supports; it picks the first one offered. */
+  protocols?: string[];
+  /** Serve over TLS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+  /** Echo messages back (the default). */
+  echo?: boolean;
+}
+
+/** Starts a `ws` WebSocketServer on its own http(s) server, on port 0. */
+export async function startWsServer(
+  options: WsServerOptions = {},
+): Promise<WsEchoServer> {
+  const host = options.host ?? "127.0.0.1";
+  const server = options.tls
+    ? https.createServer({ key: options.tls.key, cert: options.tls.cert })
+    : http.createServer();
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  // TLS sockets that fail their handshake (an untrusted certificate) end up
+  // here; nothing to do but not crash.
+  server.on("tlsClientError", () => {});
+  const supported = options.protocols ?? [];
+  const wss = new ws.WebSocketServer({
+    server,
+    perMessageDeflate: false,
+    handleProtocols: (offered: Set<string>) => {
+      for (const p of offered) if (supported.includes(p)) return p;
+      return false;
+    },
+  });
+  const connections: WsConnection[] = [];
+  const waiting: Array<(c: WsConnection) => void> = [];
+  let handedOut = 0;
+  wss.on("connection", (socket: WsSocket, request: IncomingMessage) => {
+    const closed = new Promise<[number, string]>((resolve) =>
+      socket.once(
+        "close",
+        (code: number, reason: Buffer) => resolve([code, reason.toString()]),
+      )
+    );
+    socket.on("error", () => {});
+    if (options.echo !== false) {
+      socket.on("message", (data: Buffer, isBinary: boolean) => {
+        if (socket.readyState === 1) socket.send(data, { binary: isBinary });
+      });
+    }
+    const connection = { socket, request, closed };
+    connections.push(connection);
+    const waiter = waiting.shift();
+    if (waiter) {
+      handedOut++;
+      waiter(connection);
+    }
+  });
+  wss.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `${options.tls ? "wss" : "ws"}://${shownHost}:${port}`,
+    port,
+    connections,
+    nextConnection(): Promise<WsConnection> {
+      if (handedOut < connections.length) {
+        return Promise.resolve(connections[handedOut++]);
+      }
+      return withTimeout(
+        new Promise((resolve) => waiting.push(resolve)),
+        "a connection at the ws server",
+      );
+    },
+    async close(): Promise<void> {
+      for (const client of wss.clients) client.terminate();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// ───────────────────────────── Python websockets ─────────────────────────────
+
+/** A running subprocess server. */
+export interface ProcessServer {
+  /** `ws://127.0.0.1:port` */
+  url: string;
+  port: number;
+  /** Kills the subprocess and waits until it exited. */
+  close(): Promise<void>;
+}
+
+/** The Python with Debian's `websockets` and `wsproto` (not the pyenv shim on PATH). */
+export const PYTHON = "/usr/bin/python3";
+
+/**
+ * Starts `_py_echo_server.py` (Python `websockets`) and waits for the port it
+ * prints. Rejects if Python or the module is missing.
+ */
+export function startPythonEchoServer(): Promise<ProcessServer> {
+  const script = fileURLToPath(
+    new URL("./_py_echo_server.py", import.meta.url),
+  );
+  const child = spawn(PYTHON, [script], { stdio: ["pipe", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (s: string) => stderr += s);
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    child.stdin!.destroy();
+    await exited;
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+  };
+  return withTimeout(
+    new Promise<ProcessServer>((resolve, reject) => {
+      let out = "";
+      child.stdout!.setEncoding("utf8");
+      child.stdout!.on("data", (s: string) => {
+        out += s;
+        const match = /PORT (\d+)/.exec(out);
+        if (match) {
+          const port = Number(match[1]);
+          resolve({ url: `ws://127.0.0.1:${port}`, port, close });
+        }
+      });
+      child.once("error", (error) => {
+        close().then(() => reject(error));
+      });
+      child.once("exit", (code) => {
+        reject(new Error(`${PYTHON} exited with ${code}: ${stderr}`));
+      });
+    }),
+    "the Python echo server to start",
+  ).catch(async (error) => {
+    await close();
+    throw error;
+  });
+}
+
+// ───────────────────────────── a fake server ─────────────────────────────
+
+const latin1 = new TextDecoder("latin1");
+const encoder = new TextEncoder();
+
+/** A frame as a client wrote it, unmasked. */
+export interface RawFrame {
+  fin: boolean;
+  /** The RSV1–3 bits, as a number 0–7. */
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  /** The masking key (all zero when not masked). */
+  maskKey: Uint8Array;
+  /** The payload, unmasked. */
+  payload: Uint8Array;
+}
+
+/** Parses the complete frames at the start of `bytes` (written independently of src/protocol). */
+export function parseFrames(bytes: Uint8Array): RawFrame[] {
+  const frames: RawFrame[] = [];
+  let at = 0;
+  for (;;) {
+    if (bytes.length - at < 2) return frames;
+    const b0 = bytes[at], b1 = bytes[at + 1];
+    let length = b1 & 0x7f;
+    let p = at + 2;
+    if (length === 126) {
+      if (bytes.length - p < 2) return frames;
+      length = (bytes[p] << 8) | bytes[p + 1];
+      p += 2;
+    } else if (length === 127) {
+      if (bytes.length - p < 8) return frames;
+      length = 0;
+      for (let i = 0; i < 8; i++) length = length * 256 + bytes[p + i];
+      p += 8;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    const maskKey = new Uint8Array(4);
+    if (masked) {
+      if (bytes.length - p < 4) return frames;
+      maskKey.set(bytes.subarray(p, p + 4));
+      p += 4;
+    }
+    if (bytes.length - p < length) return frames;
+    const payload = bytes.slice(p, p + length);
+    if (masked) {
+      for (let i = 0; i < length; i++) payload[i] ^= maskKey[i & 3];
+    }
+    frames.push({
+      fin: (b0 & 0x80) !== 0,
+      rsv: (b0 >> 4) & 7,
+      opcode: b0 & 0x0f,
+      masked,
+      maskKey,
+      payload,
+    });
+    at = p + length;
+  }
+}
+
+/** An unmasked frame, as a server writes it. */
+export function serverFrame(
+  opcode: number,
+  payload: Uint8Array | string = new Uint8Array(0),
+  fin = true,
+): Uint8Array {
+  const data = typeof payload === "string" ? encoder.encode(payload) : payload;
+  const n = data.length;
+  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = new Uint8Array(header + n);
+  out[0] = (fin ? 0x80 : 0) | opcode;
+  if (n < 126) out[1] = n;
+  else if (n < 65536) {
+    out[1] = 126;
+    out[2] = n >> 8;
+    out[3] = n & 0xff;
+  } else {
+    out[1] = 127;
+    new DataView(out.buffer).setBigUint64(2, BigInt(n));
+  }
+  out.set(data, header);
+  return out;
+}
+
+/** A close frame from the server. */
+export function serverClose(code: number, reason = ""): Uint8Array {
+  const r = encoder.encode(reason);
+  const payload = new Uint8Array(2 + r.length);
+  payload[0] = code >> 8;
+  payload[1] = code & 0xff;
+  payload.set(r, 2);
+  return serverFrame(0x8, payload);
+}
+
+/** One connection to the fake server, once its request head arrived. */
+export interface FakeConnection {
+  socket: net.Socket;
+  /** The request head as latin1 text, CRLF CRLF included. */
+  head: string;
+  /** The request line (`GET /path HTTP/1.1`). */
+  requestLine: string;
+  /** The request's header fields, in order, names as sent. */
+  rawHeaders: Array<[name: string, value: string]>;
+  /** The request's header fields. */
+  headers: Headers;
+  /** Every byte received after the head so far. */
+  after(): Uint8Array;
+  /** Resolves with the frames received after the head once there are `n`. */
+  frames(n: number): Promise<RawFrame[]>;
+  /** Resolves with the frames received after the head once one is a close frame. */
+  untilClose(): Promise<RawFrame[]>;
+  /** Resolves when the client's side of the socket ended or it closed. */
+  ended: Promise<void>;
+  /** Resolves when the socket is closed. */
+  closed: Promise<void>;
+  /**
+   * The head of a valid 101 answer to this request (with `extra` headers, which
+   * replace the defaults of the same name; a `null` value drops a header).
+   */
+  acceptHead(extra?: Record<string, string | null>): string;
+  /** Writes a valid 101 answer, and `trailing` bytes in the same write. */
+  accept(extra?: Record<string, string | null>, trailing?: Uint8Array): void;
+}
+
+/** A running fake server. */
+export interface FakeServer {
+  /** `ws://127.0.0.1:port` */
+  url: string;
+  port: number;
+  /** Every connection whose head arrived so far. */
+  connections: FakeConnection[];
+  /** How many TCP connections were accepted (with or without a head). */
+  accepted(): number;
+  /** Resolves with the next connection (head received) not returned before. */
+  nextConnection(): Promise<FakeConnection>;
+  /** Destroys every socket and stops listening. */
+  close(): Promise<void>;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * A `node:net` server on 127.0.0.1:0 that calls `onRequest` with each
+ * connection once its request head (up to CRLF CRLF) arrived; what to answer
+ * is the test's business (nothing at all, garbage, a 101 and frames, …).
+ */
+export async function startFakeServer(
+  onRequest: (connection: FakeConnection) => void = (c) => c.accept(),
+  port = 0,
+): Promise<FakeServer> {
+  const sockets = new Set<net.Socket>();
+  const connections: FakeConnection[] = [];
+  const waiting: Array<(c: FakeConnection) => void> = [];
+  let handedOut = 0;
+  let accepted = 0;
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on("error", () => {});
+    let buffer: Uint8Array = new Uint8Array(0);
+    let connection: FakeConnection | null = null;
+    let frameWaiters: Array<
+      [(f: RawFrame[]) => boolean, (f: RawFrame[]) => void]
+    > = [];
+    let endedResolve!: () => void;
+    const ended = new Promise<void>((resolve) => (endedResolve = resolve));
+    const closed = new Promise<void>((resolve) =>
+      socket.once("close", () => {
+        sockets.delete(socket);
+        endedResolve();
+        resolve();
+      })
+    );
+    socket.on("end", () => endedResolve());
+    const checkFrames = (): void => {
+      if (frameWaiters.length === 0) return;
+      const frames = parseFrames(buffer);
+      const ready = frameWaiters.filter(([done]) => done(frames));
+      frameWaiters = frameWaiters.filter(([done]) => !done(frames));
+      for (const [, resolve] of ready) resolve(frames);
+    };
+    socket.on("data", (chunk: Buffer) => {
+      buffer = concat(buffer, new Uint8Array(chunk));
+      if (connection !== null) {
+        checkFrames();
+        return;
+      }
+      const text = latin1.decode(buffer);
+      const end = text.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = text.slice(0, end + 4);
+      buffer = buffer.slice(end + 4);
+      const lines = head.slice(0, -4).split("\r\n");
+      const rawHeaders: Array<[string, string]> = lines.slice(1).map((
+        line,
+      ) => {
+        const colon = line.indexOf(":");
+        return [line.slice(0, colon), line.slice(colon + 1).trim()];
+      });
+      const headers = new Headers();
+      for (const [name, value] of rawHeaders) headers.append(name, value);
+      const acceptHead = (extra: Record<string, string | null> = {}) => {
+        const fields: Record<string, string | null> = {
+          Upgrade: "websocket",
+          Connection: "Upgrade",
+          "Sec-WebSocket-Accept": computeAcceptKey(
+            headers.get("sec-websocket-key") ?? "",
+          ),
+          ...extra,
+        };
+        let out = "HTTP/1.1 101 Switching Protocols\r\n";
+        for (const [name, value] of Object.entries(fields)) {
+          if (value !== null) out += `${name}: ${value}\r\n`;
+        }
+        return out + "\r\n";
+      };
+      connection = {
+        socket,
+        head,
+        requestLine: lines[0],
+        rawHeaders,
+        headers,
+        after: () => buffer,
+        frames: (n) =>
+          withTimeout(
+            new Promise((resolve) => {
+              frameWaiters.push([(f) => f.length >= n, resolve]);
+              checkFrames();
+            }),
+            `${n} frame(s) at the fake server`,
+          ),
+        untilClose: () =>
+          withTimeout(
+            new Promise((resolve) => {
+              frameWaiters.push([
+                (f) => f.some((x) => x.opcode === 8),
+                resolve,
+              ]);
+              checkFrames();
+            }),
+            "a close frame at the fake server",
+          ),
+        ended,
+        closed,
+        acceptHead,
+        accept(extra, trailing) {
+          const bytes = encoder.encode(acceptHead(extra));
+          socket.write(trailing ? concat(bytes, trailing) : bytes);
+        },
+      };
+      connections.push(connection);
+      const waiter = waiting.shift();
+      if (waiter) {
+        handedOut++;
+        waiter(connection);
+      }
+      onRequest(connection);
+      checkFrames();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as net.AddressInfo).port;
+  return {
+    url: `ws://127.0.0.1:${bound}`,
+    port: bound,
+    connections,
+    accepted: () => accepted,
+    nextConnection(): Promise<FakeConnection> {
+      if (handedOut < connections.length) {
+        return Promise.resolve(connections[handedOut++]);
+      }
+      return withTimeout(
+        new Promise((resolve) => waiting.push(resolve)),
+        "a request at the fake server",
+      );
+    },
+    async close(): Promise<void> {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A port nothing listens on (a listener's, after it was closed). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether this machine can listen on ::1. */
+export async function hasIPv6Loopback(): Promise<boolean> {
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "::1", resolve);
+    });
+  } catch {
+    return false;
+  }
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return true;
+}
+
+// ───────────────────────────── recording a client ─────────────────────────────
+
+/** One recorded event: its name and arguments. */
+export type Recorded = [name: string, ...args: unknown[]];
+
+/** What a client emitted, in order. */
+export interface ClientRecorder {
+  events: Recorded[];
+  names(): string[];
+  messages(): Array<string | Uint8Array>;
+  errors(): Error[];
+  /** Resolves on `open`; rejects if `close` comes first (a fresh promise each time). */
+  readonly opened: Promise<void>;
+  /** Resolves with the `close` event's code and reason (a fresh promise each time). */
+  readonly closed: Promise<[code: number, reason: string]>;
+  /** Resolves once `n` messages arrived. */
+  nextMessages(n: number): Promise<Array<string | Uint8Array>>;
+}
+
+/** Records every event of `client`; add it before `startConnection()`. */
+export function watch(client: Client): ClientRecorder {
+  const events: Recorded[] = [];
+  let onOpen!: () => void, onNotOpen!: (e: Error) => void;
+  let onClose!: (value: [number, string]) => void;
+  const opened = new Promise<void>((resolve, reject) => {
+    onOpen = resolve;
+    onNotOpen = reject;
+  });
+  opened.catch(() => {});
+  const closed = new Promise<[number, string]>((resolve) => onClose = resolve);
+  const waiters: Array<[number, (m: Array<string | Uint8Array>) => void]> = [];
+  const messages = () =>
+    events.filter((e) => e[0] === "message").map((e) =>
+      e[1] as string | Uint8Array
+    );
+  client.on("open", () => {
+    events.push(["open"]);
+    onOpen();
+  });
+  client.on("message", (data) => {
+    events.push(["message", data]);
+    const n = messages().length;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (n >= waiters[i][0]) waiters.splice(i, 1)[0][1](messages());
+    }
+  });
+  client.on("error", (error) => events.push(["error", error]));
+  client.on("ping", (data) => events.push(["ping", data]));
+  client.on("pong", (data) => events.push(["pong", data]));
+  client.on("close", (code, reason) => {
+    events.push(["close", code, reason]);
+    const error = events.find((e) => e[0] === "error")?.[1] as
+      | Error
+      | undefined;
+    onNotOpen(
+      new Error(
+        `closed (${code} ${reason}) before open${
+          error ? `: ${error.message}` : ""
+        }`,
+      ),
+    );
+    onClose([code, reason]);
+  });
+  return {
+    events,
+    names: () => events.map((e) => e[0]),
+    messages,
+    errors: () =>
+      events.filter((e) => e[0] === "error").map((e) => e[1] as Error),
+    get opened() {
+      return withTimeout(opened, "open");
+    },
+    get closed() {
+      return withTimeout(closed, "close", 15_000);
+    },
+    nextMessages(n: number) {
+      if (messages().length >= n) return Promise.resolve(messages());
+      return withTimeout(
+        new Promise((resolve) => waiters.push([n, resolve])),
+        `${n} message(s) at the client`,
+      );
+    },
+  };
+}
+
+// ───────────────────────────── unhandled rejections ─────────────────────────────
+
+const g = globalThis as unknown as {
+  Deno?: unknown;
+  addEventListener(type: string, fn: (e: Event) => void): void;
+  removeEventListener(type: string, fn: (e: Event) => void): void;
+  process?: {
+    on(event: string, fn: (reason: unknown) => void): void;
+    off(event: string, fn: (reason: unknown) => void): void;
+  };
+};
+
+/**
+ * Collects the unhandled promise rejections (and, on Deno, uncaught
+ * exceptions) until `stop()`: Deno's `unhandledrejection`/`error` events,
+ * `process.on("unhandledRejection")` elsewhere. A belt-and-braces check:
+ * each runner also fails the running test on an unhandled rejection by itself
+ * (measured: deno test 2.9.6 and bun test 1.4.5 fail it before this sees
+ * anything, node --test 26 after this recorded it).
+ */
+export function trackUnhandled(): { errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  if (g.Deno !== undefined) {
+    const onRejection = (event: Event): void => {
+      event.preventDefault();
+      errors.push((event as PromiseRejectionEvent).reason);
+    };
+    const onError = (event: Event): void => {
+      event.preventDefault();
+      errors.push((event as ErrorEvent).error);
+    };
+    g.addEventListener("unhandledrejection", onRejection);
+    g.addEventListener("error", onError);
+    return {
+      errors,
+      stop() {
+        g.removeEventListener("unhandledrejection", onRejection);
+        g.removeEventListener("error", onError);
+      },
+    };
+  }
+  const onRejection = (reason: unknown): void => {
+    errors.push(reason);
+  };
+  g.process!.on("unhandledRejection", onRejection);
+  return {
+    errors,
+    stop() {
+      g.process!.off("unhandledRejection", onRejection);
+    },
+  };
+}
