@@ -22,8 +22,8 @@ import { decodeUtf8, utf8Encoder } from "./utf8.ts";
  * ```
  */
 export function isValidCloseCode(code: number): boolean {
-  return Number.isInteger(code) && (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999);
+  return Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
 }
 
 /** A decoded close frame. */

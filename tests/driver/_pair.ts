@@ -1,0 +1,785 @@
+/**
+ * Test helpers for the driver (not a test file): in-memory driver pairs, a raw
+ * peer that writes hand-made frames and reads what the driver wrote, a
+ * transport that counts writes, loopback TCP pairs over `node:net`, a frame
+ * codec independent of `src/protocol`, and a time unit that
+ * `WSD_TEST_TIME_SCALE` scales.
+ *
+ * @module
+ */
+
+import net from "node:net";
+import { Duplex } from "node:stream";
+import { WebSocketDriver } from "../../src/driver/driver.ts";
+import type { DriverOptions } from "../../src/driver/driver.ts";
+import type {
+  StreamPair,
+  Transport,
+  TransportSink,
+} from "../../src/driver/transport.ts";
+
+// ───────────────────────────── time ─────────────────────────────
+
+function readTimeScale(): number {
+  try {
+    const env =
+      (globalThis as { process?: { env?: Record<string, string | undefined> } })
+        .process?.env;
+    const scale = Number(env?.WSD_TEST_TIME_SCALE ?? "1");
+    return Number.isFinite(scale) && scale > 0 ? scale : 1;
+  } catch {
+    // Deno without --allow-env throws on env access.
+    return 1;
+  }
+}
+
+/** How much slower than usual this machine is; `WSD_TEST_TIME_SCALE`, default 1. */
+export const TIME_SCALE: number = readTimeScale();
+
+/** `n` milliseconds, scaled by {@linkcode TIME_SCALE}. */
+export function ms(n: number): number {
+  return Math.round(n * TIME_SCALE);
+}
+
+/** Resolves after `n` scaled milliseconds. */
+export function delay(n: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms(n)));
+}
+
+/** Resolves after the microtask queue and one macrotask turn ran. */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** `promise`, or a rejection naming `what` after `limit` scaled milliseconds. */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  what: string,
+  limit = 5_000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms(limit)} ms: ${what}`)),
+      ms(limit),
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The close timeout of the drivers of {@linkcode RawPeer} unless a test sets one. */
+export const TEST_CLOSE_TIMEOUT: number = ms(300);
+
+// ───────────────────────────── uncaught exceptions ─────────────────────────────
+
+const g = globalThis as {
+  Deno?: unknown;
+  Bun?: unknown;
+  process?: {
+    listeners(event: string): Array<(...args: unknown[]) => void>;
+    removeAllListeners(event: string): void;
+    on(event: string, fn: (...args: unknown[]) => void): void;
+    off(event: string, fn: (...args: unknown[]) => void): void;
+  };
+  queueMicrotask: (callback: () => void) => void;
+};
+
+/**
+ * Runs `body` and returns the exceptions that surfaced as uncaught meanwhile
+ * (the emitter rethrows listener exceptions from a microtask).
+ * - Deno: a cancelable `error` event on globalThis.
+ * - Node: `process.on("uncaughtException")`, with the test runner's own
+ *   listeners set aside so that it does not fail the test.
+ * - Bun: `bun test` short-circuits uncaught exceptions to the runner and calls
+ *   no JS handler (neither `process.on` nor `addEventListener("error")`
+ *   works, tried on 1.4.5), so the global `queueMicrotask` is wrapped instead
+ *   and exceptions thrown by its callbacks are collected there.
+ */
+export async function captureUncaught(
+  body: () => Promise<void>,
+): Promise<unknown[]> {
+  const caught: unknown[] = [];
+  let restore: () => void;
+  if (g.Deno !== undefined) {
+    const onError = (event: Event): void => {
+      event.preventDefault();
+      caught.push((event as ErrorEvent).error);
+    };
+    globalThis.addEventListener("error", onError);
+    restore = () => globalThis.removeEventListener("error", onError);
+  } else if (g.Bun !== undefined) {
+    const original = g.queueMicrotask;
+    g.queueMicrotask = (callback) =>
+      original(() => {
+        try {
+          callback();
+        } catch (error) {
+          caught.push(error);
+        }
+      });
+    restore = () => {
+      g.queueMicrotask = original;
+    };
+  } else {
+    const proc = g.process!;
+    const saved = proc.listeners("uncaughtException");
+    proc.removeAllListeners("uncaughtException");
+    const onError = (error: unknown): void => {
+      caught.push(error);
+    };
+    proc.on("uncaughtException", onError);
+    restore = () => {
+      proc.off("uncaughtException", onError);
+      for (const listener of saved) proc.on("uncaughtException", listener);
+    };
+  }
+  try {
+    await body();
+    await delay(10);
+  } finally {
+    restore();
+  }
+  return caught;
+}
+
+// ───────────────────────────── events ─────────────────────────────
+
+/** One recorded event: its name and arguments. */
+export type Recorded = [name: string, ...args: unknown[]];
+
+/** Everything a driver emitted, in order, and its close as a promise. */
+export interface Recorder {
+  /** Every event so far, oldest first. */
+  events: Recorded[];
+  /** The names of the events so far. */
+  names(): string[];
+  /** The messages received so far. */
+  messages(): Array<string | Uint8Array>;
+  /** Resolves with `(code, reason)` of the first `close` event. */
+  closed: Promise<[code: number, reason: string]>;
+  /** Resolves on `open`. */
+  opened: Promise<void>;
+  /** Resolves once `n` messages were received. */
+  nextMessages(n: number): Promise<Array<string | Uint8Array>>;
+}
+
+/** Records every event of `driver` (add it before the driver can emit). */
+export function record(driver: WebSocketDriver): Recorder {
+  const events: Recorded[] = [];
+  let onClose!: (value: [number, string]) => void;
+  let onOpen!: () => void;
+  const closed = new Promise<[number, string]>((
+    resolve,
+  ) => (onClose = resolve));
+  const opened = new Promise<void>((resolve) => (onOpen = resolve));
+  const waiters: Array<
+    { n: number; resolve: (m: Array<string | Uint8Array>) => void }
+  > = [];
+  const messages = (): Array<string | Uint8Array> =>
+    events.filter((e) => e[0] === "message").map((e) =>
+      e[1] as string | Uint8Array
+    );
+  driver.on("open", () => {
+    events.push(["open"]);
+    onOpen();
+  });
+  driver.on("message", (data) => {
+    events.push(["message", data]);
+    const all = messages();
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (all.length >= waiters[i].n) waiters.splice(i, 1)[0].resolve(all);
+    }
+  });
+  driver.on("error", (error) => events.push(["error", error]));
+  driver.on("ping", (data) => events.push(["ping", data]));
+  driver.on("pong", (data) => events.push(["pong", data]));
+  driver.on("close", (code, reason) => {
+    events.push(["close", code, reason]);
+    onClose([code, reason]);
+  });
+  return {
+    events,
+    names: () => events.map((e) => e[0]),
+    messages,
+    closed,
+    opened,
+    nextMessages(n: number): Promise<Array<string | Uint8Array>> {
+      const all = messages();
+      if (all.length >= n) return Promise.resolve(all);
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+  };
+}
+
+// ───────────────────────────── frames ─────────────────────────────
+
+/** Opcodes, spelled out here so that tests do not trust the code under test. */
+export const OP = {
+  CONT: 0x0,
+  TEXT: 0x1,
+  BINARY: 0x2,
+  CLOSE: 0x8,
+  PING: 0x9,
+  PONG: 0xa,
+} as const;
+
+/** A fixed masking key for frames a raw "client" sends. */
+export const TEST_KEY: Uint8Array = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+
+const encoder = new TextEncoder();
+
+/** Bytes of a string (UTF-8) or a copy of bytes. */
+export function bytes(data: string | Uint8Array | number[]): Uint8Array {
+  if (typeof data === "string") return encoder.encode(data);
+  return Uint8Array.from(data);
+}
+
+/** Concatenates byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Options of {@linkcode encodeFrame}. */
+export interface EncodeOptions {
+  /** FIN bit, default true. */
+  fin?: boolean;
+  /** RSV bits (already shifted: 0x40, 0x20, 0x10), default 0. */
+  rsv?: number;
+  /** The masking key, or null for an unmasked frame. */
+  mask?: Uint8Array | null;
+  /** Force the length form: 7, 16 or 64 bits (for non-minimal lengths). */
+  lengthForm?: 7 | 16 | 64;
+  /** Override the 7-bit length field (for broken frames). */
+  rawLength?: number;
+}
+
+/** Encodes one frame by hand (RFC 6455 §5.2). */
+export function encodeFrame(
+  opcode: number,
+  data: string | Uint8Array,
+  options: EncodeOptions = {},
+): Uint8Array {
+  const payload = bytes(data instanceof Uint8Array ? data : data);
+  const { fin = true, rsv = 0, mask = null } = options;
+  const n = payload.length;
+  const form = options.lengthForm ?? (n < 126 ? 7 : n < 0x10000 ? 16 : 64);
+  const head: number[] = [(fin ? 0x80 : 0) | rsv | opcode];
+  const maskBit = mask === null ? 0 : 0x80;
+  if (form === 7) head.push(maskBit | (options.rawLength ?? n));
+  else if (form === 16) head.push(maskBit | 126, n >>> 8, n & 0xff);
+  else {
+    const high = Math.floor(n / 0x100000000);
+    head.push(
+      maskBit | 127,
+      high >>> 24,
+      (high >>> 16) & 0xff,
+      (high >>> 8) & 0xff,
+      high & 0xff,
+      n >>> 24,
+      (n >>> 16) & 0xff,
+      (n >>> 8) & 0xff,
+      n & 0xff,
+    );
+  }
+  if (mask !== null) head.push(...mask);
+  const out = new Uint8Array(head.length + n);
+  out.set(head);
+  for (let i = 0; i < n; i++) {
+    out[head.length + i] = mask === null
+      ? payload[i]
+      : payload[i] ^ mask[i & 3];
+  }
+  return out;
+}
+
+/** A close frame's payload: the code in network order, then the UTF-8 reason. */
+export function closePayload(code: number, reason = ""): Uint8Array {
+  return concat([new Uint8Array([code >>> 8, code & 0xff]), bytes(reason)]);
+}
+
+/** A decoded frame. */
+export interface Frame {
+  fin: boolean;
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  /** The payload, unmasked. */
+  payload: Uint8Array;
+  /** The size of the whole frame on the wire. */
+  size: number;
+}
+
+/** Decodes one frame at the start of `buf`, or returns null if it is incomplete. */
+export function decodeFrame(buf: Uint8Array): Frame | null {
+  if (buf.length < 2) return null;
+  const fin = (buf[0] & 0x80) !== 0;
+  const rsv = buf[0] & 0x70;
+  const opcode = buf[0] & 0x0f;
+  const masked = (buf[1] & 0x80) !== 0;
+  let length = buf[1] & 0x7f;
+  let at = 2;
+  if (length === 126) {
+    if (buf.length < 4) return null;
+    length = (buf[2] << 8) | buf[3];
+    at = 4;
+  } else if (length === 127) {
+    if (buf.length < 10) return null;
+    let n = 0;
+    for (let i = 2; i < 10; i++) n = n * 256 + buf[i];
+    length = n;
+    at = 10;
+  }
+  let key: Uint8Array | null = null;
+  if (masked) {
+    if (buf.length < at + 4) return null;
+    key = buf.slice(at, at + 4);
+    at += 4;
+  }
+  if (buf.length < at + length) return null;
+  const payload = buf.slice(at, at + length);
+  if (key !== null) {
+    for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
+  }
+  return { fin, rsv, opcode, masked, payload, size: at + length };
+}
+
+/** Decodes every whole frame of `buf`; throws if bytes are left over. */
+export function decodeFrames(buf: Uint8Array): Frame[] {
+  const frames: Frame[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const frame = decodeFrame(buf.subarray(at));
+    if (frame === null) {
+      throw new Error(`Incomplete frame at byte ${at} of ${buf.length}`);
+    }
+    frames.push(frame);
+    at += frame.size;
+  }
+  return frames;
+}
+
+/** The code and reason of a close frame's payload (1005 when empty). */
+export function parseClose(
+  payload: Uint8Array,
+): { code: number; reason: string } {
+  if (payload.length === 0) return { code: 1005, reason: "" };
+  return {
+    code: (payload[0] << 8) | payload[1],
+    reason: new TextDecoder().decode(payload.subarray(2)),
+  };
+}
+
+// ───────────────────────────── in-memory pairs ─────────────────────────────
+
+/** Options of {@linkcode memoryPair}. */
+export interface PairOptions {
+  /** Options of the server driver. */
+  server?: DriverOptions;
+  /** Options of the client driver. */
+  client?: DriverOptions;
+  /** The subprotocol both attach with. */
+  protocol?: string | null;
+}
+
+/** Two drivers attached to each other over two TransformStreams. */
+export interface DriverPair {
+  server: WebSocketDriver;
+  client: WebSocketDriver;
+  /** Events of the server, recorded from before `open`. */
+  serverEvents: Recorder;
+  /** Events of the client, recorded from before `open`. */
+  clientEvents: Recorder;
+}
+
+/** A server and a client driver talking over in-memory streams. */
+export function memoryPair(options: PairOptions = {}): DriverPair {
+  const up = new TransformStream<Uint8Array, Uint8Array>(); // client → server
+  const down = new TransformStream<Uint8Array, Uint8Array>(); // server → client
+  const server = new WebSocketDriver("server", options.server);
+  const client = new WebSocketDriver("client", options.client);
+  const serverEvents = record(server);
+  const clientEvents = record(client);
+  server.attach(
+    { readable: up.readable, writable: down.writable },
+    options.protocol ?? null,
+  );
+  client.attach(
+    { readable: down.readable, writable: up.writable },
+    options.protocol ?? null,
+  );
+  return { server, client, serverEvents, clientEvents };
+}
+
+// ───────────────────────────── the raw peer ─────────────────────────────
+
+/**
+ * The other end of one driver, played by the test: it writes hand-made bytes
+ * into the driver's input and collects every chunk the driver wrote.
+ */
+export class RawPeer {
+  /** The driver under test. */
+  readonly driver: WebSocketDriver;
+  /** Its events, recorded from before `open`. */
+  readonly rec: Recorder;
+  /** Every chunk the driver wrote, in order (as written, one entry per write). */
+  readonly chunks: Uint8Array[] = [];
+  /** Whether the driver ended its output (closed the writable stream). */
+  outputEnded = false;
+  /** Whether the driver aborted its output. */
+  outputAborted = false;
+  /** Whether the driver cancelled its input. */
+  inputCancelled = false;
+  readonly #input: ReadableStreamDefaultController<Uint8Array>;
+  #inputClosed = false;
+  #consumed = 0;
+  #waiters: Array<() => void> = [];
+
+  /**
+   * Creates `role` driver with `options`, attached (with `protocol`) to this
+   * peer. Set `attach` to false to attach later with {@linkcode RawPeer.attach}.
+   */
+  constructor(
+    role: "server" | "client",
+    options?: DriverOptions,
+    protocol: string | null = null,
+    attach = true,
+  ) {
+    // A short close timeout by default, so that a test that leaves a closing
+    // handshake unfinished does not keep the process alive for 5 s.
+    this.driver = new WebSocketDriver(role, {
+      closeTimeout: TEST_CLOSE_TIMEOUT,
+      ...options,
+    });
+    this.rec = record(this.driver);
+    // Waiters are re-checked after every event too (after the recorder saw it).
+    for (
+      const event of [
+        "open",
+        "message",
+        "error",
+        "close",
+        "ping",
+        "pong",
+      ] as const
+    ) {
+      this.driver.on(event, () => this.#notify());
+    }
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+      cancel: () => {
+        this.inputCancelled = true;
+        this.#notify();
+      },
+    });
+    this.#input = controller;
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => {
+        this.chunks.push(chunk.slice());
+        this.#notify();
+      },
+      close: () => {
+        this.outputEnded = true;
+        this.#notify();
+      },
+      abort: () => {
+        this.outputAborted = true;
+        this.#notify();
+      },
+    });
+    if (attach) this.attach(protocol);
+  }
+
+  /** The driver's input stream. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** The driver's output stream. */
+  readonly writable: WritableStream<Uint8Array>;
+
+  /** Attaches the driver to this peer's streams. */
+  attach(protocol: string | null = null): void {
+    this.driver.attach(
+      { readable: this.readable, writable: this.writable },
+      protocol,
+    );
+  }
+
+  /** Whether the frames this peer sends must be masked (the driver is a server). */
+  get masks(): boolean {
+    return this.driver.role === "server";
+  }
+
+  /** Delivers raw bytes to the driver. */
+  send(data: Uint8Array): void {
+    if (this.#inputClosed) throw new Error("RawPeer: input already closed");
+    this.#input.enqueue(data);
+  }
+
+  /** Sends a frame, masked with {@linkcode TEST_KEY} when the driver is a server. */
+  sendFrame(
+    opcode: number,
+    data: string | Uint8Array = "",
+    options: EncodeOptions = {},
+  ): void {
+    this.send(
+      encodeFrame(opcode, data, {
+        mask: this.masks ? TEST_KEY : null,
+        ...options,
+      }),
+    );
+  }
+
+  /** Ends the driver's input (the peer's FIN), without a close frame. */
+  endInput(): void {
+    if (this.#inputClosed) return;
+    this.#inputClosed = true;
+    this.#input.close();
+  }
+
+  /** Fails the driver's input, as a connection reset would. */
+  errorInput(error: unknown = new Error("ECONNRESET")): void {
+    if (this.#inputClosed) return;
+    this.#inputClosed = true;
+    this.#input.error(error);
+  }
+
+  /** Every byte the driver wrote so far. */
+  get written(): Uint8Array {
+    return concat(this.chunks);
+  }
+
+  /** How many writes the driver made. */
+  get writes(): number {
+    return this.chunks.length;
+  }
+
+  /** Every frame the driver wrote so far (whole frames only). */
+  frames(): Frame[] {
+    return decodeFrames(this.written);
+  }
+
+  /** Waits until `predicate` holds, re-checked after each event, write, end or abort. */
+  async until(
+    predicate: () => boolean,
+    what: string,
+    limit = 5_000,
+  ): Promise<void> {
+    const check = new Promise<void>((resolve) => {
+      const test = (): void => {
+        if (predicate()) resolve();
+        else this.#waiters.push(test);
+      };
+      test();
+    });
+    await withTimeout(check, what, limit);
+  }
+
+  /** Returns the next frame the driver writes, after those already returned. */
+  async readFrame(limit = 5_000): Promise<Frame> {
+    let frame: Frame | null = null;
+    await this.until(
+      () =>
+        (frame = decodeFrame(this.written.subarray(this.#consumed))) !== null,
+      "a frame",
+      limit,
+    );
+    this.#consumed += frame!.size;
+    return frame!;
+  }
+
+  /** Resolves once the driver ended or aborted its output. */
+  async outputDone(limit = 5_000): Promise<void> {
+    await this.until(
+      () => this.outputEnded || this.outputAborted,
+      "the end of the driver's output",
+      limit,
+    );
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+// ───────────────────────────── a counting transport ─────────────────────────────
+
+/**
+ * A hand-made {@linkcode Transport}: input is pushed by the test, writes are
+ * counted and recorded; each write resolves at once (or when released).
+ */
+export class CountingTransport implements Transport {
+  /** Every write, in order. */
+  readonly writes: Uint8Array[] = [];
+  /** Whether `end()` was called. */
+  ended = false;
+  /** Whether `abort()` was called. */
+  aborted = false;
+  /** Whether `start()` was called. */
+  started = false;
+  /** When true, writes stay pending until {@linkcode CountingTransport.release}. */
+  hold = false;
+  #sink: TransportSink | null = null;
+  #held: Array<() => void> = [];
+
+  start(sink: TransportSink): void {
+    this.started = true;
+    this.#sink = sink;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    this.writes.push(chunk.slice());
+    if (!this.hold) return Promise.resolve();
+    return new Promise((resolve) => this.#held.push(resolve));
+  }
+
+  end(): Promise<void> {
+    this.ended = true;
+    return Promise.resolve();
+  }
+
+  abort(): void {
+    this.aborted = true;
+  }
+
+  /** Resolves every held write. */
+  release(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const resolve of held) resolve();
+  }
+
+  /** Delivers input bytes to the driver (after `start`). */
+  push(chunk: Uint8Array): void {
+    if (this.#sink === null) throw new Error("CountingTransport: not started");
+    this.#sink.data(chunk);
+  }
+
+  /** Ends the input. */
+  endInput(error?: unknown): void {
+    if (this.#sink === null) throw new Error("CountingTransport: not started");
+    this.#sink.end(error);
+  }
+
+  /** Every frame written. */
+  frames(): Frame[] {
+    return decodeFrames(concat(this.writes));
+  }
+}
+
+// ───────────────────────────── loopback TCP ─────────────────────────────
+
+/** The Web streams of a `net.Socket`, as a byte stream where the runtime allows. */
+export function socketStreams(socket: net.Socket): StreamPair {
+  const toWeb = Duplex.toWeb as unknown as (
+    duplex: Duplex,
+    options?: { readableType?: string },
+  ) => StreamPair;
+  try {
+    return toWeb(socket, { readableType: "bytes" });
+  } catch {
+    return toWeb(socket);
+  }
+}
+
+/** A connected pair of drivers over real TCP, and what carries them. */
+export interface TcpPair extends DriverPair {
+  /** The server's socket. */
+  serverSocket: net.Socket;
+  /** The client's socket. */
+  clientSocket: net.Socket;
+  /** Destroys both sockets (if still open). The listener is closed already. */
+  cleanup(): Promise<void>;
+}
+
+/** Options of {@linkcode tcpPair}. */
+export interface TcpPairOptions extends PairOptions {
+  /** `allowHalfOpen` of both sockets; default true (TCP half-close, as the driver expects). */
+  allowHalfOpen?: boolean;
+}
+
+/** Waits for `event` on a node emitter, rejecting on `error`. */
+function onceEvent<T = unknown>(
+  emitter: net.Server | net.Socket,
+  event: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onEvent = (value: T): void => {
+      emitter.off("error", onError);
+      resolve(value);
+    };
+    const onError = (error: Error): void => {
+      emitter.off(event, onEvent);
+      reject(error);
+    };
+    emitter.once(event, onEvent);
+    emitter.once("error", onError);
+  });
+}
+
+/** A promise of the `close` event of `socket`; take it before the socket can close. */
+export function closeEvent(socket: net.Socket | net.Server): Promise<void> {
+  return new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
+/**
+ * A server driver and a client driver over a real TCP connection on
+ * 127.0.0.1. The listener is closed as soon as the connection is accepted;
+ * call `cleanup()` at the end of the test in any case.
+ */
+export async function tcpPair(options: TcpPairOptions = {}): Promise<TcpPair> {
+  const allowHalfOpen = options.allowHalfOpen ?? true;
+  const listener = net.createServer({ allowHalfOpen });
+  listener.listen(0, "127.0.0.1");
+  await onceEvent(listener, "listening");
+  const { port } = listener.address() as net.AddressInfo;
+  const accepted = onceEvent<net.Socket>(listener, "connection");
+  const clientSocket = net.connect({ port, host: "127.0.0.1", allowHalfOpen });
+  const clientClosed = closeEvent(clientSocket);
+  let serverSocket: net.Socket;
+  // The listener's `close` comes once its connections are gone too.
+  let listenerClosed: Promise<void>;
+  try {
+    [serverSocket] = await Promise.all([
+      accepted,
+      onceEvent(clientSocket, "connect"),
+    ]);
+  } catch (error) {
+    clientSocket.destroy();
+    throw error;
+  } finally {
+    listenerClosed = closeEvent(listener);
+    listener.close();
+  }
+  const serverClosed = closeEvent(serverSocket);
+  const server = new WebSocketDriver("server", options.server);
+  const client = new WebSocketDriver("client", options.client);
+  const serverEvents = record(server);
+  const clientEvents = record(client);
+  server.attach(socketStreams(serverSocket), options.protocol ?? null);
+  client.attach(socketStreams(clientSocket), options.protocol ?? null);
+  return {
+    server,
+    client,
+    serverEvents,
+    clientEvents,
+    serverSocket,
+    clientSocket,
+    async cleanup(): Promise<void> {
+      for (const socket of [serverSocket, clientSocket]) {
+        if (!socket.destroyed) socket.destroy();
+      }
+      await Promise.all([serverClosed, clientClosed, listenerClosed]);
+    },
+  };
+}
