@@ -39,6 +39,13 @@ describe("exports", () => {
         "generateKey",
         "createClientRequestHeaders",
         "validateResponse",
+        "makeServer",
+        "Server",
+        "HandshakeError",
+        "serve",
+        "availableBackends",
+        "makeClient",
+        "Client",
       ]
     ) {
       assert.ok(name in mod, `mod.ts should export ${name}`);
@@ -51,6 +58,9 @@ describe("exports", () => {
     assert.equal(typeof server.isWebSocketRequest, "function");
     assert.equal(typeof client.validateResponse, "function");
     assert.equal(typeof client.generateKey, "function");
+    assert.equal(typeof server.makeServer, "function");
+    assert.equal(typeof server.serve, "function");
+    assert.equal(typeof client.makeClient, "function");
     assert.equal(server.WebSocketDriver, client.WebSocketDriver);
   });
 

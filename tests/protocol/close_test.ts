@@ -475,6 +475,12 @@ describe("RFC 6455 §7.4 close codes: isValidCloseCode", () => {
       assert.equal(isValidCloseCode(code), true, `${code}`);
     }
   });
+
+  it("refuses fractions, in every range", () => {
+    for (const code of [1000.5, 1007.5, 3000.5, 4998.25, NaN, Infinity]) {
+      assert.equal(isValidCloseCode(code), false, `${code}`);
+    }
+  });
 });
 
 describe("RFC 6455 §5.5.1 close payload codec", () => {
