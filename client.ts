@@ -36,16 +36,8 @@
  * @module
  */
 
-export {
-  createClientRequestHeaders,
-  generateKey,
-  validateResponse,
-} from "./src/protocol/handshake.ts";
-export type {
-  ClientRequestHeadersOptions,
-  ExpectedResponse,
-  ResponseCheck,
-} from "./src/protocol/handshake.ts";
+export { createClientRequestHeaders, generateKey, validateResponse } from "./src/protocol/handshake.ts";
+export type { ClientRequestHeadersOptions, ExpectedResponse, ResponseCheck } from "./src/protocol/handshake.ts";
 export { Client, DEFAULT_HANDSHAKE_TIMEOUT, makeClient } from "./src/driver/client.ts";
 export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";

@@ -35,19 +35,10 @@
 export * from "./server.ts";
 export * from "./client.ts";
 export { DEFAULT_CLOSE_TIMEOUT, WebSocketDriver } from "./src/driver/driver.ts";
-export type {
-  BinaryData,
-  DriverEvents,
-  DriverOptions,
-  ReadyState,
-} from "./src/driver/driver.ts";
+export type { BinaryData, DriverEvents, DriverOptions, ReadyState } from "./src/driver/driver.ts";
 export { EventEmitter } from "./src/driver/emitter.ts";
 export { streamTransport } from "./src/driver/transport.ts";
-export type {
-  StreamPair,
-  Transport,
-  TransportSink,
-} from "./src/driver/transport.ts";
+export type { StreamPair, Transport, TransportSink } from "./src/driver/transport.ts";
 export { CloseCode, DEFAULT_MAX_LENGTH } from "./src/protocol/constants.ts";
 export { ProtocolError } from "./src/protocol/errors.ts";
 export type { Role } from "./src/protocol/protocol.ts";

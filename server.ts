@@ -51,13 +51,7 @@ export type { RequestCheck } from "./src/protocol/handshake.ts";
 export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
 export type { ServerOptions } from "./src/driver/server.ts";
 export { availableBackends, serve } from "./src/driver/serve.ts";
-export type {
-  BackendName,
-  ServeHandle,
-  ServeHandler,
-  ServeHandlerInfo,
-  ServeOptions,
-} from "./src/driver/serve.ts";
+export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
 export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { DriverOptions } from "./src/driver/driver.ts";

@@ -55,15 +55,11 @@ function chunked(bytes: Uint8Array, size: number): Uint8Array[] {
 
 function row(name: string, unit: string, ours: number, theirs: number): void {
   const fmt = (n: number) =>
-    n >= 1e6
-      ? `${(n / 1e6).toFixed(2)}M`
-      : n >= 1e3
-      ? `${(n / 1e3).toFixed(1)}k`
-      : n.toFixed(1);
+    n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(1);
   console.log(
-    `${name.padEnd(44)} wsd ${fmt(ours).padStart(8)} ${unit}   ws ${
-      fmt(theirs).padStart(8)
-    } ${unit}   ratio ${(ours / theirs).toFixed(2)}x`,
+    `${name.padEnd(44)} wsd ${fmt(ours).padStart(8)} ${unit}   ws ${fmt(theirs).padStart(8)} ${unit}   ratio ${
+      (ours / theirs).toFixed(2)
+    }x`,
   );
 }
 
@@ -91,9 +87,7 @@ function row(name: string, unit: string, ours: number, theirs: number): void {
 
 // 2. One small message per read.
 {
-  const input = clientFrames((p) =>
-    p.sendText("0123456789abcdef0123456789abcdef")
-  );
+  const input = clientFrames((p) => p.sendText("0123456789abcdef0123456789abcdef"));
   const ours = rate(() => {
     const p = new Protocol({ role: "server" });
     let n = 0;

@@ -11,9 +11,22 @@ bin=$rt/node_modules/.bin
 
 have() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -q "$2"; }
 pin() { node -p "require('./$rt/package.json').devDependencies['$1']"; }
-if ! { have deno "$(pin deno)" && have bun "$(pin bun)" && have node "v$(pin node)" && [ -d "$rt/node_modules/ws" ]; }; then
+if ! { have deno "$(pin deno)" && have bun "$(pin bun)" && have node "v$(pin node)" &&
+  [ -d "$rt/node_modules/ws" ] && [ -d "$rt/node_modules/playwright-core" ]; }; then
   echo "Installing the pinned runtimes into $rt (npm ci)…"
   npm ci --prefix "$rt" --no-audit --no-fund --loglevel=error || exit 1
+fi
+# Real peers from Debian: headless Chromium and Python's websockets/wsproto.
+if ! [ -x /usr/bin/chromium ] || ! /usr/bin/python3 -c "import websockets, wsproto" 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing chromium, python3-websockets and python3-wsproto (apt-get)…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      chromium python3-websockets python3-wsproto >/dev/null || exit 1
+  else
+    echo "The interop tests need Debian's chromium, python3-websockets and python3-wsproto:"
+    echo "  sudo apt-get install chromium python3-websockets python3-wsproto"
+    exit 1
+  fi
 fi
 export PATH="$PWD/$bin:$PATH" NO_COLOR=1 RUST_BACKTRACE=0
 log=$(mktemp -d)

@@ -59,7 +59,13 @@ export interface ClientOptions extends DriverOptions {
   caCerts?: readonly string[];
 }
 
-const CLIENT_OPTION_KEYS = [...DRIVER_OPTION_KEYS, "acceptProtocols", "additionalHeaders", "handshakeTimeout", "caCerts"];
+const CLIENT_OPTION_KEYS = [
+  ...DRIVER_OPTION_KEYS,
+  "acceptProtocols",
+  "additionalHeaders",
+  "handshakeTimeout",
+  "caCerts",
+];
 
 /** The server's answer to the opening handshake. */
 export interface HandshakeResponse {
@@ -155,7 +161,10 @@ export class Client extends WebSocketDriver {
     const url = this.url;
     const signal = this.#abort.signal;
     const timer = setTimeout(
-      () => this.#abort.abort(new Error(`Cannot connect to ${url}: the handshake timed out after ${this.#handshakeTimeout} ms`)),
+      () =>
+        this.#abort.abort(
+          new Error(`Cannot connect to ${url}: the handshake timed out after ${this.#handshakeTimeout} ms`),
+        ),
       this.#handshakeTimeout,
     );
     try {
@@ -200,10 +209,14 @@ export class Client extends WebSocketDriver {
           throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`);
         }
         if (signal.aborted) throw signal.reason;
-        if (chunk.done) throw new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`);
+        if (chunk.done) {
+          throw new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`);
+        }
         const result = parser.push(chunk.value);
         if (result.state === "incomplete") continue;
-        if (result.state === "error") throw new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`);
+        if (result.state === "error") {
+          throw new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`);
+        }
         const { status, statusText, headers } = result.head;
         this.#response = { status, statusText, headers };
         const check = validateResponse(status, headers, { key, protocols: this.#protocols });
@@ -297,4 +310,3 @@ function describe(error: unknown): string {
   }
   return String(error);
 }
-

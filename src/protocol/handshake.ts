@@ -321,9 +321,7 @@ export function validateRequest(
   if (method !== "GET") {
     return reject(
       405,
-      `Method not allowed: a WebSocket handshake must be a GET request, got ${
-        quote(method)
-      }`,
+      `Method not allowed: a WebSocket handshake must be a GET request, got ${quote(method)}`,
       { Allow: "GET" },
     );
   }
@@ -333,9 +331,7 @@ export function validateRequest(
   if (!hasToken(upgrade, "websocket")) {
     return reject(
       400,
-      `Missing or invalid Upgrade header: expected "websocket", got ${
-        quoteHeader(upgrade)
-      }`,
+      `Missing or invalid Upgrade header: expected "websocket", got ${quoteHeader(upgrade)}`,
     );
   }
   // §4.2.1 item 4: "A |Connection| header field that includes the token
@@ -344,9 +340,7 @@ export function validateRequest(
   if (!hasToken(connection, "upgrade")) {
     return reject(
       400,
-      `Missing or invalid Connection header: expected a list containing "Upgrade", got ${
-        quoteHeader(connection)
-      }`,
+      `Missing or invalid Connection header: expected a list containing "Upgrade", got ${quoteHeader(connection)}`,
     );
   }
   // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded
@@ -370,9 +364,7 @@ export function validateRequest(
   if (version !== WEBSOCKET_VERSION) {
     return reject(
       426,
-      `Unsupported Sec-WebSocket-Version ${
-        quote(version)
-      }: only version ${WEBSOCKET_VERSION} is supported`,
+      `Unsupported Sec-WebSocket-Version ${quote(version)}: only version ${WEBSOCKET_VERSION} is supported`,
       { "Sec-WebSocket-Version": WEBSOCKET_VERSION },
     );
   }
@@ -385,17 +377,13 @@ export function validateRequest(
     if (!isToken(protocol)) {
       return reject(
         400,
-        `Invalid Sec-WebSocket-Protocol header: ${
-          quote(protocol)
-        } is not a valid token`,
+        `Invalid Sec-WebSocket-Protocol header: ${quote(protocol)} is not a valid token`,
       );
     }
     if (protocols.indexOf(protocol) !== i) {
       return reject(
         400,
-        `Invalid Sec-WebSocket-Protocol header: ${
-          quote(protocol)
-        } is offered more than once`,
+        `Invalid Sec-WebSocket-Protocol header: ${quote(protocol)} is offered more than once`,
       );
     }
   }
@@ -462,16 +450,12 @@ export function createServerResponseHeaders(
 ): Headers {
   if (!isValidKey(key)) {
     throw new TypeError(
-      `Cannot create the handshake response: invalid Sec-WebSocket-Key ${
-        quote(key)
-      }`,
+      `Cannot create the handshake response: invalid Sec-WebSocket-Key ${quote(key)}`,
     );
   }
   if (protocol !== null && !isToken(protocol)) {
     throw new TypeError(
-      `Cannot create the handshake response: subprotocol ${
-        quote(protocol)
-      } is not a valid token`,
+      `Cannot create the handshake response: subprotocol ${quote(protocol)} is not a valid token`,
     );
   }
   // RFC 6455 §4.2.2 item 5.
@@ -484,9 +468,7 @@ export function createServerResponseHeaders(
     for (const [name, value] of new Headers(additionalHeaders)) {
       if (SERVER_RESERVED_HEADERS.includes(name)) {
         throw new TypeError(
-          `Cannot set the ${
-            canonicalName(name)
-          } header in additionalHeaders: it is part of the WebSocket handshake`,
+          `Cannot set the ${canonicalName(name)} header in additionalHeaders: it is part of the WebSocket handshake`,
         );
       }
       headers.append(name, value);
@@ -527,9 +509,7 @@ export function createClientRequestHeaders(
   // RFC 6455 §4.1 client requirement 7.
   if (!isValidKey(key)) {
     throw new TypeError(
-      `Cannot create the handshake request: invalid Sec-WebSocket-Key ${
-        quote(key)
-      }: expected the base64 of 16 bytes`,
+      `Cannot create the handshake request: invalid Sec-WebSocket-Key ${quote(key)}: expected the base64 of 16 bytes`,
     );
   }
   // §4.1 client requirement 10: tokens, "MUST all be unique strings".
@@ -537,16 +517,12 @@ export function createClientRequestHeaders(
     const protocol = protocols[i];
     if (!isToken(protocol)) {
       throw new TypeError(
-        `Cannot create the handshake request: subprotocol ${
-          quote(protocol)
-        } is not a valid token`,
+        `Cannot create the handshake request: subprotocol ${quote(protocol)} is not a valid token`,
       );
     }
     if (protocols.indexOf(protocol) !== i) {
       throw new TypeError(
-        `Cannot create the handshake request: subprotocol ${
-          quote(protocol)
-        } is listed more than once`,
+        `Cannot create the handshake request: subprotocol ${quote(protocol)} is listed more than once`,
       );
     }
   }
@@ -564,9 +540,7 @@ export function createClientRequestHeaders(
     for (const [name, value] of new Headers(additionalHeaders)) {
       if (CLIENT_RESERVED_HEADERS.includes(name)) {
         throw new TypeError(
-          `Cannot set the ${
-            canonicalName(name)
-          } header in additionalHeaders: it is part of the WebSocket handshake`,
+          `Cannot set the ${canonicalName(name)} header in additionalHeaders: it is part of the WebSocket handshake`,
         );
       }
       // A single Host: the caller's replaces the one derived from the URL.
@@ -612,8 +586,7 @@ export function validateResponse(
   if (status !== 101) {
     return {
       ok: false,
-      message:
-        `Unexpected response status ${status}: expected 101 Switching Protocols`,
+      message: `Unexpected response status ${status}: expected 101 Switching Protocols`,
     };
   }
   // §4.1 item 2: "|Upgrade| header field whose value is not an ASCII
@@ -622,10 +595,7 @@ export function validateResponse(
   if (!hasToken(upgrade, "websocket")) {
     return {
       ok: false,
-      message:
-        `Missing or invalid Upgrade header in the response: expected "websocket", got ${
-          quoteHeader(upgrade)
-        }`,
+      message: `Missing or invalid Upgrade header in the response: expected "websocket", got ${quoteHeader(upgrade)}`,
     };
   }
   // §4.1 item 3: the |Connection| header must contain "Upgrade".
@@ -633,10 +603,9 @@ export function validateResponse(
   if (!hasToken(connection, "upgrade")) {
     return {
       ok: false,
-      message:
-        `Missing or invalid Connection header in the response: expected "Upgrade", got ${
-          quoteHeader(connection)
-        }`,
+      message: `Missing or invalid Connection header in the response: expected "Upgrade", got ${
+        quoteHeader(connection)
+      }`,
     };
   }
   // §4.1 item 4: |Sec-WebSocket-Accept| must be base64(SHA-1(key + GUID)).
@@ -645,9 +614,9 @@ export function validateResponse(
   if (accept !== expectedAccept) {
     return {
       ok: false,
-      message: `Missing or invalid Sec-WebSocket-Accept header: expected ${
-        quote(expectedAccept)
-      }, got ${quoteHeader(accept)}`,
+      message: `Missing or invalid Sec-WebSocket-Accept header: expected ${quote(expectedAccept)}, got ${
+        quoteHeader(accept)
+      }`,
     };
   }
   // §4.1 item 6: a subprotocol not offered by the client fails; §4.2.2
@@ -659,10 +628,7 @@ export function validateResponse(
     if (values.length !== 1) {
       return {
         ok: false,
-        message:
-          `Invalid Sec-WebSocket-Protocol header: expected one subprotocol, got ${
-            quote(protocolHeader)
-          }`,
+        message: `Invalid Sec-WebSocket-Protocol header: expected one subprotocol, got ${quote(protocolHeader)}`,
       };
     }
     protocol = values[0];
@@ -683,10 +649,9 @@ export function validateResponse(
     if (!offeredExtensions.includes(name)) {
       return {
         ok: false,
-        message:
-          `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
-            quote(name)
-          }, which the client did not offer`,
+        message: `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
+          quote(name)
+        }, which the client did not offer`,
       };
     }
     extensionCount++;
@@ -832,9 +797,7 @@ function reject(
 
 /** Quote a value for an error message, shortened if long. */
 function quote(value: string): string {
-  const shown = value.length > MAX_QUOTED_LENGTH
-    ? `${value.slice(0, MAX_QUOTED_LENGTH)}…`
-    : value;
+  const shown = value.length > MAX_QUOTED_LENGTH ? `${value.slice(0, MAX_QUOTED_LENGTH)}…` : value;
   return JSON.stringify(shown);
 }
 

@@ -356,9 +356,7 @@ export function serializeResponseHead(
 ): Uint8Array {
   if (!Number.isInteger(status) || status < 100 || status > 999) {
     throw new TypeError(
-      `Cannot serialize the response head: the status must be an integer from 100 to 999, got ${
-        String(status)
-      }`,
+      `Cannot serialize the response head: the status must be an integer from 100 to 999, got ${String(status)}`,
     );
   }
   if (typeof statusText !== "string" || !isFieldText(statusText)) {
@@ -412,9 +410,7 @@ export function serializeRequestHead(
 ): Uint8Array {
   if (typeof method !== "string" || !isTokenString(method)) {
     throw new TypeError(
-      `Cannot serialize the request head: the method must be a token, got ${
-        quote(String(method))
-      }`,
+      `Cannot serialize the request head: the method must be a token, got ${quote(String(method))}`,
     );
   }
   if (typeof target !== "string" || !isTargetString(target)) {
@@ -609,8 +605,7 @@ class HeadReader {
 
 const EMPTY = new Uint8Array(0);
 
-const BARE_LF =
-  "A line ends with a bare LF; lines must end with CRLF (RFC 9112 §2.2)";
+const BARE_LF = "A line ends with a bare LF; lines must end with CRLF (RFC 9112 §2.2)";
 const BARE_CR = "A CR is not followed by LF (RFC 9112 §2.2)";
 
 function isFailure<T>(value: T | HeadFailure): value is HeadFailure {
@@ -629,17 +624,13 @@ function readLimits(
   }
   if (typeof limits !== "object" || limits === null) {
     throw new TypeError(
-      `Cannot create the head parser: limits must be an object, got ${
-        describe(limits)
-      }`,
+      `Cannot create the head parser: limits must be an object, got ${describe(limits)}`,
     );
   }
   for (const key of Object.keys(limits)) {
     if (key !== "maxHeadSize" && key !== "maxHeaders") {
       throw new TypeError(
-        `Cannot create the head parser: unknown limit ${
-          quote(key)
-        } (expected maxHeadSize or maxHeaders)`,
+        `Cannot create the head parser: unknown limit ${quote(key)} (expected maxHeadSize or maxHeaders)`,
       );
     }
   }
@@ -659,9 +650,7 @@ function readLimit(
   if (value === undefined) return undefined;
   if (typeof value !== "number") {
     throw new TypeError(
-      `Cannot create the head parser: ${name} must be a number, got ${
-        describe(value)
-      }`,
+      `Cannot create the head parser: ${name} must be a number, got ${describe(value)}`,
     );
   }
   if (!Number.isSafeInteger(value) || value < min) {
@@ -982,9 +971,7 @@ function encodeHead(
   kind: "request" | "response",
 ): Uint8Array {
   let text = startLine;
-  const setCookies = typeof headers?.getSetCookie === "function"
-    ? headers.getSetCookie()
-    : null;
+  const setCookies = typeof headers?.getSetCookie === "function" ? headers.getSetCookie() : null;
   let cookiesWritten = false;
   for (const [name, value] of headers) {
     if (setCookies !== null && name.toLowerCase() === "set-cookie") {
@@ -1014,9 +1001,7 @@ function headerLine(
 ): string {
   if (typeof name !== "string" || !isTokenString(name)) {
     throw new TypeError(
-      `Cannot serialize the ${kind} head: header name ${
-        quote(String(name))
-      } is not a token`,
+      `Cannot serialize the ${kind} head: header name ${quote(String(name))} is not a token`,
     );
   }
   if (typeof value !== "string" || !isFieldText(value)) {
@@ -1071,9 +1056,7 @@ function isFieldText(s: string): boolean {
 
 /** Quote a caller's value for an error message, shortened if long. */
 function quote(value: string): string {
-  const shown = value.length > MAX_QUOTED_LENGTH
-    ? `${value.slice(0, MAX_QUOTED_LENGTH)}…`
-    : value;
+  const shown = value.length > MAX_QUOTED_LENGTH ? `${value.slice(0, MAX_QUOTED_LENGTH)}…` : value;
   return JSON.stringify(shown);
 }
 

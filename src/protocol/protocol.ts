@@ -28,36 +28,14 @@
  * @module
  */
 
-import {
-  CloseCode,
-  DEFAULT_MAX_LENGTH,
-  MAX_CONTROL_PAYLOAD,
-  Opcode,
-} from "./constants.ts";
-import {
-  encodeClosePayload,
-  parseClosePayload,
-  truncateReason,
-} from "./close.ts";
+import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.ts";
+import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.ts";
 import type { ClosePayload } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
-import {
-  FIN,
-  headerSize,
-  OutgoingBuffer,
-  RSV1,
-  RSV2,
-  RSV3,
-  writeHeader,
-} from "./frame.ts";
+import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
 import { maskInPlace, randomMaskKey } from "./mask.ts";
-import {
-  decodeUtf8,
-  decodeValidatedUtf8,
-  utf8Encoder,
-  Utf8Validator,
-} from "./utf8.ts";
+import { decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
 
 /** Which end of the connection this is: servers read masked frames, clients send them. */
 export type Role = "server" | "client";
@@ -334,8 +312,7 @@ export class Protocol {
           if (this.#buffered < 8) return;
           const i = this.#read(8);
           const v = this.#view;
-          const high =
-            ((v[i] << 24) | (v[i + 1] << 16) | (v[i + 2] << 8) | v[i + 3]) >>>
+          const high = ((v[i] << 24) | (v[i + 1] << 16) | (v[i + 2] << 8) | v[i + 3]) >>>
             0;
           const low = ((v[i + 4] << 24) | (v[i + 5] << 16) | (v[i + 6] << 8) |
             v[i + 7]) >>> 0;
@@ -489,9 +466,7 @@ export class Protocol {
       const key = this.#masked ? this.#key : undefined;
       let phase = 0;
       for (let c = this.#head; c < this.#chunks.length; c++) {
-        const chunk = c === this.#head
-          ? this.#chunks[c].subarray(this.#offset)
-          : this.#chunks[c];
+        const chunk = c === this.#head ? this.#chunks[c].subarray(this.#offset) : this.#chunks[c];
         if (!this.#utf8.push(chunk, key, phase)) return this.#invalidUtf8();
         phase += chunk.length;
       }
@@ -640,9 +615,7 @@ export class Protocol {
         }
       } else {
         dst.set(
-          offset === 0 && n === chunk.length
-            ? chunk
-            : chunk.subarray(offset, offset + n),
+          offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n),
           pos,
         );
         if (key !== null) {

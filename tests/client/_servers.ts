@@ -614,10 +614,7 @@ export function watch(client: Client): ClientRecorder {
   opened.catch(() => {});
   const closed = new Promise<[number, string]>((resolve) => onClose = resolve);
   const waiters: Array<[number, (m: Array<string | Uint8Array>) => void]> = [];
-  const messages = () =>
-    events.filter((e) => e[0] === "message").map((e) =>
-      e[1] as string | Uint8Array
-    );
+  const messages = () => events.filter((e) => e[0] === "message").map((e) => e[1] as string | Uint8Array);
   client.on("open", () => {
     events.push(["open"]);
     onOpen();
@@ -639,9 +636,7 @@ export function watch(client: Client): ClientRecorder {
       | undefined;
     onNotOpen(
       new Error(
-        `closed (${code} ${reason}) before open${
-          error ? `: ${error.message}` : ""
-        }`,
+        `closed (${code} ${reason}) before open${error ? `: ${error.message}` : ""}`,
       ),
     );
     onClose([code, reason]);
@@ -650,8 +645,7 @@ export function watch(client: Client): ClientRecorder {
     events,
     names: () => events.map((e) => e[0]),
     messages,
-    errors: () =>
-      events.filter((e) => e[0] === "error").map((e) => e[1] as Error),
+    errors: () => events.filter((e) => e[0] === "error").map((e) => e[1] as Error),
     get opened() {
       return withTimeout(opened, "open");
     },

@@ -29,13 +29,7 @@ import {
   watch,
   withTimeout,
 } from "./_servers.ts";
-import type {
-  ClientRecorder,
-  FakeConnection,
-  FakeServer,
-  ProcessServer,
-  WsEchoServer,
-} from "./_servers.ts";
+import type { ClientRecorder, FakeConnection, FakeServer, ProcessServer, WsEchoServer } from "./_servers.ts";
 
 const encoder = new TextEncoder();
 
@@ -111,8 +105,7 @@ describe("makeClient: URLs", () => {
     for (const url of ["", "not a url", "ws://exa mple.com/", "//host/path"]) {
       assert.throws(
         () => makeClient(url),
-        (e: unknown) =>
-          e instanceof TypeError && /Invalid WebSocket URL/.test(e.message),
+        (e: unknown) => e instanceof TypeError && /Invalid WebSocket URL/.test(e.message),
         url,
       );
     }
@@ -152,8 +145,7 @@ describe("makeClient: URLs", () => {
     for (const url of ["ws://", "ws://:5000/", "wss://?x=1", "http://"]) {
       assert.throws(
         () => makeClient(url),
-        (e: unknown) =>
-          e instanceof TypeError && /Invalid WebSocket URL/.test(e.message),
+        (e: unknown) => e instanceof TypeError && /Invalid WebSocket URL/.test(e.message),
         url,
       );
     }
@@ -493,8 +485,7 @@ describe("makeClient against a ws server", () => {
     assert.deepEqual(rec.names(), ["open", "close"]);
     assert.throws(
       () => client.send("late"),
-      (e: unknown) =>
-        e instanceof DOMException && e.name === "InvalidStateError",
+      (e: unknown) => e instanceof DOMException && e.name === "InvalidStateError",
     );
   });
 
@@ -518,9 +509,7 @@ describe("makeClient against a ws server", () => {
       encoder.encode("p1"),
       Uint8Array.of(1, 2, 3),
     ]);
-    const serverPong = new Promise<Buffer>((resolve) =>
-      conn.socket.once("pong", resolve)
-    );
+    const serverPong = new Promise<Buffer>((resolve) => conn.socket.once("pong", resolve));
     conn.socket.ping("from ws");
     const data = await withTimeout(serverPong, "pong at ws");
     assert.equal(data.toString(), "from ws");

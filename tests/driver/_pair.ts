@@ -12,19 +12,14 @@ import net from "node:net";
 import { Duplex } from "node:stream";
 import { WebSocketDriver } from "../../src/driver/driver.ts";
 import type { DriverOptions } from "../../src/driver/driver.ts";
-import type {
-  StreamPair,
-  Transport,
-  TransportSink,
-} from "../../src/driver/transport.ts";
+import type { StreamPair, Transport, TransportSink } from "../../src/driver/transport.ts";
 
 // ───────────────────────────── time ─────────────────────────────
 
 function readTimeScale(): number {
   try {
-    const env =
-      (globalThis as { process?: { env?: Record<string, string | undefined> } })
-        .process?.env;
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } })
+      .process?.env;
     const scale = Number(env?.WSD_TEST_TIME_SCALE ?? "1");
     return Number.isFinite(scale) && scale > 0 ? scale : 1;
   } catch {
@@ -176,9 +171,7 @@ export function record(driver: WebSocketDriver): Recorder {
     { n: number; resolve: (m: Array<string | Uint8Array>) => void }
   > = [];
   const messages = (): Array<string | Uint8Array> =>
-    events.filter((e) => e[0] === "message").map((e) =>
-      e[1] as string | Uint8Array
-    );
+    events.filter((e) => e[0] === "message").map((e) => e[1] as string | Uint8Array);
   driver.on("open", () => {
     events.push(["open"]);
     onOpen();
@@ -293,9 +286,7 @@ export function encodeFrame(
   const out = new Uint8Array(head.length + n);
   out.set(head);
   for (let i = 0; i < n; i++) {
-    out[head.length + i] = mask === null
-      ? payload[i]
-      : payload[i] ^ mask[i & 3];
+    out[head.length + i] = mask === null ? payload[i] : payload[i] ^ mask[i & 3];
   }
   return out;
 }
@@ -587,8 +578,7 @@ export class RawPeer {
   async readFrame(limit = 5_000): Promise<Frame> {
     let frame: Frame | null = null;
     await this.until(
-      () =>
-        (frame = decodeFrame(this.written.subarray(this.#consumed))) !== null,
+      () => (frame = decodeFrame(this.written.subarray(this.#consumed))) !== null,
       "a frame",
       limit,
     );

@@ -31,11 +31,9 @@ import {
 import type { Frame } from "./_pair.ts";
 
 /** How many pong events the driver of `peer` emitted. */
-const pongs = (peer: RawPeer): number =>
-  peer.rec.names().filter((n) => n === "pong").length;
+const pongs = (peer: RawPeer): number => peer.rec.names().filter((n) => n === "pong").length;
 const text = (frame: Frame): string => new TextDecoder().decode(frame.payload);
-const hex = (data: Uint8Array): string =>
-  Array.from(data, (b) => b.toString(16).padStart(2, "0")).join(" ");
+const hex = (data: Uint8Array): string => Array.from(data, (b) => b.toString(16).padStart(2, "0")).join(" ");
 
 /** A server driver attached to a raw peer, opened. */
 async function openServer(
@@ -551,9 +549,7 @@ describe("WebSocketDriver: sendPing and pongs", () => {
     const { client, clientEvents, serverEvents } = memoryPair();
     await Promise.all([clientEvents.opened, serverEvents.opened]);
     const got = await withTimeout(
-      new Promise<string>((resolve) =>
-        client.sendPing("rt", () => resolve("pong"))
-      ),
+      new Promise<string>((resolve) => client.sendPing("rt", () => resolve("pong"))),
       "pong callback",
     );
     assert.equal(got, "pong");
@@ -1153,8 +1149,7 @@ const VIOLATIONS: Violation[] = [
   {
     name: "a 64-bit length for 200 bytes",
     role: "client",
-    bytes: (k) =>
-      encodeFrame(OP.BINARY, new Uint8Array(200), { ...m(k), lengthForm: 64 }),
+    bytes: (k) => encodeFrame(OP.BINARY, new Uint8Array(200), { ...m(k), lengthForm: 64 }),
     code: 1002,
     type: "WSD_ERR_NON_MINIMAL_LENGTH",
   },
@@ -1257,8 +1252,7 @@ const VIOLATIONS: Violation[] = [
   {
     name: "invalid UTF-8 in a close reason",
     role: "server",
-    bytes: (k) =>
-      encodeFrame(OP.CLOSE, concat([closePayload(1000), bytes([0xff])]), m(k)),
+    bytes: (k) => encodeFrame(OP.CLOSE, concat([closePayload(1000), bytes([0xff])]), m(k)),
     code: 1007,
     type: "WSD_ERR_INVALID_UTF8",
   },
@@ -1283,8 +1277,7 @@ const VIOLATIONS: Violation[] = [
     type: "WSD_ERR_MESSAGE_TOO_BIG",
   },
   {
-    name:
-      "a header announcing 1 GiB, over the default maxLength, before any payload",
+    name: "a header announcing 1 GiB, over the default maxLength, before any payload",
     role: "server",
     bytes: (k) =>
       concat([
@@ -1299,9 +1292,7 @@ const VIOLATIONS: Violation[] = [
 describe("WebSocketDriver: protocol violations from the peer", () => {
   for (const v of VIOLATIONS) {
     it(`${v.role}: ${v.name} → error ${v.type}, then close ${v.code}, with the close frame on the wire`, async () => {
-      const peer = v.role === "server"
-        ? await openServer(v.options)
-        : await openClient(v.options);
+      const peer = v.role === "server" ? await openServer(v.options) : await openClient(v.options);
       const key = peer.masks ? TEST_KEY : null;
       peer.send(encodeFrame(OP.TEXT, "fine", { mask: key }));
       peer.send(
@@ -1767,9 +1758,7 @@ describe("EventEmitter", () => {
     assert.equal(ws.once("message", onMsg), ws);
     assert.equal(ws.listenerCount("message"), 1);
     assert.deepEqual(ws.listeners("message"), [onMsg]);
-    const opened = new Promise<void>((resolve) =>
-      ws.on("open", () => resolve())
-    );
+    const opened = new Promise<void>((resolve) => ws.on("open", () => resolve()));
     ws.attach(transport);
     await opened;
     transport.push(

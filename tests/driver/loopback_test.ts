@@ -269,9 +269,7 @@ describe("loopback TCP: the closing handshake", () => {
     // without allowHalfOpen ends its writable side on its own (ext:deno_node
     // internal/webstreams/adapters.js): a runtime bug, not ours.
     {
-      skip: isDeno
-        ? "Deno's Duplex.toWeb crashes on sockets without allowHalfOpen"
-        : false,
+      skip: isDeno ? "Deno's Duplex.toWeb crashes on sockets without allowHalfOpen" : false,
     },
     async () => {
       await withEcho(async (pair) => {

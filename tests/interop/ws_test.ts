@@ -15,14 +15,7 @@ import type { Buffer } from "node:buffer";
 import { WebSocketDriver } from "../../src/driver/driver.ts";
 import type { DriverOptions } from "../../src/driver/driver.ts";
 import { computeAcceptKey, generateKey } from "../../src/protocol/handshake.ts";
-import {
-  captureUncaught,
-  closeEvent,
-  ms,
-  record,
-  socketStreams,
-  withTimeout,
-} from "../driver/_pair.ts";
+import { captureUncaught, closeEvent, ms, record, socketStreams, withTimeout } from "../driver/_pair.ts";
 import type { Recorder } from "../driver/_pair.ts";
 
 // ───────────────────────────── ws, loaded by path ─────────────────────────────
@@ -77,9 +70,7 @@ function next(
   what = event,
 ): Promise<unknown[]> {
   return withTimeout(
-    new Promise((resolve) =>
-      emitter.once(event, (...args: unknown[]) => resolve(args))
-    ),
+    new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args))),
     what,
   );
 }
@@ -158,10 +149,7 @@ async function startServer(
       const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(
         ",",
       ).map((s) => s.trim());
-      const protocol =
-        acceptProtocol !== undefined && offered.includes(acceptProtocol)
-          ? acceptProtocol
-          : null;
+      const protocol = acceptProtocol !== undefined && offered.includes(acceptProtocol) ? acceptProtocol : null;
       socket.write(
         "HTTP/1.1 101 Switching Protocols\r\n" +
           "Upgrade: websocket\r\n" +
@@ -199,9 +187,7 @@ async function startServer(
       );
     },
     async stop() {
-      const closed = new Promise<void>((resolve) =>
-        server.close(() => resolve())
-      );
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       server.closeAllConnections?.();
       await withTimeout(closed, "the http server closed");
@@ -283,15 +269,11 @@ describe("interop: our server driver (node:http upgrade) ← ws client", () => {
     server.on("upgrade", (_req: http.IncomingMessage, socket: net.Socket) => {
       socket.end(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          `Sec-WebSocket-Accept: ${
-            computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==")
-          }\r\n\r\n`,
+          `Sec-WebSocket-Accept: ${computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==")}\r\n\r\n`,
       );
     });
     server.listen(0, "127.0.0.1");
-    await new Promise<void>((resolve) =>
-      server.once("listening", () => resolve())
-    );
+    await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     try {
       const { port } = server.address() as net.AddressInfo;
       const client = new ws.WebSocket(`ws://127.0.0.1:${port}/`);
@@ -348,9 +330,7 @@ describe("interop: our server driver (node:http upgrade) ← ws client", () => {
         encoder.encode("are you there"),
       ]);
       const ok = await withTimeout(
-        new Promise<boolean>((resolve) =>
-          driver.sendPing("ours", () => resolve(true))
-        ),
+        new Promise<boolean>((resolve) => driver.sendPing("ours", () => resolve(true))),
         "our pong",
       );
       assert.equal(ok, true);
@@ -612,8 +592,7 @@ async function withWsServerAndClient(
 const wsEcho = (socket: WsSocket): void => {
   socket.on(
     "message",
-    (data: Buffer, isBinary: boolean) =>
-      socket.send(data, { binary: isBinary }),
+    (data: Buffer, isBinary: boolean) => socket.send(data, { binary: isBinary }),
   );
 };
 

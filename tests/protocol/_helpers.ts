@@ -148,9 +148,7 @@ export interface FrameSpec {
 
 /** Encodes one frame with this file's own code (never the library's). */
 export function frame(spec: FrameSpec): Uint8Array {
-  const payload = typeof spec.payload === "string"
-    ? utf8(spec.payload)
-    : spec.payload ?? new Uint8Array(0);
+  const payload = typeof spec.payload === "string" ? utf8(spec.payload) : spec.payload ?? new Uint8Array(0);
   const head = frameHeader({ ...spec, length: payload.length });
   return concat(head, spec.mask ? naiveMask(payload, spec.mask) : payload);
 }

@@ -2,12 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { END_OF_STREAM, Protocol } from "../../src/protocol/protocol.ts";
 import type { Role } from "../../src/protocol/protocol.ts";
-import {
-  encodeClosePayload,
-  isValidCloseCode,
-  parseClosePayload,
-  truncateReason,
-} from "../../src/protocol/close.ts";
+import { encodeClosePayload, isValidCloseCode, parseClosePayload, truncateReason } from "../../src/protocol/close.ts";
 import { ProtocolError } from "../../src/protocol/errors.ts";
 import { MAX_CLOSE_REASON_BYTES } from "../../src/protocol/constants.ts";
 import {
@@ -524,8 +519,7 @@ describe("RFC 6455 §5.5.1 close payload codec", () => {
     for (const [bytes, type, code] of cases) {
       assert.throws(
         () => parseClosePayload(hex(bytes)),
-        (e: unknown) =>
-          e instanceof ProtocolError && e.type === type && e.code === code,
+        (e: unknown) => e instanceof ProtocolError && e.type === type && e.code === code,
         bytes,
       );
     }

@@ -2,12 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { Role } from "../../src/protocol/protocol.ts";
-import {
-  FIN,
-  headerSize,
-  OutgoingBuffer,
-  writeHeader,
-} from "../../src/protocol/frame.ts";
+import { FIN, headerSize, OutgoingBuffer, writeHeader } from "../../src/protocol/frame.ts";
 import {
   concat,
   describeSplitting,
@@ -428,9 +423,7 @@ describe("RFC 6455 §5.1–§5.3 client/server × sends/receives matrix", () => 
       const result = feed(sender === "client" ? client() : server(), bytes);
       assert.deepEqual(plain(result.events), [{
         type: "error",
-        errorType: sender === "client"
-          ? "WSD_ERR_MASK_UNEXPECTED"
-          : "WSD_ERR_MASK_EXPECTED",
+        errorType: sender === "client" ? "WSD_ERR_MASK_UNEXPECTED" : "WSD_ERR_MASK_EXPECTED",
         code: 1002,
       }]);
     });

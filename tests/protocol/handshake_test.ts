@@ -251,8 +251,7 @@ describe("RFC 6455 §4.2.1: reading the client's opening handshake", () => {
     const check = validateRequest(
       "GET",
       requestHeaders({
-        "Sec-WebSocket-Extensions":
-          "permessage-deflate; client_max_window_bits",
+        "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
       }),
     );
     assert.deepEqual(check, {
@@ -768,8 +767,7 @@ describe("RFC 6455 §4.1: reading the server's opening handshake", () => {
   });
 
   it("accepts offered extensions and returns the raw header", () => {
-    const value =
-      'permessage-deflate; server_no_context_takeover; x="a,b", permessage-deflate';
+    const value = 'permessage-deflate; server_no_context_takeover; x="a,b", permessage-deflate';
     assert.deepEqual(
       validateResponse(
         101,
@@ -781,8 +779,7 @@ describe("RFC 6455 §4.1: reading the server's opening handshake", () => {
   });
 
   it("does not split extensions on commas inside quoted strings", () => {
-    const value =
-      'permessage-deflate; x="a, b", permessage-deflate; y="\\", c"';
+    const value = 'permessage-deflate; x="a, b", permessage-deflate; y="\\", c"';
     assert.deepEqual(
       validateResponse(
         101,

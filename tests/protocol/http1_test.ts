@@ -57,9 +57,7 @@ function makeParser(
   kind: Kind,
   limits?: HeadLimits,
 ): Parser<RequestHead | ResponseHead> {
-  return kind === "request"
-    ? new RequestHeadParser(limits)
-    : new ResponseHeadParser(limits);
+  return kind === "request" ? new RequestHeadParser(limits) : new ResponseHeadParser(limits);
 }
 
 /**
@@ -1090,8 +1088,7 @@ describe("serializeResponseHead / serializeRequestHead", () => {
       );
     }
     assert.throws(
-      () =>
-        serializeResponseHead("101" as unknown as number, "OK", new Headers()),
+      () => serializeResponseHead("101" as unknown as number, "OK", new Headers()),
       TypeError,
     );
   });

@@ -23,10 +23,7 @@ describe("RFC 6455 §5.3 client-to-server masking", () => {
           buffer.set(original, offset);
           const view = buffer.subarray(offset, offset + length);
           maskInPlace(view, key, phase);
-          const where =
-            `seed 2024, length ${length}, byteOffset ${offset}, phase ${phase}, key ${
-              toHex(key)
-            }`;
+          const where = `seed 2024, length ${length}, byteOffset ${offset}, phase ${phase}, key ${toHex(key)}`;
           assert.deepEqual(view, naiveMask(original, key, phase), where);
           for (let i = 0; i < offset; i++) {
             assert.equal(buffer[i], 0xa5, `guard before, ${where}`);
@@ -107,9 +104,7 @@ describe("RFC 6455 §5.3 client-to-server masking", () => {
     assert.notDeepEqual(randomMaskKey(), new Uint8Array(4));
     // The bits look random: every bit position is set in some keys and clear in others.
     for (let bit = 0; bit < 32; bit++) {
-      const ones = snapshot.filter((k) =>
-        (k[bit >> 3] >> (bit & 7)) & 1
-      ).length;
+      const ones = snapshot.filter((k) => (k[bit >> 3] >> (bit & 7)) & 1).length;
       assert.ok(
         ones > 800 && ones < 1300,
         `bit ${bit} set in ${ones} of 2100 keys`,

@@ -2,18 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { Role } from "../../src/protocol/protocol.ts";
-import {
-  concat,
-  describeSplitting,
-  drain,
-  feed,
-  OP,
-  parseFrames,
-  plain,
-  Rng,
-  toHex,
-  utf8,
-} from "./_helpers.ts";
+import { concat, describeSplitting, drain, feed, OP, parseFrames, plain, Rng, toHex, utf8 } from "./_helpers.ts";
 import type { PlainEvent, Splitting } from "./_helpers.ts";
 
 /** What one generated case sends, and what the other end must see. */
@@ -96,9 +85,7 @@ function randomCase(rng: Rng): Case {
   for (let i = 0; i < items; i++) {
     switch (rng.int(5)) {
       case 0: {
-        const text = rng.chance(0.05)
-          ? randomText(rng, 30000)
-          : randomText(rng, 200);
+        const text = rng.chance(0.05) ? randomText(rng, 30000) : randomText(rng, 200);
         steps.push((p) => p.sendText(text));
         expected.push({ type: "text", data: text });
         break;
@@ -126,9 +113,7 @@ function randomCase(rng: Rng): Case {
           if (!fin && rng.chance(0.4)) control();
         });
         expected.push(
-          text
-            ? { type: "text", data: string }
-            : { type: "binary", data: whole },
+          text ? { type: "text", data: string } : { type: "binary", data: whole },
         );
         break;
       }
@@ -190,9 +175,7 @@ function check(seed: number, sender: Role): void {
   ];
   let reference: PlainEvent[] | null = null;
   for (const s of splittingsToTry) {
-    const where = `seed ${seed}, ${sender} → ${receiverRole}, ${
-      describeSplitting(s)
-    }`;
+    const where = `seed ${seed}, ${sender} → ${receiverRole}, ${describeSplitting(s)}`;
     const to = new Protocol({
       role: receiverRole,
       maskKey: () => new Uint8Array([1, 2, 3, 4]),

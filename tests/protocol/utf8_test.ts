@@ -1,10 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  decodeUtf8,
-  decodeValidatedUtf8,
-  Utf8Validator,
-} from "../../src/protocol/utf8.ts";
+import { decodeUtf8, decodeValidatedUtf8, Utf8Validator } from "../../src/protocol/utf8.ts";
 import { concat, hex, naiveMask, Rng, toHex } from "./_helpers.ts";
 
 /** The oracle: the WHATWG decoder, fatal. */

@@ -64,9 +64,7 @@ function expectFailure(
   const cases = options.only ??
     splittings(input.length, { maxPoints: options.maxPoints ?? 200 });
   for (const s of cases) {
-    const where = `${role}, ${describeSplitting(s)}, input ${
-      toHex(input.subarray(0, 40))
-    }`;
+    const where = `${role}, ${describeSplitting(s)}, input ${toHex(input.subarray(0, 40))}`;
     const p = make(role, options.maxLength);
     const result = feed(p, input, s);
     assert.deepEqual(
@@ -618,9 +616,7 @@ describe("RFC 6455 §8.1 invalid UTF-8 in text messages → 1007", () => {
           const events = plain(result.events);
           const where = `${name} (${seq}) cut at ${cut}, ${role}`;
           assert.deepEqual(events, [
-            ...(firstValid
-              ? [{ type: "ping" as const, data: new Uint8Array(0) }]
-              : []),
+            ...(firstValid ? [{ type: "ping" as const, data: new Uint8Array(0) }] : []),
             { type: "error", errorType: "WSD_ERR_INVALID_UTF8", code: 1007 },
           ], where);
           assert.equal(
@@ -800,9 +796,7 @@ describe("RFC 6455 §8.1 invalid UTF-8 in text messages → 1007", () => {
                   type: "text",
                   data: text,
                 }],
-                `${JSON.stringify(ch)} cut at ${cut1}/${cut2}, ${
-                  describeSplitting(s)
-                }`,
+                `${JSON.stringify(ch)} cut at ${cut1}/${cut2}, ${describeSplitting(s)}`,
               );
               assert.equal(result.ended, false);
             }
