@@ -18,13 +18,19 @@
 
 import { CloseCode } from "../protocol/constants.ts";
 import { hasToken } from "../protocol/handshake.ts";
-import { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
+import {
+  DEFAULT_MAX_HEAD_SIZE,
+  DEFAULT_MAX_HEADERS,
+  RequestHeadParser,
+  serializeResponseHead,
+} from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { Connection, ListenOptions, NetAddr, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { Server } from "./server.ts";
 import { streamTransport } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 /** What a handler gets besides the request. */
 export interface ServeHandlerInfo {
@@ -87,7 +93,9 @@ export interface ServeOptions {
   maxHeadSize?: number;
   /**
    * Milliseconds `close()` waits for open WebSockets to finish their closing
-   * handshake (they are sent 1001 "going away").
+   * handshake (they are sent 1001 "going away") and, on the node and deno
+   * backends, for requests still in the handler; then what is left is torn
+   * down.
    *
    * @default {5000}
    */
@@ -177,9 +185,20 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   let running: ServeBackend | null = null;
   const finished = Promise.withResolvers<void>();
 
+  let shuttingDown = false;
+
+  /** Closes `server` with 1001 "going away": now if open, else once it opens. */
+  const goAway = (server: Server) => {
+    if (server.readyState === "connecting") server.once("open", () => goAway(server));
+    else if (server.readyState === "open") server.closeConnection(CloseCode.GOING_AWAY, "Server shutting down");
+  };
+
   const track = (server: Server) => {
     sockets.add(server);
     server.once("close", () => sockets.delete(server));
+    // An upgrade whose handler was still running when close() began: without
+    // this it would stay open, and keep the listener's close waiting for it.
+    if (shuttingDown) goAway(server);
   };
 
   /** Runs the handler; a throw becomes onError's answer. */
@@ -216,6 +235,8 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
       running = await adapter.listenHttp(listen, { answer, offerUpgrade, completeUpgrade, track });
     } else {
       running = await adapter.listenNative!(listen, async (request, info) => {
+        // This listener stops last (see close()); meanwhile, refuse.
+        if (shuttingDown) return statusResponse(503, "Server shutting down");
         const response = await answer(request, info);
         const server = serverForResponse(response);
         if (server !== undefined) track(server);
@@ -227,23 +248,41 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
     return addr;
   })();
   ready.catch((error) => finished.reject(error));
+  // A listen failure rejects both promises; a caller that handles `ready`
+  // alone must not get an unhandled rejection (which ends the process).
+  finished.promise.catch(() => {});
 
   const close = (): Promise<void> => {
     return closing ??= (async () => {
+      shuttingDown = true;
       await ready.catch(() => {});
-      const stopped = running?.close();
-      for (const server of sockets) {
-        if (server.readyState === "open") server.closeConnection(CloseCode.GOING_AWAY, "Server shutting down");
-      }
-      const all = [...sockets].map((s) => new Promise<void>((resolve) => s.readyState === "closed" ? resolve() : s.once("close", () => resolve())));
+      // The runtime's own server (the native backend) sends its own close
+      // frame to upgraded sockets when it stops, before ours: the sockets
+      // would then report 1005 instead of 1001. So it stops last; the others
+      // stop accepting first.
+      const stopped = backend === "deno" ? undefined : running?.close();
+      for (const server of sockets) goAway(server);
+      const all = [...sockets].map((s) =>
+        new Promise<void>((resolve) => s.readyState === "closed" ? resolve() : s.once("close", () => resolve()))
+      );
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(all),
-        new Promise<void>((resolve) => timer = setTimeout(resolve, shutdownTimeout)),
-      ]);
-      clearTimeout(timer);
+      const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, shutdownTimeout));
+      await Promise.race([Promise.all(all), deadline]);
       for (const connection of connections) connection.close();
-      await stopped;
+      // The listener's own close may wait for requests still in a handler (or
+      // a response body still streaming): it gets what is left of the time.
+      const stopping = stopped ?? running?.close();
+      await Promise.race([stopping, deadline]);
+      clearTimeout(timer);
+      // Then what is left is torn down: upgraded connections (no longer in
+      // `connections`; their `socket` is the transport the backend attached),
+      // and whatever the listener still holds.
+      for (const server of sockets) {
+        const transport = server.socket as Partial<Transport> | null;
+        if (typeof transport?.abort === "function") transport.abort(new Error("The server shut down"));
+      }
+      running?.closeAll?.();
+      await stopping;
       finished.resolve();
     })();
   };
@@ -317,7 +356,10 @@ async function serveConnection(
   const upgrade = hasToken(head.headers.get("upgrade"), "websocket");
   const length = Number(head.headers.get("content-length") ?? 0);
   if (head.headers.has("transfer-encoding")) {
-    return await writePlain(connection, statusResponse(501, "Chunked request bodies are not supported; send Content-Length"));
+    return await writePlain(
+      connection,
+      statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
+    );
   }
   if (!Number.isSafeInteger(length) || length < 0) {
     return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));

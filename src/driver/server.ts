@@ -141,6 +141,12 @@ export class Server extends WebSocketDriver {
   #native: NativeSocket | null = null;
   #nativeProtocol: string | null = null;
   #nativeClosed = false;
+  /**
+   * Messages sent before the connection opened: before startConnection()
+   * (whether they go to the driver or to the runtime's socket is known only
+   * then), or before the runtime's socket opened (it refuses sends).
+   */
+  #pending: Array<string | Uint8Array> = [];
 
   /**
    * Checks the options; nothing is answered until
@@ -185,6 +191,7 @@ export class Server extends WebSocketDriver {
     const check = validateRequest(request.method, request.headers);
     if (!check.ok) {
       const error = new HandshakeError(check.status, check.message);
+      this.#pending = [];
       queueMicrotask(() => this.failConnecting(error));
       const headers = new Headers(check.headers);
       headers.set("Content-Type", "text/plain; charset=utf-8");
@@ -194,13 +201,19 @@ export class Server extends WebSocketDriver {
     const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
     const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
     if (offered.has(request)) {
+      const early = this.#pending;
+      this.#pending = [];
+      for (const m of early) {
+        if (typeof m === "string") super.sendText(m);
+        else super.sendBinary(m);
+      }
       // Fetch cannot make a 101 response: this 200 stands for it, and the
       // backend writes the real head (see completeUpgrade).
       const response = new Response(null, { status: 200, headers });
       upgrades.set(response, { server: this, protocol });
       return response;
     }
-    const native = nativeUpgrade(request, protocol, headers);
+    const native = nativeUpgrade(request, headers);
     if (native === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
@@ -218,7 +231,13 @@ export class Server extends WebSocketDriver {
     this.#native = socket;
     this.#nativeProtocol = protocol;
     socket.binaryType = "arraybuffer";
-    socket.onopen = () => this.emit("open");
+    socket.onopen = () => {
+      // What was sent before now goes first, as the driver does.
+      const pending = this.#pending;
+      this.#pending = [];
+      for (const data of pending) socket.send(data);
+      this.emit("open");
+    };
     socket.onmessage = (event: MessageEvent) => {
       const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
       if (byteLength(data) > this.#maxLength) {
@@ -274,14 +293,14 @@ export class Server extends WebSocketDriver {
 
   /** Sends a text message (see {@linkcode WebSocketDriver.sendText}). */
   override sendText(text: string): void {
-    if (this.#native === null) return super.sendText(text);
+    if (this.#native === null && this.#started) return super.sendText(text);
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
     this.#nativeSend(text);
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
   override sendBinary(data: BinaryData): void {
-    if (this.#native === null) return super.sendBinary(data);
+    if (this.#native === null && this.#started) return super.sendBinary(data);
     if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
       throw new TypeError("Cannot send binary: expected a Uint8Array, ArrayBuffer or ArrayBufferView");
     }
@@ -321,13 +340,21 @@ export class Server extends WebSocketDriver {
   }
 
   #nativeSend(data: string | Uint8Array): void {
+    if (!this.#started) {
+      if (this.readyState !== "connecting") {
+        throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
+      }
+      this.#pending.push(data);
+      return;
+    }
     const socket = this.#native!;
     if (socket.readyState !== 1 && socket.readyState !== 0) {
       throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
     }
     if (socket.readyState === 0) {
-      // The runtime's socket refuses sends before open: queue them, as the seed does.
-      socket.addEventListener("open", () => socket.send(data), { once: true });
+      // The runtime's socket refuses sends before open: queue them, as the
+      // seed does; they go before whatever `open` listeners send.
+      this.#pending.push(data);
       return;
     }
     socket.send(data);

@@ -7,8 +7,8 @@
  */
 
 import type {
-  ConnectOptions,
   Connection,
+  ConnectOptions,
   HttpBackendContext,
   ListenOptions,
   NetAddr,
@@ -20,7 +20,12 @@ async function connect(options: ConnectOptions): Promise<Connection> {
   const { hostname, port, signal } = options;
   signal?.throwIfAborted();
   const attempt: Promise<Deno.Conn> = options.tls
-    ? Deno.connectTls({ hostname, port, caCerts: options.caCerts ? [...options.caCerts] : undefined, alpnProtocols: ["http/1.1"] })
+    ? Deno.connectTls({
+      hostname,
+      port,
+      caCerts: options.caCerts ? [...options.caCerts] : undefined,
+      alpnProtocols: ["http/1.1"],
+    })
     : Deno.connect({ hostname, port, transport: "tcp" });
   if (signal) attempt.then((c) => signal.aborted && c.close(), () => {});
   const conn: Deno.Conn = await abortable(attempt, signal);
@@ -110,15 +115,49 @@ async function listenNative(
   handler: (request: Request, info: { remoteAddr: NetAddr }) => Promise<Response>,
 ): Promise<ServeBackend> {
   const { promise, resolve } = Promise.withResolvers<NetAddr>();
+  // Deno's shutdown() waits for every request still in a handler, forever if
+  // one never answers; aborting the server's signal ends everything at once,
+  // but throws an uncaught BadResource once shutdown() was called. So close()
+  // waits for the handlers first (closeAll ends that wait), then shuts down
+  // gracefully, or aborts when forced.
+  const abort = new AbortController();
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  let forced = false;
+  let shuttingDown = false;
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
     cert: options.cert,
     key: options.key,
+    signal: abort.signal,
     onListen: (addr) => resolve(netAddr(addr)),
-  } as Deno.ServeTcpOptions, (request, info) => handler(request, { remoteAddr: netAddr(info.remoteAddr) }));
+  } as Deno.ServeTcpOptions, async (request, info) => {
+    inFlight++;
+    try {
+      return await handler(request, { remoteAddr: netAddr(info.remoteAddr) });
+    } finally {
+      if (--inFlight === 0) idle?.();
+    }
+  });
   const addr = await promise;
-  return { addr, close: () => server.shutdown() };
+  return {
+    addr,
+    close: async () => {
+      if (inFlight > 0 && !forced) await new Promise<void>((resolve) => idle = resolve);
+      if (forced) {
+        abort.abort();
+        return await server.finished;
+      }
+      shuttingDown = true;
+      await server.shutdown();
+    },
+    closeAll: () => {
+      forced = true;
+      if (!shuttingDown) abort.abort();
+      idle?.();
+    },
+  };
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */

@@ -9,7 +9,7 @@
 export type NativeSocket = WebSocket;
 
 interface DenoUpgrade {
-  upgradeWebSocket(request: Request, options?: { protocol?: string }): { socket: WebSocket; response: Response };
+  upgradeWebSocket(request: Request): { socket: WebSocket; response: Response };
 }
 
 /**
@@ -20,14 +20,25 @@ interface DenoUpgrade {
  */
 export function nativeUpgrade(
   request: Request,
-  protocol: string | null,
   headers: Headers,
 ): { socket: NativeSocket; response: Response } | null {
   const deno = (globalThis as { Deno?: DenoUpgrade }).Deno;
   if (deno?.upgradeWebSocket === undefined) return null;
-  const { socket, response } = deno.upgradeWebSocket(request, protocol === null ? {} : { protocol });
+  // Deno's serve() reads a request's headers lazily from the connection, and
+  // throws "Request closed" once the response went out: iterating them once
+  // makes it copy them all into the Headers object, so that `ws.request`
+  // stays usable in later events (open, message, close).
+  void [...request.headers];
+  // The subprotocol is not passed as the `protocol` option: Deno checks it
+  // against the request's list split on ", " only, and throws for a list
+  // written "a,b" (as the ws package and others send it). The header is set
+  // below with the others.
+  const { socket, response } = deno.upgradeWebSocket(request);
+  // Names the runtime set itself are not overridden; every value of the
+  // others is kept (several Set-Cookie).
+  const own = new Set(response.headers.keys());
   for (const [name, value] of headers) {
-    if (!response.headers.has(name)) response.headers.append(name, value);
+    if (!own.has(name)) response.headers.append(name, value);
   }
   return { socket, response };
 }

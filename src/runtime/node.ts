@@ -6,18 +6,18 @@
  * @module
  */
 
-import { createServer as createNetServer, isIP, connect as netConnect } from "node:net";
+import { connect as netConnect, createServer as createNetServer, isIP } from "node:net";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { connect as tlsConnect, createServer as createTlsServer, rootCertificates } from "node:tls";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, STATUS_CODES } from "node:http";
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { Duplex, Readable } from "node:stream";
 import { serializeResponseHead } from "../protocol/http1.ts";
 import { streamTransport } from "../driver/transport.ts";
 import type {
-  ConnectOptions,
   Connection,
+  ConnectOptions,
   HttpBackendContext,
   ListenOptions,
   NetAddr,
@@ -143,7 +143,9 @@ async function writeRaw(socket: Socket, response: Response): Promise<void> {
   headers.set("Connection", "close");
   const body = response.body === null ? new Uint8Array(0) : new Uint8Array(await response.arrayBuffer());
   headers.set("Content-Length", String(body.length));
-  socket.write(serializeResponseHead(response.status, response.statusText || "Error", headers));
+  socket.write(
+    serializeResponseHead(response.status, response.statusText || STATUS_CODES[response.status] || "", headers),
+  );
   socket.end(body);
 }
 
@@ -176,6 +178,7 @@ async function listenHttp(options: ListenOptions, context: HttpBackendContext): 
       server.closeIdleConnections?.();
       return closed;
     },
+    closeAll: () => server.closeAllConnections?.(),
   };
 }
 

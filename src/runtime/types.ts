@@ -73,6 +73,11 @@ export interface ServeBackend {
   addr: NetAddr;
   /** Stops accepting; resolves once the listener is closed. */
   close(): Promise<void>;
+  /**
+   * Tears down every connection the listener still holds, once `close()` was
+   * called and the shutdown timeout passed, so that `close()` resolves.
+   */
+  closeAll?(): void;
 }
 
 /** What the node:http backend needs from the driver layer. */
