@@ -28,7 +28,7 @@
 
 import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { isValidCloseCode } from "../protocol/close.ts";
-import type { ProtocolError } from "../protocol/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
@@ -87,10 +87,35 @@ export interface DriverOptions {
    * each key from `crypto.getRandomValues`, as RFC 6455 §5.3 requires.
    */
   maskKey?: () => Uint8Array;
+  /**
+   * Keepalive with dead-peer detection: after `interval` ms without any input
+   * a ping is sent; if nothing at all arrives within `timeout` ms after it, the
+   * connection emits `error` (`WSD_ERR_HEARTBEAT_TIMEOUT`) and is dropped
+   * (`close` with 1006). Off by default.
+   *
+   * @default {undefined}
+   */
+  heartbeat?: HeartbeatOptions;
 }
 
 /** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
-export const DRIVER_OPTION_KEYS: readonly string[] = ["maxLength", "closeTimeout", "maskKey"];
+export const DRIVER_OPTION_KEYS: readonly string[] = ["maxLength", "closeTimeout", "maskKey", "heartbeat"];
+
+/** Keepalive: a ping after `interval` ms without input; no input within `timeout` ms of it ends the connection. */
+export interface HeartbeatOptions {
+  /** Milliseconds of silence from the peer before a ping is sent. */
+  interval: number;
+  /** Milliseconds to wait for any frame after that ping before giving up. */
+  timeout: number;
+}
+
+/** How a connection ended: what `close` reported. */
+export interface CloseInfo {
+  /** The close code (1005: the peer's close frame had none; 1006: no close frame). */
+  code: number;
+  /** The close reason. */
+  reason: string;
+}
 
 /**
  * Checks an options object: a plain object whose keys are all known. A typo in
@@ -111,6 +136,8 @@ export function checkOptions(options: object | undefined, known: readonly string
 interface PendingPing {
   payload: Uint8Array;
   onPong: (() => void) | undefined;
+  /** Called instead of `onPong` when the connection ends first. */
+  onLost?: () => void;
 }
 
 /**
@@ -155,6 +182,15 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   /** `transport.end()` resolved: the output is finished. */
   #outputEnded = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #heartbeat: HeartbeatOptions | undefined;
+  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When input last arrived (performance.now()). */
+  #lastInput = 0;
+  /** When the heartbeat's unanswered ping was sent, or 0. */
+  #heartbeatPingAt = 0;
+  #pingCounter = 0;
+  readonly #opened = Promise.withResolvers<void>();
+  readonly #closed = Promise.withResolvers<CloseInfo>();
 
   /**
    * Creates a connection in the `connecting` state.
@@ -179,6 +215,16 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (options?.maskKey !== undefined && typeof options.maskKey !== "function") {
       throw new TypeError("Invalid maskKey: expected a function returning 4 bytes");
     }
+    const heartbeat = options?.heartbeat;
+    if (heartbeat !== undefined) {
+      const { interval, timeout } = heartbeat ?? {};
+      if (!(Number.isFinite(interval) && interval > 0 && Number.isFinite(timeout) && timeout > 0)) {
+        throw new RangeError("Invalid heartbeat: expected { interval, timeout } in milliseconds, both more than 0");
+      }
+      this.#heartbeat = { interval, timeout };
+    }
+    // Nobody has to await these: a rejection nobody handles must not end the program.
+    this.#opened.promise.catch(() => {});
     this.#role = role;
     this.#closeTimeout = closeTimeout;
     this.#protocol = new Protocol({ role, maxLength, maskKey: options?.maskKey });
@@ -212,6 +258,34 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return this.#protocol.bytesToSend + this.#writing;
   }
 
+  /**
+   * Resolves once the connection is open; rejects if it closed before that
+   * (a refused connection, a failed handshake). Nobody has to await it.
+   */
+  get opened(): Promise<void> {
+    return this.#opened.promise;
+  }
+
+  /** Resolves once, with what `close` reported, when the connection is over. */
+  get closed(): Promise<CloseInfo> {
+    return this.#closed.promise;
+  }
+
+  /**
+   * Emits `event`; also settles {@linkcode WebSocketDriver.opened} and
+   * {@linkcode WebSocketDriver.closed}, whatever emitted them.
+   */
+  override emit<K extends keyof DriverEvents>(event: K, ...args: DriverEvents[K]): boolean {
+    if (event === "open") {
+      this.#opened.resolve();
+    } else if (event === "close") {
+      const [code, reason] = args as DriverEvents["close"];
+      this.#opened.reject(new Error(`The connection closed before it opened (${code}${reason ? ` ${reason}` : ""})`));
+      this.#closed.resolve({ code, reason });
+    }
+    return super.emit(event, ...args);
+  }
+
   /** What the connection runs on: the stream pair or transport given to `attach`. */
   get socket(): unknown {
     return this.#socket;
@@ -237,6 +311,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       }
       if (this.#readyState === "connecting") {
         this.#readyState = "open";
+        this.#lastInput = performance.now();
+        this.#scheduleHeartbeat(this.#heartbeat?.interval);
         this.emit("open");
       }
       this.#flush();
@@ -380,6 +456,47 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.emit("close", CloseCode.ABNORMAL, error.message);
   }
 
+  /**
+   * Sends a ping with a payload of its own (unique unless `data` is given) and
+   * resolves with the round-trip time in milliseconds when its pong arrives;
+   * rejects if the connection ends first, or if pings cannot be sent.
+   *
+   * @example
+   * ```ts ignore
+   * const rtt = await ws.ping();
+   * ```
+   */
+  ping(data?: string | BinaryData): Promise<number> {
+    const payload = data ?? utf8Encoder.encode(`wsd-ping-${++this.#pingCounter}`);
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    const start = performance.now();
+    try {
+      this.sendPing(payload, () => resolve(performance.now() - start));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const pending = this.#pings[this.#pings.length - 1];
+    if (pending !== undefined) pending.onLost = () => reject(new Error("Cannot get the pong: the connection closed"));
+    return promise;
+  }
+
+  /**
+   * Drops the connection at once, without a closing handshake (for a peer
+   * that stopped answering): `close` follows with 1006, or with the peer's
+   * code if its close frame had arrived. Does nothing once closed.
+   */
+  terminate(): void {
+    if (this.#readyState === "closed") return;
+    if (this.#readyState === "connecting") {
+      this.#readyState = "closed";
+      this.abandon();
+      this.#transport?.abort();
+      queueMicrotask(() => this.emit("close", CloseCode.ABNORMAL, "Terminated before the connection opened"));
+      return;
+    }
+    this.#tearDown();
+  }
+
   /** Throws once the closing handshake started: nothing may follow a close frame. */
   #checkCanSend(what: string): void {
     if (this.#protocol.closeSent || this.#readyState === "closing" || this.#readyState === "closed") {
@@ -397,6 +514,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   // ───────────────────────────── the loop ─────────────────────────────
 
   #receive(chunk: Uint8Array): void {
+    if (this.#heartbeat !== undefined) this.#lastInput = performance.now();
     this.#inTurn = true;
     try {
       this.#protocol.receiveData(chunk);
@@ -496,6 +614,11 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** A write failed: the transport is gone in both directions. */
   #transportFailed(_error: unknown): void {
+    this.#tearDown();
+  }
+
+  /** Tears the transport down at once and finishes (a failure, a timeout, terminate()). */
+  #tearDown(): void {
     if (this.#readyState === "closed") return;
     this.#transport?.abort();
     this.#protocol.receiveEof();
@@ -508,12 +631,47 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (this.#closeTimer !== undefined || this.#readyState === "closed") return;
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
-      if (this.#readyState === "closed") return;
-      this.#transport?.abort();
-      this.#protocol.receiveEof();
-      this.#inputEnded = this.#outputEnding = this.#outputEnded = true;
-      this.#finish();
+      this.#tearDown();
     }, this.#closeTimeout);
+  }
+
+  #scheduleHeartbeat(delay: number | undefined): void {
+    if (delay === undefined) return;
+    clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = setTimeout(() => this.#checkHeartbeat(), Math.max(0, delay));
+  }
+
+  /** The heartbeat's one timer: ping after silence, give up after a silent timeout. */
+  #checkHeartbeat(): void {
+    const heartbeat = this.#heartbeat!;
+    if (this.#readyState !== "open" && this.#readyState !== "closing") return;
+    const now = performance.now();
+    if (this.#heartbeatPingAt !== 0) {
+      if (this.#lastInput > this.#heartbeatPingAt) {
+        this.#heartbeatPingAt = 0; // the peer is alive
+      } else if (now - this.#heartbeatPingAt >= heartbeat.timeout) {
+        this.emit(
+          "error",
+          new ProtocolError(
+            "WSD_ERR_HEARTBEAT_TIMEOUT",
+            CloseCode.ABNORMAL,
+            `No answer from the peer within ${heartbeat.timeout} ms of a ping`,
+          ),
+        );
+        this.#tearDown();
+        return;
+      } else {
+        return this.#scheduleHeartbeat(this.#heartbeatPingAt + heartbeat.timeout - now);
+      }
+    }
+    const idle = now - this.#lastInput;
+    if (idle < heartbeat.interval) return this.#scheduleHeartbeat(heartbeat.interval - idle);
+    if (this.#readyState === "open" && !this.#protocol.closeSent) {
+      this.#protocol.sendPing(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
+      this.#sent();
+    }
+    this.#heartbeatPingAt = now;
+    this.#scheduleHeartbeat(heartbeat.timeout);
   }
 
   #maybeFinish(): void {
@@ -527,7 +685,11 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = undefined;
     }
+    clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    const lost = this.#pings;
     this.#pings = [];
+    for (const ping of lost) ping.onLost?.();
     // Both directions are done (or torn down): release what is under them.
     this.#transport?.abort();
     const code = this.#protocol.closeCode || CloseCode.ABNORMAL;

@@ -30,7 +30,6 @@ import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { Server } from "./server.ts";
 import { streamTransport } from "./transport.ts";
-import type { Transport } from "./transport.ts";
 
 /** What a handler gets besides the request. */
 export interface ServeHandlerInfo {
@@ -275,12 +274,8 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
       await Promise.race([stopping, deadline]);
       clearTimeout(timer);
       // Then what is left is torn down: upgraded connections (no longer in
-      // `connections`; their `socket` is the transport the backend attached),
-      // and whatever the listener still holds.
-      for (const server of sockets) {
-        const transport = server.socket as Partial<Transport> | null;
-        if (typeof transport?.abort === "function") transport.abort(new Error("The server shut down"));
-      }
+      // `connections`), and whatever the listener still holds.
+      for (const server of sockets) server.terminate();
       running?.closeAll?.();
       await stopping;
       finished.resolve();

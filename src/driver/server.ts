@@ -339,6 +339,16 @@ export class Server extends WebSocketDriver {
     return true;
   }
 
+  /**
+   * Drops the connection at once (see {@linkcode WebSocketDriver.terminate}). On
+   * the runtime's own socket, which cannot be torn down, it starts its close.
+   */
+  override terminate(): void {
+    const socket = this.#native;
+    if (socket === null) return super.terminate();
+    if (socket.readyState < 2) socket.close();
+  }
+
   #nativeSend(data: string | Uint8Array): void {
     if (!this.#started) {
       if (this.readyState !== "connecting") {

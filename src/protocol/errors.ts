@@ -25,6 +25,7 @@
  * | `WSD_ERR_INVALID_CLOSE_CODE` | 1002 | a close code that may not appear on the wire |
  * | `WSD_ERR_INVALID_UTF8` | 1007 | a text message or close reason that is not UTF-8 |
  * | `WSD_ERR_MESSAGE_TOO_BIG` | 1009 | a message over `maxLength` |
+ * | `WSD_ERR_HEARTBEAT_TIMEOUT` | 1006 | no answer within the heartbeat's timeout (the connection is dropped) |
  */
 export type ProtocolErrorType =
   | "WSD_ERR_RESERVED_BITS"
@@ -40,7 +41,8 @@ export type ProtocolErrorType =
   | "WSD_ERR_CLOSE_PAYLOAD_LENGTH"
   | "WSD_ERR_INVALID_CLOSE_CODE"
   | "WSD_ERR_INVALID_UTF8"
-  | "WSD_ERR_MESSAGE_TOO_BIG";
+  | "WSD_ERR_MESSAGE_TOO_BIG"
+  | "WSD_ERR_HEARTBEAT_TIMEOUT";
 
 /**
  * A violation of RFC 6455 by the peer. The connection that saw it is closed with
