@@ -41,4 +41,4 @@ export type { ClientRequestHeadersOptions, ExpectedResponse, ResponseCheck } fro
 export { Client, DEFAULT_HANDSHAKE_TIMEOUT, makeClient } from "./src/driver/client.ts";
 export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
-export type { DriverOptions } from "./src/driver/driver.ts";
+export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";

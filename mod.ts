@@ -35,7 +35,14 @@
 export * from "./server.ts";
 export * from "./client.ts";
 export { DEFAULT_CLOSE_TIMEOUT, WebSocketDriver } from "./src/driver/driver.ts";
-export type { BinaryData, DriverEvents, DriverOptions, ReadyState } from "./src/driver/driver.ts";
+export type {
+  BinaryData,
+  CloseInfo,
+  DriverEvents,
+  DriverOptions,
+  HeartbeatOptions,
+  ReadyState,
+} from "./src/driver/driver.ts";
 export { EventEmitter } from "./src/driver/emitter.ts";
 export { streamTransport } from "./src/driver/transport.ts";
 export type { StreamPair, Transport, TransportSink } from "./src/driver/transport.ts";

@@ -54,4 +54,4 @@ export { availableBackends, serve } from "./src/driver/serve.ts";
 export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
 export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
-export type { DriverOptions } from "./src/driver/driver.ts";
+export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";
