@@ -34,7 +34,12 @@
 
 export * from "./server.ts";
 export * from "./client.ts";
-export { DEFAULT_CLOSE_TIMEOUT, WebSocketDriver } from "./src/driver/driver.ts";
+export {
+  CloseError,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_INCOMING_HIGH_WATER_MARK,
+  WebSocketDriver,
+} from "./src/driver/driver.ts";
 export type {
   BinaryData,
   CloseInfo,

@@ -96,10 +96,61 @@ export interface DriverOptions {
    * @default {undefined}
    */
   heartbeat?: HeartbeatOptions;
+  /**
+   * Bytes of received messages that a message iterator (`for await … of ws`)
+   * may hold unread; past that the driver stops reading the socket, so TCP
+   * backpressure slows the peer down, and reads again once the iterator caught
+   * up to half of it. Events (`on("message")`) are not affected.
+   *
+   * @default {1048576}
+   */
+  incomingHighWaterMark?: number;
 }
 
 /** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
-export const DRIVER_OPTION_KEYS: readonly string[] = ["maxLength", "closeTimeout", "maskKey", "heartbeat"];
+export const DRIVER_OPTION_KEYS: readonly string[] = [
+  "maxLength",
+  "closeTimeout",
+  "maskKey",
+  "heartbeat",
+  "incomingHighWaterMark",
+];
+
+/** The default of {@linkcode DriverOptions.incomingHighWaterMark}: 1 MiB. */
+export const DEFAULT_INCOMING_HIGH_WATER_MARK = 1 << 20;
+
+/**
+ * What a message iterator throws when the connection closed with a code other
+ * than 1000 (normal) or 1001 (going away).
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   for await (const message of ws) console.log(message);
+ * } catch (error) {
+ *   if (error instanceof CloseError) console.log("closed with", error.code, error.reason);
+ * }
+ * ```
+ */
+export class CloseError extends Error {
+  /** The close code. */
+  readonly code: number;
+  /** The close reason. */
+  readonly reason: string;
+
+  /**
+   * Creates the error of a connection closed with `code` and `reason`.
+   *
+   * @param code The close code.
+   * @param reason The close reason.
+   */
+  constructor(code: number, reason: string) {
+    super(`The connection closed with ${code}${reason ? ` (${reason})` : ""}`);
+    this.name = "CloseError";
+    this.code = code;
+    this.reason = reason;
+  }
+}
 
 /** Keepalive: a ping after `interval` ms without input; no input within `timeout` ms of it ends the connection. */
 export interface HeartbeatOptions {
@@ -190,6 +241,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #heartbeatPingAt = 0;
   #pingCounter = 0;
   readonly #opened = Promise.withResolvers<void>();
+  readonly #highWaterMark: number;
+  // The message iterator: its queue, the bytes in it, the next() waiting.
+  #iterating = false;
+  #queue: Array<string | Uint8Array> = [];
+  #queueBytes = 0;
+  #waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>> | null = null;
+  #paused = false;
   readonly #closed = Promise.withResolvers<CloseInfo>();
 
   /**
@@ -223,6 +281,11 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       }
       this.#heartbeat = { interval, timeout };
     }
+    const highWaterMark = options?.incomingHighWaterMark ?? DEFAULT_INCOMING_HIGH_WATER_MARK;
+    if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
+      throw new RangeError(`Invalid incomingHighWaterMark ${highWaterMark}: expected a whole number of bytes`);
+    }
+    this.#highWaterMark = highWaterMark;
     // Nobody has to await these: a rejection nobody handles must not end the program.
     this.#opened.promise.catch(() => {});
     this.#role = role;
@@ -278,12 +341,104 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   override emit<K extends keyof DriverEvents>(event: K, ...args: DriverEvents[K]): boolean {
     if (event === "open") {
       this.#opened.resolve();
+    } else if (event === "message" && this.#iterating) {
+      this.#enqueue(args[0] as string | Uint8Array);
     } else if (event === "close") {
       const [code, reason] = args as DriverEvents["close"];
+      const waiter = this.#waiter;
+      this.#waiter = null;
+      if (waiter !== null) this.#settleEnd(waiter, code, reason);
       this.#opened.reject(new Error(`The connection closed before it opened (${code}${reason ? ` ${reason}` : ""})`));
       this.#closed.resolve({ code, reason });
     }
     return super.emit(event, ...args);
+  }
+
+  /**
+   * Iterates over the messages (`string` for text, `Uint8Array` for binary)
+   * from now on. The loop ends when the connection closes with 1000 or 1001
+   * and throws a {@linkcode CloseError} on any other close; leaving the loop
+   * (`break`) does not close the connection. Unread messages beyond
+   * `incomingHighWaterMark` bytes make the driver stop reading the socket.
+   *
+   * @throws {TypeError} if another iterator of this connection is active.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const message of ws) {
+   *   if (typeof message === "string") console.log(message);
+   * }
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<string | Uint8Array> {
+    if (this.#iterating) {
+      throw new TypeError(
+        "Cannot iterate: this connection already has an active message iterator; read it from one loop",
+      );
+    }
+    this.#iterating = true;
+    const stop = (): IteratorResult<string | Uint8Array> => {
+      this.#iterating = false;
+      this.#queue = [];
+      this.#queueBytes = 0;
+      this.#waiter?.resolve({ value: undefined, done: true });
+      this.#waiter = null;
+      this.#setPaused(false);
+      return { value: undefined, done: true };
+    };
+    const iterator: AsyncIterableIterator<string | Uint8Array> = {
+      next: (): Promise<IteratorResult<string | Uint8Array>> => {
+        if (!this.#iterating) return Promise.resolve({ value: undefined, done: true });
+        if (this.#queue.length !== 0) {
+          const value = this.#queue.shift()!;
+          this.#queueBytes -= value.length;
+          if (this.#queueBytes <= this.#highWaterMark / 2) this.#setPaused(false);
+          return Promise.resolve({ value, done: false });
+        }
+        if (this.readyState === "closed") {
+          const waiter = Promise.withResolvers<IteratorResult<string | Uint8Array>>();
+          this.#closed.promise.then(({ code, reason }) => this.#settleEnd(waiter, code, reason));
+          return waiter.promise;
+        }
+        this.#waiter ??= Promise.withResolvers();
+        return this.#waiter.promise;
+      },
+      return: (): Promise<IteratorResult<string | Uint8Array>> => Promise.resolve(stop()),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    return iterator;
+  }
+
+  #enqueue(message: string | Uint8Array): void {
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      waiter.resolve({ value: message, done: false });
+      return;
+    }
+    this.#queue.push(message);
+    this.#queueBytes += message.length;
+    if (this.#queueBytes > this.#highWaterMark) this.#setPaused(true);
+  }
+
+  /** Ends an iteration: done on a clean close, a CloseError on any other. */
+  #settleEnd(
+    waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>>,
+    code: number,
+    reason: string,
+  ): void {
+    this.#iterating = false;
+    if (code === CloseCode.NORMAL || code === CloseCode.GOING_AWAY) waiter.resolve({ value: undefined, done: true });
+    else waiter.reject(new CloseError(code, reason));
+  }
+
+  #setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (paused) this.#transport?.pause?.();
+    else this.#transport?.resume?.();
   }
 
   /** What the connection runs on: the stream pair or transport given to `attach`. */

@@ -46,6 +46,14 @@ export interface Transport {
   end(): Promise<void>;
   /** Tears both directions down at once; pending writes may be lost. */
   abort(reason?: unknown): void;
+  /**
+   * Stops delivering input until {@linkcode Transport.resume} (so that TCP
+   * backpressure reaches the peer). Optional: a transport without it cannot
+   * slow its peer down.
+   */
+  pause?(): void;
+  /** Delivers input again after {@linkcode Transport.pause}. */
+  resume?(): void;
 }
 
 /** A readable and a writable byte stream that carry one connection. */
@@ -79,12 +87,16 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
   const reader = streams.readable.getReader();
   const writer = streams.writable.getWriter();
   let reading = true;
+  let paused: PromiseWithResolvers<void> | null = null;
   return {
     start(sink: TransportSink): void {
       (async () => {
         try {
           if (head !== undefined && head.length !== 0) sink.data(head);
           for (;;) {
+            // While paused, nothing is read: the stream's queue fills, and the
+            // socket under it stops reading from the kernel.
+            if (paused !== null) await paused.promise;
             if (!reading) return;
             const { done, value } = await reader.read();
             if (done) break;
@@ -106,7 +118,16 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
     end(): Promise<void> {
       return writer.close();
     },
+    pause(): void {
+      paused ??= Promise.withResolvers<void>();
+    },
+    resume(): void {
+      const p = paused;
+      paused = null;
+      p?.resolve();
+    },
     abort(reason?: unknown): void {
+      this.resume!();
       if (reading) {
         reading = false;
         reader.cancel(reason).catch(() => {});
