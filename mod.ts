@@ -38,6 +38,7 @@ export {
   CloseError,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_INCOMING_HIGH_WATER_MARK,
+  DEFAULT_OUTGOING_HIGH_WATER_MARK,
   WebSocketDriver,
 } from "./src/driver/driver.ts";
 export type {

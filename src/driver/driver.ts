@@ -63,6 +63,8 @@ export type DriverEvents = {
   ping: [data: Uint8Array];
   /** A pong arrived. */
   pong: [data: Uint8Array];
+  /** `bufferedAmount` fell back to `outgoingHighWaterMark` or below, after it had been above. */
+  drain: [];
 };
 
 /** Options every connection takes. */
@@ -105,6 +107,14 @@ export interface DriverOptions {
    * @default {1048576}
    */
   incomingHighWaterMark?: number;
+  /**
+   * Bytes of sent data waiting for the socket (`bufferedAmount`) above which
+   * {@linkcode WebSocketDriver.drained} waits and `writable` applies
+   * backpressure; `drain` is emitted when it falls back to this or below.
+   *
+   * @default {1048576}
+   */
+  outgoingHighWaterMark?: number;
 }
 
 /** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
@@ -114,7 +124,11 @@ export const DRIVER_OPTION_KEYS: readonly string[] = [
   "maskKey",
   "heartbeat",
   "incomingHighWaterMark",
+  "outgoingHighWaterMark",
 ];
+
+/** The default of {@linkcode DriverOptions.outgoingHighWaterMark}: 1 MiB. */
+export const DEFAULT_OUTGOING_HIGH_WATER_MARK = 1 << 20;
 
 /** The default of {@linkcode DriverOptions.incomingHighWaterMark}: 1 MiB. */
 export const DEFAULT_INCOMING_HIGH_WATER_MARK = 1 << 20;
@@ -248,6 +262,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #queueBytes = 0;
   #waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>> | null = null;
   #paused = false;
+  readonly #outgoingHighWaterMark: number;
+  /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
+  #full = false;
+  #drainWaiters: Array<() => void> = [];
+  #readable: ReadableStream<string | Uint8Array> | undefined;
+  #writable: WritableStream<string | Uint8Array> | undefined;
   readonly #closed = Promise.withResolvers<CloseInfo>();
 
   /**
@@ -286,6 +306,11 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       throw new RangeError(`Invalid incomingHighWaterMark ${highWaterMark}: expected a whole number of bytes`);
     }
     this.#highWaterMark = highWaterMark;
+    const outgoing = options?.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
+    if (!Number.isSafeInteger(outgoing) || outgoing < 0) {
+      throw new RangeError(`Invalid outgoingHighWaterMark ${outgoing}: expected a whole number of bytes`);
+    }
+    this.#outgoingHighWaterMark = outgoing;
     // Nobody has to await these: a rejection nobody handles must not end the program.
     this.#opened.promise.catch(() => {});
     this.#role = role;
@@ -439,6 +464,76 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#paused = paused;
     if (paused) this.#transport?.pause?.();
     else this.#transport?.resume?.();
+  }
+
+  /**
+   * Resolves once `bufferedAmount` is at most `outgoingHighWaterMark` (at once
+   * if it is), or the connection closed: the way to send no faster than the
+   * peer reads.
+   *
+   * @example
+   * ```ts ignore
+   * for (const chunk of chunks) {
+   *   ws.send(chunk);
+   *   await ws.drained();
+   * }
+   * ```
+   */
+  drained(): Promise<void> {
+    if (this.bufferedAmount <= this.#outgoingHighWaterMark || this.readyState === "closed") return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #drained(): void {
+    this.#full = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.emit("drain");
+  }
+
+  /**
+   * The messages as a `ReadableStream` (text as `string`, binary as
+   * `Uint8Array`), with the same ending rules and read backpressure as
+   * `for await … of ws`; made on first use, one per connection.
+   */
+  get readable(): ReadableStream<string | Uint8Array> {
+    return this.#readable ??= (() => {
+      const messages = this[Symbol.asyncIterator]();
+      return new ReadableStream<string | Uint8Array>({
+        async pull(controller) {
+          const { value, done } = await messages.next();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        },
+        async cancel() {
+          await messages.return!();
+        },
+      }, { highWaterMark: 0 });
+    })();
+  }
+
+  /**
+   * Sends what is written to it (a string as text, bytes as binary), waiting
+   * for {@linkcode WebSocketDriver.drained} after each chunk, so `pipeTo`
+   * keeps backpressure. Closing it starts the closing handshake (1000) and
+   * waits for the connection to close; aborting it closes with 1011.
+   */
+  get writable(): WritableStream<string | Uint8Array> {
+    return this.#writable ??= new WritableStream<string | Uint8Array>({
+      write: async (chunk) => {
+        await this.opened;
+        this.send(chunk);
+        await this.drained();
+      },
+      close: async () => {
+        this.closeConnection();
+        await this.closed;
+      },
+      abort: () => {
+        this.closeConnection(CloseCode.INTERNAL_ERROR, "The writable stream was aborted");
+      },
+    });
   }
 
   /** What the connection runs on: the stream pair or transport given to `attach`. */
@@ -661,6 +756,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** After a send: write now at the end of this turn, or in a microtask. */
   #sent(): void {
+    if (!this.#full && this.bufferedAmount > this.#outgoingHighWaterMark) this.#full = true;
     if (this.#inTurn || this.#flushScheduled || this.#transport === null) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
@@ -747,6 +843,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       transport.write(piece).then(
         () => {
           this.#writing -= piece.length;
+          if (this.#full && this.bufferedAmount <= this.#outgoingHighWaterMark) this.#drained();
         },
         (error) => {
           this.#writing -= piece.length;
@@ -842,6 +939,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     }
     clearTimeout(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;
+    this.#full = false;
+    for (const resolve of this.#drainWaiters) resolve();
+    this.#drainWaiters = [];
     const lost = this.#pings;
     this.#pings = [];
     for (const ping of lost) ping.onLost?.();
