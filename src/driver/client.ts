@@ -57,9 +57,16 @@ export interface ClientOptions extends DriverOptions {
    * @default {[]}
    */
   caCerts?: readonly string[];
+  /**
+   * Cancels the connection: while connecting, the attempt is abandoned
+   * (`error`, then `close` with 1006; `opened` rejects); once open, the
+   * closing handshake starts (1000).
+   */
+  signal?: AbortSignal;
 }
 
 const CLIENT_OPTION_KEYS = [
+  "signal",
   ...DRIVER_OPTION_KEYS,
   "acceptProtocols",
   "additionalHeaders",
@@ -110,7 +117,7 @@ export class Client extends WebSocketDriver {
    */
   constructor(url: string | URL, options?: ClientOptions) {
     checkOptions(options, CLIENT_OPTION_KEYS, "client options");
-    const { acceptProtocols, additionalHeaders, handshakeTimeout, caCerts, ...driverOptions } = options ?? {};
+    const { acceptProtocols, additionalHeaders, handshakeTimeout, caCerts, signal, ...driverOptions } = options ?? {};
     super("client", driverOptions);
     this.url = parseUrl(url);
     const protocols = acceptProtocols ?? [];
@@ -134,6 +141,23 @@ export class Client extends WebSocketDriver {
       throw new TypeError("Invalid caCerts: expected an array of PEM strings");
     }
     this.#caCerts = caCerts;
+    if (signal !== undefined) {
+      if (!(signal instanceof AbortSignal)) throw new TypeError("Invalid signal: expected an AbortSignal");
+      const onAbort = () => {
+        if (this.readyState === "connecting") {
+          const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+          this.#abort.abort(new Error(`Cannot connect to ${this.url}: aborted (${reason})`));
+          this.#failed(new Error(`Cannot connect to ${this.url}: aborted (${reason})`));
+        } else if (this.readyState === "open") {
+          this.closeConnection();
+        }
+      };
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+    }
     // Build the request now, so a bad header fails here rather than later.
     this.#requestHeaders("AAAAAAAAAAAAAAAAAAAAAA==");
   }
