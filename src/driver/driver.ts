@@ -93,11 +93,12 @@ export interface DriverOptions {
    * Keepalive with dead-peer detection: after `interval` ms without any input
    * a ping is sent; if nothing at all arrives within `timeout` ms after it, the
    * connection emits `error` (`WSD_ERR_HEARTBEAT_TIMEOUT`) and is dropped
-   * (`close` with 1006). Off by default.
+   * (`close` with 1006). Off by default (`serve()` turns it on for its
+   * servers: see its `heartbeat` option); `false` turns it off.
    *
    * @default {undefined}
    */
-  heartbeat?: HeartbeatOptions;
+  heartbeat?: HeartbeatOptions | false;
   /**
    * Bytes of received messages that a message iterator (`for await … of ws`)
    * may hold unread; past that the driver stops reading the socket, so TCP
@@ -294,7 +295,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       throw new TypeError("Invalid maskKey: expected a function returning 4 bytes");
     }
     const heartbeat = options?.heartbeat;
-    if (heartbeat !== undefined) {
+    if (heartbeat !== undefined && heartbeat !== false) {
       const { interval, timeout } = heartbeat ?? {};
       if (!(Number.isFinite(interval) && interval > 0 && Number.isFinite(timeout) && timeout > 0)) {
         throw new RangeError("Invalid heartbeat: expected { interval, timeout } in milliseconds, both more than 0");

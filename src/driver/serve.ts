@@ -29,6 +29,15 @@ import type { Connection, ListenOptions, NetAddr, ServeBackend } from "../runtim
 import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { Server } from "./server.ts";
+import type { HeartbeatOptions } from "./driver.ts";
+
+/**
+ * The heartbeat `serve()` gives its WebSockets by default: a ping after 30 s of
+ * silence, and 30 s for any answer. Proxies and load balancers commonly drop
+ * connections idle for 60 s; a ping every 30 s of silence keeps them open, and a
+ * dead peer is found within a minute.
+ */
+export const DEFAULT_SERVE_HEARTBEAT: HeartbeatOptions = { interval: 30_000, timeout: 30_000 };
 import { streamTransport } from "./transport.ts";
 
 /** What a handler gets besides the request. */
@@ -99,6 +108,15 @@ export interface ServeOptions {
    * @default {5000}
    */
   shutdownTimeout?: number;
+  /**
+   * The heartbeat of every WebSocket this server upgrades (see
+   * `DriverOptions.heartbeat`), unless the handler's `makeServer` sets its own;
+   * `false` for none. Deno's own server (the `deno` backend) cannot send
+   * pings: there it does not apply.
+   *
+   * @default {{ interval: 30000, timeout: 30000 }}
+   */
+  heartbeat?: HeartbeatOptions | false;
 }
 
 const SERVE_OPTION_KEYS = [
@@ -113,6 +131,7 @@ const SERVE_OPTION_KEYS = [
   "headTimeout",
   "maxHeadSize",
   "shutdownTimeout",
+  "heartbeat",
 ];
 
 /** A running server. */
@@ -172,6 +191,8 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   const headTimeout = options?.headTimeout ?? 10_000;
   const maxHeadSize = options?.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
   const shutdownTimeout = options?.shutdownTimeout ?? 5_000;
+  const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
+  const offer = (request: Request) => offerUpgrade(request, { heartbeat });
   const onError = options?.onError ?? ((error: unknown) => {
     console.error("Error in the request handler:", error);
     return new Response("Internal Server Error\n", { status: 500 });
@@ -228,10 +249,11 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
           track,
           headTimeout,
           maxHeadSize,
+          offer,
         }).finally(() => connections.delete(connection));
       });
     } else if (backend === "node") {
-      running = await adapter.listenHttp(listen, { answer, offerUpgrade, completeUpgrade, track });
+      running = await adapter.listenHttp(listen, { answer, offerUpgrade: offer, completeUpgrade, track });
     } else {
       running = await adapter.listenNative!(listen, async (request, info) => {
         // This listener stops last (see close()); meanwhile, refuse.
@@ -302,6 +324,7 @@ interface ConnectionContext {
   track: (server: Server) => void;
   headTimeout: number;
   maxHeadSize: number;
+  offer: (request: Request) => void;
 }
 
 /**
@@ -367,7 +390,7 @@ async function serveConnection(
     // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
     duplex: "half",
   });
-  if (upgrade) offerUpgrade(request);
+  if (upgrade) context.offer(request);
   const response = await context.answer(request, { remoteAddr });
   const upgraded = upgrade ? completeUpgrade(request, response) : null;
   if (upgraded === null) return await writePlain(connection, response);

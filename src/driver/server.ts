@@ -34,7 +34,7 @@ import { createServerResponseHeaders, isToken, selectProtocol, validateRequest }
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
 import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
-import type { BinaryData, DriverOptions, ReadyState } from "./driver.ts";
+import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
 import type { Transport } from "./transport.ts";
 
 /** Options of {@linkcode makeServer}. */
@@ -88,7 +88,13 @@ export function serverForResponse(response: Response): Server | undefined {
 }
 
 /** Requests whose backend will complete an upgrade itself. */
-const offered = new WeakSet<Request>();
+const offered = new WeakMap<Request, UpgradeDefaults>();
+
+/** Options a backend applies to the servers of its requests, unless the handler sets them. */
+export interface UpgradeDefaults {
+  /** The heartbeat of `serve()`, or `false` for none. */
+  heartbeat?: HeartbeatOptions | false;
+}
 /** Responses made by startConnection() for offered requests. */
 const upgrades = new WeakMap<Response, { server: Server; protocol: string | null }>();
 
@@ -96,8 +102,8 @@ const upgrades = new WeakMap<Response, { server: Server; protocol: string | null
  * Marks `request` as coming from a backend with a raw socket, which will write
  * the 101 answer and run the connection itself. For backends only.
  */
-export function offerUpgrade(request: Request): void {
-  offered.add(request);
+export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}): void {
+  offered.set(request, defaults);
 }
 
 /**
@@ -161,7 +167,10 @@ export class Server extends WebSocketDriver {
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
     const { acceptProtocols, additionalHeaders, ...driverOptions } = options ?? {};
-    super("server", driverOptions);
+    // serve()'s heartbeat applies unless the handler chose one (or false).
+    const heartbeat = driverOptions.heartbeat ??
+      (request instanceof Request ? offered.get(request)?.heartbeat : undefined);
+    super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
     this.request = request;
     const protocols = acceptProtocols ?? [];
     if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
