@@ -48,6 +48,7 @@ export type {
   DriverOptions,
   HeartbeatOptions,
   ReadyState,
+  SendQueuePolicy,
 } from "./src/driver/driver.ts";
 export { EventEmitter } from "./src/driver/emitter.ts";
 export { streamTransport } from "./src/driver/transport.ts";

@@ -116,6 +116,13 @@ export interface DriverOptions {
    * @default {1048576}
    */
   outgoingHighWaterMark?: number;
+  /**
+   * What a send does while `bufferedAmount` is over `outgoingHighWaterMark`;
+   * see {@linkcode SendQueuePolicy}. (`writable` always waits.)
+   *
+   * @default {"buffer"}
+   */
+  sendQueuePolicy?: SendQueuePolicy;
 }
 
 /** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
@@ -126,7 +133,16 @@ export const DRIVER_OPTION_KEYS: readonly string[] = [
   "heartbeat",
   "incomingHighWaterMark",
   "outgoingHighWaterMark",
+  "sendQueuePolicy",
 ];
+
+/**
+ * What `send`, `sendText` and `sendBinary` do while `bufferedAmount` is over
+ * `outgoingHighWaterMark`: `"buffer"` queues anyway (memory grows), `"drop"`
+ * drops the message (the call returns `false`), `"close"` closes the
+ * connection with 1008 (and returns `false`), `"throw"` throws a RangeError.
+ */
+export type SendQueuePolicy = "buffer" | "drop" | "close" | "throw";
 
 /** The default of {@linkcode DriverOptions.outgoingHighWaterMark}: 1 MiB. */
 export const DEFAULT_OUTGOING_HIGH_WATER_MARK = 1 << 20;
@@ -264,6 +280,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>> | null = null;
   #paused = false;
   readonly #outgoingHighWaterMark: number;
+  readonly #sendQueuePolicy: SendQueuePolicy;
   /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
   #full = false;
   #drainWaiters: Array<() => void> = [];
@@ -312,6 +329,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       throw new RangeError(`Invalid outgoingHighWaterMark ${outgoing}: expected a whole number of bytes`);
     }
     this.#outgoingHighWaterMark = outgoing;
+    const policy = options?.sendQueuePolicy ?? "buffer";
+    if (!["buffer", "drop", "close", "throw"].includes(policy)) {
+      throw new TypeError(
+        `Invalid sendQueuePolicy ${JSON.stringify(policy)}: use "buffer", "drop", "close" or "throw"`,
+      );
+    }
+    this.#sendQueuePolicy = policy;
     // Nobody has to await these: a rejection nobody handles must not end the program.
     this.#opened.promise.catch(() => {});
     this.#role = role;
@@ -580,12 +604,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * Sends a message: a string as text, bytes as binary. Before `open` it is
    * queued and sent in order once the connection opens.
    *
+   * @returns `true` if the message was queued; `false` if `sendQueuePolicy`
+   * dropped it (`"drop"`, `"close"`).
    * @throws {DOMException} `InvalidStateError` once the closing handshake started.
    * @throws {TypeError} for data that is neither a string nor bytes.
+   * @throws {RangeError} with `sendQueuePolicy: "throw"`, while over `outgoingHighWaterMark`.
    */
-  send(data: string | BinaryData): void {
-    if (typeof data === "string") this.sendText(data);
-    else this.sendBinary(data);
+  send(data: string | BinaryData): boolean {
+    return typeof data === "string" ? this.sendText(data) : this.sendBinary(data);
   }
 
   /**
@@ -593,11 +619,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    *
    * @throws {DOMException} `InvalidStateError` once the closing handshake started.
    */
-  sendText(text: string): void {
+  sendText(text: string): boolean {
     if (typeof text !== "string") throw new TypeError(`Cannot send text: expected a string, got ${typeName(text)}`);
     this.#checkCanSend("send");
+    if (!this.#admit()) return false;
     this.#protocol.sendText(text);
     this.#sent();
+    return true;
   }
 
   /**
@@ -606,11 +634,33 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    *
    * @throws {DOMException} `InvalidStateError` once the closing handshake started.
    */
-  sendBinary(data: BinaryData): void {
+  sendBinary(data: BinaryData): boolean {
     const bytes = toBytes(data, "Cannot send binary");
     this.#checkCanSend("send");
+    if (!this.#admit()) return false;
     this.#protocol.sendBinary(bytes);
     this.#sent();
+    return true;
+  }
+
+  /**
+   * Applies `sendQueuePolicy` when `bufferedAmount` is over
+   * `outgoingHighWaterMark`: whether the message may be queued.
+   */
+  #admit(): boolean {
+    if (this.#sendQueuePolicy === "buffer" || this.bufferedAmount <= this.#outgoingHighWaterMark) return true;
+    switch (this.#sendQueuePolicy) {
+      case "drop":
+        return false;
+      case "close":
+        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
+        return false;
+      default:
+        throw new RangeError(
+          `Cannot send: ${this.bufferedAmount} bytes are waiting, over outgoingHighWaterMark ` +
+            `(${this.#outgoingHighWaterMark}); await drained() before sending more`,
+        );
+    }
   }
 
   /**

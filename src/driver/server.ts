@@ -294,21 +294,21 @@ export class Server extends WebSocketDriver {
   }
 
   /** Sends a message: a string as text, bytes as binary (see {@linkcode WebSocketDriver.send}). */
-  override send(data: string | BinaryData): void {
+  override send(data: string | BinaryData): boolean {
     if (this.#native === null) return super.send(data);
-    if (typeof data === "string") this.sendText(data);
-    else this.sendBinary(data);
+    return typeof data === "string" ? this.sendText(data) : this.sendBinary(data);
   }
 
   /** Sends a text message (see {@linkcode WebSocketDriver.sendText}). */
-  override sendText(text: string): void {
+  override sendText(text: string): boolean {
     if (this.#native === null && this.#started) return super.sendText(text);
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
     this.#nativeSend(text);
+    return true;
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
-  override sendBinary(data: BinaryData): void {
+  override sendBinary(data: BinaryData): boolean {
     if (this.#native === null && this.#started) return super.sendBinary(data);
     if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
       throw new TypeError("Cannot send binary: expected a Uint8Array, ArrayBuffer or ArrayBufferView");
@@ -317,6 +317,7 @@ export class Server extends WebSocketDriver {
       ? new Uint8Array(data.slice(0))
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
     this.#nativeSend(bytes);
+    return true;
   }
 
   /**

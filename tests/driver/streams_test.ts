@@ -102,3 +102,56 @@ describe("drained() and the drain event", () => {
     assert.throws(() => new WebSocketDriver("server", { incomingHighWaterMark: 1.5 }), RangeError);
   });
 });
+
+describe("sendQueuePolicy: what a send does while over outgoingHighWaterMark", () => {
+  async function full(policy: "buffer" | "drop" | "close" | "throw") {
+    const transport = new CountingTransport();
+    transport.hold = true;
+    const driver = new WebSocketDriver("server", { outgoingHighWaterMark: 100, sendQueuePolicy: policy });
+    driver.on("error", () => {});
+    driver.attach(transport);
+    await driver.opened;
+    assert.equal(driver.send(new Uint8Array(200)), true, "the first send is under the mark");
+    return { driver, transport };
+  }
+
+  it('"buffer" (the default) queues anyway', async () => {
+    const { driver } = await full("buffer");
+    assert.equal(driver.send("more"), true);
+    assert.ok(driver.bufferedAmount > 200);
+    driver.terminate();
+  });
+
+  it('"drop" drops the message and returns false', async () => {
+    const { driver, transport } = await full("drop");
+    const before = driver.bufferedAmount;
+    assert.equal(driver.send("dropped"), false);
+    assert.equal(driver.bufferedAmount, before);
+    transport.release();
+    await driver.drained();
+    assert.equal(driver.send("after"), true, "sends again once drained");
+    driver.terminate();
+  });
+
+  it('"close" closes with 1008', async () => {
+    const { driver, transport } = await full("close");
+    assert.equal(driver.send("too much"), false);
+    assert.equal(driver.readyState, "closing");
+    transport.release();
+    await delay(ms(10));
+    const closeFrame = transport.frames().find((f) => f.opcode === 0x8)!;
+    assert.deepEqual([...closeFrame.payload.subarray(0, 2)], [0x03, 0xf0], "code 1008");
+    driver.terminate();
+  });
+
+  it('"throw" throws a RangeError that says what to do', async () => {
+    const { driver } = await full("throw");
+    assert.throws(() => driver.send("x"), (e: unknown) => e instanceof RangeError && /drained\(\)/.test(e.message));
+    driver.terminate();
+  });
+
+  it("an unknown policy is a TypeError", () => {
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => new WebSocketDriver("server", { sendQueuePolicy: "wait" as any }), TypeError);
+  });
+});
