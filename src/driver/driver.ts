@@ -492,6 +492,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
+   * Bytes of received messages held for the message iterator (or `readable`)
+   * and not read yet. Above `incomingHighWaterMark` the socket is not read.
+   */
+  get incomingBufferedAmount(): number {
+    return this.#queueBytes;
+  }
+
+  /**
    * Resolves once `bufferedAmount` is at most `outgoingHighWaterMark` (at once
    * if it is), or the connection closed: the way to send no faster than the
    * peer reads.
