@@ -38,7 +38,7 @@
 
 export { createClientRequestHeaders, generateKey, validateResponse } from "./src/protocol/handshake.ts";
 export type { ClientRequestHeadersOptions, ExpectedResponse, ResponseCheck } from "./src/protocol/handshake.ts";
-export { Client, DEFAULT_HANDSHAKE_TIMEOUT, makeClient } from "./src/driver/client.ts";
+export { Client, DEFAULT_OPEN_TIMEOUT, makeClient } from "./src/driver/client.ts";
 export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";

@@ -7,7 +7,7 @@
  * ```text
  *   startConnection()
  *     └─ runtime adapter: connect(host, port, tls)        ─┐
- *     └─ write "GET … Upgrade: websocket …"                 │ handshakeTimeout
+ *     └─ write "GET … Upgrade: websocket …"                 │ openTimeout
  *     └─ read the response head; validate 101 + accept key ─┘
  *     └─ attach(streams, bytes after the head) → "open"
  *   any failure before open → "error", then "close" (1006); nothing is sent
@@ -25,7 +25,7 @@ import type { DriverOptions } from "./driver.ts";
 import { streamTransport } from "./transport.ts";
 
 /** How long the connection and the opening handshake may take, by default. */
-export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+export const DEFAULT_OPEN_TIMEOUT = 10_000;
 
 /** Options of {@linkcode makeClient}. */
 export interface ClientOptions extends DriverOptions {
@@ -49,7 +49,7 @@ export interface ClientOptions extends DriverOptions {
    *
    * @default {10000}
    */
-  handshakeTimeout?: number;
+  openTimeout?: number;
   /**
    * Extra CA certificates (PEM) to trust for `wss://`, on top of the system's:
    * for private CAs and tests. The server's certificate is always verified.
@@ -70,7 +70,7 @@ const CLIENT_OPTION_KEYS = [
   ...DRIVER_OPTION_KEYS,
   "acceptProtocols",
   "additionalHeaders",
-  "handshakeTimeout",
+  "openTimeout",
   "caCerts",
 ];
 
@@ -101,7 +101,7 @@ export class Client extends WebSocketDriver {
   readonly url: URL;
   readonly #protocols: readonly string[];
   readonly #headers: HeadersInit | undefined;
-  readonly #handshakeTimeout: number;
+  readonly #openTimeout: number;
   readonly #caCerts: readonly string[] | undefined;
   #started = false;
   #response: HandshakeResponse | null = null;
@@ -117,7 +117,7 @@ export class Client extends WebSocketDriver {
    */
   constructor(url: string | URL, options?: ClientOptions) {
     checkOptions(options, CLIENT_OPTION_KEYS, "client options");
-    const { acceptProtocols, additionalHeaders, handshakeTimeout, caCerts, signal, ...driverOptions } = options ?? {};
+    const { acceptProtocols, additionalHeaders, openTimeout, caCerts, signal, ...driverOptions } = options ?? {};
     super("client", driverOptions);
     this.url = parseUrl(url);
     const protocols = acceptProtocols ?? [];
@@ -132,11 +132,11 @@ export class Client extends WebSocketDriver {
     }
     this.#protocols = protocols;
     this.#headers = additionalHeaders;
-    const timeout = handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const timeout = openTimeout ?? DEFAULT_OPEN_TIMEOUT;
     if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw new RangeError(`Invalid handshakeTimeout ${timeout}: expected milliseconds, more than 0`);
+      throw new RangeError(`Invalid openTimeout ${timeout}: expected milliseconds, more than 0`);
     }
-    this.#handshakeTimeout = timeout;
+    this.#openTimeout = timeout;
     if (caCerts !== undefined && (!Array.isArray(caCerts) || caCerts.some((c) => typeof c !== "string"))) {
       throw new TypeError("Invalid caCerts: expected an array of PEM strings");
     }
@@ -187,9 +187,9 @@ export class Client extends WebSocketDriver {
     const timer = setTimeout(
       () =>
         this.#abort.abort(
-          new Error(`Cannot connect to ${url}: the handshake timed out after ${this.#handshakeTimeout} ms`),
+          new Error(`Cannot connect to ${url}: the handshake timed out after ${this.#openTimeout} ms`),
         ),
-      this.#handshakeTimeout,
+      this.#openTimeout,
     );
     try {
       const adapter = await runtimeAdapter();

@@ -34,6 +34,7 @@ import { createServerResponseHeaders, isToken, selectProtocol, validateRequest }
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
 import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
+import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
 import type { Transport } from "./transport.ts";
 
@@ -147,6 +148,8 @@ export class Server extends WebSocketDriver {
   #native: NativeSocket | null = null;
   #nativeProtocol: string | null = null;
   #nativeClosed = false;
+  #heartbeat: HeartbeatOptions | false | undefined;
+  #outgoingHighWaterMark: number;
   /**
    * Messages sent before the connection opened: before startConnection()
    * (whether they go to the driver or to the runtime's socket is known only
@@ -171,6 +174,8 @@ export class Server extends WebSocketDriver {
     const heartbeat = driverOptions.heartbeat ??
       (request instanceof Request ? offered.get(request)?.heartbeat : undefined);
     super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
+    this.#heartbeat = heartbeat;
+    this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
     this.request = request;
     const protocols = acceptProtocols ?? [];
     if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
@@ -222,7 +227,14 @@ export class Server extends WebSocketDriver {
       upgrades.set(response, { server: this, protocol });
       return response;
     }
-    const native = nativeUpgrade(request, headers);
+    // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
+    const heartbeat = this.#heartbeat;
+    const idleTimeout = heartbeat === undefined
+      ? undefined
+      : heartbeat === false
+      ? 0
+      : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
+    const native = nativeUpgrade(request, headers, idleTimeout);
     if (native === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
@@ -291,6 +303,23 @@ export class Server extends WebSocketDriver {
   /** What the connection runs on: the stream pair, or the runtime's own WebSocket. */
   override get socket(): unknown {
     return this.#native ?? super.socket;
+  }
+
+  /**
+   * Resolves once `bufferedAmount` is at most `outgoingHighWaterMark` (see
+   * {@linkcode WebSocketDriver.drained}). The runtime's own socket tells no
+   * write completions: there it is polled every 10 ms.
+   */
+  override drained(): Promise<void> {
+    const socket = this.#native;
+    if (socket === null) return super.drained();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (socket.bufferedAmount <= this.#outgoingHighWaterMark || socket.readyState >= 2) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
   }
 
   /** Sends a message: a string as text, bytes as binary (see {@linkcode WebSocketDriver.send}). */

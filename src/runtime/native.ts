@@ -9,18 +9,20 @@
 export type NativeSocket = WebSocket;
 
 interface DenoUpgrade {
-  upgradeWebSocket(request: Request): { socket: WebSocket; response: Response };
+  upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
 }
 
 /**
  * Upgrades `request` with the runtime's own WebSocket, answering with
  * `headers` (the accept key is recomputed by the runtime; the subprotocol and
  * additional headers are carried over). Returns `null` on a runtime without a
- * built-in upgrade.
+ * built-in upgrade. `idleTimeout` (seconds, 0 for none) is the runtime's own
+ * ping-based keepalive.
  */
 export function nativeUpgrade(
   request: Request,
   headers: Headers,
+  idleTimeout?: number,
 ): { socket: NativeSocket; response: Response } | null {
   const deno = (globalThis as { Deno?: DenoUpgrade }).Deno;
   if (deno?.upgradeWebSocket === undefined) return null;
@@ -33,7 +35,8 @@ export function nativeUpgrade(
   // against the request's list split on ", " only, and throws for a list
   // written "a,b" (as the ws package and others send it). The header is set
   // below with the others.
-  const { socket, response } = deno.upgradeWebSocket(request);
+  // idleTimeout (seconds): the runtime's own keepalive, the only one its socket has.
+  const { socket, response } = deno.upgradeWebSocket(request, idleTimeout === undefined ? {} : { idleTimeout });
   // Names the runtime set itself are not overridden; every value of the
   // others is kept (several Set-Cookie).
   const own = new Set(response.headers.keys());

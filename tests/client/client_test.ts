@@ -184,7 +184,7 @@ describe("makeClient: URLs", () => {
       TypeError,
     );
     assert.throws(
-      () => makeClient("ws://h/", { handshakeTimeout: 0 }),
+      () => makeClient("ws://h/", { openTimeout: 0 }),
       RangeError,
     );
     assert.throws(
@@ -988,11 +988,11 @@ describe("makeClient: handshake failures → error, then close 1006", () => {
     }
   });
 
-  it("a server that never answers → handshakeTimeout", async () => {
+  it("a server that never answers → openTimeout", async () => {
     const fake = await startFakeServer(() => {});
     try {
       const started = Date.now();
-      await expectFailure(fake.url, { handshakeTimeout: 300 }, [
+      await expectFailure(fake.url, { openTimeout: 300 }, [
         /timed out/,
         /300 ms/,
       ]);
