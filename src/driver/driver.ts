@@ -717,22 +717,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   closeConnection(code: number, reason?: string): boolean;
   closeConnection(a?: string | number, b?: number | string): boolean {
-    let reason: unknown = a, code: unknown = b;
-    if (typeof a === "number") [code, reason] = [a, b];
-    code ??= CloseCode.NORMAL;
-    reason ??= "";
-    if (typeof code !== "number" || !Number.isInteger(code) || !isValidCloseCode(code)) {
-      throw new RangeError(
-        `Cannot close: invalid close code ${String(code)}; use 1000, 1001–1003, 1007–1014 or 3000–4999`,
-      );
-    }
-    if (typeof reason !== "string") {
-      throw new TypeError(`Cannot close: the reason must be a string, got ${typeName(reason)}`);
-    }
-    const reasonBytes = utf8Encoder.encode(reason).length;
-    if (reasonBytes > MAX_CLOSE_REASON_BYTES) {
-      throw new RangeError(`Cannot close: the reason has ${reasonBytes} bytes of UTF-8, at most 123 are allowed`);
-    }
+    const { code, reason } = closeArguments(a, b);
     if (this.#readyState === "connecting") {
       this.#readyState = "closed";
       this.abandon();
@@ -1011,7 +996,35 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 }
 
-function toBytes(data: unknown, what: string): Uint8Array {
+/**
+ * Reads `closeConnection`'s arguments, in the seed's order `(reason, code)` or
+ * the WHATWG order `(code, reason)`, with their defaults (1000, "").
+ *
+ * @throws {RangeError} for a code that may not be sent or a reason over 123 bytes.
+ * @throws {TypeError} for a reason that is not a string.
+ */
+export function closeArguments(a: unknown, b: unknown): CloseInfo {
+  let reason: unknown = a, code: unknown = b;
+  if (typeof a === "number") [code, reason] = [a, b];
+  code ??= CloseCode.NORMAL;
+  reason ??= "";
+  if (typeof code !== "number" || !isValidCloseCode(code)) {
+    throw new RangeError(
+      `Cannot close: invalid close code ${String(code)}; use 1000, 1001–1003, 1007–1014 or 3000–4999`,
+    );
+  }
+  if (typeof reason !== "string") {
+    throw new TypeError(`Cannot close: the reason must be a string, got ${typeName(reason)}`);
+  }
+  const reasonBytes = utf8Encoder.encode(reason).length;
+  if (reasonBytes > MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(`Cannot close: the reason has ${reasonBytes} bytes of UTF-8, at most 123 are allowed`);
+  }
+  return { code, reason };
+}
+
+/** Views `data` as bytes (no copy); a TypeError naming `what` for anything else. */
+export function toBytes(data: unknown, what: string): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

@@ -33,7 +33,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { createServerResponseHeaders, isToken, selectProtocol, validateRequest } from "../protocol/handshake.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
-import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
+import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, WebSocketDriver } from "./driver.ts";
 import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
 import type { Transport } from "./transport.ts";
@@ -322,12 +322,6 @@ export class Server extends WebSocketDriver {
     });
   }
 
-  /** Sends a message: a string as text, bytes as binary (see {@linkcode WebSocketDriver.send}). */
-  override send(data: string | BinaryData): boolean {
-    if (this.#native === null) return super.send(data);
-    return typeof data === "string" ? this.sendText(data) : this.sendBinary(data);
-  }
-
   /** Sends a text message (see {@linkcode WebSocketDriver.sendText}). */
   override sendText(text: string): boolean {
     if (this.#native === null && this.#started) return super.sendText(text);
@@ -339,13 +333,8 @@ export class Server extends WebSocketDriver {
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
   override sendBinary(data: BinaryData): boolean {
     if (this.#native === null && this.#started) return super.sendBinary(data);
-    if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
-      throw new TypeError("Cannot send binary: expected a Uint8Array, ArrayBuffer or ArrayBufferView");
-    }
-    const bytes = data instanceof ArrayBuffer
-      ? new Uint8Array(data.slice(0))
-      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    this.#nativeSend(bytes);
+    // Copied now: what is sent must not change if the caller reuses its buffer.
+    this.#nativeSend(toBytes(data, "Cannot send binary").slice());
     return true;
   }
 
@@ -370,11 +359,10 @@ export class Server extends WebSocketDriver {
   override closeConnection(code: number, reason?: string): boolean;
   override closeConnection(a?: string | number, b?: number | string): boolean {
     if (this.#native === null) return super.closeConnection(a as string, b as number);
-    let reason = a, code = b;
-    if (typeof a === "number") [code, reason] = [a, b];
+    const { code, reason } = closeArguments(a, b);
     const socket = this.#native;
     if (socket.readyState >= 2) return false;
-    socket.close((code as number | undefined) ?? CloseCode.NORMAL, (reason as string | undefined) ?? "");
+    socket.close(code, reason);
     return true;
   }
 
