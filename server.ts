@@ -50,6 +50,7 @@ export {
 export type { RequestCheck } from "./src/protocol/handshake.ts";
 export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
 export type { ServerOptions } from "./src/driver/server.ts";
+export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { availableBackends, DEFAULT_SERVE_HEARTBEAT, serve } from "./src/driver/serve.ts";
 export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
 export type { NetAddr } from "./src/runtime/types.ts";

@@ -16,11 +16,14 @@
  * @module
  */
 
+import { MessageCompression } from "../protocol/compression.ts";
+import { acceptDeflateResponse, deflateConfig, deflateOffer, PERMESSAGE_DEFLATE } from "../protocol/extensions.ts";
+import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
 import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
 import type { Connection } from "../runtime/types.ts";
-import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
+import { checkOptions, DRIVER_OPTION_KEYS, useExtensions, WebSocketDriver } from "./driver.ts";
 import type { DriverOptions } from "./driver.ts";
 import { streamTransport } from "./transport.ts";
 
@@ -63,9 +66,19 @@ export interface ClientOptions extends DriverOptions {
    * closing handshake starts (1000).
    */
   signal?: AbortSignal;
+  /**
+   * Offers permessage-deflate (RFC 7692): `true` with the defaults, an object
+   * with parameters. If the server accepts, messages from `threshold` bytes up
+   * are compressed and `maxLength` bounds the inflated size; a server answer
+   * outside the offer fails the connection.
+   *
+   * @default {false}
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 const CLIENT_OPTION_KEYS = [
+  "perMessageDeflate",
   "signal",
   ...DRIVER_OPTION_KEYS,
   "acceptProtocols",
@@ -103,6 +116,7 @@ export class Client extends WebSocketDriver {
   readonly #headers: HeadersInit | undefined;
   readonly #openTimeout: number;
   readonly #caCerts: readonly string[] | undefined;
+  readonly #deflate: DeflateConfig | null;
   #started = false;
   #response: HandshakeResponse | null = null;
   #abort = new AbortController();
@@ -117,9 +131,11 @@ export class Client extends WebSocketDriver {
    */
   constructor(url: string | URL, options?: ClientOptions) {
     checkOptions(options, CLIENT_OPTION_KEYS, "client options");
-    const { acceptProtocols, additionalHeaders, openTimeout, caCerts, signal, ...driverOptions } = options ?? {};
+    const { acceptProtocols, additionalHeaders, openTimeout, caCerts, signal, perMessageDeflate, ...driverOptions } =
+      options ?? {};
     super("client", driverOptions);
     this.url = parseUrl(url);
+    this.#deflate = deflateConfig(perMessageDeflate, "client options");
     const protocols = acceptProtocols ?? [];
     if (!Array.isArray(protocols)) throw new TypeError("Invalid acceptProtocols: expected an array of strings");
     for (const p of protocols) {
@@ -243,8 +259,20 @@ export class Client extends WebSocketDriver {
         }
         const { status, statusText, headers } = result.head;
         this.#response = { status, statusText, headers };
-        const check = validateResponse(status, headers, { key, protocols: this.#protocols });
+        const deflate = this.#deflate;
+        const check = validateResponse(status, headers, {
+          key,
+          protocols: this.#protocols,
+          extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
+        });
         if (!check.ok) throw new Error(`Cannot connect to ${url}: ${check.message}`);
+        if (deflate !== null) {
+          const agreed = acceptDeflateResponse(check.extensions, deflate);
+          if (!agreed.ok) throw new Error(`Cannot connect to ${url}: ${agreed.message}`);
+          if (agreed.params !== null) {
+            useExtensions(this, check.extensions!, new MessageCompression("client", agreed.params, deflate));
+          }
+        }
         rest = result.rest;
         reader.releaseLock();
         signal.removeEventListener("abort", onAbort);
@@ -263,6 +291,7 @@ export class Client extends WebSocketDriver {
       key,
       protocols: this.#protocols,
       additionalHeaders: this.#headers,
+      extensions: this.#deflate === null ? undefined : deflateOffer(this.#deflate),
     });
     if (url.username !== "" && !headers.has("authorization")) {
       const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;

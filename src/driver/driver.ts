@@ -29,6 +29,7 @@
 import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { isValidCloseCode } from "../protocol/close.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import type { MessageCompression } from "../protocol/compression.ts";
 import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
@@ -124,6 +125,17 @@ export interface DriverOptions {
    */
   sendQueuePolicy?: SendQueuePolicy;
 }
+
+/**
+ * Records the extensions a handshake agreed on, before `attach()`: with
+ * permessage-deflate, the compression state of the connection. For the server
+ * and client of this library only (not exported from the package).
+ */
+export let useExtensions: (
+  driver: WebSocketDriver,
+  extensions: string,
+  compression: MessageCompression | null,
+) => void;
 
 /** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
 export const DRIVER_OPTION_KEYS: readonly string[] = [
@@ -252,6 +264,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #closeTimeout: number;
   #readyState: ReadyState = "connecting";
   #subprotocol: string | null = null;
+  #extensions = "";
   #transport: Transport | null = null;
   #socket: unknown = null;
   #pings: PendingPing[] = [];
@@ -351,6 +364,26 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   /** The subprotocol agreed in the handshake, or `null` if none was. */
   get protocol(): string | null {
     return this.#subprotocol;
+  }
+
+  /**
+   * The extensions agreed in the handshake, as the server's
+   * `Sec-WebSocket-Extensions` value (e.g. `"permessage-deflate"`), or `""`.
+   *
+   * @example
+   * ```ts ignore
+   * ws.on("open", () => console.log(ws.extensions || "no extensions"));
+   * ```
+   */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  static {
+    useExtensions = (driver, extensions, compression) => {
+      driver.#extensions = extensions;
+      driver.#protocol.useCompression(compression);
+    };
   }
 
   /** The connection's state. */

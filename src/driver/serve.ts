@@ -18,6 +18,8 @@
 
 import { CloseCode } from "../protocol/constants.ts";
 import { hasToken } from "../protocol/handshake.ts";
+import { deflateConfig } from "../protocol/extensions.ts";
+import type { PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import {
   DEFAULT_MAX_HEAD_SIZE,
   DEFAULT_MAX_HEADERS,
@@ -117,9 +119,19 @@ export interface ServeOptions {
    * @default {{ interval: 30000, timeout: 30000 }}
    */
   heartbeat?: HeartbeatOptions | false;
+  /**
+   * permessage-deflate for every WebSocket this server upgrades (see
+   * `ServerOptions.perMessageDeflate`), unless the handler's `makeServer` sets
+   * its own. The `deno` backend's socket cannot compress: there offers are
+   * declined.
+   *
+   * @default {false}
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 const SERVE_OPTION_KEYS = [
+  "perMessageDeflate",
   "port",
   "hostname",
   "backend",
@@ -192,7 +204,9 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   const maxHeadSize = options?.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
   const shutdownTimeout = options?.shutdownTimeout ?? 5_000;
   const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
-  const offer = (request: Request) => offerUpgrade(request, { heartbeat });
+  const perMessageDeflate = options?.perMessageDeflate;
+  deflateConfig(perMessageDeflate, "serve options"); // a bad setting fails here, not per request
+  const offer = (request: Request) => offerUpgrade(request, { heartbeat, perMessageDeflate });
   const onError = options?.onError ?? ((error: unknown) => {
     console.error("Error in the request handler:", error);
     return new Response("Internal Server Error\n", { status: 500 });

@@ -30,10 +30,13 @@
 
 import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { MessageCompression } from "../protocol/compression.ts";
+import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/extensions.ts";
+import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import { createServerResponseHeaders, isToken, selectProtocol, validateRequest } from "../protocol/handshake.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
-import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, WebSocketDriver } from "./driver.ts";
+import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, useExtensions, WebSocketDriver } from "./driver.ts";
 import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
 import type { Transport } from "./transport.ts";
@@ -55,9 +58,19 @@ export interface ServerOptions extends DriverOptions {
    * @default {{}}
    */
   additionalHeaders?: HeadersInit;
+  /**
+   * permessage-deflate (RFC 7692): `true` accepts a client's offer with the
+   * defaults, an object sets the parameters. Messages from
+   * `threshold` bytes up are then compressed, and `maxLength` bounds the
+   * inflated size. The runtime's own socket (Deno serve, Deno Deploy, the
+   * `deno` backend of `serve()`) cannot compress: there the offer is declined.
+   *
+   * @default {false}
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
-const SERVER_OPTION_KEYS = [...DRIVER_OPTION_KEYS, "acceptProtocols", "additionalHeaders"];
+const SERVER_OPTION_KEYS = [...DRIVER_OPTION_KEYS, "acceptProtocols", "additionalHeaders", "perMessageDeflate"];
 
 /** The error of a request that is not a valid WebSocket upgrade. */
 export class HandshakeError extends Error {
@@ -95,6 +108,8 @@ const offered = new WeakMap<Request, UpgradeDefaults>();
 export interface UpgradeDefaults {
   /** The heartbeat of `serve()`, or `false` for none. */
   heartbeat?: HeartbeatOptions | false;
+  /** The permessage-deflate settings of `serve()`. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 /** Responses made by startConnection() for offered requests. */
 const upgrades = new WeakMap<Response, { server: Server; protocol: string | null }>();
@@ -144,6 +159,7 @@ export class Server extends WebSocketDriver {
   readonly #acceptProtocols: readonly string[];
   readonly #additionalHeaders: HeadersInit | undefined;
   readonly #maxLength: number;
+  readonly #deflate: DeflateConfig | null;
   #started = false;
   #native: NativeSocket | null = null;
   #nativeProtocol: string | null = null;
@@ -169,7 +185,7 @@ export class Server extends WebSocketDriver {
       throw new TypeError(`Cannot make a server: expected a Request, got ${typeof request}`);
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
-    const { acceptProtocols, additionalHeaders, ...driverOptions } = options ?? {};
+    const { acceptProtocols, additionalHeaders, perMessageDeflate, ...driverOptions } = options ?? {};
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ??
       (request instanceof Request ? offered.get(request)?.heartbeat : undefined);
@@ -184,6 +200,7 @@ export class Server extends WebSocketDriver {
     this.#acceptProtocols = protocols;
     this.#additionalHeaders = additionalHeaders;
     this.#maxLength = driverOptions.maxLength ?? DEFAULT_MAX_LENGTH;
+    this.#deflate = deflateConfig(perMessageDeflate ?? offered.get(request)?.perMessageDeflate, "server options");
     // A bad additionalHeaders should fail here, not in the middle of a handshake.
     createServerResponseHeaders("dGhlIHNhbXBsZSBub25jZQ==", null, additionalHeaders);
   }
@@ -203,18 +220,22 @@ export class Server extends WebSocketDriver {
     this.#started = true;
     const request = this.request;
     const check = validateRequest(request.method, request.headers);
-    if (!check.ok) {
-      const error = new HandshakeError(check.status, check.message);
-      this.#pending = [];
-      queueMicrotask(() => this.failConnecting(error));
-      const headers = new Headers(check.headers);
-      headers.set("Content-Type", "text/plain; charset=utf-8");
-      headers.set("Connection", "close");
-      return new Response(check.message + "\n", { status: check.status, headers });
-    }
+    if (!check.ok) return this.#refuse(check.status, check.message, check.headers);
     const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
-    const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
     if (offered.has(request)) {
+      let extensions: string | null = null;
+      if (this.#deflate !== null && check.extensions !== null) {
+        const offers = parseExtensions(check.extensions);
+        if (offers === null) {
+          return this.#refuse(400, `Invalid Sec-WebSocket-Extensions header: ${JSON.stringify(check.extensions)}`);
+        }
+        const accepted = acceptDeflateOffer(offers, this.#deflate);
+        if (accepted !== null) {
+          extensions = accepted.response;
+          useExtensions(this, extensions, new MessageCompression("server", accepted.params, this.#deflate));
+        }
+      }
+      const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
       const early = this.#pending;
       this.#pending = [];
       for (const m of early) {
@@ -227,6 +248,7 @@ export class Server extends WebSocketDriver {
       upgrades.set(response, { server: this, protocol });
       return response;
     }
+    const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
     // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
     const heartbeat = this.#heartbeat;
     const idleTimeout = heartbeat === undefined
@@ -244,6 +266,17 @@ export class Server extends WebSocketDriver {
     this.#bindNative(native.socket, protocol);
     nativeResponses.set(native.response, this);
     return native.response;
+  }
+
+  /** Answers a request that is not a valid upgrade, and fails the connection. */
+  #refuse(status: number, message: string, extraHeaders?: Headers): Response {
+    const error = new HandshakeError(status, message);
+    this.#pending = [];
+    queueMicrotask(() => this.failConnecting(error));
+    const headers = new Headers(extraHeaders);
+    headers.set("Content-Type", "text/plain; charset=utf-8");
+    headers.set("Connection", "close");
+    return new Response(message + "\n", { status, headers });
   }
 
   // ─────────────── the runtime's own socket (Deno serve, Deno Deploy) ───────────────

@@ -11,7 +11,7 @@
  *
  * | type | close code | cause |
  * |---|---|---|
- * | `WSD_ERR_RESERVED_BITS` | 1002 | RSV1–3 set with no extension that claims them |
+ * | `WSD_ERR_RESERVED_BITS` | 1002 | RSV1–3 set with no extension that claims them; RSV1 on a control or continuation frame |
  * | `WSD_ERR_INVALID_OPCODE` | 1002 | a reserved opcode (3–7, 0xB–0xF) |
  * | `WSD_ERR_MASK_EXPECTED` | 1002 | a client sent an unmasked frame |
  * | `WSD_ERR_MASK_UNEXPECTED` | 1002 | a server sent a masked frame |
@@ -24,6 +24,7 @@
  * | `WSD_ERR_CLOSE_PAYLOAD_LENGTH` | 1002 | a close frame with a 1-byte payload |
  * | `WSD_ERR_INVALID_CLOSE_CODE` | 1002 | a close code that may not appear on the wire |
  * | `WSD_ERR_INVALID_UTF8` | 1007 | a text message or close reason that is not UTF-8 |
+ * | `WSD_ERR_INVALID_COMPRESSED_DATA` | 1007 | a compressed message that does not inflate (permessage-deflate) |
  * | `WSD_ERR_MESSAGE_TOO_BIG` | 1009 | a message over `maxLength` |
  * | `WSD_ERR_HEARTBEAT_TIMEOUT` | 1006 | no answer within the heartbeat's timeout (the connection is dropped) |
  */
@@ -41,6 +42,7 @@ export type ProtocolErrorType =
   | "WSD_ERR_CLOSE_PAYLOAD_LENGTH"
   | "WSD_ERR_INVALID_CLOSE_CODE"
   | "WSD_ERR_INVALID_UTF8"
+  | "WSD_ERR_INVALID_COMPRESSED_DATA"
   | "WSD_ERR_MESSAGE_TOO_BIG"
   | "WSD_ERR_HEARTBEAT_TIMEOUT";
 

@@ -124,6 +124,12 @@ export interface ClientRequestHeadersOptions {
    * @default {undefined}
    */
   additionalHeaders?: HeadersInit;
+  /**
+   * The `Sec-WebSocket-Extensions` offer, e.g. from `deflateOffer()`.
+   *
+   * @default {undefined}
+   */
+  extensions?: string;
 }
 
 /** What the client sent, for {@linkcode validateResponse} to check against. */
@@ -447,6 +453,7 @@ export function createServerResponseHeaders(
   key: string,
   protocol: string | null,
   additionalHeaders?: HeadersInit,
+  extensions?: string | null,
 ): Headers {
   if (!isValidKey(key)) {
     throw new TypeError(
@@ -464,6 +471,7 @@ export function createServerResponseHeaders(
   headers.set("Connection", "Upgrade");
   headers.set("Sec-WebSocket-Accept", computeAcceptKey(key));
   if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
+  if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
   if (additionalHeaders !== undefined) {
     for (const [name, value] of new Headers(additionalHeaders)) {
       if (SERVER_RESERVED_HEADERS.includes(name)) {
@@ -502,7 +510,7 @@ export function createServerResponseHeaders(
 export function createClientRequestHeaders(
   options: ClientRequestHeadersOptions,
 ): Headers {
-  const { host, key, protocols = [], additionalHeaders } = options;
+  const { host, key, protocols = [], additionalHeaders, extensions } = options;
   if (typeof host !== "string" || host.length === 0) {
     throw new TypeError("Cannot create the handshake request: empty Host");
   }
@@ -536,6 +544,7 @@ export function createClientRequestHeaders(
   if (protocols.length > 0) {
     headers.set("Sec-WebSocket-Protocol", protocols.join(", "));
   }
+  if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
   if (additionalHeaders !== undefined) {
     for (const [name, value] of new Headers(additionalHeaders)) {
       if (CLIENT_RESERVED_HEADERS.includes(name)) {
@@ -697,7 +706,7 @@ const SEMICOLON = 0x3b;
 const BACKSLASH = 0x5c;
 
 /** RFC 7230 §3.2.6: `tchar`. */
-function isTchar(code: number): boolean {
+export function isTchar(code: number): boolean {
   // DIGIT, ALPHA
   if (
     (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) ||

@@ -28,11 +28,13 @@
  * @module
  */
 
+import type { MessageCompression } from "./compression.ts";
 import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.ts";
 import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.ts";
 import type { ClosePayload } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
+import { InflateDataError, InflateLimitError } from "./inflate.ts";
 import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
 import { maskInPlace, randomMaskKey } from "./mask.ts";
 import { decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
@@ -57,6 +59,13 @@ export interface ProtocolOptions {
    * @default {randomMaskKey}
    */
   maskKey?: () => Uint8Array;
+  /**
+   * The permessage-deflate state when the extension was negotiated (RFC 7692):
+   * RSV1 then marks compressed messages, both ways.
+   *
+   * @default {null}
+   */
+  compression?: MessageCompression | null;
 }
 
 /** What {@linkcode Protocol.eventsReceived} reports. */
@@ -119,6 +128,7 @@ export class Protocol {
   readonly #client: boolean;
   readonly #maxLength: number;
   readonly #maskKey: () => Uint8Array;
+  #compression: MessageCompression | null;
 
   // Received bytes not parsed yet: a queue of chunks.
   #chunks: Uint8Array[] = [];
@@ -143,6 +153,8 @@ export class Protocol {
   #messageOpcode = 0;
   #message: Uint8Array = EMPTY;
   #messageLength = 0;
+  /** Whether the message being received is compressed (RSV1 on its first frame). */
+  #compressed = false;
   readonly #utf8 = new Utf8Validator();
 
   #events: ProtocolEvent[] = [];
@@ -164,6 +176,15 @@ export class Protocol {
     this.#client = options.role === "client";
     this.#maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
     this.#maskKey = options.maskKey ?? randomMaskKey;
+    this.#compression = options.compression ?? null;
+  }
+
+  /**
+   * Turns permessage-deflate on once the handshake agreed on it: messages
+   * encoded from now on may be compressed, and received ones may carry RSV1.
+   */
+  useCompression(compression: MessageCompression | null): void {
+    this.#compression = compression;
   }
 
   /** Whether a close frame was sent (no frame may follow it). */
@@ -360,11 +381,21 @@ export class Protocol {
     const length = b1 & 0x7f;
     // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated".
     if ((b0 & (RSV1 | RSV2 | RSV3)) !== 0) {
-      return this.#fail(
-        "WSD_ERR_RESERVED_BITS",
-        CloseCode.PROTOCOL_ERROR,
-        "Invalid frame header: RSV bits set without a negotiated extension",
-      );
+      if ((b0 & (RSV2 | RSV3)) !== 0 || this.#compression === null) {
+        return this.#fail(
+          "WSD_ERR_RESERVED_BITS",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid frame header: RSV bits set without a negotiated extension",
+        );
+      }
+      // RFC 7692 §6.1: RSV1 marks a compressed message, on its first frame only.
+      if (opcode === Opcode.CONTINUATION || opcode >= Opcode.CLOSE) {
+        return this.#fail(
+          "WSD_ERR_RESERVED_BITS",
+          CloseCode.PROTOCOL_ERROR,
+          `Invalid frame header: RSV1 set on a ${opcode === Opcode.CONTINUATION ? "continuation" : "control"} frame`,
+        );
+      }
     }
     if (opcode >= Opcode.CLOSE) {
       if (opcode > Opcode.PONG) return this.#invalidOpcode(opcode);
@@ -419,6 +450,7 @@ export class Protocol {
     this.#fin = fin;
     this.#opcode = opcode;
     this.#masked = masked;
+    if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) this.#compressed = (b0 & RSV1) !== 0;
     if (length === 126) {
       this.#state = READ_LENGTH_16;
       return true;
@@ -459,7 +491,7 @@ export class Protocol {
     const opcode = this.#opcode;
     if (opcode === Opcode.TEXT) this.#utf8.reset();
     if (
-      this.#buffered < this.#length &&
+      this.#buffered < this.#length && !this.#compressed &&
       (opcode === Opcode.TEXT ||
         (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT))
     ) {
@@ -489,6 +521,13 @@ export class Protocol {
 
     if (this.#fin && opcode !== Opcode.CONTINUATION) {
       // A whole message in one frame: the common case.
+      if (this.#compressed) {
+        // Its compressed bytes are needed only while it is inflated.
+        const payload = length <= TEXT_SCRATCH
+          ? this.#copyPayload(textScratch(), 0).subarray(0, length)
+          : this.#copyPayload(new Uint8Array(length), 0);
+        return this.#inflated(opcode, payload);
+      }
       if (opcode === Opcode.BINARY) {
         this.#events.push({
           type: "binary",
@@ -534,7 +573,7 @@ export class Protocol {
     this.#messageLength = needed;
     const text = this.#messageOpcode === Opcode.TEXT;
     if (
-      text && !streamed &&
+      text && !streamed && !this.#compressed &&
       !this.#utf8.push(this.#message.subarray(start, needed))
     ) {
       return this.#invalidUtf8();
@@ -542,15 +581,54 @@ export class Protocol {
     if (!this.#fin) return true;
 
     const message = this.#message.subarray(0, needed);
+    const messageOpcode = this.#messageOpcode;
     this.#messageOpcode = 0;
     this.#messageLength = 0;
     this.#message = EMPTY;
+    if (this.#compressed) return this.#inflated(messageOpcode, message);
     if (!text) {
       this.#events.push({ type: "binary", data: message });
       return true;
     }
     if (!this.#utf8.end()) return this.#invalidUtf8();
     this.#events.push({ type: "text", data: decodeValidatedUtf8(message) });
+    return true;
+  }
+
+  /**
+   * Decompresses a whole compressed message (RFC 7692 §7.2.2) and reports it.
+   * `maxLength` bounds the inflated size while it is produced: a small frame
+   * that would inflate to gigabytes fails with 1009 after at most maxLength
+   * bytes.
+   */
+  #inflated(opcode: number, payload: Uint8Array): boolean {
+    let data: Uint8Array;
+    try {
+      data = this.#compression!.decompress(payload, this.#maxLength);
+    } catch (error) {
+      if (error instanceof InflateLimitError) {
+        return this.#fail(
+          "WSD_ERR_MESSAGE_TOO_BIG",
+          CloseCode.MESSAGE_TOO_BIG,
+          `Message too big: it inflates to more than the limit of ${this.#maxLength} bytes`,
+        );
+      }
+      if (error instanceof InflateDataError) {
+        return this.#fail(
+          "WSD_ERR_INVALID_COMPRESSED_DATA",
+          CloseCode.INVALID_PAYLOAD,
+          `Invalid compressed message: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+    if (opcode === Opcode.BINARY) {
+      this.#events.push({ type: "binary", data });
+      return true;
+    }
+    const text = decodeUtf8(data);
+    if (text === null) return this.#invalidUtf8();
+    this.#events.push({ type: "text", data: text });
     return true;
   }
 
@@ -730,6 +808,11 @@ export class Protocol {
    * (see {@linkcode Protocol.closeSent}).
    */
   sendText(text: string): void {
+    const compression = this.#compression;
+    if (compression !== null && text.length >= compression.threshold) {
+      this.#writeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(utf8Encoder.encode(text)));
+      return;
+    }
     if (text.length > DIRECT_TEXT_CHARS) {
       this.#writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
       return;
@@ -762,6 +845,11 @@ export class Protocol {
 
   /** Encodes a binary message; `data` is copied, never changed. */
   sendBinary(data: Uint8Array): void {
+    const compression = this.#compression;
+    if (compression !== null && data.length >= compression.threshold) {
+      this.#writeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
+      return;
+    }
     this.#writeFrame(FIN | Opcode.BINARY, data);
   }
 

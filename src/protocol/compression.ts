@@ -1,0 +1,63 @@
+/**
+ * One connection's permessage-deflate state (RFC 7692 §6): the compressor of
+ * the messages it sends and the decompressor of those it receives, each made
+ * on first use, with the window and context takeover that were agreed.
+ * Synchronous: compressing and decompressing happen inside the protocol's own
+ * calls, so messages keep their order without any queue, and only one runs
+ * at a time in a process.
+ *
+ * @module
+ */
+
+import { Deflater } from "./deflate.ts";
+import type { DeflateConfig, DeflateParams } from "./extensions.ts";
+import { Inflater } from "./inflate.ts";
+import type { Role } from "./protocol.ts";
+
+/** The compressor and decompressor of one connection. */
+export class MessageCompression {
+  /** Messages shorter than this are sent uncompressed. */
+  readonly threshold: number;
+  readonly #level: number;
+  readonly #sendBits: number;
+  readonly #sendTakeover: boolean;
+  readonly #receiveBits: number;
+  readonly #receiveTakeover: boolean;
+  #deflater: Deflater | null = null;
+  #inflater: Inflater | null = null;
+
+  /**
+   * @param role Which end this is: a server compresses with the server's
+   * parameters and decompresses with the client's.
+   */
+  constructor(role: Role, params: DeflateParams, config: DeflateConfig) {
+    this.threshold = config.threshold;
+    this.#level = config.level;
+    const server = role === "server";
+    this.#sendBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits;
+    this.#sendTakeover = !(server ? params.serverNoContextTakeover : params.clientNoContextTakeover);
+    this.#receiveBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits;
+    this.#receiveTakeover = !(server ? params.clientNoContextTakeover : params.serverNoContextTakeover);
+  }
+
+  /** Compresses one message (RFC 7692 §7.2.1: the trailing 00 00 ff ff removed). */
+  compress(data: Uint8Array): Uint8Array {
+    this.#deflater ??= new Deflater({
+      windowBits: this.#sendBits,
+      contextTakeover: this.#sendTakeover,
+      level: this.#level,
+    });
+    return this.#deflater.compress(data);
+  }
+
+  /**
+   * Decompresses one message's payload, producing at most `maxLength` bytes.
+   *
+   * @throws {InflateDataError} for invalid compressed data.
+   * @throws {InflateLimitError} when the message would be longer than `maxLength`.
+   */
+  decompress(payload: Uint8Array, maxLength: number): Uint8Array {
+    this.#inflater ??= new Inflater({ windowBits: this.#receiveBits, contextTakeover: this.#receiveTakeover });
+    return this.#inflater.inflate(payload, maxLength);
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * The `Sec-WebSocket-Extensions` header (RFC 6455 §9.1) and the negotiation of
+ * permessage-deflate (RFC 7692 §7.1), for both ends. Pure functions: a header
+ * value in, a decision out. Parsing is one pass over the value, linear in its
+ * length whatever it contains (a backtracking regular expression here was
+ * CVE-2020-7662 in another library).
+ *
+ * @module
+ */
+
+import { isTchar, isToken } from "./handshake.ts";
+
+/** One element of a `Sec-WebSocket-Extensions` value: a name and its parameters, in order. */
+export interface ExtensionElement {
+  /** The extension's name, e.g. `permessage-deflate`. */
+  name: string;
+  /** The parameters in the order written; a parameter without a value has `null`. */
+  params: Array<[name: string, value: string | null]>;
+}
+
+const HTAB = 0x09;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const BACKSLASH = 0x5c;
+
+/**
+ * Parses a `Sec-WebSocket-Extensions` value:
+ *
+ * ```text
+ * extension-list = 1#extension
+ * extension      = token *( OWS ";" OWS extension-param )
+ * extension-param = token [ OWS "=" OWS ( token | quoted-string ) ]
+ * ```
+ *
+ * A quoted value must be a token once unescaped (RFC 6455 §9.1). Empty list
+ * elements are skipped (RFC 7230 §7). Linear time; never throws.
+ *
+ * @returns The elements, or `null` when the value breaks the grammar.
+ */
+export function parseExtensions(value: string): ExtensionElement[] | null {
+  const elements: ExtensionElement[] = [];
+  const length = value.length;
+  let i = 0;
+  const skipOws = () => {
+    while (i < length) {
+      const c = value.charCodeAt(i);
+      if (c !== SPACE && c !== HTAB) break;
+      i++;
+    }
+  };
+  const token = (): string | null => {
+    const start = i;
+    while (i < length && isTchar(value.charCodeAt(i))) i++;
+    return i > start ? value.slice(start, i) : null;
+  };
+  for (;;) {
+    skipOws();
+    if (i === length) break;
+    if (value.charCodeAt(i) === COMMA) {
+      i++;
+      continue;
+    }
+    const name = token();
+    if (name === null) return null;
+    const element: ExtensionElement = { name, params: [] };
+    elements.push(element);
+    skipOws();
+    while (i < length && value.charCodeAt(i) === SEMICOLON) {
+      i++;
+      skipOws();
+      const param = token();
+      if (param === null) return null;
+      skipOws();
+      let paramValue: string | null = null;
+      if (i < length && value.charCodeAt(i) === EQUALS) {
+        i++;
+        skipOws();
+        if (i < length && value.charCodeAt(i) === QUOTE) {
+          i++;
+          let unquoted = "";
+          let closed = false;
+          while (i < length) {
+            const c = value.charCodeAt(i++);
+            if (c === QUOTE) {
+              closed = true;
+              break;
+            }
+            if (c === BACKSLASH) {
+              if (i === length) return null;
+              unquoted += value[i++];
+            } else {
+              unquoted += String.fromCharCode(c);
+            }
+          }
+          if (!closed || !isToken(unquoted)) return null;
+          paramValue = unquoted;
+        } else {
+          paramValue = token();
+          if (paramValue === null) return null;
+        }
+        skipOws();
+      }
+      element.params.push([param, paramValue]);
+    }
+    if (i === length) break;
+    if (value.charCodeAt(i) !== COMMA) return null;
+    i++;
+  }
+  return elements;
+}
+
+// ───────────────────────────── permessage-deflate ─────────────────────────────
+
+/** The extension's registered name. */
+export const PERMESSAGE_DEFLATE = "permessage-deflate";
+
+/**
+ * Settings of permessage-deflate (RFC 7692), the `perMessageDeflate` option of
+ * `makeServer`, `makeClient` and `serve`. `true` means all defaults.
+ *
+ * @example
+ * ```ts ignore
+ * makeServer(request, { perMessageDeflate: { threshold: 256, serverNoContextTakeover: true } });
+ * ```
+ */
+export interface PerMessageDeflateOptions {
+  /**
+   * Messages shorter than this many bytes (characters, for text) are sent
+   * uncompressed: small messages gain nothing and cost time.
+   *
+   * @default {1024}
+   */
+  threshold?: number;
+  /**
+   * The compression level, 1 (fastest) to 9 (smallest).
+   *
+   * @default {6}
+   */
+  level?: number;
+  /**
+   * The server starts every message it sends with an empty window (less memory
+   * per connection, worse compression of similar messages).
+   *
+   * @default {false}
+   */
+  serverNoContextTakeover?: boolean;
+  /** The same for the messages the client sends. @default {false} */
+  clientNoContextTakeover?: boolean;
+  /**
+   * The largest LZ77 window the server may use, as bits (8–15): 2^bits bytes
+   * per connection of memory at each end.
+   *
+   * @default {15}
+   */
+  serverMaxWindowBits?: number;
+  /** The same for the client's messages. @default {15} */
+  clientMaxWindowBits?: number;
+}
+
+/** The parameters both ends agreed on: what each compressor may do. */
+export interface DeflateParams {
+  /** The server compresses each message with an empty window. */
+  serverNoContextTakeover: boolean;
+  /** The client compresses each message with an empty window. */
+  clientNoContextTakeover: boolean;
+  /** The largest window of the server's compressor, 8–15. */
+  serverMaxWindowBits: number;
+  /** The largest window of the client's compressor, 8–15. */
+  clientMaxWindowBits: number;
+}
+
+/** The checked form of {@linkcode PerMessageDeflateOptions}. */
+export interface DeflateConfig extends Required<PerMessageDeflateOptions> {}
+
+const OPTION_KEYS = [
+  "threshold",
+  "level",
+  "serverNoContextTakeover",
+  "clientNoContextTakeover",
+  "serverMaxWindowBits",
+  "clientMaxWindowBits",
+];
+
+/**
+ * Checks a `perMessageDeflate` option: `undefined`/`false` → `null` (off),
+ * `true` → the defaults, an object → its settings over the defaults.
+ *
+ * @throws {TypeError} for a value of the wrong type or an unknown key.
+ * @throws {RangeError} for a number out of its range.
+ */
+export function deflateConfig(option: unknown, what: string): DeflateConfig | null {
+  if (option === undefined || option === false) return null;
+  const config: DeflateConfig = {
+    threshold: 1024,
+    level: 6,
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  if (option === true) return config;
+  if (option === null || typeof option !== "object" || Array.isArray(option)) {
+    throw new TypeError(`${what}: perMessageDeflate must be a boolean or an object of settings`);
+  }
+  const settings = option as Record<string, unknown>;
+  for (const key of Object.keys(settings)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw new TypeError(
+        `${what}: unknown perMessageDeflate setting ${JSON.stringify(key)}; the settings are ${OPTION_KEYS.join(", ")}`,
+      );
+    }
+  }
+  const integer = (key: keyof DeflateConfig, min: number, max: number) => {
+    const value = settings[key];
+    if (value === undefined) return;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`${what}: perMessageDeflate.${key} must be an integer from ${min} to ${max}, got ${value}`);
+    }
+    (config[key] as number) = value;
+  };
+  const flag = (key: keyof DeflateConfig) => {
+    const value = settings[key];
+    if (value === undefined) return;
+    if (typeof value !== "boolean") {
+      throw new TypeError(`${what}: perMessageDeflate.${key} must be a boolean, got ${typeof value}`);
+    }
+    (config[key] as boolean) = value;
+  };
+  integer("threshold", 0, Number.MAX_SAFE_INTEGER);
+  integer("level", 1, 9);
+  integer("serverMaxWindowBits", 8, 15);
+  integer("clientMaxWindowBits", 8, 15);
+  flag("serverNoContextTakeover");
+  flag("clientNoContextTakeover");
+  return config;
+}
+
+/**
+ * The parameters of one permessage-deflate offer or response, checked: known
+ * names only, none twice, the right kind of value (RFC 7692 §7.1). `null` when
+ * any of it is wrong.
+ */
+function readParams(
+  params: ExtensionElement["params"],
+): Partial<Record<keyof DeflateParams, number | true>> | null {
+  const seen: Partial<Record<keyof DeflateParams, number | true>> = {};
+  for (const [name, value] of params) {
+    let key: keyof DeflateParams;
+    switch (name) {
+      case "server_no_context_takeover":
+        key = "serverNoContextTakeover";
+        break;
+      case "client_no_context_takeover":
+        key = "clientNoContextTakeover";
+        break;
+      case "server_max_window_bits":
+        key = "serverMaxWindowBits";
+        break;
+      case "client_max_window_bits":
+        key = "clientMaxWindowBits";
+        break;
+      default:
+        return null;
+    }
+    if (seen[key] !== undefined) return null;
+    if (key === "serverNoContextTakeover" || key === "clientNoContextTakeover") {
+      if (value !== null) return null;
+      seen[key] = true;
+    } else if (value === null) {
+      // Only client_max_window_bits may come without a value (§7.1.2.2).
+      if (key !== "clientMaxWindowBits") return null;
+      seen[key] = true;
+    } else {
+      // §7.1.2.1: a decimal integer from 8 to 15 without leading zeroes.
+      if (!/^(?:8|9|1[0-5])$/.test(value)) return null;
+      seen[key] = Number(value);
+    }
+  }
+  return seen;
+}
+
+/**
+ * A server's answer to the offers in a request's `Sec-WebSocket-Extensions`:
+ * the first permessage-deflate offer it can accept (RFC 7692 §5.1), the
+ * parameters it will use, and the response header's value.
+ *
+ * @returns `null` when no offer is acceptable (the connection goes on without
+ * compression).
+ */
+export function acceptDeflateOffer(
+  offers: readonly ExtensionElement[],
+  config: DeflateConfig,
+): { params: DeflateParams; response: string } | null {
+  for (const offer of offers) {
+    if (offer.name !== PERMESSAGE_DEFLATE) continue;
+    const p = readParams(offer.params);
+    if (p === null) continue;
+    const params: DeflateParams = {
+      serverNoContextTakeover: config.serverNoContextTakeover || p.serverNoContextTakeover === true,
+      clientNoContextTakeover: config.clientNoContextTakeover || p.clientNoContextTakeover === true,
+      serverMaxWindowBits: Math.min(
+        config.serverMaxWindowBits,
+        typeof p.serverMaxWindowBits === "number" ? p.serverMaxWindowBits : 15,
+      ),
+      clientMaxWindowBits: 15,
+    };
+    const response = [PERMESSAGE_DEFLATE];
+    if (params.serverNoContextTakeover) response.push("server_no_context_takeover");
+    if (params.clientNoContextTakeover) response.push("client_no_context_takeover");
+    // §7.1.2.1: answer server_max_window_bits when offered; name a smaller one
+    // of our own choice too (the client must accept any value).
+    if (p.serverMaxWindowBits !== undefined || params.serverMaxWindowBits < 15) {
+      response.push(`server_max_window_bits=${params.serverMaxWindowBits}`);
+    }
+    // §7.1.2.2: client_max_window_bits may be limited only if the client
+    // offered the parameter; otherwise its compressor uses up to 15 bits.
+    if (p.clientMaxWindowBits !== undefined) {
+      const offered = p.clientMaxWindowBits === true ? 15 : p.clientMaxWindowBits;
+      params.clientMaxWindowBits = Math.min(offered, config.clientMaxWindowBits);
+      if (params.clientMaxWindowBits < 15 || p.clientMaxWindowBits !== true) {
+        response.push(`client_max_window_bits=${params.clientMaxWindowBits}`);
+      }
+    }
+    return { params, response: response.join("; ") };
+  }
+  return null;
+}
+
+/**
+ * The offer a client sends: `permessage-deflate` with
+ * `client_max_window_bits` (we can compress with any window the server asks
+ * for) and the limits of `config`.
+ */
+export function deflateOffer(config: DeflateConfig): string {
+  const offer = [PERMESSAGE_DEFLATE];
+  if (config.serverNoContextTakeover) offer.push("server_no_context_takeover");
+  if (config.clientNoContextTakeover) offer.push("client_no_context_takeover");
+  if (config.serverMaxWindowBits < 15) offer.push(`server_max_window_bits=${config.serverMaxWindowBits}`);
+  offer.push(
+    config.clientMaxWindowBits < 15 ? `client_max_window_bits=${config.clientMaxWindowBits}` : "client_max_window_bits",
+  );
+  return offer.join("; ");
+}
+
+/**
+ * Checks a server's `Sec-WebSocket-Extensions` answer to
+ * {@linkcode deflateOffer} (RFC 7692 §7.1): at most one permessage-deflate,
+ * no other extension, parameters valid and within what the offer allowed.
+ *
+ * @returns The agreed parameters (`null`: the server declined compression),
+ * or a message saying why the connection must fail.
+ */
+export function acceptDeflateResponse(
+  header: string | null,
+  config: DeflateConfig,
+): { ok: true; params: DeflateParams | null } | { ok: false; message: string } {
+  if (header === null) return { ok: true, params: null };
+  const elements = parseExtensions(header);
+  const fail = (why: string) => ({
+    ok: false as const,
+    message: `Invalid Sec-WebSocket-Extensions header in the response (${JSON.stringify(header)}): ${why}`,
+  });
+  if (elements === null) return fail("it is not valid extension syntax");
+  if (elements.length === 0) return { ok: true, params: null };
+  if (elements.length > 1) return fail("the server accepted more than one extension; the client offered one");
+  const [element] = elements;
+  if (element.name !== PERMESSAGE_DEFLATE) {
+    return fail(`the server accepted extension ${JSON.stringify(element.name)}, which the client did not offer`);
+  }
+  const p = readParams(element.params);
+  if (p === null) return fail("unknown, repeated or invalid permessage-deflate parameters");
+  if (p.clientMaxWindowBits === true) return fail("client_max_window_bits needs a value in a response");
+  // §7.1.2.1: a server that got server_max_window_bits must answer it, not higher.
+  if (config.serverMaxWindowBits < 15) {
+    if (typeof p.serverMaxWindowBits !== "number" || p.serverMaxWindowBits > config.serverMaxWindowBits) {
+      return fail(`the client asked for server_max_window_bits=${config.serverMaxWindowBits} or less`);
+    }
+  }
+  // §7.1.1.1: a server that got server_no_context_takeover must answer it.
+  if (config.serverNoContextTakeover && p.serverNoContextTakeover !== true) {
+    return fail("the client asked for server_no_context_takeover and the server did not agree");
+  }
+  if (typeof p.clientMaxWindowBits === "number" && p.clientMaxWindowBits > config.clientMaxWindowBits) {
+    return fail(`the client offered client_max_window_bits=${config.clientMaxWindowBits} at most`);
+  }
+  return {
+    ok: true,
+    params: {
+      serverNoContextTakeover: p.serverNoContextTakeover === true,
+      clientNoContextTakeover: config.clientNoContextTakeover || p.clientNoContextTakeover === true,
+      serverMaxWindowBits: typeof p.serverMaxWindowBits === "number" ? p.serverMaxWindowBits : 15,
+      clientMaxWindowBits: typeof p.clientMaxWindowBits === "number"
+        ? p.clientMaxWindowBits
+        : config.clientMaxWindowBits,
+    },
+  };
+}
