@@ -118,6 +118,10 @@ export interface WsServerOptions {
   tls?: { key: string; cert: string };
   /** Echo messages back (the default). */
   echo?: boolean;
+  /** ws's `perMessageDeflate` option (off by default here). */
+  perMessageDeflate?: boolean | Record<string, unknown>;
+  /** ws's `maxPayload`. */
+  maxPayload?: number;
 }
 
 /** Starts a `ws` WebSocketServer on its own http(s) server, on port 0. */
@@ -139,7 +143,8 @@ export async function startWsServer(
   const supported = options.protocols ?? [];
   const wss = new ws.WebSocketServer({
     server,
-    perMessageDeflate: false,
+    perMessageDeflate: options.perMessageDeflate ?? false,
+    ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
     handleProtocols: (offered: Set<string>) => {
       for (const p of offered) if (supported.includes(p)) return p;
       return false;
