@@ -1,10 +1,12 @@
 /**
  * The seed's client: connects, sends "Hi", prints the echo, then closes.
  *
- *     deno run -A examples/client.ts [url]     (also: node / bun examples/client.ts [url])
+ *     deno run -A examples/client.ts [url] [--deflate]     (also: node / bun examples/client.ts …)
  *
  * The URL defaults to ws://localhost:5000/echo, where examples/echo_server.ts
- * listens (`deno run -A examples/echo_server.ts 5000`). Prints:
+ * listens (`deno run -A examples/echo_server.ts`).
+ *
+ * `--deflate` offers permessage-deflate. Prints:
  *
  *     Connected.
  *     Received: Hi
@@ -12,10 +14,12 @@
  */
 import { makeClient } from "../src/driver/client.ts";
 
-const url = globalThis.process?.argv?.[2] ?? "ws://localhost:5000/echo";
+const args: string[] = globalThis.process?.argv?.slice(2) ?? [];
+const url = args.find((arg) => !arg.startsWith("--")) ?? "ws://localhost:5000/echo";
+const deflate = args.includes("--deflate");
 
-const client = makeClient(url);
-client.on("open", () => console.log("Connected."));
+const client = makeClient(url, { perMessageDeflate: deflate });
+client.on("open", () => console.log(client.extensions ? `Connected (${client.extensions}).` : "Connected."));
 client.on("message", (message) => {
   console.log("Received:", message);
   client.closeConnection();

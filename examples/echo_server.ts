@@ -3,7 +3,10 @@
  * text and binary as binary.
  *
  *     deno run -A examples/echo_server.ts [--port 5000] [--hostname 0.0.0.0]
- *                 [--max-length N] [--backend tcp|node|deno|list]
+ *                 [--max-length N] [--backend tcp|node|deno|list] [--deflate]
+ *
+ * `--deflate` turns permessage-deflate on (default parameters) where the
+ * backend can compress: tcp and node; Deno's own socket (deno) cannot.
  *
  * The same file runs with `node` and `bun`. `--backend list` prints the
  * backends this runtime has, one per line. Stops cleanly on SIGINT/SIGTERM.
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     hostname: { type: "string", default: "0.0.0.0" },
     "max-length": { type: "string" },
     backend: { type: "string", default: "tcp" },
+    deflate: { type: "boolean", default: false },
   },
 });
 
@@ -39,7 +43,11 @@ const server = serve(echo, {
   port: Number(values.port),
   hostname: values.hostname,
   backend: values.backend as BackendName,
-  onListen: ({ port }) => console.log(`Echo server (${values.backend}) listening on ws://localhost:${port}/echo`),
+  perMessageDeflate: values.deflate,
+  onListen: ({ port }) => {
+    const compression = !values.deflate ? "" : values.backend === "deno" ? ", no compression on deno" : ", deflate";
+    console.log(`Echo server (${values.backend}${compression}) listening on ws://localhost:${port}/echo`);
+  },
 });
 server.ready.catch((error) => {
   console.error(`Cannot listen: ${error.message}`);

@@ -6,8 +6,9 @@
  * (`availableBackends()`: tcp and node everywhere, deno on Deno). The server
  * runs in the test's own runtime; only the browser is a separate process.
  *
- * Chromium offers permessage-deflate; our server does not negotiate it, and
- * the connection must work without it.
+ * Chromium always offers permessage-deflate: the connection must work
+ * without it (a server without the option declines) and with it (the
+ * option on; Deno's own socket, the deno backend, still declines).
  *
  * Needs Chromium at /usr/bin/chromium (`apt-get install chromium`); without
  * it these tests FAIL, saying so. Set `WSD_SKIP_BROWSER=1` to skip them on
@@ -25,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { availableBackends, makeServer, serve } from "../../mod.ts";
-import type { BackendName, ServeHandle, Server } from "../../mod.ts";
+import type { BackendName, ServeHandle, Server, ServerOptions } from "../../mod.ts";
 import { ms, withTimeout } from "../driver/_pair.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -239,11 +240,11 @@ interface Echo {
   received(n: number): Promise<void>;
 }
 
-async function startEcho(backend: BackendName): Promise<Echo> {
+async function startEcho(backend: BackendName, options: ServerOptions = {}): Promise<Echo> {
   const connection = Promise.withResolvers<Seen>();
   const waiters: Array<() => void> = [];
   const handle = serve((request) => {
-    const server = makeServer(request, { acceptProtocols: ["chat"] });
+    const server = makeServer(request, { acceptProtocols: ["chat"], ...options });
     const errors: Error[] = [];
     const messages: Array<string | Uint8Array> = [];
     const closed = new Promise<[number, string]>((resolve) =>
@@ -334,6 +335,45 @@ for (const backend of availableBackends()) {
             await withTimeout(seen.closed, "the server's close event"),
             [4000, "bye"],
           );
+          assert.deepEqual(seen.errors, []);
+        } finally {
+          await withTimeout(echo.handle.close(), `${backend} server closed`);
+        }
+      },
+    );
+
+    it(
+      `with perMessageDeflate: ${backend === "deno" ? "declined" : "negotiated"}, compressible and random messages echoed`,
+      { skip },
+      async () => {
+        const echo = await startEcho(backend, { perMessageDeflate: { threshold: 0 } });
+        try {
+          const json = JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `name ${i}` })));
+          let seed = 7;
+          const random = Array.from({ length: 20_000 }, () => (seed = (seed * 69069 + 1) >>> 0) >>> 24);
+          const sent: Message[] = [
+            { type: "text", data: json },
+            { type: "text", data: json.replace("name 1", "NAME 1") },
+            { type: "binary", data: random },
+            { type: "text", data: TEXT },
+            { type: "binary", data: Array.from({ length: 100_000 }, () => 0) },
+            { type: "text", data: "" },
+          ];
+          const result = await runInPage({
+            url: echo.url,
+            protocols: ["chat"],
+            send: sent,
+            closeWith: { code: 1000, reason: "" },
+            timeout: ms(15_000),
+          });
+          const seen = await withTimeout(echo.connection, "the connection");
+          assert.equal(result.timedOut, false, JSON.stringify(result).slice(0, 500));
+          assert.equal(result.errors, 0);
+          assert.equal(result.extensions, backend === "deno" ? "" : "permessage-deflate");
+          assert.equal(seen.server.extensions, result.extensions);
+          assert.equal(result.messages.length, sent.length);
+          for (let i = 0; i < sent.length; i++) assert.deepEqual(result.messages[i], sent[i], `message ${i}`);
+          assert.deepEqual(result.close, { code: 1000, reason: "", wasClean: true });
           assert.deepEqual(seen.errors, []);
         } finally {
           await withTimeout(echo.handle.close(), `${backend} server closed`);
