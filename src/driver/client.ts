@@ -52,11 +52,22 @@ export interface ClientOptions extends DriverOptions {
   openTimeout?: number;
   /**
    * Extra CA certificates (PEM) to trust for `wss://`, on top of the system's:
-   * for private CAs and tests. The server's certificate is always verified.
+   * for private CAs and tests.
    *
    * @default {[]}
    */
   caCerts?: readonly string[];
+  /**
+   * Whether `wss://` checks the server's certificate (its chain up to a
+   * trusted CA, and the host name). `false` accepts any certificate, which
+   * lets anyone on the path read and change the traffic: for test servers
+   * with self-signed certificates only, never in production (a private CA
+   * belongs in `caCerts`). Works on Deno, Node and Bun (on Deno through its
+   * `node:tls`, since `Deno.connectTls` cannot skip the check per connection).
+   *
+   * @default {true}
+   */
+  verifyCertificate?: boolean;
   /**
    * Cancels the connection: while connecting, the attempt is abandoned
    * (`error`, then `close` with 1006; `opened` rejects); once open, the
@@ -72,6 +83,7 @@ const CLIENT_OPTION_KEYS = [
   "additionalHeaders",
   "openTimeout",
   "caCerts",
+  "verifyCertificate",
 ];
 
 /** The server's answer to the opening handshake. */
@@ -103,6 +115,7 @@ export class Client extends WebSocketDriver {
   readonly #headers: HeadersInit | undefined;
   readonly #openTimeout: number;
   readonly #caCerts: readonly string[] | undefined;
+  readonly #verifyCertificate: boolean;
   #started = false;
   #response: HandshakeResponse | null = null;
   #abort = new AbortController();
@@ -117,7 +130,8 @@ export class Client extends WebSocketDriver {
    */
   constructor(url: string | URL, options?: ClientOptions) {
     checkOptions(options, CLIENT_OPTION_KEYS, "client options");
-    const { acceptProtocols, additionalHeaders, openTimeout, caCerts, signal, ...driverOptions } = options ?? {};
+    const { acceptProtocols, additionalHeaders, openTimeout, caCerts, verifyCertificate, signal, ...driverOptions } =
+      options ?? {};
     super("client", driverOptions);
     this.url = parseUrl(url);
     const protocols = acceptProtocols ?? [];
@@ -141,6 +155,10 @@ export class Client extends WebSocketDriver {
       throw new TypeError("Invalid caCerts: expected an array of PEM strings");
     }
     this.#caCerts = caCerts;
+    if (verifyCertificate !== undefined && typeof verifyCertificate !== "boolean") {
+      throw new TypeError("Invalid verifyCertificate: expected true or false");
+    }
+    this.#verifyCertificate = verifyCertificate ?? true;
     if (signal !== undefined) {
       if (!(signal instanceof AbortSignal)) throw new TypeError("Invalid signal: expected an AbortSignal");
       const onAbort = () => {
@@ -198,7 +216,14 @@ export class Client extends WebSocketDriver {
       const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
       let connection: Connection;
       try {
-        connection = await adapter.connect({ hostname, port, tls, caCerts: this.#caCerts, signal });
+        connection = await adapter.connect({
+          hostname,
+          port,
+          tls,
+          caCerts: this.#caCerts,
+          verifyCertificate: this.#verifyCertificate,
+          signal,
+        });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
