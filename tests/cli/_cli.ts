@@ -74,8 +74,14 @@ export interface RunningCli {
   write(text: string | Uint8Array): void;
   /** Ends its stdin. */
   end(): void;
-  /** Resolves once `stream` matches `pattern` (rejects after `limit` ms, with what was written). */
+  /**
+   * Resolves once `stream` matches `pattern` (rejects after `limit` ms, with
+   * what was written); in a pseudo-terminal, `stream` without escape
+   * sequences and carriage returns.
+   */
   waitFor(stream: "stdout" | "stderr", pattern: RegExp, limit?: number): Promise<RegExpMatchArray>;
+  /** Sends it `signal` (as Ctrl-C or a service manager would). */
+  signal(signal: "SIGINT" | "SIGTERM"): void;
   /** Resolves once it exited. */
   readonly exited: Promise<Outcome>;
   /** Kills it (if still running) and waits for it. */
@@ -98,14 +104,14 @@ export function startCli(t: TestContext, args: readonly string[], options: Start
   child.stdout!.on("data", (s: string) => (output.stdout += s, wake()));
   child.stderr!.on("data", (s: string) => (output.stderr += s, wake()));
   child.stdin!.on("error", () => {}); // the child may exit before reading all
+  let done = false;
   const exited = new Promise<Outcome>((resolve) => {
     child.once("close", (code, signal) => {
+      done = true;
       wake();
       resolve({ code, signal, stdout: output.stdout, stderr: output.stderr });
     });
   });
-  let done = false;
-  exited.then(() => done = true);
   const kill = async (signal: "SIGKILL" | "SIGINT" | "SIGTERM" = "SIGKILL") => {
     if (!done) child.kill(signal);
     return await exited;
@@ -132,7 +138,8 @@ export function startCli(t: TestContext, args: readonly string[], options: Start
           );
         }, limit);
         const check = () => {
-          const match = output[stream].match(pattern);
+          // In a pseudo-terminal: matched against the text without escape sequences and CRs.
+          const match = (options.pty ? plain(output[stream]) : output[stream]).match(pattern);
           if (match) {
             clearTimeout(timer);
             resolve(match);
@@ -151,6 +158,9 @@ export function startCli(t: TestContext, args: readonly string[], options: Start
         check();
       });
     },
+    // Not child.kill(): Deno's node:child_process then reports the signal as
+    // the cause of the exit even when the child handled it and exited 0.
+    signal: (signal) => void process.kill(child.pid!, signal),
     exited,
     kill,
   };

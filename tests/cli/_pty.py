@@ -60,8 +60,9 @@ while True:
     if deadline is not None and time.monotonic() > deadline:
         kill_child()
         deadline = None
-    done, status = os.waitpid(pid, os.WNOHANG)
+    done, code = os.waitpid(pid, os.WNOHANG)
     if done:
+        status = code
         # What the command wrote just before it exited.
         while select.select([master], [], [], 0.05)[0]:
             try:
