@@ -335,6 +335,12 @@ export function parseArgs(args: readonly string[]): CliOptions {
   if (positional.length === 0) throw new UsageError("Missing the URL to connect to (or --listen PORT)");
   if (positional.length > 1) throw new UsageError(`Unexpected argument ${JSON.stringify(positional[1])}: one URL only`);
   if (options.execute !== undefined && options.ping) throw new UsageError("Options -x and --ping do not go together");
+  if (options.execute !== undefined || options.ping) {
+    // These shape a session of input lines, which -x and --ping do not read.
+    const which = options.ping ? "--ping" : "-x";
+    const idle = ["wait", "slash", "no-slash", ...(options.ping ? ["binary"] : [])].find((o) => seen.has(o));
+    if (idle) throw new UsageError(`Option --${idle} does nothing with ${which}, which reads no input`);
+  }
   if (options.insecure && options.ca !== undefined) {
     throw new UsageError("Options --insecure and --ca do not go together: --insecure checks no certificate at all");
   }

@@ -214,7 +214,11 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
   client.on("close", (code, reason) => {
     out.endPrompt();
     if (out.json) return out.event({ event: "close", code, reason });
-    if (!opened) return; // the error said it all
+    if (!opened) {
+      // A failure was reported as an error already; an interruption was not.
+      if (interrupts > 0) out.info("Interrupted before the connection opened.");
+      return;
+    }
     const clean = code !== 1006 && (CLEAN_CODES.includes(code) || code === ourCode);
     const text = `Closed: ${code} (${closeCodeName(code)})${reason === "" ? "" : ` ${JSON.stringify(reason)}`}`;
     out.line("stderr", out.paint("stderr", clean ? "green" : "yellow", out.remote("stderr", text)));

@@ -79,12 +79,10 @@ function denoProcess(): CliProcess {
   return {
     args: Deno.args,
     env: (name) => {
-      try {
-        return Deno.env.get(name);
-      } catch {
-        // No --allow-env: NO_COLOR is still known to the runtime.
-        return name === "NO_COLOR" && Deno.noColor ? "1" : undefined;
-      }
+      // Deno knows NO_COLOR without --allow-env; asking for it would prompt.
+      if (name === "NO_COLOR") return Deno.noColor ? "1" : undefined;
+      if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
+      return Deno.env.get(name);
     },
     stdinIsTerminal: Deno.stdin.isTerminal(),
     stdoutIsTerminal: Deno.stdout.isTerminal(),
@@ -100,7 +98,11 @@ function denoProcess(): CliProcess {
     write: (stream, text) => writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, text),
     readTextFile: (path) => Deno.readTextFile(path),
     onSignal: (signal, handler) => {
-      Deno.addSignalListener(signal, handler);
+      try {
+        Deno.addSignalListener(signal, handler);
+      } catch {
+        return () => {}; // Windows has no SIGTERM
+      }
       return () => Deno.removeSignalListener(signal, handler);
     },
     exit: (code) => Deno.exit(code),

@@ -80,6 +80,8 @@ export interface RunningCli {
    * sequences and carriage returns.
    */
   waitFor(stream: "stdout" | "stderr", pattern: RegExp, limit?: number): Promise<RegExpMatchArray>;
+  /** Resolves once `stream`, as written (escape sequences included), contains `text`. */
+  waitForRaw(stream: "stdout" | "stderr", text: string, limit?: number): Promise<void>;
   /** Sends it `signal` (as Ctrl-C or a service manager would). */
   signal(signal: "SIGINT" | "SIGTERM"): void;
   /** Resolves once it exited. */
@@ -127,6 +129,16 @@ export function startCli(t: TestContext, args: readonly string[], options: Start
     },
     write: (text) => void child.stdin!.write(text),
     end: () => void child.stdin!.end(),
+    async waitForRaw(stream, text, limit = 5000) {
+      await this.waitFor(stream, /(?:)/, limit); // fails if it exited
+      const start = Date.now();
+      while (!output[stream].includes(text)) {
+        if (done || Date.now() - start > limit) {
+          throw new Error(`${JSON.stringify(text)} did not appear on ${stream}: ${JSON.stringify(output[stream])}`);
+        }
+        await delay(10);
+      }
+    },
     waitFor(stream, pattern, limit = 5000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {

@@ -42,9 +42,6 @@ describe("wsd command line", () => {
       "ca.pem",
       "-xhello",
       "--binary",
-      "-w",
-      "1.5",
-      "--no-slash",
       "--timeout=0.25",
       "--max-length",
       "64k",
@@ -58,8 +55,9 @@ describe("wsd command line", () => {
     assert.equal(o.ca, "ca.pem");
     assert.equal(o.execute, "hello");
     assert.equal(o.binary, true);
-    assert.equal(o.wait, 1500);
-    assert.equal(o.slash, false);
+    const session = parseArgs(["-w", "1.5", "--no-slash", "ws://h/"]);
+    assert.equal(session.wait, 1500);
+    assert.equal(session.slash, false);
     assert.equal(o.timeout, 250);
     assert.equal(o.maxLength, 65536);
     assert.equal(o.json, true);
@@ -135,6 +133,9 @@ describe("wsd command line", () => {
     usageError(["ws://a/", "ws://b/"], /one URL only/);
     usageError(["-x", "a", "--ping", "ws://h/"], /-x and --ping do not go together/);
     usageError(["--insecure", "--ca", "f", "wss://h/"], /--insecure and --ca do not go together/);
+    usageError(["-x", "a", "--wait", "1", "ws://h/"], /--wait does nothing with -x, which reads no input/);
+    usageError(["--ping", "--slash", "ws://h/"], /--slash does nothing with --ping/);
+    usageError(["--ping", "--binary", "ws://h/"], /--binary does nothing with --ping/);
     usageError(["-H", "no colon", "ws://h/"], /Invalid header "no colon": expected "Name: value"/);
     usageError(["-H", ": v", "ws://h/"], /Invalid header/);
     usageError(["-H", "Bad Name: v", "ws://h/"], /Invalid header name "Bad Name"/);

@@ -59,13 +59,10 @@ describe("wsd in a terminal", () => {
     await cli.waitFor("stdout", /> abc/);
     const before = cli.stdout.length;
     connection.server.send("interruption");
-    await cli.waitFor("stdout", /interruption/);
     // Saved cursor, room made, one line inserted, the message, cursor restored
     // (the terminal turns each \n into \r\n).
-    assert.ok(
-      cli.stdout.slice(before).includes("\x1b7\r\n\x1b[1A\x1b[1L\r< interruption\r\n\x1b8\x1b[1B"),
-      JSON.stringify(cli.stdout.slice(before)),
-    );
+    await cli.waitForRaw("stdout", "\x1b7\r\n\x1b[1A\x1b[1L\r< interruption\r\n\x1b8\x1b[1B");
+    assert.ok(cli.stdout.indexOf("\x1b7", before) >= before);
     cli.write("def\r");
     await cli.waitFor("stdout", /< got abcdef/);
     assert.deepEqual(connection.messages, ["abcdef"]);
