@@ -85,9 +85,7 @@ Options (connect):
       --insecure              accept any certificate for wss:// (testing only!)
   -x, --execute MESSAGE       send MESSAGE, print the first answer, close, exit
       --ping                  send a ping, print the round-trip time, close, exit
-      --binary                send lines (and -x) as binary messages
   -w, --wait SECONDS          keep receiving this long after the input ended (default 0)
-      --slash, --no-slash     slash commands on or off (default: on for a terminal)
       --timeout SECONDS       limit for the connection and handshake, and for the
                               answer to -x or --ping (default 10)
 Options (listen):
@@ -98,6 +96,8 @@ Options (listen):
   -s, --subprotocol NAME      accept a subprotocol (repeatable, preferred first)
       --deflate               accept permessage-deflate compression
 Options (both):
+      --binary                send lines (and -x) as binary messages
+      --slash, --no-slash     slash commands on or off (default: on for a terminal)
       --max-length BYTES      the largest message accepted (default 67108863);
                               suffixes k, m, g multiply by 1024
       --json                  one JSON object per event on stdout, for scripts

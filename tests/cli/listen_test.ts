@@ -105,6 +105,18 @@ describe("wsd --listen", () => {
     assert.equal((await cli.exited).code, 0);
   });
 
+  it("--binary sends lines as binary; --slash takes commands from a pipe", async (t: TestContext) => {
+    const { cli, url } = await listen(t, ["--binary", "--slash"]);
+    const client = await wsClient(t, url);
+    await cli.waitFor("stderr", /#1 connected/);
+    cli.write("hi\n/binary 0a0b\n/nope\n");
+    await until(() => client.messages.length === 2, "two messages");
+    assert.deepEqual(client.messages, ["binary:6869", "binary:0a0b"]);
+    await cli.waitFor("stderr", /error: unknown command \/nope/);
+    cli.write("/close 4002\n");
+    assert.deepEqual(await client.closed, [4002, ""]);
+  });
+
   it("-s picks a subprotocol; --max-length refuses a larger message with 1009", async (t: TestContext) => {
     const { cli, url } = await listen(t, ["-s", "chat", "--max-length", "10"]);
     const client = await wsClient(t, url, ["other", "chat"]);
