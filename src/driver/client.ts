@@ -55,11 +55,22 @@ export interface ClientOptions extends DriverOptions {
   openTimeout?: number;
   /**
    * Extra CA certificates (PEM) to trust for `wss://`, on top of the system's:
-   * for private CAs and tests. The server's certificate is always verified.
+   * for private CAs and tests.
    *
    * @default {[]}
    */
   caCerts?: readonly string[];
+  /**
+   * Whether `wss://` checks the server's certificate (its chain up to a
+   * trusted CA, and the host name). `false` accepts any certificate, which
+   * lets anyone on the path read and change the traffic: for test servers
+   * with self-signed certificates only, never in production (a private CA
+   * belongs in `caCerts`). Works on Deno, Node and Bun (on Deno through its
+   * `node:tls`, since `Deno.connectTls` cannot skip the check per connection).
+   *
+   * @default {true}
+   */
+  verifyCertificate?: boolean;
   /**
    * Cancels the connection: while connecting, the attempt is abandoned
    * (`error`, then `close` with 1006; `opened` rejects); once open, the
@@ -85,6 +96,7 @@ const CLIENT_OPTION_KEYS = [
   "additionalHeaders",
   "openTimeout",
   "caCerts",
+  "verifyCertificate",
 ];
 
 /** The server's answer to the opening handshake. */
@@ -95,7 +107,19 @@ export interface HandshakeResponse {
   statusText: string;
   /** The response headers. */
   headers: Headers;
+  /**
+   * The start of the body of an answer other than 101 (an HTTP error page,
+   * often saying why): at most 4096 bytes, chunked encoding removed, read
+   * for at most a second. Empty for a 101.
+   */
+  body: Uint8Array;
 }
+
+/** How much of the body of a refused handshake is kept in `response.body`. */
+const MAX_ERROR_BODY = 4096;
+
+/** How long the body of a refused handshake is waited for, in milliseconds. */
+const ERROR_BODY_TIMEOUT = 1000;
 
 /**
  * A WebSocket client connection. Make one with {@linkcode makeClient}.
@@ -117,6 +141,7 @@ export class Client extends WebSocketDriver {
   readonly #openTimeout: number;
   readonly #caCerts: readonly string[] | undefined;
   readonly #deflate: DeflateConfig | null;
+  readonly #verifyCertificate: boolean;
   #started = false;
   #response: HandshakeResponse | null = null;
   #abort = new AbortController();
@@ -131,8 +156,16 @@ export class Client extends WebSocketDriver {
    */
   constructor(url: string | URL, options?: ClientOptions) {
     checkOptions(options, CLIENT_OPTION_KEYS, "client options");
-    const { acceptProtocols, additionalHeaders, openTimeout, caCerts, signal, perMessageDeflate, ...driverOptions } =
-      options ?? {};
+    const {
+      acceptProtocols,
+      additionalHeaders,
+      openTimeout,
+      caCerts,
+      verifyCertificate,
+      signal,
+      perMessageDeflate,
+      ...driverOptions
+    } = options ?? {};
     super("client", driverOptions);
     this.url = parseUrl(url);
     this.#deflate = deflateConfig(perMessageDeflate, "client options");
@@ -157,6 +190,10 @@ export class Client extends WebSocketDriver {
       throw new TypeError("Invalid caCerts: expected an array of PEM strings");
     }
     this.#caCerts = caCerts;
+    if (verifyCertificate !== undefined && typeof verifyCertificate !== "boolean") {
+      throw new TypeError("Invalid verifyCertificate: expected true or false");
+    }
+    this.#verifyCertificate = verifyCertificate ?? true;
     if (signal !== undefined) {
       if (!(signal instanceof AbortSignal)) throw new TypeError("Invalid signal: expected an AbortSignal");
       const onAbort = () => {
@@ -214,7 +251,14 @@ export class Client extends WebSocketDriver {
       const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
       let connection: Connection;
       try {
-        connection = await adapter.connect({ hostname, port, tls, caCerts: this.#caCerts, signal });
+        connection = await adapter.connect({
+          hostname,
+          port,
+          tls,
+          caCerts: this.#caCerts,
+          verifyCertificate: this.#verifyCertificate,
+          signal,
+        });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
@@ -258,14 +302,20 @@ export class Client extends WebSocketDriver {
           throw new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`);
         }
         const { status, statusText, headers } = result.head;
-        this.#response = { status, statusText, headers };
+        this.#response = { status, statusText, headers, body: new Uint8Array(0) };
         const deflate = this.#deflate;
         const check = validateResponse(status, headers, {
           key,
           protocols: this.#protocols,
           extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
         });
-        if (!check.ok) throw new Error(`Cannot connect to ${url}: ${check.message}`);
+        if (!check.ok) {
+          // RFC 9112 §6.3: 1xx, 204 and 304 answers have no body.
+          if (status >= 200 && status !== 204 && status !== 304) {
+            this.#response.body = await readErrorBody(reader, result.rest, headers);
+          }
+          throw new Error(`Cannot connect to ${url}: ${check.message}`);
+        }
         if (deflate !== null) {
           const agreed = acceptDeflateResponse(check.extensions, deflate);
           if (!agreed.ok) throw new Error(`Cannot connect to ${url}: ${agreed.message}`);
@@ -331,6 +381,76 @@ export class Client extends WebSocketDriver {
  */
 export function makeClient(url: string | URL, options?: ClientOptions): Client {
   return new Client(url, options);
+}
+
+/**
+ * Reads the start of the body of a refused handshake (RFC 9112 §6.3): up to
+ * `Content-Length`, the last chunk, or the end of the connection, keeping at
+ * most {@linkcode MAX_ERROR_BODY} bytes and waiting at most
+ * {@linkcode ERROR_BODY_TIMEOUT} ms. Never throws: what arrived is kept.
+ */
+async function readErrorBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  headers: Headers,
+): Promise<Uint8Array> {
+  const chunked = (headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked");
+  const declared = Number(headers.get("content-length") ?? NaN);
+  const length = chunked || !Number.isSafeInteger(declared) || declared < 0 ? Infinity : declared;
+  // Chunked framing takes some bytes of its own: keep room for it.
+  const limit = chunked ? MAX_ERROR_BODY * 2 : Math.min(length, MAX_ERROR_BODY);
+  const parts: Uint8Array[] = [first];
+  let size = first.length;
+  const complete = () => size >= limit || (chunked && endsChunked(parts, size));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ERROR_BODY_TIMEOUT));
+  try {
+    while (!complete()) {
+      const chunk = await Promise.race([reader.read(), timeout]);
+      if (chunk === null || chunk.done) break;
+      parts.push(chunk.value);
+      size += chunk.value.length;
+    }
+  } catch {
+    // The connection failed: keep what arrived.
+  } finally {
+    clearTimeout(timer);
+  }
+  const raw = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    raw.set(part, at);
+    at += part.length;
+  }
+  const body = chunked ? dechunk(raw) : raw;
+  return body.slice(0, Math.min(length, MAX_ERROR_BODY));
+}
+
+/** Whether the `size` bytes read so far end with the last chunk ("0\r\n\r\n"). */
+function endsChunked(parts: Uint8Array[], size: number): boolean {
+  const end = size === 5 ? "0\r\n\r\n" : "\r\n0\r\n\r\n";
+  let tail = "";
+  for (let i = parts.length - 1; i >= 0 && tail.length < end.length; i--) {
+    tail = String.fromCharCode(...parts[i].subarray(Math.max(0, parts[i].length - end.length))) + tail;
+  }
+  return tail.endsWith(end);
+}
+
+/** Removes chunked transfer coding (RFC 9112 §7.1), leniently: stops at anything malformed. */
+function dechunk(raw: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  let at = 0;
+  while (at < raw.length) {
+    let end = at;
+    while (end + 1 < raw.length && !(raw[end] === 0x0d && raw[end + 1] === 0x0a)) end++;
+    if (end + 1 >= raw.length) break;
+    const size = parseInt(String.fromCharCode(...raw.subarray(at, end)).split(";")[0].trim(), 16);
+    if (!Number.isFinite(size) || size <= 0) break;
+    const start = end + 2;
+    for (let i = start; i < Math.min(start + size, raw.length); i++) out.push(raw[i]);
+    at = start + size + 2;
+  }
+  return new Uint8Array(out);
 }
 
 /** Checks and normalizes a WebSocket URL (WHATWG WebSockets §3.1, "parse a WebSocket URL"). */

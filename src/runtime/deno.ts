@@ -19,6 +19,13 @@ import type {
 async function connect(options: ConnectOptions): Promise<Connection> {
   const { hostname, port, signal } = options;
   signal?.throwIfAborted();
+  if (options.tls && options.verifyCertificate === false) {
+    // Deno.connectTls cannot skip the certificate check for one connection
+    // (only the process-wide --unsafely-ignore-certificate-errors flag can);
+    // Deno's node:tls can (rejectUnauthorized: false), so that path takes it.
+    const { nodeAdapter } = await import("./node.ts");
+    return nodeAdapter.connect(options);
+  }
   const attempt: Promise<Deno.Conn> = options.tls
     ? Deno.connectTls({
       hostname,

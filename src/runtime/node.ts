@@ -57,6 +57,7 @@ function connect(options: ConnectOptions): Promise<Connection> {
         ca,
         servername: isIp ? undefined : hostname,
         ALPNProtocols: ["http/1.1"],
+        rejectUnauthorized: options.verifyCertificate !== false,
       });
       tcp.once("error", (error) => socket.destroy(error));
     }

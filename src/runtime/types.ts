@@ -17,6 +17,11 @@ export interface ConnectOptions {
   tls: boolean;
   /** Extra trusted CA certificates, PEM, on top of the system's. */
   caCerts?: readonly string[];
+  /**
+   * `false` skips the check of the server's certificate (chain and name): for
+   * test servers with self-signed certificates only.
+   */
+  verifyCertificate?: boolean;
   /** Aborts the attempt. */
   signal?: AbortSignal;
 }

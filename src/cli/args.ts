@@ -1,0 +1,349 @@
+/**
+ * The command line of `wsd`: its options, their checks, and the help text.
+ *
+ * @module
+ */
+
+/** A mistake on the command line: shown with a pointer to `--help`, exit status 2. */
+export class UsageError extends Error {
+  /** Creates a usage error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Everything the command line says. */
+export interface CliOptions {
+  /** What to do. */
+  mode: "help" | "connect" | "listen";
+  /** The server to connect to (connect mode). */
+  url: string;
+  /** `-H`: extra request headers, in order. */
+  headers: Array<[name: string, value: string]>;
+  /** `-s`: subprotocols to offer (connect) or accept (listen). */
+  protocols: string[];
+  /** `--deflate`: offer (connect) or accept (listen) permessage-deflate. */
+  deflate: boolean;
+  /** `--ca`: a PEM file of CA certificates to trust. */
+  ca: string | undefined;
+  /** `--insecure`: skip the check of the server's certificate. */
+  insecure: boolean;
+  /** `-x`: send this, print the first answer, exit. */
+  execute: string | undefined;
+  /** `--ping`: send a ping, print the round-trip time, exit. */
+  ping: boolean;
+  /** `--binary`: send lines (and `-x`) as binary messages. */
+  binary: boolean;
+  /** `--wait`: milliseconds to keep receiving after the end of input. */
+  wait: number;
+  /** `--slash` / `--no-slash`; `undefined`: on when stdin is a terminal. */
+  slash: boolean | undefined;
+  /** `--max-length`: the largest message accepted, in bytes. */
+  maxLength: number | undefined;
+  /** `--timeout`: milliseconds for the handshake and for the answer of `-x`/`--ping`. */
+  timeout: number;
+  /** `--json`: one JSON object per event on stdout. */
+  json: boolean;
+  /** `-v`: response headers, pings and pongs too. */
+  verbose: boolean;
+  /** `--listen`: the port to listen on (listen mode). */
+  port: number;
+  /** `--host`: the address to listen on. */
+  host: string;
+  /** `--echo`: send every message back (listen mode). */
+  echo: boolean;
+}
+
+/** The help text of `wsd --help`. */
+export const USAGE = `wsd: talk to a WebSocket server, or run one, from the terminal.
+
+Usage:
+  wsd [options] URL            connect to URL (ws://, wss://, http:// or https://)
+  wsd --listen PORT [options]  run a WebSocket server on PORT
+
+Connected, each line of input is sent as a text message and each message
+received is printed: text as is, binary as a hex dump with its length. On a
+terminal, a "> " prompt takes the lines and slash commands work:
+  /ping [data]            send a ping, print the round-trip time
+  /close [code] [reason]  start the closing handshake (default 1000)
+  /binary HEX             send a binary message (/binary 00 01 fe ff)
+  /quit                   close with 1000 and exit (also Ctrl-D)
+  /help                   list the commands
+  //text                  send the line "/text"
+From a pipe, every line is sent as it is, and the connection is closed once
+the input ends. The handshake, errors and the close go to stderr, messages to
+stdout. The exit status is 0 after a clean close (1000, 1001, 1005, or the
+code of your /close), 1 when the connection failed or closed with an error,
+2 for a mistake on the command line, 130 when interrupted twice.
+
+Options (connect):
+  -H, --header "Name: value"  add a header to the handshake request (repeatable)
+  -s, --subprotocol NAME      offer a subprotocol (repeatable, most preferred first)
+      --deflate               offer permessage-deflate compression
+      --ca FILE               trust the CA certificate(s) in FILE (PEM) for wss://
+      --insecure              accept any certificate for wss:// (testing only!)
+  -x, --execute MESSAGE       send MESSAGE, print the first answer, close, exit
+      --ping                  send a ping, print the round-trip time, close, exit
+  -w, --wait SECONDS          keep receiving this long after the input ended (default 0)
+      --timeout SECONDS       limit for the connection and handshake, and for the
+                              answer to -x or --ping (default 10)
+Options (listen):
+  -l, --listen PORT           listen on PORT (0 picks a free one); lines typed go
+                              to every connection, slash commands too
+      --host ADDRESS          the address to listen on (default 0.0.0.0: all)
+      --echo                  send every message back to its sender
+  -s, --subprotocol NAME      accept a subprotocol (repeatable, preferred first)
+      --deflate               accept permessage-deflate compression
+Options (both):
+      --binary                send lines (and -x) as binary messages
+      --slash, --no-slash     slash commands on or off (default: on for a terminal)
+      --max-length BYTES      the largest message accepted (default 67108863);
+                              suffixes k, m, g multiply by 1024
+      --json                  one JSON object per event on stdout, for scripts
+  -v, --verbose               also show the response headers, pings and pongs
+  -h, --help                  show this help
+
+Colours are used on a terminal only, and never when NO_COLOR is set.
+
+Examples:
+  wsd ws://localhost:5000/echo
+  wsd -x hello ws://localhost:5000/echo
+  wsd --ping wss://example.com/socket
+  wsd -H "Authorization: Bearer TOKEN" -s chat wss://example.com/chat
+  wsd --ca ./ca.pem wss://localhost:8443/
+  printf 'one\\ntwo\\n' | wsd --json ws://localhost:5000/echo
+  wsd --listen 5000 --echo
+  deno run -A jsr:@x/wsd/cli ws://localhost:5000/   (node cli.ts, bun cli.ts)
+`;
+
+type Kind = "flag" | "value";
+
+/** Every option: its long name, short name, and whether it takes a value. */
+const OPTIONS: Record<string, { short?: string; kind: Kind }> = {
+  header: { short: "H", kind: "value" },
+  subprotocol: { short: "s", kind: "value" },
+  deflate: { kind: "flag" },
+  ca: { kind: "value" },
+  insecure: { kind: "flag" },
+  execute: { short: "x", kind: "value" },
+  ping: { kind: "flag" },
+  binary: { kind: "flag" },
+  wait: { short: "w", kind: "value" },
+  slash: { kind: "flag" },
+  "no-slash": { kind: "flag" },
+  timeout: { kind: "value" },
+  listen: { short: "l", kind: "value" },
+  host: { kind: "value" },
+  echo: { kind: "flag" },
+  "max-length": { kind: "value" },
+  json: { kind: "flag" },
+  verbose: { short: "v", kind: "flag" },
+  help: { short: "h", kind: "flag" },
+};
+
+const CONNECT_ONLY = ["header", "ca", "insecure", "execute", "ping", "wait", "timeout"];
+const LISTEN_ONLY = ["host", "echo"];
+
+const SHORT: Record<string, string> = Object.fromEntries(
+  Object.entries(OPTIONS).filter(([, o]) => o.short).map(([name, o]) => [o.short!, name]),
+);
+
+/** `[name, value]` of `-H "Name: value"`. */
+function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(":");
+  const name = colon < 0 ? "" : text.slice(0, colon).trim();
+  if (colon < 0 || name === "") {
+    throw new UsageError(`Invalid header ${JSON.stringify(text)}: expected "Name: value"`);
+  }
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+    throw new UsageError(`Invalid header name ${JSON.stringify(name)}: expected letters, digits or !#$%&'*+-.^_\`|~`);
+  }
+  return [name, text.slice(colon + 1).trim()];
+}
+
+/** Seconds (a decimal number) as milliseconds. */
+function parseSeconds(option: string, text: string, allowZero: boolean): number {
+  const seconds = Number(text);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || (!allowZero && seconds === 0)) {
+    throw new UsageError(
+      `Invalid --${option} ${JSON.stringify(text)}: expected seconds, a number ${allowZero ? "0 or more" : "above 0"}`,
+    );
+  }
+  return seconds * 1000;
+}
+
+/** Bytes, with an optional k, m or g suffix (×1024). */
+function parseBytes(option: string, text: string): number {
+  const match = /^(\d+)([kmg]?)(i?b)?$/i.exec(text.trim());
+  const value = match ? Number(match[1]) * 1024 ** "_kmg".indexOf(match[2].toLowerCase() || "_") : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new UsageError(`Invalid --${option} ${JSON.stringify(text)}: expected a number of bytes, as in 65536 or 64k`);
+  }
+  return value;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new UsageError(`Invalid port ${JSON.stringify(text)}: expected a number from 0 to 65535`);
+  }
+  return port;
+}
+
+/**
+ * Reads the command line (the arguments after the script's name).
+ *
+ * @throws {UsageError} for an unknown option, a missing or bad value, a
+ * missing URL, or options that do not go together.
+ */
+export function parseArgs(args: readonly string[]): CliOptions {
+  const options: CliOptions = {
+    mode: "connect",
+    url: "",
+    headers: [],
+    protocols: [],
+    deflate: false,
+    ca: undefined,
+    insecure: false,
+    execute: undefined,
+    ping: false,
+    binary: false,
+    wait: 0,
+    slash: undefined,
+    maxLength: undefined,
+    timeout: 10_000,
+    json: false,
+    verbose: false,
+    port: 0,
+    host: "0.0.0.0",
+    echo: false,
+  };
+  // --help wins over everything else on the line, mistakes included.
+  const end = args.indexOf("--");
+  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === "-h" || a === "--help")) {
+    return { ...options, mode: "help" };
+  }
+  const seen = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positional.push(arg);
+      continue;
+    }
+    let name: string;
+    let inline: string | undefined;
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      if (!(name in OPTIONS)) throw new UsageError(`Unknown option --${name}`);
+    } else {
+      const short = arg[1];
+      if (!(short in SHORT)) throw new UsageError(`Unknown option -${short}`);
+      name = SHORT[short];
+      if (arg.length > 2) inline = arg.slice(arg[2] === "=" ? 3 : 2);
+    }
+    const spelled = arg.startsWith("--") ? `--${name}` : `-${OPTIONS[name].short}`;
+    let value = "";
+    if (OPTIONS[name].kind === "value") {
+      if (inline !== undefined) value = inline;
+      else if (i + 1 < args.length) value = args[++i];
+      else throw new UsageError(`Option ${spelled} needs a value`);
+    } else if (inline !== undefined) {
+      throw new UsageError(`Option ${spelled} takes no value`);
+    }
+    seen.add(name);
+    switch (name) {
+      case "header":
+        options.headers.push(parseHeader(value));
+        break;
+      case "subprotocol":
+        options.protocols.push(value);
+        break;
+      case "deflate":
+        options.deflate = true;
+        break;
+      case "ca":
+        options.ca = value;
+        break;
+      case "insecure":
+        options.insecure = true;
+        break;
+      case "execute":
+        options.execute = value;
+        break;
+      case "ping":
+        options.ping = true;
+        break;
+      case "binary":
+        options.binary = true;
+        break;
+      case "wait":
+        options.wait = parseSeconds("wait", value, true);
+        break;
+      case "slash":
+        options.slash = true;
+        break;
+      case "no-slash":
+        options.slash = false;
+        break;
+      case "timeout":
+        options.timeout = parseSeconds("timeout", value, false);
+        break;
+      case "listen":
+        options.mode = "listen";
+        options.port = parsePort(value);
+        break;
+      case "host":
+        if (value === "") throw new UsageError("Invalid --host: expected an address, as in 127.0.0.1");
+        options.host = value;
+        break;
+      case "echo":
+        options.echo = true;
+        break;
+      case "max-length":
+        options.maxLength = parseBytes("max-length", value);
+        break;
+      case "json":
+        options.json = true;
+        break;
+      case "verbose":
+        options.verbose = true;
+        break;
+      case "help":
+        options.mode = "help";
+        break;
+    }
+  }
+  if (options.mode === "help") return options;
+  if (options.mode === "listen") {
+    if (positional.length > 0) {
+      throw new UsageError(`Unexpected argument ${JSON.stringify(positional[0])}: --listen takes no URL`);
+    }
+    const wrong = CONNECT_ONLY.find((o) => seen.has(o));
+    if (wrong) throw new UsageError(`Option --${wrong} is for connecting; it cannot be used with --listen`);
+    return options;
+  }
+  const wrong = LISTEN_ONLY.find((o) => seen.has(o));
+  if (wrong) throw new UsageError(`Option --${wrong} needs --listen PORT`);
+  if (positional.length === 0) throw new UsageError("Missing the URL to connect to (or --listen PORT)");
+  if (positional.length > 1) throw new UsageError(`Unexpected argument ${JSON.stringify(positional[1])}: one URL only`);
+  if (options.execute !== undefined && options.ping) throw new UsageError("Options -x and --ping do not go together");
+  if (options.execute !== undefined || options.ping) {
+    // These shape a session of input lines, which -x and --ping do not read.
+    const which = options.ping ? "--ping" : "-x";
+    const idle = ["wait", "slash", "no-slash", ...(options.ping ? ["binary"] : [])].find((o) => seen.has(o));
+    if (idle) throw new UsageError(`Option --${idle} does nothing with ${which}, which reads no input`);
+  }
+  if (options.insecure && options.ca !== undefined) {
+    throw new UsageError("Options --insecure and --ca do not go together: --insecure checks no certificate at all");
+  }
+  options.url = positional[0];
+  return options;
+}
