@@ -418,7 +418,8 @@ export class Hub extends EventEmitter<HubEvents> {
       if (!(error instanceof RangeError)) return false;
       queued = false;
     }
-    if (!queued && (ws.readyState === "open" || ws.readyState === "connecting")) this.emit("slow", ws, topic);
+    // Refused by the connection's own sendQueuePolicy ("drop", "close", "throw").
+    if (!queued) this.emit("slow", ws, topic);
     return queued;
   }
 

@@ -287,6 +287,26 @@ describe("Hub: publish", () => {
     await closeAll(staying);
   });
 
+  it("a connection's own sendQueuePolicy applies to shared frames too, and never throws out of publish", async () => {
+    const hub = createHub();
+    const policies = ["drop", "close", "throw"] as const;
+    const peers = policies.map((sendQueuePolicy) =>
+      new RawPeer("server", { outgoingHighWaterMark: 0, sendQueuePolicy })
+    );
+    await Promise.all(peers.map((p) => p.rec.opened));
+    for (const p of peers) hub.subscribe(p.driver, "t");
+    const slow: string[] = [];
+    hub.on("slow", (ws) => slow.push(policies[peers.findIndex((p) => p.driver === ws)]));
+    assert.equal(hub.publish("t", "first"), 3, "nothing is waiting yet");
+    assert.equal(hub.publish("t", "second"), 0, "each is over its own mark until its flush");
+    assert.deepEqual(slow, ["drop", "close", "throw"]);
+    assert.equal(peers[1].driver.readyState, "closing", '"close" closed it');
+    assert.equal(hub.publish("t", "third"), 0);
+    assert.deepEqual(slow, ["drop", "close", "throw", "drop", "throw"], "a closing connection is not slow, just gone");
+    await hub.close();
+    for (const p of peers) p.driver.terminate();
+  });
+
   it("a subscriber that closes during a fan-out (from a listener) is removed; the others are not disturbed", async () => {
     const hub = createHub({ maxBufferedAmount: 0 });
     const [a, b, c] = await pairs(3);
