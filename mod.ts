@@ -34,6 +34,7 @@
 
 export * from "./server.ts";
 export * from "./client.ts";
+export * from "./topics.ts";
 export {
   CloseError,
   DEFAULT_CLOSE_TIMEOUT,

@@ -12,19 +12,21 @@ bin=$rt/node_modules/.bin
 have() { [ -x "$bin/$1" ] && "$bin/$1" --version 2>/dev/null | grep -q "$2"; }
 pin() { node -p "require('./$rt/package.json').devDependencies['$1']"; }
 if ! { have deno "$(pin deno)" && have bun "$(pin bun)" && have node "v$(pin node)" &&
-  [ -d "$rt/node_modules/ws" ] && [ -d "$rt/node_modules/playwright-core" ]; }; then
+  [ -d "$rt/node_modules/ws" ] && [ -d "$rt/node_modules/playwright-core" ] && [ -d "$rt/node_modules/redis" ]; }; then
   echo "Installing the pinned runtimes into $rt (npm ci)…"
   npm ci --prefix "$rt" --no-audit --no-fund --loglevel=error || exit 1
 fi
-# Real peers from Debian: headless Chromium and Python's websockets/wsproto.
-if ! [ -x /usr/bin/chromium ] || ! /usr/bin/python3 -c "import websockets, wsproto" 2>/dev/null; then
+# Real peers from Debian: headless Chromium, Python's websockets/wsproto, and
+# redis-server (the Redis backplane's tests start their own).
+if ! [ -x /usr/bin/chromium ] || ! /usr/bin/python3 -c "import websockets, wsproto" 2>/dev/null ||
+  ! command -v redis-server >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing chromium, python3-websockets and python3-wsproto (apt-get)…"
+    echo "Installing chromium, python3-websockets, python3-wsproto and redis-server (apt-get)…"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      chromium python3-websockets python3-wsproto >/dev/null || exit 1
+      chromium python3-websockets python3-wsproto redis-server >/dev/null || exit 1
   else
-    echo "The interop tests need Debian's chromium, python3-websockets and python3-wsproto:"
-    echo "  sudo apt-get install chromium python3-websockets python3-wsproto"
+    echo "The interop tests need Debian's chromium, python3-websockets, python3-wsproto and redis-server:"
+    echo "  sudo apt-get install chromium python3-websockets python3-wsproto redis-server"
     exit 1
   fi
 fi

@@ -37,6 +37,13 @@ import { EventEmitter } from "./emitter.ts";
 import { streamTransport } from "./transport.ts";
 import type { StreamPair, Transport } from "./transport.ts";
 
+/**
+ * The key of the driver's internal method that queues a frame encoded once
+ * for many connections (topic fan-out). Not re-exported from the package's
+ * entry points: it is not public API.
+ */
+export const sendEncodedFrame: unique symbol = Symbol("wsd.sendEncodedFrame");
+
 /** How long the closing handshake may take before the transport is torn down. */
 export const DEFAULT_CLOSE_TIMEOUT = 5_000;
 
@@ -680,6 +687,22 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#checkCanSend("send");
     if (!this.#admit()) return false;
     this.#protocol.sendBinary(bytes);
+    this.#sent();
+    return true;
+  }
+
+  /**
+   * Internal (topic fan-out): queues `frame`, a whole data frame encoded once
+   * and shared by many server connections, with the checks of
+   * {@linkcode WebSocketDriver.sendBinary}. For server connections that run
+   * on a transport (not the runtime's own socket); the bytes are copied.
+   *
+   * @ignore
+   */
+  [sendEncodedFrame](frame: Uint8Array): boolean {
+    this.#checkCanSend("send");
+    if (!this.#admit()) return false;
+    this.#protocol.sendEncodedFrame(frame);
     this.#sent();
     return true;
   }

@@ -862,6 +862,16 @@ export class Protocol {
     this.#writeFrame((fin ? FIN : 0) | opcode, data);
   }
 
+  /**
+   * Queues a frame encoded by the caller, as is: the same bytes may go to many
+   * connections (a server's frames are unmasked, so one encoding fits them
+   * all). The caller checks that no close frame was sent and that the frame is
+   * a whole, valid data frame for this end (unmasked for a server).
+   */
+  sendEncodedFrame(frame: Uint8Array): void {
+    this.#out.writeRaw(frame);
+  }
+
   /** Encodes a ping; the caller checks that `data` has at most 125 bytes. */
   sendPing(data: Uint8Array): void {
     this.#writeFrame(FIN | Opcode.PING, data);
