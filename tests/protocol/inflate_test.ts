@@ -399,6 +399,33 @@ describe("round trips against node:zlib (deflateRaw, Z_SYNC_FLUSH, 00 00 ff ff r
     });
   }
 
+  it("every zlib strategy (filtered, Huffman only, RLE, fixed), with several memory levels", () => {
+    const rng = new Rng(1950);
+    const samples = [jsonLike(30000, rng), proseLike(8000, rng), rng.bytes(3000), repetitive(20000), utf8("ab")];
+    const { Z_FILTERED, Z_HUFFMAN_ONLY, Z_RLE, Z_FIXED, Z_DEFAULT_STRATEGY } = zlib.constants;
+    for (const strategy of [Z_FILTERED, Z_HUFFMAN_ONLY, Z_RLE, Z_FIXED, Z_DEFAULT_STRATEGY]) {
+      for (const memLevel of [1, 8, 9]) {
+        for (const input of samples) {
+          const payload = deflateMessage(input, { strategy, memLevel, level: 7 });
+          equalBytes(inflateOnce(payload, {}, input.length), input, `strategy ${strategy}, memLevel ${memLevel}`);
+        }
+      }
+    }
+  });
+
+  it("senders that end messages with BFINAL (§7.2.3.4), with and without the empty block's octet", () => {
+    const rng = new Rng(1234);
+    const inflater = new Inflater({ contextTakeover: true });
+    for (const input of [utf8("Hello"), jsonLike(5000, rng), rng.bytes(700), repetitive(70000), new Uint8Array(0)]) {
+      for (const level of [0, 6]) {
+        const finished = new Uint8Array(zlib.deflateRawSync(input, { level })); // ends with a BFINAL block
+        equalBytes(inflateOnce(finished), input, "as zlib wrote it");
+        equalBytes(inflateOnce(concat(finished, hex("00"))), input, "with the octet §7.2.1 leaves");
+        equalBytes(inflater.inflate(finished, MiB), input, "on one Inflater with context takeover");
+      }
+    }
+  });
+
   it("a payload inside a larger buffer (a view with an offset) is read in place and not modified", () => {
     const input = jsonLike(3000, new Rng(1));
     const payload = deflateMessage(input);
@@ -430,14 +457,32 @@ describe("round trips against node:zlib (deflateRaw, Z_SYNC_FLUSH, 00 00 ff ff r
 
 describe("context takeover: a stream of messages from ONE zlib deflate stream", () => {
   /** Compresses `messages` with one zlib stream and a sync flush after each, as a permessage-deflate sender does. */
-  async function deflateStream(messages: Uint8Array[], options: zlib.ZlibOptions): Promise<Uint8Array[]> {
+  /**
+   * Compresses `messages` with one zlib stream and a sync flush after each, as
+   * a permessage-deflate sender does. With `flushesInside`, a message is also
+   * flushed part way (as a sender streaming fragments does), leaving an
+   * interior 00 00 ff ff in its payload.
+   */
+  async function deflateStream(
+    messages: Uint8Array[],
+    options: zlib.ZlibOptions,
+    flushesInside = false,
+  ): Promise<Uint8Array[]> {
     const deflate = zlib.createDeflateRaw(options);
     const chunks: Buffer[] = [];
     deflate.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const flush = () => new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
     const payloads: Uint8Array[] = [];
     for (const message of messages) {
-      deflate.write(message);
-      await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+      if (flushesInside && message.length > 2) {
+        const cut = message.length >> 1;
+        deflate.write(message.subarray(0, cut));
+        await flush();
+        deflate.write(message.subarray(cut));
+      } else {
+        deflate.write(message);
+      }
+      await flush();
       const all = Buffer.concat(chunks.splice(0));
       // zlib writes nothing for an empty message right after a flush.
       if (all.length === 0) {
@@ -502,6 +547,19 @@ describe("context takeover: a stream of messages from ONE zlib deflate stream", 
       });
     }
   }
+
+  it("messages flushed part way (an empty stored block inside the payload)", async () => {
+    const rng = new Rng(17);
+    const messages = messageMix(rng, 80);
+    const payloads = await deflateStream(messages, { level: 6 }, true);
+    const inflater = new Inflater({ contextTakeover: true });
+    let inside = 0;
+    for (let i = 0; i < messages.length; i++) {
+      if (Buffer.from(payloads[i]).indexOf(Buffer.from(TRAILER)) >= 0) inside++;
+      equalBytes(inflater.inflate(payloads[i], MiB), messages[i], `message ${i}`);
+    }
+    assert.ok(inside > 40, `${inside} payloads with an interior flush`);
+  });
 
   it("the same stream decoded without context takeover fails with InflateDataError", async () => {
     const rng = new Rng(99);
