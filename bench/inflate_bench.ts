@@ -103,12 +103,48 @@ function withTrailer(payload: Uint8Array): Buffer {
   return Buffer.concat([payload, TRAILER]);
 }
 
-function throughput(name: string, data: Uint8Array, level: number): void {
-  const payload = compress(data, level);
+const MiB = 1 << 20;
+const text = jsonText(MiB);
+const random = new Uint8Array(MiB);
+{
+  let x = 2463534242;
+  for (let i = 0; i < random.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    random[i] = x & 0xff;
+  }
+}
+const repeated = new Uint8Array(MiB);
+{
+  const line = new TextEncoder().encode('{"type":"ping","seq":1}\n');
+  for (let i = 0; i < repeated.length; i++) repeated[i] = line[i % line.length];
+}
+const large: [string, Uint8Array, number][] = [
+  ["1 MiB JSON-like text, level 6", text, 6],
+  ["1 MiB JSON-like text, level 1", text, 1],
+  ["1 MiB JSON-like text, level 9", text, 9],
+  ["1 MiB incompressible, level 6 (stored)", random, 6],
+  ["1 MiB of one repeated line, level 6", repeated, 6],
+];
+const largePayloads = large.map(([, data, level]) => compress(data, level));
+
+// Warm up every path first (the JIT compilers tier up over a second or so,
+// later on a busy machine), checking the output on the way.
+{
+  const start = performance.now();
+  while (performance.now() - start < 2000) {
+    large.forEach(([name, data], i) => {
+      const out = new Inflater({ contextTakeover: false }).inflate(largePayloads[i], Infinity);
+      if (Buffer.compare(Buffer.from(out), Buffer.from(data)) !== 0) throw new Error(`${name}: wrong output`);
+    });
+  }
+}
+
+large.forEach(([name, data], i) => {
+  const payload = largePayloads[i];
   const full = withTrailer(payload);
   const inflater = new Inflater({ contextTakeover: false });
-  const check = inflater.inflate(payload, Infinity);
-  if (Buffer.compare(Buffer.from(check), Buffer.from(data)) !== 0) throw new Error(`${name}: wrong output`);
   const MB = data.length / 1e6;
   const ours = rate(() => {
     inflater.inflate(payload, Infinity);
@@ -119,30 +155,7 @@ function throughput(name: string, data: Uint8Array, level: number): void {
     return MB;
   });
   rowRate(`${name} (${(payload.length / data.length * 100).toFixed(0)}% of ${data.length} B)`, ours, theirs);
-}
-
-const MiB = 1 << 20;
-const text = jsonText(MiB);
-throughput("1 MiB JSON-like text, level 6", text, 6);
-throughput("1 MiB JSON-like text, level 1", text, 1);
-throughput("1 MiB JSON-like text, level 9", text, 9);
-{
-  const random = new Uint8Array(MiB);
-  let x = 2463534242;
-  for (let i = 0; i < random.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    random[i] = x & 0xff;
-  }
-  throughput("1 MiB incompressible, level 6 (stored)", random, 6);
-}
-{
-  const line = new TextEncoder().encode('{"type":"ping","seq":1}\n');
-  const data = new Uint8Array(MiB);
-  for (let i = 0; i < data.length; i++) data[i] = line[i % line.length];
-  throughput("1 MiB of one repeated line, level 6", data, 6);
-}
+});
 
 // Small messages: ~100-byte JSON, each compressed on its own (no context takeover).
 {
@@ -160,10 +173,14 @@ throughput("1 MiB JSON-like text, level 9", text, 9);
   const fulls = payloads.map(withTrailer);
   const inflater = new Inflater({ contextTakeover: false });
   const N = payloads.length;
-  const ours = rate(() => {
-    for (let i = 0; i < N; i++) inflater.inflate(payloads[i], 1 << 20);
-    return N;
-  });
+  const ours = rate(
+    () => {
+      for (let i = 0; i < N; i++) inflater.inflate(payloads[i], 1 << 20);
+      return N;
+    },
+    24,
+    60,
+  );
   const theirs = rate(() => {
     for (let i = 0; i < N; i++) zlib.inflateRawSync(fulls[i], SYNC);
     return N;

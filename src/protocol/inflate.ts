@@ -683,9 +683,11 @@ class Decoder {
     let op = this.op;
     let fastOutEnd = output.length - 258;
 
+    // One loop for both paths (a nested fast loop gets optimized on its own by
+    // on-stack replacement, and leaving such a loop deoptimizes).
     for (;;) {
-      // ── The fast loop.
-      while (ip <= fastInEnd && op <= fastOutEnd) {
+      // ── The fast path: no end-of-input checks.
+      if (ip <= fastInEnd && op <= fastOutEnd) {
         if (bits < 15) {
           hold |= (input[ip] << bits) | (input[ip + 1] << (bits + 8));
           ip += 2;
@@ -760,6 +762,7 @@ class Decoder {
         } else {
           op = this.fromHistory(output, op, distance, length);
         }
+        continue;
       }
 
       // ── The careful path: one symbol.
