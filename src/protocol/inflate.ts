@@ -1048,9 +1048,10 @@ export class Inflater {
 
 /**
  * Test hook: the size of the largest output buffer allocated by any Inflater
- * since the last call (the shared 64 KiB scratch buffer is not counted), and
- * resets it. Lets tests check that a compression bomb never allocates much more
- * than `maxOutput`.
+ * since the last call, and resets it. Not counted: the shared 64 KiB scratch
+ * buffer and 8 KiB pool, and the final copy of a result (its exact size). Lets
+ * tests check that a compression bomb never allocates much more than
+ * `maxOutput`.
  *
  * @example
  * ```ts ignore
