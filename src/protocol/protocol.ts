@@ -623,7 +623,10 @@ export class Protocol {
       throw error;
     }
     if (opcode === Opcode.BINARY) {
-      this.#events.push({ type: "binary", data });
+      // A binary message owns its ArrayBuffer: small results of the inflater
+      // are views into a shared pool, whose other bytes are not this message's.
+      const owned = data.byteLength === data.buffer.byteLength ? data : data.slice();
+      this.#events.push({ type: "binary", data: owned });
       return true;
     }
     const text = decodeUtf8(data);

@@ -294,3 +294,20 @@ describe("both ends of the library agree", () => {
     inflate.close();
   });
 });
+
+describe("inflated binary messages own their memory", () => {
+  it("each small message has an ArrayBuffer of its own (no bytes of other messages behind it)", () => {
+    const client = make("client");
+    const input = concat(
+      frame({ opcode: OP.BINARY, rsv: 0x40, payload: zlibDeflate(utf8("first secret")) }),
+      frame({ opcode: OP.BINARY, rsv: 0x40, payload: zlibDeflate(utf8("second")) }),
+    );
+    const events = feed(client, input).events;
+    for (const event of events) {
+      assert.equal(event.type, "binary");
+      const data = (event as { data: Uint8Array }).data;
+      assert.equal(data.byteOffset, 0);
+      assert.equal(data.buffer.byteLength, data.byteLength);
+    }
+  });
+});
