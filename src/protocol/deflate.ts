@@ -25,16 +25,16 @@
  *   (zlib quietly uses 512 for raw deflate).
  *
  * Memory: nothing is allocated before the first `compress`. With context
- * takeover an instance keeps its window (2 × 2^windowBits bytes), the chain
- * links (2 × 2^windowBits bytes) and the hash heads (2 × 2^hashBits bytes,
- * hashBits = windowBits − 1, at least 8): 160 KiB at windowBits 15, 40 KiB at
- * 13, 1.5 KiB at 8 (a 256-byte window uses an 8 KiB buffer so that it does not
- * slide every few bytes: about 9 KiB). Without context takeover an instance
- * holds nothing between messages: all instances with the same windowBits share
- * one set of tables. The symbol buffer, the Huffman tables and the output
- * buffer are shared by every instance (64 KiB + a few KiB, and the output
- * buffer grows with the largest message, then shrinks back after it): this is
- * safe because `compress` is synchronous and never re-entered.
+ * takeover an instance then keeps its window buffer (2 × 2^windowBits bytes,
+ * at least 4 KiB), the chain links (2 × 2^windowBits bytes) and the hash
+ * heads (2 × 2^(windowBits − 1) bytes, at least 512): 160 KiB at windowBits
+ * 15 (zlib's deflate state takes about 256 KiB at its defaults), 80 KiB at
+ * 14, 40 KiB at 13, 20 KiB at 12 and 5 to 10 KiB below. Without context
+ * takeover an instance holds nothing between messages: all such instances
+ * with the same windowBits share one set of tables. The symbol buffer
+ * (64 KiB), the Huffman tables (a few KiB) and the output buffer (64 KiB,
+ * grown for a large message and kept up to 1 MiB) are shared by every
+ * instance: `compress` is synchronous and never re-entered.
  *
  * @example
  * ```ts ignore
@@ -79,8 +79,8 @@ const SYM_BUF_SIZE = 1 << 14;
 const OUT_INITIAL = 1 << 16;
 /** A larger output buffer than this, made for a big message, is dropped after it. */
 const OUT_KEEP = 1 << 20;
-/** A 256-byte window still slides in steps of this buffer size, not every 256 bytes. */
-const MIN_BUFFER = 1 << 13;
+/** The least window buffer: a small window then slides every few KiB, not every few hundred bytes. */
+const MIN_BUFFER = 1 << 12;
 
 /** RFC 1951 §3.2.5: extra bits of the length codes 257..285. */
 const EXTRA_LBITS = new Uint8Array([
@@ -222,8 +222,10 @@ function initTables(): void {
     for (let n = 0; n < 1 << (EXTRA_DBITS[code] - 7); n++) DIST_CODE[256 + dist++] = code;
   }
   for (let n = 0; n < 288; n++) FIXED_LLENS[n] = n < 144 ? 8 : n < 256 ? 9 : n < 280 ? 7 : 8;
-  genCodes(FIXED_LLENS, 287, FIXED_LCODES);
-  genCodes(FIXED_DLENS, D_CODES - 1, FIXED_DCODES);
+  const all = Uint16Array.from({ length: 288 }, (_, n) => n);
+  genCodes(all, 288, FIXED_LLENS, FIXED_LCODES);
+  genCodes(all, D_CODES, FIXED_DLENS, FIXED_DCODES);
+  for (let f = 1; f < F_LOG2_F.length; f++) F_LOG2_F[f] = f * Math.log2(f);
 }
 
 // ───────────────────────────── shared scratch ─────────────────────────────
@@ -235,22 +237,32 @@ const syms = new Uint32Array(SYM_BUF_SIZE + 1);
 const lfreq = new Int32Array(L_CODES);
 const dfreq = new Int32Array(D_CODES);
 const blfreq = new Int32Array(BL_CODES);
-/** Code lengths, with room for scanTree's guard one past the last code. */
-const llens = new Uint8Array(L_CODES + 2);
-const dlens = new Uint8Array(D_CODES + 2);
-const bllens = new Uint8Array(BL_CODES + 1);
-const lcodes = new Uint16Array(L_CODES + 2);
-const dcodes = new Uint16Array(D_CODES + 2);
-const blcodes = new Uint16Array(BL_CODES + 1);
+/** Code lengths and (bit-reversed) codes by symbol; only the used symbols' entries are meaningful. */
+const llens = new Uint8Array(L_CODES);
+const dlens = new Uint8Array(D_CODES);
+const bllens = new Uint8Array(BL_CODES);
+const lcodes = new Uint16Array(L_CODES);
+const dcodes = new Uint16Array(D_CODES);
+const blcodes = new Uint16Array(BL_CODES);
+/**
+ * The symbols of each alphabet that get a code, in increasing order: a block
+ * of a small message uses a few dozen of the 286 literal/length symbols, and
+ * building its codes walks these lists, not the alphabets.
+ */
+const lused = new Uint16Array(L_CODES);
+const dused = new Uint16Array(D_CODES);
+const blused = new Uint16Array(BL_CODES);
 /** The run-length coded code lengths of a dynamic block: symbol (0..18) and its extra-bits value. */
 const rleSym = new Uint8Array(L_CODES + D_CODES);
 const rleExtra = new Uint8Array(L_CODES + D_CODES);
 let rleCount = 0;
 /** Huffman construction scratch. */
-const treeKeys = new Uint32Array(L_CODES + 2);
-const treeA = new Int32Array(L_CODES + 2);
-const bitCount = new Int32Array(L_CODES + 2);
-const nextCode = new Uint16Array(MAX_BITS + 2);
+const treeKeys = new Uint32Array(L_CODES);
+const treeA = new Int32Array(L_CODES);
+const bitCount = new Int32Array(L_CODES + 1);
+const nextCode = new Uint16Array(MAX_BITS + 1);
+/** f × log2(f) for small counts: Math.log2 is a call, and the entropy bound takes one per used symbol. */
+const F_LOG2_F = new Float64Array(1024);
 
 /** The output: bytes written so far and the bits not yet making a whole byte. */
 let out = new Uint8Array(OUT_INITIAL);
@@ -349,26 +361,43 @@ function minimumRedundancy(a: Int32Array, n: number): void {
   }
 }
 
-/**
- * Computes length-limited Huffman code lengths for `freq[0..n)` into
- * `lens[0..n)` and returns the largest symbol with a code. Like zlib, at least
- * two symbols get a code (a lone symbol gets a 1-bit code and a partner), so
- * that every code is complete.
- */
-function buildLengths(freq: Int32Array, n: number, maxBits: number, lens: Uint8Array): number {
+/** Lists the symbols of `freq[0..n)` with a nonzero count into `used`, in increasing order; returns how many. */
+function collectUsed(freq: Int32Array, n: number, used: Uint16Array): number {
   let count = 0;
-  let maxCode = -1;
-  for (let i = 0; i < n; i++) {
-    lens[i] = 0;
-    const f = freq[i];
-    if (f !== 0) {
-      treeKeys[count++] = f * 512 + i;
-      maxCode = i;
+  for (let i = 0; i < n; i++) if (freq[i] !== 0) used[count++] = i;
+  return count;
+}
+
+function fLog2F(f: number): number {
+  return f < 1024 ? F_LOG2_F[f] : f * Math.log2(f);
+}
+
+/**
+ * Computes length-limited Huffman code lengths for the symbols `used[0..count)`
+ * (increasing, weights in `freq`) into `lens[symbol]`. Like zlib's
+ * build_tree, a code gets at least two symbols (a lone symbol gets the partner
+ * zlib would give it, with weight 1), so that every code is complete. Returns
+ * the number of symbols in `used` then.
+ */
+function buildLengths(freq: Int32Array, used: Uint16Array, count: number, maxBits: number, lens: Uint8Array): number {
+  if (count === 0) {
+    used[0] = 0;
+    used[1] = 1;
+    count = 2;
+  } else if (count === 1) {
+    const only = used[0];
+    if (only < 2) {
+      used[1] = only + 1;
+    } else {
+      used[0] = 0;
+      used[1] = only;
     }
+    count = 2;
   }
-  while (count < 2) {
-    const node = maxCode < 2 ? ++maxCode : 0;
-    treeKeys[count++] = 512 + node;
+  for (let i = 0; i < count; i++) {
+    const symbol = used[i];
+    const f = freq[symbol];
+    treeKeys[i] = (f === 0 ? 1 : f) * 512 + symbol;
   }
   // Sort by weight, then by symbol (deterministic ties).
   if (count <= 48) {
@@ -414,88 +443,71 @@ function buildLengths(freq: Int32Array, n: number, maxBits: number, lens: Uint8A
     }
   }
   for (let i = 0; i < count; i++) lens[treeKeys[i] & 511] = treeA[i];
-  return maxCode;
+  return count;
 }
 
-/** RFC 1951 §3.2.2: canonical codes from lengths, stored bit-reversed for LSB-first output. */
-function genCodes(lens: Uint8Array, maxCode: number, codes: Uint16Array): void {
+/**
+ * RFC 1951 §3.2.2: canonical codes for the symbols `used[0..count)`
+ * (increasing, all with a length), stored bit-reversed for LSB-first output.
+ */
+function genCodes(used: Uint16Array, count: number, lens: Uint8Array, codes: Uint16Array): void {
   bitCount.fill(0, 0, MAX_BITS + 1);
-  for (let n = 0; n <= maxCode; n++) bitCount[lens[n]]++;
-  bitCount[0] = 0;
+  for (let k = 0; k < count; k++) bitCount[lens[used[k]]]++;
   let code = 0;
   for (let bits = 1; bits <= MAX_BITS; bits++) {
     code = (code + bitCount[bits - 1]) << 1;
     nextCode[bits] = code;
   }
-  for (let n = 0; n <= maxCode; n++) {
-    const len = lens[n];
-    if (len !== 0) {
-      const c = nextCode[len]++;
-      codes[n] = ((REVERSE_BYTE[c & 255] << 8) | REVERSE_BYTE[c >>> 8]) >>> (16 - len);
-    }
+  for (let k = 0; k < count; k++) {
+    const symbol = used[k];
+    const len = lens[symbol];
+    const c = nextCode[len]++;
+    codes[symbol] = ((REVERSE_BYTE[c & 255] << 8) | REVERSE_BYTE[c >>> 8]) >>> (16 - len);
   }
 }
 
+function rleEmit(symbol: number, extra: number): void {
+  rleSym[rleCount] = symbol;
+  rleExtra[rleCount++] = extra;
+  blfreq[symbol]++;
+}
+
+/** A run of `z` zero lengths: code 18 for 11–138, 17 for 3–10, single zeros below. */
+function rleZeros(z: number): void {
+  while (z >= 11) {
+    const n = z < 138 ? z : 138;
+    rleEmit(18, n - 11);
+    z -= n;
+  }
+  if (z >= 3) rleEmit(17, z - 3);
+  else for (; z > 0; z--) rleEmit(0, 0);
+}
+
 /**
- * RFC 1951 §3.2.7: run-length codes `lens[0..maxCode]` with the code-length
- * alphabet (16 repeats the previous length 3–6 times, 17 and 18 repeat zero
- * 3–10 and 11–138 times), appending to the RLE buffer and counting in
- * `blfreq`. zlib's scan_tree and send_tree, as one pass.
+ * RFC 1951 §3.2.7: run-length codes the lengths of symbols 0 up to the last
+ * used one (unused symbols have length 0), appending to the RLE buffer and
+ * counting in `blfreq`. A run of one length is sent once, then repeated with
+ * code 16 (3–6 times); as zlib's scan_tree/send_tree do, up to details.
  */
-function scanTree(lens: Uint8Array, maxCode: number): void {
-  let prevLen = -1;
-  let nextLen = lens[0];
-  let count = 0;
-  let maxCount = 7;
-  let minCount = 4;
-  if (nextLen === 0) {
-    maxCount = 138;
-    minCount = 3;
-  }
-  lens[maxCode + 1] = 0xff; // guard
-  for (let n = 0; n <= maxCode; n++) {
-    const curLen = nextLen;
-    nextLen = lens[n + 1];
-    if (++count < maxCount && curLen === nextLen) continue;
-    if (count < minCount) {
-      blfreq[curLen] += count;
-      for (; count > 0; count--) {
-        rleSym[rleCount] = curLen;
-        rleExtra[rleCount++] = 0;
-      }
-    } else if (curLen !== 0) {
-      if (curLen !== prevLen) {
-        blfreq[curLen]++;
-        rleSym[rleCount] = curLen;
-        rleExtra[rleCount++] = 0;
-        count--;
-      }
-      blfreq[16]++;
-      rleSym[rleCount] = 16;
-      rleExtra[rleCount++] = count - 3;
-    } else if (count <= 10) {
-      blfreq[17]++;
-      rleSym[rleCount] = 17;
-      rleExtra[rleCount++] = count - 3;
-    } else {
-      blfreq[18]++;
-      rleSym[rleCount] = 18;
-      rleExtra[rleCount++] = count - 11;
+function rleLengths(used: Uint16Array, count: number, lens: Uint8Array): void {
+  let next = 0;
+  for (let k = 0; k < count;) {
+    const symbol = used[k];
+    if (symbol > next) rleZeros(symbol - next);
+    const len = lens[symbol];
+    let run = 1;
+    while (k + run < count && used[k + run] === symbol + run && lens[symbol + run] === len) run++;
+    k += run;
+    next = symbol + run;
+    rleEmit(len, 0);
+    run--;
+    while (run >= 3) {
+      const n = run < 6 ? run : 6;
+      rleEmit(16, n - 3);
+      run -= n;
     }
-    count = 0;
-    prevLen = curLen;
-    if (nextLen === 0) {
-      maxCount = 138;
-      minCount = 3;
-    } else if (curLen === nextLen) {
-      maxCount = 6;
-      minCount = 3;
-    } else {
-      maxCount = 7;
-      minCount = 4;
-    }
+    for (; run > 0; run--) rleEmit(len, 0);
   }
-  lens[maxCode + 1] = 0;
 }
 
 // ───────────────────────────── blocks ─────────────────────────────
@@ -601,68 +613,59 @@ function writeSymbols(
  */
 function flushBlock(data: Uint8Array, start: number, length: number, count: number): void {
   lfreq[END_BLOCK] = 1;
+  const lCount = collectUsed(lfreq, L_CODES, lused);
+  const dCount = collectUsed(dfreq, D_CODES, dused);
   // One pass for the fixed-code size and a lower bound of the dynamic one,
   // so that small blocks, where fixed codes win, skip building the trees:
   // - the symbols cost at least their Shannon entropy (no prefix code does better);
-  // - scanTree sends a run of z zero lengths in z bits at least if z < 3
+  // - rleLengths sends a run of z zero lengths in z bits at least if z < 3
   //   (code 0), 4 if z < 11 (code 17 and 3 extra bits), 8 otherwise (code
   //   18 and 7 extra bits), and a used symbol's length in half a bit at least
-  //   (code 16 sends 3 to 6 of them in 3 bits or more);
+  //   (code 16 sends 3 to 6 of them in 3 bits or more); the zero runs of a
+  //   distance code with a single used symbol are left out (zlib's partner
+  //   symbol may split them);
   // - a complete code of u symbols has a length ℓ ≤ log2(u); the code-length
   //   code lengths are sent up to the last used one in BL_ORDER, where length
   //   ℓ ≤ 7 sits at 19 − 2ℓ: so at least 20 − 2ℓ of them, 3 bits each.
   let extraBits = 0;
   let fixedBits = 3;
   let headerBound = 0;
-  let zeroRun = 0;
-  let lUsed = 0;
   let lTotal = 0;
   let lSum = 0;
-  for (let i = 0; i < L_CODES; i++) {
-    const f = lfreq[i];
-    if (f === 0) {
-      zeroRun++;
-      continue;
-    }
-    if (zeroRun !== 0) {
-      headerBound += zeroRun < 3 ? zeroRun : zeroRun < 11 ? 4 : 8;
-      zeroRun = 0;
-    }
-    lUsed++;
+  let next = 0;
+  for (let k = 0; k < lCount; k++) {
+    const symbol = lused[k];
+    const f = lfreq[symbol];
+    const zeros = symbol - next;
+    if (zeros !== 0) headerBound += zeros < 3 ? zeros : zeros < 11 ? 4 : 8;
+    next = symbol + 1;
     lTotal += f;
-    lSum += f * Math.log2(f);
-    fixedBits += f * FIXED_LLENS[i];
-    if (i > END_BLOCK) extraBits += f * EXTRA_LBITS[i - 257];
+    lSum += fLog2F(f);
+    fixedBits += f * FIXED_LLENS[symbol];
+    if (symbol > END_BLOCK) extraBits += f * EXTRA_LBITS[symbol - 257];
   }
-  let dUsed = 0;
   let dTotal = 0;
   let dSum = 0;
-  zeroRun = 0;
-  for (let c = 0; c < D_CODES; c++) {
-    const f = dfreq[c];
-    if (f === 0) {
-      zeroRun++;
-      continue;
-    }
-    if (zeroRun !== 0) {
-      headerBound += zeroRun < 3 ? zeroRun : zeroRun < 11 ? 4 : 8;
-      zeroRun = 0;
-    }
-    dUsed++;
+  next = 0;
+  for (let k = 0; k < dCount; k++) {
+    const symbol = dused[k];
+    const f = dfreq[symbol];
+    const zeros = symbol - next;
+    if (zeros !== 0 && dCount >= 2) headerBound += zeros < 3 ? zeros : zeros < 11 ? 4 : 8;
+    next = symbol + 1;
     dTotal += f;
-    dSum += f * Math.log2(f);
-    extraBits += f * EXTRA_DBITS[c];
+    dSum += fLog2F(f);
+    extraBits += f * EXTRA_DBITS[symbol];
     fixedBits += f * 5;
   }
   fixedBits += extraBits;
-  // zlib's rule gives a tree at least two codes.
-  const shortest = Math.min(Math.log2(lUsed < 2 ? 2 : lUsed), Math.log2(dUsed < 2 ? 2 : dUsed)) | 0;
+  const shortest = Math.min(Math.log2(lCount < 2 ? 2 : lCount), Math.log2(dCount < 2 ? 2 : dCount)) | 0;
   const blSent = shortest <= 7 ? 20 - 2 * shortest : 4;
-  headerBound += 5 + 5 + 4 + 3 * blSent + 0.5 * (lUsed + dUsed);
+  headerBound += 5 + 5 + 4 + 3 * blSent + 0.5 * (lCount + dCount);
   // One bit of margin: Math.log2 may differ in the last place between engines,
   // and the choice must not (the bound only decides whether to compute).
-  const dynamicBound = 3 + headerBound + extraBits + lTotal * Math.log2(lTotal) - lSum +
-    (dTotal === 0 ? 0 : dTotal * Math.log2(dTotal) - dSum) - 1;
+  const dynamicBound = 3 + headerBound + extraBits + fLog2F(lTotal) - lSum +
+    (dTotal === 0 ? 0 : fLog2F(dTotal) - dSum) - 1;
 
   // Stored: extending the pending stored range, or starting one here.
   let storedBits: number;
@@ -675,26 +678,28 @@ function flushBlock(data: Uint8Array, start: number, length: number, count: numb
       5 * (storedPieces(length) - 1);
   }
 
-  // Dynamic: both trees, then the code-length code that sends them.
+  // Dynamic: both codes, then the code-length code that sends their lengths.
   let dynamicBits = Infinity;
-  let lMax = 0;
-  let dMax = 0;
+  let lCodes = 0;
+  let dCodes = 0;
+  let blCodes = 0;
   let blMax = 0;
   if (fixedBits > dynamicBound && storedBits > dynamicBound) {
-    lMax = buildLengths(lfreq, L_CODES, MAX_BITS, llens);
-    dMax = buildLengths(dfreq, D_CODES, MAX_BITS, dlens);
+    lCodes = buildLengths(lfreq, lused, lCount, MAX_BITS, llens);
+    dCodes = buildLengths(dfreq, dused, dCount, MAX_BITS, dlens);
     blfreq.fill(0);
     rleCount = 0;
-    scanTree(llens, lMax);
-    scanTree(dlens, dMax);
-    buildLengths(blfreq, BL_CODES, MAX_BL_BITS, bllens);
+    rleLengths(lused, lCodes, llens);
+    rleLengths(dused, dCodes, dlens);
+    bllens.fill(0);
+    blCodes = buildLengths(blfreq, blused, collectUsed(blfreq, BL_CODES, blused), MAX_BL_BITS, bllens);
     blMax = BL_CODES - 1;
     while (blMax >= 4 && bllens[BL_ORDER[blMax]] === 0) blMax--;
     dynamicBits = 3 + 5 + 5 + 4 + 3 * (blMax + 1) + extraBits +
       2 * blfreq[16] + 3 * blfreq[17] + 7 * blfreq[18];
-    for (let i = 0; i < BL_CODES; i++) dynamicBits += blfreq[i] * bllens[i];
-    for (let i = 0; i <= lMax; i++) dynamicBits += lfreq[i] * llens[i];
-    for (let i = 0; i <= dMax; i++) dynamicBits += dfreq[i] * dlens[i];
+    for (let k = 0; k < blCodes; k++) dynamicBits += blfreq[blused[k]] * bllens[blused[k]];
+    for (let k = 0; k < lCodes; k++) dynamicBits += lfreq[lused[k]] * llens[lused[k]];
+    for (let k = 0; k < dCodes; k++) dynamicBits += dfreq[dused[k]] * dlens[dused[k]];
   }
 
   if (storedBits <= fixedBits && storedBits <= dynamicBits) {
@@ -708,14 +713,14 @@ function flushBlock(data: Uint8Array, start: number, length: number, count: numb
       syms[count] = END_BLOCK;
       writeSymbols(count + 1, FIXED_LCODES, FIXED_LLENS, FIXED_DCODES, FIXED_DLENS);
     } else {
-      genCodes(llens, lMax, lcodes);
-      genCodes(dlens, dMax, dcodes);
-      genCodes(bllens, BL_CODES - 1, blcodes);
+      genCodes(lused, lCodes, llens, lcodes);
+      genCodes(dused, dCodes, dlens, dcodes);
+      genCodes(blused, blCodes, bllens, blcodes);
       ensureOut(((dynamicBits - extraBits) >>> 3) + 16);
       putBits(2 << 1, 3); // BFINAL 0, BTYPE 10
-      putBits(lMax + 1 - 257, 5);
-      putBits(dMax + 1 - 1, 5);
-      putBits(blMax + 1 - 4, 4);
+      putBits(lused[lCodes - 1] + 1 - 257, 5); // HLIT
+      putBits(dused[dCodes - 1] + 1 - 1, 5); // HDIST
+      putBits(blMax + 1 - 4, 4); // HCLEN
       for (let i = 0; i <= blMax; i++) putBits(bllens[BL_ORDER[i]], 3);
       for (let i = 0; i < rleCount; i++) {
         const s = rleSym[i];
@@ -742,6 +747,8 @@ class Window {
   readonly wSize: number;
   readonly wMask: number;
   readonly win: Uint8Array;
+  /** `win` for 16-bit reads. */
+  readonly view: DataView;
   readonly prev: Uint16Array;
   readonly head: Uint16Array;
   /** Hash bits in use: fixed with context takeover, chosen per message without. */
@@ -760,6 +767,7 @@ class Window {
     this.wMask = this.wSize - 1;
     this.win = new Uint8Array(Math.max(2 * this.wSize, MIN_BUFFER));
     this.prev = new Uint16Array(this.wSize);
+    this.view = new DataView(this.win.buffer);
     this.head = new Uint16Array(1 << maxHashBits);
     this.setHashBits(maxHashBits);
   }
@@ -811,7 +819,13 @@ class Window {
     if (this.strstart >= this.win.length - MIN_LOOKAHEAD) this.slide();
     const room = this.win.length - this.end;
     const n = Math.min(room, data.length - from);
-    this.win.set(data.subarray(from, from + n), this.end);
+    if (n <= 128) {
+      // A small message: a loop beats making a subarray view.
+      const win = this.win;
+      for (let i = 0, at = this.end; i < n; i++) win[at + i] = data[from + i];
+    } else {
+      this.win.set(data.subarray(from, from + n), this.end);
+    }
     this.end += n;
     return from + n;
   }
@@ -837,10 +851,16 @@ const HASH_MULTIPLIER = 0x9e3779b1 | 0;
  * zlib's longest_match: walks the hash chain from `cur` looking for a match
  * longer than `bestLen`, at most `maxLen` long, stopping at `nice` or after
  * `chain` candidates or at `limit`. Returns the length | (start << 9), with
- * `start` unchanged when nothing longer was found.
+ * `start` unchanged when nothing longer was found. A candidate is first
+ * tested on the two bytes that would make it longer than the best so far,
+ * then on its first three, read 16 bits at a time through `view` (a
+ * DataView of `win`; unaligned reads): most candidates fail there. Nothing
+ * is read at or past `scan + maxLen` (the buffer may end there): a match
+ * that long reaches `nice` first and ends the search.
  */
 function longestMatch(
   win: Uint8Array,
+  view: DataView,
   prev: Uint16Array,
   wMask: number,
   scan: number,
@@ -854,14 +874,13 @@ function longestMatch(
 ): number {
   const strend = scan + maxLen;
   if (nice > maxLen) nice = maxLen;
-  const s0 = win[scan], s1 = win[scan + 1], s2 = win[scan + 2];
-  let end1 = win[scan + bestLen - 1];
-  let end0 = win[scan + bestLen];
+  const head3 = view.getUint16(scan, true) | (win[scan + 2] << 16);
+  let endPair = view.getUint16(scan + bestLen - 1, true);
+  let at = bestLen - 1;
   do {
-    if (
-      win[cur + bestLen] !== end0 || win[cur + bestLen - 1] !== end1 || win[cur] !== s0 ||
-      win[cur + 1] !== s1 || win[cur + 2] !== s2
-    ) continue;
+    if (view.getUint16(cur + at, true) !== endPair || (view.getUint16(cur, true) | (win[cur + 2] << 16)) !== head3) {
+      continue;
+    }
     let s = scan + 3;
     let m = cur + 3;
     while (s < strend && win[s] === win[m]) {
@@ -873,8 +892,8 @@ function longestMatch(
       start = cur;
       bestLen = len;
       if (len >= nice) break;
-      end1 = win[scan + len - 1];
-      end0 = win[scan + len];
+      at = len - 1;
+      endPair = view.getUint16(scan + at, true);
     }
   } while ((cur = prev[cur & wMask]) > limit && --chain !== 0);
   return bestLen | (start << 9);
@@ -952,6 +971,7 @@ function lazyRun(st: Window, good: number, maxLazy: number, niceLength: number, 
       if (prevLength < maxLen) {
         const r = longestMatch(
           win,
+          st.view,
           prev,
           wMask,
           strstart,
@@ -1060,6 +1080,7 @@ function greedyRun(st: Window, maxInsertLength: number, niceLength: number, maxC
     if (hashHead > limit) {
       const r = longestMatch(
         win,
+        st.view,
         prev,
         wMask,
         strstart,
@@ -1316,7 +1337,13 @@ export class Deflater {
     ensureOut(8);
     putBits(0, 3);
     alignToByte();
-    const result = out.slice(0, outPos);
+    // Not out.slice(): for small results its species lookup costs more than the copy.
+    const result = new Uint8Array(outPos);
+    if (outPos <= 64) {
+      for (let i = 0; i < outPos; i++) result[i] = out[i];
+    } else {
+      result.set(out.subarray(0, outPos));
+    }
     if (out.length > OUT_KEEP) out = new Uint8Array(OUT_INITIAL);
     busy = false;
     this.#broken = false;
