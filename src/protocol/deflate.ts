@@ -5,7 +5,7 @@
  * a compressed frame: raw DEFLATE blocks with BFINAL = 0, ended by a sync flush
  * whose empty stored block `00 00 ff ff` is removed (RFC 7692 §7.2.1). It is
  * pure TypeScript over `Uint8Array`, with no I/O, no timers and no runtime API,
- * so it runs the same on Deno, Deno Deploy, Node and Bun and gives the same
+ * so it runs unchanged on every runtime and edge platform and gives the same
  * bytes on each; the runtimes' zlib bindings cannot compress one message at a
  * time synchronously while keeping the sliding window (context takeover).
  *
@@ -1237,6 +1237,9 @@ export class Deflater {
   #broken = false;
 
   /**
+   * Creates a deflater for one direction of one connection; it allocates
+   * nothing until the first message.
+   *
    * @param options The negotiated window and context takeover, and the level.
    * @throws {TypeError} If `options` is not an object, has an unknown key, or
    * `contextTakeover` is not a boolean.

@@ -249,7 +249,16 @@ function decode(payload: Uint8Array, history: Uint8Array, windowSize: number): D
     }
     throw new Error("invalid Huffman code");
   };
-  const out: number[] = [];
+  let out = new Uint8Array(Math.max(1024, payload.length * 4));
+  let produced = 0;
+  const push = (byte: number) => {
+    if (produced === out.length) {
+      const bigger = new Uint8Array(out.length * 2);
+      bigger.set(out);
+      out = bigger;
+    }
+    out[produced++] = byte;
+  };
   const blocks: BlockInfo[] = [];
   let maxDistance = 0;
   for (;;) {
@@ -272,7 +281,7 @@ function decode(payload: Uint8Array, history: Uint8Array, windowSize: number): D
         break;
       }
       assert.ok(pos + len <= input.length - 4, "stored block runs past the payload");
-      for (let i = 0; i < len; i++) out.push(input[pos + i]);
+      for (let i = 0; i < len; i++) push(input[pos + i]);
       pos += len;
       blocks.push({ type: "stored", bits: bitPos() - start, bytes: len, symbols: 0, fixedBits: 0 });
       continue;
@@ -300,14 +309,14 @@ function decode(payload: Uint8Array, history: Uint8Array, windowSize: number): D
       dist = makeCode(lengths.slice(hlit), true);
       assert.ok(lit.lengths[256] > 0, "no end-of-block code");
     }
-    const produced = out.length;
+    const blockStart = produced;
     let symbols = 0;
     let fixedBits = 3;
     for (;;) {
       const sym = decodeSymbol(lit);
       symbols++;
       fixedBits += FIXED_LIT.lengths[sym];
-      if (sym < 256) out.push(sym);
+      if (sym < 256) push(sym);
       else if (sym === 256) break;
       else {
         assert.ok(sym <= 285, "invalid length code");
@@ -317,23 +326,23 @@ function decode(payload: Uint8Array, history: Uint8Array, windowSize: number): D
         const distance = DIST_BASE[dsym] + bits(DIST_EXTRA[dsym]);
         fixedBits += LENGTH_EXTRA[sym - 257] + 5 + DIST_EXTRA[dsym];
         assert.ok(distance < windowSize, `distance ${distance} does not fit a window of ${windowSize}`);
-        assert.ok(distance <= history.length + out.length, `distance ${distance} reaches before the history`);
+        assert.ok(distance <= history.length + produced, `distance ${distance} reaches before the history`);
         if (distance > maxDistance) maxDistance = distance;
         for (let i = 0; i < length; i++) {
-          const from = out.length - distance;
-          out.push(from >= 0 ? out[from] : history[history.length + from]);
+          const from = produced - distance;
+          push(from >= 0 ? out[from] : history[history.length + from]);
         }
       }
     }
     blocks.push({
       type: type === 1 ? "fixed" : "dynamic",
       bits: bitPos() - start,
-      bytes: out.length - produced,
+      bytes: produced - blockStart,
       symbols,
       fixedBits,
     });
   }
-  return { data: Uint8Array.from(out), blocks, maxDistance };
+  return { data: out.slice(0, produced), blocks, maxDistance };
 }
 
 /**
