@@ -43,7 +43,10 @@ function chat(i: number): string {
 function doc(i: number): string {
   return JSON.stringify({
     seq: i,
-    items: Array.from({ length: 160 }, (_, j) => ({ id: j, name: `item-${j}`, price: (j * 37) % 1000, ok: j % 2 === 0 })),
+    items: Array.from(
+      { length: 160 },
+      (_, j) => ({ id: j, name: `item-${j}`, price: (j * 37) % 1000, ok: j % 2 === 0 }),
+    ),
   });
 }
 const WORKLOADS: Array<[string, (i: number) => string]> = [["chat ~150 B", chat], ["doc ~16 KB", doc]];
@@ -150,8 +153,15 @@ async function echoRate(
 
 /** Bytes on the wire per message, from the protocol layer itself. */
 function wireBytes(deflate: boolean, make: (i: number) => string): number {
-  const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
-  const compression = deflate ? new MessageCompression("client", params, deflateConfig({ threshold: 0 }, "bench")!) : null;
+  const params = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  const compression = deflate
+    ? new MessageCompression("client", params, deflateConfig({ threshold: 0 }, "bench")!)
+    : null;
   const protocol = new Protocol({ role: "client", compression });
   let total = 0;
   for (let i = 0; i < 1000; i++) {
@@ -200,7 +210,9 @@ async function memoryPerPair(deflate: boolean, n = quick ? 100 : 300): Promise<n
   return per;
 }
 
-const runtime = (globalThis as Any).Deno ? `Deno ${(globalThis as Any).Deno.version.deno}` : (globalThis as Any).Bun
+const runtime = (globalThis as Any).Deno
+  ? `Deno ${(globalThis as Any).Deno.version.deno}`
+  : (globalThis as Any).Bun
   ? `Bun ${(globalThis as Any).Bun.version}`
   : `Node ${process.versions.node}`;
 console.log(`# permessage-deflate on ${runtime}${quick ? " (quick)" : ""}: ${ROUNDS} round(s) of ${SECONDS} s each\n`);
@@ -210,7 +222,9 @@ for (const [name, make] of WORKLOADS) {
   const rates: Record<string, number[]> = { "ours off": [], "ours on": [], "ws off": [], "ws on": [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const impl of ["ours", "ws"] as const) {
-      for (const deflate of [false, true]) rates[`${impl} ${deflate ? "on" : "off"}`].push(await echoRate(impl, deflate, make));
+      for (const deflate of [false, true]) {
+        rates[`${impl} ${deflate ? "on" : "off"}`].push(await echoRate(impl, deflate, make));
+      }
     }
   }
   const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
@@ -227,8 +241,8 @@ for (const [name, make] of WORKLOADS) {
 const memOff = await memoryPerPair(false);
 const memOn = await memoryPerPair(true);
 console.log(
-  `\nmemory per connection pair (client + server, after one message each way): off ${(memOff / 1024).toFixed(1)} KB, on ${
-    (memOn / 1024).toFixed(1)
-  } KB`,
+  `\nmemory per connection pair (client + server, after one message each way): off ${
+    (memOff / 1024).toFixed(1)
+  } KB, on ${(memOn / 1024).toFixed(1)} KB`,
 );
 process.exit(0);

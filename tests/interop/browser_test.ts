@@ -343,7 +343,9 @@ for (const backend of availableBackends()) {
     );
 
     it(
-      `with perMessageDeflate: ${backend === "deno" ? "declined" : "negotiated"}, compressible and random messages echoed`,
+      `with perMessageDeflate: ${
+        backend === "deno" ? "declined" : "negotiated"
+      }, compressible and random messages echoed`,
       { skip },
       async () => {
         const echo = await startEcho(backend, { perMessageDeflate: { threshold: 0 } });
