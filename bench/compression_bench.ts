@@ -49,7 +49,7 @@ function doc(i: number): string {
     ),
   });
 }
-const WORKLOADS: Array<[string, (i: number) => string]> = [["chat ~150 B", chat], ["doc ~16 KB", doc]];
+const WORKLOADS: Array<[string, (i: number) => string]> = [["chat ~150 B", chat], ["doc ~8 KB", doc]];
 
 interface Endpoint {
   url: string;
