@@ -151,7 +151,10 @@ export interface PerMessageDeflateOptions {
   clientNoContextTakeover?: boolean;
   /**
    * The largest LZ77 window the server may use, as bits (8–15): 2^bits bytes
-   * per connection of memory at each end.
+   * per connection of memory at each end. A peer is never asked for less than
+   * 9 bits (zlib, in most peers, cannot do 8): 8 limits our own end only. A
+   * server cannot limit a client that did not offer `client_max_window_bits`
+   * (RFC 7692 §7.1.2.2): such a client may use 15 bits whatever this says.
    *
    * @default {15}
    */
@@ -310,16 +313,21 @@ export function acceptDeflateOffer(
     const response = [PERMESSAGE_DEFLATE];
     if (params.serverNoContextTakeover) response.push("server_no_context_takeover");
     if (params.clientNoContextTakeover) response.push("client_no_context_takeover");
-    // §7.1.2.1: answer server_max_window_bits when offered; name a smaller one
-    // of our own choice too (the client must accept any value).
-    if (p.serverMaxWindowBits !== undefined || params.serverMaxWindowBits < 15) {
+    // §7.1.2.1: answer server_max_window_bits when offered (never more than
+    // the offer); name a smaller one of our own choice too, but never below 9
+    // unasked: zlib cannot make raw windows of 8 bits, and some peers fail
+    // outright (our compressor still keeps to 8 if so configured).
+    if (typeof p.serverMaxWindowBits === "number") {
       response.push(`server_max_window_bits=${params.serverMaxWindowBits}`);
+    } else if (params.serverMaxWindowBits < 15) {
+      response.push(`server_max_window_bits=${Math.max(params.serverMaxWindowBits, 9)}`);
     }
     // §7.1.2.2: client_max_window_bits may be limited only if the client
-    // offered the parameter; otherwise its compressor uses up to 15 bits.
+    // offered the parameter; otherwise its compressor uses up to 15 bits. A
+    // client is asked for 8 bits only if it offered 8 itself.
     if (p.clientMaxWindowBits !== undefined) {
       const offered = p.clientMaxWindowBits === true ? 15 : p.clientMaxWindowBits;
-      params.clientMaxWindowBits = Math.min(offered, config.clientMaxWindowBits);
+      params.clientMaxWindowBits = Math.min(offered, Math.max(config.clientMaxWindowBits, 9));
       if (params.clientMaxWindowBits < 15 || p.clientMaxWindowBits !== true) {
         response.push(`client_max_window_bits=${params.clientMaxWindowBits}`);
       }
@@ -338,11 +346,19 @@ export function deflateOffer(config: DeflateConfig): string {
   const offer = [PERMESSAGE_DEFLATE];
   if (config.serverNoContextTakeover) offer.push("server_no_context_takeover");
   if (config.clientNoContextTakeover) offer.push("client_no_context_takeover");
-  if (config.serverMaxWindowBits < 15) offer.push(`server_max_window_bits=${config.serverMaxWindowBits}`);
+  // Never below 9 (see acceptDeflateOffer); 8 still limits our own compressor.
+  if (config.serverMaxWindowBits < 15) offer.push(`server_max_window_bits=${offeredBits(config.serverMaxWindowBits)}`);
   offer.push(
-    config.clientMaxWindowBits < 15 ? `client_max_window_bits=${config.clientMaxWindowBits}` : "client_max_window_bits",
+    config.clientMaxWindowBits < 15
+      ? `client_max_window_bits=${offeredBits(config.clientMaxWindowBits)}`
+      : "client_max_window_bits",
   );
   return offer.join("; ");
+}
+
+/** The window a client offers for a configured one: 8 is offered as 9. */
+function offeredBits(bits: number): number {
+  return Math.max(bits, 9);
 }
 
 /**
@@ -375,16 +391,17 @@ export function acceptDeflateResponse(
   if (p.clientMaxWindowBits === true) return fail("client_max_window_bits needs a value in a response");
   // §7.1.2.1: a server that got server_max_window_bits must answer it, not higher.
   if (config.serverMaxWindowBits < 15) {
-    if (typeof p.serverMaxWindowBits !== "number" || p.serverMaxWindowBits > config.serverMaxWindowBits) {
-      return fail(`the client asked for server_max_window_bits=${config.serverMaxWindowBits} or less`);
+    const asked = offeredBits(config.serverMaxWindowBits);
+    if (typeof p.serverMaxWindowBits !== "number" || p.serverMaxWindowBits > asked) {
+      return fail(`the client asked for server_max_window_bits=${asked} or less`);
     }
   }
   // §7.1.1.1: a server that got server_no_context_takeover must answer it.
   if (config.serverNoContextTakeover && p.serverNoContextTakeover !== true) {
     return fail("the client asked for server_no_context_takeover and the server did not agree");
   }
-  if (typeof p.clientMaxWindowBits === "number" && p.clientMaxWindowBits > config.clientMaxWindowBits) {
-    return fail(`the client offered client_max_window_bits=${config.clientMaxWindowBits} at most`);
+  if (typeof p.clientMaxWindowBits === "number" && p.clientMaxWindowBits > offeredBits(config.clientMaxWindowBits)) {
+    return fail(`the client offered client_max_window_bits=${offeredBits(config.clientMaxWindowBits)} at most`);
   }
   return {
     ok: true,
@@ -392,9 +409,11 @@ export function acceptDeflateResponse(
       serverNoContextTakeover: p.serverNoContextTakeover === true,
       clientNoContextTakeover: config.clientNoContextTakeover || p.clientNoContextTakeover === true,
       serverMaxWindowBits: typeof p.serverMaxWindowBits === "number" ? p.serverMaxWindowBits : 15,
-      clientMaxWindowBits: typeof p.clientMaxWindowBits === "number"
-        ? p.clientMaxWindowBits
-        : config.clientMaxWindowBits,
+      // Our compressor: within the answer, and within our own setting (8 stays 8).
+      clientMaxWindowBits: Math.min(
+        typeof p.clientMaxWindowBits === "number" ? p.clientMaxWindowBits : 15,
+        config.clientMaxWindowBits,
+      ),
     },
   };
 }

@@ -462,11 +462,23 @@ export class Protocol {
     return this.#setLength(length);
   }
 
+  /**
+   * The most payload bytes the current message may have on the wire:
+   * `maxLength`, plus, for a compressed one, the few bytes by which DEFLATE can
+   * exceed its input (stored blocks: 5 per 64 KiB), so that a message within
+   * the limit is never refused for its compressed size. Its inflated size is
+   * held to `maxLength` while inflating.
+   */
+  #wireLimit(): number {
+    const max = this.#maxLength;
+    return this.#compressed ? max + Math.ceil(max / 16384) * 5 + 64 : max;
+  }
+
   /** Checks a data frame's length against `maxLength` before any payload is stored. */
   #setLength(length: number): boolean {
     if (
       this.#opcode < Opcode.CLOSE &&
-      this.#messageLength + length > this.#maxLength
+      this.#messageLength + length > this.#wireLimit()
     ) {
       return this.#fail(
         "WSD_ERR_MESSAGE_TOO_BIG",
@@ -563,7 +575,7 @@ export class Protocol {
       const grown = new Uint8Array(
         Math.min(
           Math.max(needed, this.#message.length * 2, 1024),
-          this.#maxLength,
+          this.#wireLimit(),
         ),
       );
       grown.set(this.#message.subarray(0, start));

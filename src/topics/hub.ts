@@ -515,7 +515,8 @@ export function createHub(options?: HubOptions): Hub {
  * classes that override sending get `send()`.
  */
 function takesSharedFrames(ws: WebSocketDriver): boolean {
-  if (ws.role !== "server") return false;
+  // A connection with permessage-deflate compresses its own messages.
+  if (ws.role !== "server" || ws.extensions !== "") return false;
   const proto = Object.getPrototypeOf(ws);
   if (proto !== Server.prototype && proto !== WebSocketDriver.prototype) return false;
   const socket = ws.socket;

@@ -200,6 +200,38 @@ describe("a server's choice among offers (RFC 7692 §5.1, §7.1)", () => {
     assert.equal(acceptDeflateOffer(offers("x-foo"), DEFAULTS), null);
   });
 
+  it("never asks a client for a window below 9 bits unless it offered 8 itself", () => {
+    const ours = acceptDeflateOffer(offers("permessage-deflate"), config({ serverMaxWindowBits: 8 }));
+    assert.equal(ours?.response, "permessage-deflate; server_max_window_bits=9");
+    assert.equal(ours?.params.serverMaxWindowBits, 8, "our compressor still keeps to 8");
+    const asked = acceptDeflateOffer(offers("permessage-deflate; server_max_window_bits=8"), DEFAULTS);
+    assert.equal(asked?.response, "permessage-deflate; server_max_window_bits=8");
+    const client = acceptDeflateOffer(
+      offers("permessage-deflate; client_max_window_bits"),
+      config({ clientMaxWindowBits: 8 }),
+    );
+    assert.equal(client?.response, "permessage-deflate; client_max_window_bits=9");
+    assert.equal(client?.params.clientMaxWindowBits, 9);
+    const offered8 = acceptDeflateOffer(
+      offers("permessage-deflate; client_max_window_bits=8"),
+      config({ clientMaxWindowBits: 8 }),
+    );
+    assert.equal(offered8?.response, "permessage-deflate; client_max_window_bits=8");
+  });
+
+  it("answers server_max_window_bits=15 when offered 15, and caps an offered client window to its own", () => {
+    assert.equal(
+      acceptDeflateOffer(offers("permessage-deflate; server_max_window_bits=15"), DEFAULTS)?.response,
+      "permessage-deflate; server_max_window_bits=15",
+    );
+    const capped = acceptDeflateOffer(
+      offers("permessage-deflate; client_max_window_bits=12"),
+      config({ clientMaxWindowBits: 10 }),
+    );
+    assert.equal(capped?.response, "permessage-deflate; client_max_window_bits=10");
+    assert.equal(capped?.params.clientMaxWindowBits, 10);
+  });
+
   it("accepts what Chromium offers", () => {
     assert.equal(
       acceptDeflateOffer(offers("permessage-deflate; client_max_window_bits"), DEFAULTS)?.response,
@@ -250,9 +282,34 @@ describe("a client's offer and its check of the answer (RFC 7692 §7.1)", () => 
         },
       },
     );
+    // A server may add client_no_context_takeover unasked (§7.1.1.2) and a
+    // smaller server window than offered (§7.1.2.1).
+    const added = acceptDeflateResponse(
+      "permessage-deflate; client_no_context_takeover; server_max_window_bits=9",
+      config({ serverMaxWindowBits: 10 }),
+    );
+    assert.ok(added.ok && added.params?.clientNoContextTakeover === true && added.params.serverMaxWindowBits === 9);
     // Our own client_no_context_takeover holds even if the server does not repeat it.
     const own = acceptDeflateResponse("permessage-deflate", config({ clientNoContextTakeover: true }));
     assert.ok(own.ok && own.params?.clientNoContextTakeover === true);
+  });
+
+  it("offers 9 for a configured 8, and keeps its own compressor to 8", () => {
+    assert.equal(
+      deflateOffer(config({ serverMaxWindowBits: 8, clientMaxWindowBits: 8 })),
+      "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9",
+    );
+    const agreed = acceptDeflateResponse(
+      "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9",
+      config({ serverMaxWindowBits: 8, clientMaxWindowBits: 8 }),
+    );
+    assert.ok(agreed.ok);
+    assert.equal(agreed.params?.clientMaxWindowBits, 8);
+    assert.equal(agreed.params?.serverMaxWindowBits, 9);
+    assert.equal(
+      acceptDeflateResponse("permessage-deflate; server_max_window_bits=10", config({ serverMaxWindowBits: 8 })).ok,
+      false,
+    );
   });
 
   it("fails on anything the offer did not allow", () => {

@@ -132,6 +132,14 @@ describe("RSV1 misuse (RFC 7692 §6.1, RFC 6455 §5.2): 1002", () => {
   const violations: Array<[string, Uint8Array]> = [
     ["on a ping", frame({ opcode: OP.PING, rsv: 0x40, payload: "x", mask: KEY })],
     ["on a close", frame({ opcode: OP.CLOSE, rsv: 0x40, payload: hex("03 e8"), mask: KEY })],
+    ["on a pong", frame({ opcode: OP.PONG, rsv: 0x40, payload: "x", mask: KEY })],
+    [
+      "on the continuation of an uncompressed message",
+      concat(
+        frame({ opcode: OP.TEXT, fin: false, payload: "Hel", mask: KEY }),
+        frame({ opcode: OP.CONT, rsv: 0x40, payload: "lo", mask: KEY }),
+      ),
+    ],
     [
       "on a continuation frame",
       concat(
@@ -235,6 +243,36 @@ describe("maxLength bounds the inflated size (compression bombs)", () => {
     assert.ok(performance.now() - start < 2000, `${performance.now() - start} ms`);
   });
 
+  it("a bomb split over fragments, with a ping between them, fails the same way", () => {
+    const bomb = zlibDeflate(new Uint8Array(8 * 1024 * 1024));
+    const third = Math.floor(bomb.length / 3);
+    const { events } = feed(
+      make("server", { maxLength: 1 << 20 }),
+      concat(
+        frame({ opcode: OP.BINARY, fin: false, rsv: 0x40, payload: bomb.subarray(0, third), mask: KEY }),
+        frame({ opcode: OP.PING, payload: "p", mask: KEY }),
+        frame({ opcode: OP.CONT, fin: false, payload: bomb.subarray(third, 2 * third), mask: KEY }),
+        frame({ opcode: OP.CONT, payload: bomb.subarray(2 * third), mask: KEY }),
+      ),
+    );
+    assert.deepEqual(plain(events), [
+      { type: "ping", data: utf8("p") },
+      { type: "error", errorType: "WSD_ERR_MESSAGE_TOO_BIG", code: 1009 },
+    ]);
+  });
+
+  it("a message within maxLength whose compressed form is a little longer still passes", () => {
+    // Random bytes do not compress: DEFLATE stores them, with a few bytes more.
+    let seed = 1;
+    const random = Uint8Array.from({ length: 1000 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    const sender = make("client");
+    sender.sendBinary(random);
+    const wire = drain(sender).bytes;
+    assert.ok(parseFrames(wire)[0].payload.length > 1000);
+    const { events } = feed(make("server", { maxLength: 1000 }), wire);
+    assert.deepEqual(plain(events), [{ type: "binary", data: random }]);
+  });
+
   it("the compressed size counts against maxLength too, before the payload is stored", () => {
     const { events } = feed(
       make("client", { maxLength: 10 }),
@@ -248,6 +286,28 @@ describe("maxLength bounds the inflated size (compression bombs)", () => {
 function frameHeaderOnly(): Uint8Array {
   return hex("c2 7e 03 e8");
 }
+
+describe("windows of 8 bits", () => {
+  it("our compressor keeps to 256-byte distances when 8 bits were agreed", () => {
+    const params = { ...TAKEOVER, serverMaxWindowBits: 8, clientMaxWindowBits: 8 };
+    const server = make("server", { params });
+    const client = make("client", { params });
+    const text = "abcdefghij".repeat(100) + JSON.stringify({ x: "y".repeat(300) }) + "abcdefghij".repeat(100);
+    server.sendText(text);
+    server.sendText(text);
+    const atClient = feed(client, drain(server).bytes).events;
+    assert.deepEqual(plain(atClient), [{ type: "text", data: text }, { type: "text", data: text }]);
+  });
+
+  it("a peer whose back-reference reaches beyond an agreed 8-bit window fails with 1007", () => {
+    // zlib with a 32 KiB window refers back 1000 bytes: too far for 256.
+    const data = concat(hex("01 02 03 04 05 06 07 08"), new Uint8Array(1000).map((_, i) => (i * 7) & 0xff));
+    const payload = zlibDeflate(concat(data, data.subarray(0, 500)));
+    const client = make("client", { params: { ...TAKEOVER, serverMaxWindowBits: 8 } });
+    const { events } = feed(client, frame({ opcode: OP.BINARY, rsv: 0x40, payload }));
+    assert.deepEqual(plain(events), [{ type: "error", errorType: "WSD_ERR_INVALID_COMPRESSED_DATA", code: 1007 }]);
+  });
+});
 
 describe("both ends of the library agree", () => {
   it("a long exchange with context takeover both ways, any message size", () => {

@@ -12,6 +12,9 @@ import type { Server } from "../../mod.ts";
 import { delay, memoryPair, OP, RawPeer, tick, withTimeout } from "../driver/_pair.ts";
 import type { DriverPair } from "../driver/_pair.ts";
 import { openClient } from "../server/_util.ts";
+import { useExtensions } from "../../src/driver/driver.ts";
+import { MessageCompression } from "../../src/protocol/compression.ts";
+import { deflateConfig } from "../../src/protocol/extensions.ts";
 
 const encoder = new TextEncoder();
 
@@ -215,6 +218,33 @@ describe("Hub: publish", () => {
     for (const p of peers) assert.deepEqual(p.written, peers[0].written, "byte for byte the same");
     await hub.close();
     for (const p of peers) p.driver.terminate();
+  });
+
+  it("connections with permessage-deflate compress what they get (send(), not the shared frame)", async () => {
+    const hub = createHub();
+    const plain = new RawPeer("server");
+    const compressing = new RawPeer("server");
+    const config = deflateConfig({ threshold: 100 }, "test")!;
+    const params = {
+      serverNoContextTakeover: false,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    };
+    useExtensions(compressing.driver, "permessage-deflate", new MessageCompression("server", params, config));
+    await Promise.all([plain.rec.opened, compressing.rec.opened]);
+    hub.subscribe(plain.driver, "t");
+    hub.subscribe(compressing.driver, "t");
+    const json = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ id: i, name: `name ${i}` })));
+    assert.equal(hub.publish("t", json), 2);
+    const [uncompressed, compressed] = await Promise.all([plain.readFrame(), compressing.readFrame()]);
+    assert.equal(uncompressed.rsv, 0);
+    assert.deepEqual(uncompressed.payload, encoder.encode(json));
+    assert.equal(compressed.rsv, 0x40, "RSV1: compressed");
+    assert.ok(compressed.payload.length < json.length / 3, `${compressed.payload.length} bytes`);
+    await hub.close();
+    plain.driver.terminate();
+    compressing.driver.terminate();
   });
 
   it("client connections get send() (each frame masked with its own key)", async () => {
