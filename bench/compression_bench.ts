@@ -80,9 +80,33 @@ async function wsServer(deflate: boolean): Promise<Endpoint> {
   };
 }
 
-/** A client that sends `next()` messages keeping IN_FLIGHT outstanding, for SECONDS. */
+/** What both clients offer: send, and on/off for "message". */
+interface Socket {
+  send(data: string): unknown;
+  on(event: "message", listener: () => void): unknown;
+  off(event: "message", listener: () => void): unknown;
+}
+
+/** Keeps IN_FLIGHT messages made by `make` outstanding for SECONDS; resolves with the echoes per second. */
+function run(socket: Socket, make: (i: number) => string): Promise<number> {
+  return new Promise((resolve) => {
+    let sent = 0, received = 0;
+    const end = performance.now() + SECONDS * 1000;
+    const onMessage = () => {
+      received++;
+      if (performance.now() < end) socket.send(make(sent++));
+      else if (received === sent) {
+        socket.off("message", onMessage);
+        resolve(received / SECONDS);
+      }
+    };
+    socket.on("message", onMessage);
+    for (let i = 0; i < IN_FLIGHT; i++) socket.send(make(sent++));
+  });
+}
+
 interface LoadClient {
-  run(make: (i: number) => string): Promise<number>;
+  socket: Socket;
   close(): void;
 }
 
@@ -90,47 +114,13 @@ async function ourClient(url: string, deflate: boolean): Promise<LoadClient> {
   const client = makeClient(url, { perMessageDeflate: deflate && { threshold: 0 } });
   client.startConnection();
   await client.opened;
-  return {
-    run: (make) =>
-      new Promise((resolve) => {
-        let sent = 0, received = 0;
-        const end = performance.now() + SECONDS * 1000;
-        const onMessage = () => {
-          received++;
-          if (performance.now() < end) client.send(make(sent++));
-          else if (received === sent) {
-            client.off("message", onMessage);
-            resolve(received / SECONDS);
-          }
-        };
-        client.on("message", onMessage);
-        for (let i = 0; i < IN_FLIGHT; i++) client.send(make(sent++));
-      }),
-    close: () => client.closeConnection(),
-  };
+  return { socket: client, close: () => client.closeConnection() };
 }
 
 async function wsClient(url: string, deflate: boolean): Promise<LoadClient> {
   const socket = new ws.WebSocket(url, { perMessageDeflate: deflate && { threshold: 0 } });
   await new Promise((resolve) => socket.once("open", resolve));
-  return {
-    run: (make) =>
-      new Promise((resolve) => {
-        let sent = 0, received = 0;
-        const end = performance.now() + SECONDS * 1000;
-        const onMessage = () => {
-          received++;
-          if (performance.now() < end) socket.send(make(sent++));
-          else if (received === sent) {
-            socket.off("message", onMessage);
-            resolve(received / SECONDS);
-          }
-        };
-        socket.on("message", onMessage);
-        for (let i = 0; i < IN_FLIGHT; i++) socket.send(make(sent++));
-      }),
-    close: () => socket.close(),
-  };
+  return { socket, close: () => socket.close() };
 }
 
 function median(values: number[]): number {
@@ -145,7 +135,7 @@ async function echoRate(
 ): Promise<number> {
   const server = impl === "ours" ? await ourServer(deflate) : await wsServer(deflate);
   const client = impl === "ours" ? await ourClient(server.url, deflate) : await wsClient(server.url, deflate);
-  const rate = await client.run(make);
+  const rate = await run(client.socket, make);
   client.close();
   await server.close();
   return rate;
