@@ -100,6 +100,8 @@ const MAX_QUEUED_CHUNKS = 128;
 const MERGED_CHUNK = 4096;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
+/** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
+const ASCII_FIRST = 4096;
 /** Strings at most this long are encoded straight into the outgoing buffer. */
 const DIRECT_TEXT_CHARS = 16 * 1024;
 
@@ -832,18 +834,24 @@ export class Protocol {
       this.#writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
       return;
     }
-    // Encode straight into the outgoing buffer: reserve room for the longest
-    // possible encoding, then move the bytes if the header came out shorter.
+    // Encode straight into the outgoing buffer. Room for the longest possible
+    // encoding (3 bytes per UTF-16 unit) is cheap for short text; longer text
+    // first gets room for ASCII only (JSON, mostly), and the longest room if
+    // it did not fit. The bytes move if the header came out shorter.
     const key = this.#client ? this.#maskKey() : null;
     const masked = key !== null;
-    const maxBytes = text.length * 3;
-    const maxHeader = headerSize(maxBytes, masked);
-    const [dst, offset] = this.#out.reserve(maxHeader + maxBytes);
-    const payloadAt = offset + maxHeader;
-    const { written } = utf8Encoder.encodeInto(
-      text,
-      dst.subarray(payloadAt, payloadAt + maxBytes),
-    );
+    const longest = text.length * 3;
+    let room = longest > ASCII_FIRST ? text.length : longest;
+    let dst: Uint8Array, offset: number, maxHeader: number, payloadAt: number, written: number;
+    for (;;) {
+      maxHeader = headerSize(room, masked);
+      [dst, offset] = this.#out.reserve(maxHeader + room);
+      payloadAt = offset + maxHeader;
+      const result = utf8Encoder.encodeInto(text, dst.subarray(payloadAt, payloadAt + room));
+      written = result.written;
+      if (result.read === text.length || room === longest) break;
+      room = longest;
+    }
     const header = headerSize(written, masked);
     if (header < maxHeader) {
       dst.copyWithin(offset + header, payloadAt, payloadAt + written);

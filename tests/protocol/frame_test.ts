@@ -594,3 +594,24 @@ describe("OutgoingBuffer: views handed out stay valid", () => {
     assert.deepEqual(frames[1].payload, filled(100000));
   });
 });
+
+describe("sendText encodes long text directly, ASCII first", () => {
+  for (
+    const [name, text] of [
+      ["ASCII", "a".repeat(5000)],
+      ["ASCII then one non-ASCII character at the end", "a".repeat(5000) + "é"],
+      ["non-ASCII", "héllo wörld ✓ 🎉 ".repeat(400)],
+      ["lone surrogates become U+FFFD", "x".repeat(3000) + "\ud800" + "y".repeat(3000)],
+    ] as const
+  ) {
+    it(`${name}: the frame carries exactly the UTF-8 encoding`, () => {
+      for (const role of ["server", "client"] as const) {
+        const protocol = new Protocol({ role, maskKey: () => hex("01 02 03 04") });
+        protocol.sendText(text);
+        const frames = parseFrames(drain(protocol).bytes);
+        assert.equal(frames.length, 1);
+        assert.deepEqual(frames[0].payload, new TextEncoder().encode(text));
+      }
+    });
+  }
+});
