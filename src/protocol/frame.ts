@@ -103,10 +103,21 @@ const BLOCK_SIZE = 16 * 1024;
 const LARGE_FRAME = 64 * 1024;
 
 /**
+ * The block small frames of every connection are packed into, one after the
+ * other: frames are encoded synchronously, so reservations never overlap, and
+ * an idle connection holds no block of its own (16 KiB each, otherwise).
+ * Bytes handed out are never written again; a block lives as long as a view
+ * into it (a write not finished yet).
+ */
+let sharedBlock = new Uint8Array(0);
+let sharedEnd = 0;
+
+/**
  * Encoded frames waiting to be written. Small frames are packed back to back into
- * shared blocks; {@linkcode OutgoingBuffer.take} hands out what was written as
- * views and never writes into those bytes again, so the views stay valid while
- * the transport holds them.
+ * blocks shared by all connections; {@linkcode OutgoingBuffer.take} hands out
+ * what was written as views and nothing writes into those bytes again, so the
+ * views stay valid while the transport holds them. (A view's `buffer` may hold
+ * other connections' frames: transports must write the view, not its buffer.)
  *
  * @example
  * ```ts ignore
@@ -117,9 +128,12 @@ const LARGE_FRAME = 64 * 1024;
  */
 export class OutgoingBuffer {
   #pieces: Uint8Array[] = [];
-  #block = new Uint8Array(0);
+  /** The run of this buffer's bytes being extended: its block, start and end. */
+  #block: Uint8Array | null = null;
   #start = 0;
   #end = 0;
+  /** Where the last reservation starts, in #block. */
+  #reserved = 0;
   #size = 0;
 
   /** Bytes waiting in the buffer. */
@@ -130,24 +144,35 @@ export class OutgoingBuffer {
   /**
    * Returns `size` writable bytes and the offset they start at. The caller must
    * fill them and then call {@linkcode OutgoingBuffer.commit} with how many it
-   * used.
+   * used, before anything else reserves.
    */
   reserve(size: number): [Uint8Array, number] {
-    if (this.#block.length - this.#end < size) {
+    if (size >= LARGE_FRAME) {
+      // A large frame gets an allocation of its own.
       this.#seal();
-      this.#block = new Uint8Array(
-        size >= LARGE_FRAME ? size : Math.max(BLOCK_SIZE, size),
-      );
-      this.#start = this.#end = 0;
+      this.#block = new Uint8Array(size);
+      this.#start = this.#end = this.#reserved = 0;
+      return [this.#block, 0];
     }
-    return [this.#block, this.#end];
+    if (sharedBlock.length - sharedEnd < size) {
+      sharedBlock = new Uint8Array(Math.max(BLOCK_SIZE, size));
+      sharedEnd = 0;
+    }
+    // Extend this buffer's run if nobody wrote after it, or start a new one.
+    if (this.#block !== sharedBlock || this.#end !== sharedEnd) {
+      this.#seal();
+      this.#block = sharedBlock;
+      this.#start = this.#end = sharedEnd;
+    }
+    this.#reserved = sharedEnd;
+    return [sharedBlock, sharedEnd];
   }
 
   /** Marks `used` bytes from the last reservation as written. */
   commit(used: number): void {
-    this.#end += used;
+    this.#end = this.#reserved + used;
     this.#size += used;
-    if (this.#block.length - this.#end < 16) this.#seal();
+    if (this.#block === sharedBlock) sharedEnd = this.#end;
   }
 
   /**
@@ -186,15 +211,12 @@ export class OutgoingBuffer {
     return pieces;
   }
 
-  /** Moves the written part of the current block into the list of pieces. */
+  /** Moves the current run into the list of pieces and lets go of its block. */
   #seal(): void {
-    if (this.#end > this.#start) {
+    if (this.#block !== null && this.#end > this.#start) {
       this.#pieces.push(this.#block.subarray(this.#start, this.#end));
-      this.#start = this.#end;
     }
-    if (this.#block.length - this.#end < 16) {
-      this.#block = new Uint8Array(0);
-      this.#start = this.#end = 0;
-    }
+    this.#block = null;
+    this.#start = this.#end = 0;
   }
 }

@@ -568,6 +568,26 @@ describe("OutgoingBuffer: views handed out stay valid", () => {
     }
   });
 
+  it("buffers of many connections share blocks, yet each hands out only its own frames, in order", () => {
+    const outs = [new OutgoingBuffer(), new OutgoingBuffer(), new OutgoingBuffer()];
+    const written: Uint8Array[][] = [[], [], []];
+    const sent: number[][] = [[], [], []];
+    const rng = new Rng(42);
+    for (let i = 0; i < 3000; i++) {
+      const who = rng.int(3);
+      const size = rng.chance(0.02) ? rng.range(16_000, 70_000) : rng.int(300);
+      outs[who].writeFrame(FIN | OP.BINARY, filled(size), rng.chance(0.5) ? KEY : null);
+      sent[who].push(size);
+      if (rng.chance(0.1)) written[who].push(...outs[who].take().map((piece) => piece.slice()));
+    }
+    for (let who = 0; who < 3; who++) {
+      written[who].push(...outs[who].take());
+      const frames = parseFrames(concat(...written[who]));
+      assert.deepEqual(frames.map((f) => f.payload.length), sent[who]);
+      for (const f of frames) assert.deepEqual(f.payload, filled(f.payload.length));
+    }
+  });
+
   it("size counts what is waiting, take() empties it, writeRaw appends as is", () => {
     const out = new OutgoingBuffer();
     assert.equal(out.size, 0);
