@@ -1,7 +1,8 @@
 /**
- * The Node adapter (also used on Bun, whose `node:net` and `node:tls` are
- * native): TCP and TLS connections through `node:net`/`node:tls`, exposed as
- * Web streams with `Duplex.toWeb`.
+ * The Node adapter (also used on Bun for TLS and node:http, and for
+ * everything with the streams binding): TCP and TLS connections through
+ * `node:net`/`node:tls`, bound with socket events ({@linkcode socketTransport})
+ * or, with `WSD_BINDING=streams`, as Web streams with `Duplex.toWeb`.
  *
  * @module
  */
@@ -15,8 +16,9 @@ import { createServer as createHttpsServer } from "node:https";
 import { Duplex, Readable } from "node:stream";
 import { serializeResponseHead } from "../protocol/http1.ts";
 import { streamTransport } from "../driver/transport.ts";
+import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
+import { binding } from "./mod.ts";
 import type {
-  Connection,
   ConnectOptions,
   HttpBackendContext,
   ListenOptions,
@@ -26,7 +28,7 @@ import type {
 } from "./types.ts";
 
 /** Wraps a connected socket's two directions as Web streams. */
-export function socketStreams(socket: Socket): Connection {
+export function socketStreams(socket: Socket): StreamPair & { close(): void } {
   socket.setNoDelay(true);
   const streams = Duplex.toWeb(socket);
   return {
@@ -36,7 +38,70 @@ export function socketStreams(socket: Socket): Connection {
   };
 }
 
-function connect(options: ConnectOptions): Promise<Connection> {
+/**
+ * The native binding of a `node:net` (or `node:tls`) socket: its `data`
+ * events are the input (each chunk a buffer of its own, handed over as is),
+ * writes go to `socket.write` and resolve in its callback (the bytes reached
+ * the kernel), `end()` half-closes. `head` is delivered first (bytes read
+ * with an HTTP head). The socket must allow half-open connections.
+ */
+export function socketTransport(socket: Socket, head?: Uint8Array): Transport {
+  socket.setNoDelay(true);
+  // Errors are reported through the sink once started; never as an uncaught 'error' event.
+  socket.on("error", () => {});
+  let sink: TransportSink | null = null;
+  let inputDone = false;
+  let aborted = false;
+  const finish = (error?: unknown) => {
+    if (inputDone || sink === null) return;
+    inputDone = true;
+    sink.end(aborted ? undefined : error);
+  };
+  return {
+    start(s: TransportSink): void {
+      sink = s;
+      if (head !== undefined && head.length !== 0) s.data(head);
+      socket.on("data", (chunk: Uint8Array) => {
+        if (!aborted) s.data(chunk);
+      });
+      socket.on("end", () => finish());
+      socket.on("error", (error) => finish(error));
+      socket.on("close", () => finish());
+      if (socket.destroyed) finish();
+    },
+    write(chunk: Uint8Array): Promise<void> {
+      return new Promise((resolve, reject) => {
+        socket.write(chunk, (error) => error ? reject(error) : resolve());
+      });
+    },
+    end(): Promise<void> {
+      return new Promise((resolve, reject) => {
+        if (socket.destroyed) return reject(new Error("Cannot end the output: the socket is closed"));
+        socket.end((error?: Error | null) => error ? reject(error) : resolve());
+      });
+    },
+    abort(): void {
+      aborted = true;
+      socket.destroy();
+      finish();
+    },
+    pause(): void {
+      socket.pause();
+    },
+    resume(): void {
+      socket.resume();
+    },
+  };
+}
+
+/** A connected socket as a transport of the binding in use. */
+export function bindSocket(socket: Socket, head?: Uint8Array): Transport {
+  if (binding === "streams") return streamTransport(socketStreams(socket), head);
+  return socketTransport(socket, head);
+}
+
+/** Opens a TCP or TLS connection with node:net / node:tls. */
+export function connect(options: ConnectOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const { hostname, port, signal } = options;
     if (signal?.aborted) return reject(signal.reason);
@@ -73,7 +138,7 @@ function connect(options: ConnectOptions): Promise<Connection> {
     socket.once(options.tls ? "secureConnect" : "connect", () => {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
-      resolve(socketStreams(socket));
+      resolve(bindSocket(socket));
     });
   });
 }
@@ -97,14 +162,14 @@ function closing(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** The tcp backend: node:net (or node:tls) sockets as Web streams. */
-async function listenTcp(
+/** The tcp backend: node:net (or node:tls) sockets. */
+export async function listenTcp(
   options: ListenOptions,
-  onConnection: (connection: Connection, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
 ): Promise<ServeBackend> {
   const accept = (socket: Socket) => {
-    socket.on("error", () => {}); // reported through the streams
-    onConnection(socketStreams(socket), remoteOf(socket));
+    socket.on("error", () => {}); // reported through the transport
+    onConnection(bindSocket(socket), remoteOf(socket));
   };
   const server: NetServer = options.cert !== undefined
     ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true }, accept)
@@ -150,7 +215,7 @@ async function writeRaw(socket: Socket, response: Response): Promise<void> {
 }
 
 /** The node backend: node:http (or node:https) with its `upgrade` event. */
-async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
+export async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
   const secure = options.cert !== undefined;
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const response = await context.answer(toRequest(req, secure, true), { remoteAddr: remoteOf(req.socket) });
@@ -168,7 +233,7 @@ async function listenHttp(options: ListenOptions, context: HttpBackendContext): 
     if (upgrade === null) return await writeRaw(socket, response).catch(() => socket.destroy());
     socket.write(serializeResponseHead(101, "Switching Protocols", upgrade.headers));
     context.track(upgrade.server);
-    upgrade.start(streamTransport(socketStreams(socket), new Uint8Array(head)));
+    upgrade.start(bindSocket(socket, head.length === 0 ? undefined : new Uint8Array(head)));
   });
   const addr = await listening(server, options);
   return {
