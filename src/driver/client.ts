@@ -18,11 +18,12 @@
 
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
 import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
+import type { ResponseHead } from "../protocol/http1.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
-import type { Connection } from "../runtime/types.ts";
 import { checkOptions, DRIVER_OPTION_KEYS, WebSocketDriver } from "./driver.ts";
 import type { DriverOptions } from "./driver.ts";
-import { streamTransport } from "./transport.ts";
+import { TransportRelay } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 /** How long the connection and the opening handshake may take, by default. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
@@ -106,7 +107,7 @@ export class Client extends WebSocketDriver {
   #started = false;
   #response: HandshakeResponse | null = null;
   #abort = new AbortController();
-  #connection: Connection | null = null;
+  #connection: Transport | null = null;
 
   /**
    * Checks `url` and `options`; connects on {@linkcode Client.startConnection}.
@@ -196,7 +197,7 @@ export class Client extends WebSocketDriver {
       const tls = url.protocol === "wss:";
       const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
       const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
-      let connection: Connection;
+      let connection: Transport;
       try {
         connection = await adapter.connect({ hostname, port, tls, caCerts: this.#caCerts, signal });
       } catch (error) {
@@ -204,53 +205,60 @@ export class Client extends WebSocketDriver {
         throw new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
       }
       this.#connection = connection;
-      const onAbort = () => connection.close();
+      // The answer's head is read through a relay; the bytes after it go to the driver.
+      const parser = new ResponseHeadParser();
+      const answer = Promise.withResolvers<{ head: ResponseHead; transport: Transport }>();
+      answer.promise.catch(() => {});
+      const relay: TransportRelay = new TransportRelay(connection, {
+        data(chunk) {
+          const result = parser.push(chunk);
+          if (result.state === "incomplete") return;
+          if (result.state === "error") {
+            relay.handOff();
+            return answer.reject(new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`));
+          }
+          answer.resolve({ head: result.head, transport: relay.handOff(result.rest) });
+        },
+        end(error) {
+          answer.reject(
+            error === undefined
+              ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
+              : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
+          );
+        },
+      });
+      const onAbort = () => {
+        answer.reject(signal.reason);
+        connection.abort();
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       if (signal.aborted) throw signal.reason;
 
       const key = generateKey();
       const target = url.pathname + url.search;
-      const writer = connection.writable.getWriter();
       try {
-        await writer.write(serializeRequestHead("GET", target, this.#requestHeaders(key)));
+        await connection.write(serializeRequestHead("GET", target, this.#requestHeaders(key)));
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`, {
           cause: error,
         });
       }
-      writer.releaseLock();
 
-      const reader = connection.readable.getReader();
-      const parser = new ResponseHeadParser();
-      let rest: Uint8Array;
-      for (;;) {
-        let chunk;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          if (signal.aborted) throw signal.reason;
-          throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`);
-        }
-        if (signal.aborted) throw signal.reason;
-        if (chunk.done) {
-          throw new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`);
-        }
-        const result = parser.push(chunk.value);
-        if (result.state === "incomplete") continue;
-        if (result.state === "error") {
-          throw new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`);
-        }
-        const { status, statusText, headers } = result.head;
-        this.#response = { status, statusText, headers };
-        const check = validateResponse(status, headers, { key, protocols: this.#protocols });
-        if (!check.ok) throw new Error(`Cannot connect to ${url}: ${check.message}`);
-        rest = result.rest;
-        reader.releaseLock();
-        signal.removeEventListener("abort", onAbort);
-        this.attach(streamTransport(connection, rest), check.protocol);
-        return;
+      let answered;
+      try {
+        answered = await answer.promise;
+      } catch (error) {
+        throw signal.aborted ? signal.reason : error;
       }
+      if (signal.aborted) throw signal.reason;
+      const { head, transport } = answered;
+      const { status, statusText, headers } = head;
+      this.#response = { status, statusText, headers };
+      const check = validateResponse(status, headers, { key, protocols: this.#protocols });
+      if (!check.ok) throw new Error(`Cannot connect to ${url}: ${check.message}`);
+      signal.removeEventListener("abort", onAbort);
+      this.attach(transport, check.protocol);
     } finally {
       clearTimeout(timer);
     }
@@ -272,7 +280,7 @@ export class Client extends WebSocketDriver {
   }
 
   #failed(error: unknown): void {
-    this.#connection?.close();
+    this.#connection?.abort();
     this.#connection = null;
     if (this.readyState !== "connecting") return;
     this.failConnecting(error instanceof Error ? error : new Error(String(error)));
@@ -281,7 +289,7 @@ export class Client extends WebSocketDriver {
   /** Abandons a connection attempt (closeConnection before open). */
   protected override abandon(): void {
     this.#abort.abort(new Error(`Cannot connect to ${this.url}: closed before the connection opened`));
-    this.#connection?.close();
+    this.#connection?.abort();
   }
 }
 
