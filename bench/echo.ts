@@ -110,6 +110,8 @@ interface LoadResult {
   handshakes?: number;
   seconds: number;
   cpu: number;
+  /** CPU seconds the server used in the measured window. */
+  server_cpu?: number;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -376,12 +378,17 @@ async function main() {
       for (const s of order) {
         const cpu0 = cpuOf(s.child.pid);
         const t0 = performance.now();
-        const r = await ask(sc.command!(s.port));
+        const r = await ask(`${sc.command!(s.port)} ${s.child.pid}`);
         const serverCpu = (cpuOf(s.child.pid) - cpu0) / ((performance.now() - t0) / 1000);
         const v = r.ok ? sc.value!(r) : NaN;
         record(sc.id, s.impl.id, v, round);
+        // Units per CPU second of the server: what one unit costs, whatever share of its core it got.
+        const efficiency = r.ok && (r.server_cpu ?? 0) > 0 ? v * r.seconds / r.server_cpu! : NaN;
+        record(`${sc.id}:cpu`, s.impl.id, efficiency, round);
         const note = `${sc.id} ${s.impl.id}: ${r.ok ? fmt(v) + " " + sc.unit : "FAILED " + r.error} ` +
-          `(generator cpu ${r.cpu?.toFixed(2)}, server cpu ~${serverCpu.toFixed(2)} incl. setup)`;
+          `(${fmt(efficiency)} per server CPU second; server busy ${
+            ((r.server_cpu ?? NaN) / r.seconds).toFixed(2)
+          } of the window, generator ${r.cpu?.toFixed(2)}; server ~${serverCpu.toFixed(2)} incl. setup)`;
         if (r.cpu > 0.9) cpuNotes.push(note);
         if (args.verbose || !r.ok) log(note);
       }
@@ -534,6 +541,22 @@ async function report(versions: Record<string, string>) {
     const cells = cols.map((c) => fmt(median(results.get(c.id)?.get(impl.id) ?? [])));
     out.push(`| ${impl.label} | ${cells.join(" | ")} |`);
   }
+  const loadCols = cols.filter((c) => c.command !== undefined);
+  if (loadCols.length > 0) {
+    out.push("");
+    out.push(
+      "The same runs per CPU second of the server (what a unit costs, whatever share of its core the server got):",
+    );
+    out.push("");
+    out.push(
+      `| implementation | ${loadCols.map((c) => `${c.unit.replace(/\/s$/, "")} per CPU s, ${c.id}`).join(" | ")} |`,
+    );
+    out.push(`|---|${loadCols.map(() => "--:").join("|")}|`);
+    for (const impl of impls) {
+      const cells = loadCols.map((c) => fmt(median(results.get(`${c.id}:cpu`)?.get(impl.id) ?? [])));
+      out.push(`| ${impl.label} | ${cells.join(" | ")} |`);
+    }
+  }
   if (clientRows) {
     out.push("");
     out.push(
@@ -546,14 +569,19 @@ async function report(versions: Record<string, string>) {
     }
   }
   out.push("");
-  out.push("| target | ratio | goal | |");
-  out.push("|---|--:|--:|---|");
+  out.push("| target | ratio | goal | | ratio per server CPU second |");
+  out.push("|---|--:|--:|---|--:|");
   for (const t of TARGETS) {
     const r = ratio(t.scenario, t.ours, t.theirs);
     if (!Number.isFinite(r)) continue;
     const memory = t.scenario === "idle";
     const ok = memory ? r <= t.goal : r >= t.goal;
-    out.push(`| ${t.what} | ${r.toFixed(2)}× | ${memory ? "≤" : "≥"} ${t.goal}× | ${ok ? "reached" : "**not yet**"} |`);
+    const perCpu = ratio(`${t.scenario}:cpu`, t.ours, t.theirs);
+    out.push(
+      `| ${t.what} | ${r.toFixed(2)}× | ${memory ? "≤" : "≥"} ${t.goal}× | ${ok ? "reached" : "**not yet**"} | ${
+        Number.isFinite(perCpu) ? perCpu.toFixed(2) + "×" : ""
+      } |`,
+    );
   }
   const table = out.join("\n");
   const command = `deno task bench:echo${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;

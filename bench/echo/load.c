@@ -7,8 +7,8 @@
  *
  * Commands, one per line on stdin, each answered by one JSON line on stdout:
  *
- *   echo <port> <conns> <inflight> <size> <binary 0|1> <warmup s> <duration s>
- *   handshake <port> <parallel> <warmup s> <duration s>
+ *   echo <port> <conns> <inflight> <size> <binary 0|1> <warmup s> <duration s> [<server pid>]
+ *   handshake <port> <parallel> <warmup s> <duration s> [<server pid>]
  *   idle <port> <conns>        (open, one echo each, keep open)
  *   release                    (close the idle connections)
  *   exit
@@ -17,7 +17,10 @@
  * the server's echo of one is a frame of known length, so completed messages
  * are counted from the bytes received and replaced from a buffer of ready
  * frames (one write per read). Each answer carries "cpu", this process's CPU
- * time over the window as a fraction of one core.
+ * time over the window as a fraction of one core, and, given the server's pid,
+ * "server_cpu": the CPU seconds the server used in the window (from
+ * /proc/<pid>/stat), which does not depend on how much of its core other
+ * processes took.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -70,6 +73,24 @@ static double cpu_seconds(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds used so far by process `pid` (all threads), or -1. */
+static double cpu_of(int pid) {
+  if (pid <= 0) return -1;
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (p == NULL) return -1;
+  unsigned long long utime = 0, stime = 0;
+  /* After ") ": state, then fields 4..13, then utime (14) and stime (15). */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
+  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void set_request(int port) {
@@ -282,7 +303,8 @@ static int open_all(Conn *conns, int count, int port, double timeout) {
   }
 }
 
-static void cmd_echo(int port, int nconns, int inflight, uint64_t size, int binary, double warmup, double duration) {
+static void cmd_echo(int port, int nconns, int inflight, uint64_t size, int binary, double warmup, double duration,
+                     int pid) {
   set_request(port);
   uint8_t *one = malloc(header_len(size) + 4 + size);
   frame_len = client_frame(one, size, binary);
@@ -301,12 +323,14 @@ static void cmd_echo(int port, int nconns, int inflight, uint64_t size, int bina
   } else {
     run_echo_until(now() + warmup);
     uint64_t r0 = total_received;
-    double c0 = cpu_seconds(), t0 = now();
+    double c0 = cpu_seconds(), s0 = cpu_of(pid), t0 = now();
     run_echo_until(t0 + duration);
     uint64_t bytes = total_received - r0;
-    double seconds = now() - t0, cpu = cpu_seconds() - c0;
-    printf("{\"ok\":true,\"messages\":%.1f,\"bytes\":%llu,\"seconds\":%.4f,\"cpu\":%.3f,\"failures\":%d}\n",
-           (double)bytes / (double)reply_len, (unsigned long long)bytes, seconds, cpu / seconds, failures);
+    double seconds = now() - t0, cpu = cpu_seconds() - c0, server = cpu_of(pid) - s0;
+    printf("{\"ok\":true,\"messages\":%.1f,\"bytes\":%llu,\"seconds\":%.4f,\"cpu\":%.3f,\"server_cpu\":%.3f,"
+           "\"failures\":%d}\n",
+           (double)bytes / (double)reply_len, (unsigned long long)bytes, seconds, cpu / seconds, pid > 0 ? server : -1,
+           failures);
   }
   fflush(stdout);
   for (int i = 0; i < nconns; i++) close_conn(&conns[i]);
@@ -316,7 +340,7 @@ static void cmd_echo(int port, int nconns, int inflight, uint64_t size, int bina
   sleep_s(0.15); /* let the server drop them before the next run */
 }
 
-static void cmd_handshake(int port, int parallel, double warmup, double duration) {
+static void cmd_handshake(int port, int parallel, double warmup, double duration, int pid) {
   set_request(port);
   Conn *slots = calloc((size_t)parallel, sizeof(Conn));
   uint64_t count = 0, failed = 0;
@@ -327,7 +351,7 @@ static void cmd_handshake(int port, int parallel, double warmup, double duration
   struct epoll_event events[256];
   double t_warm = now() + warmup, t_end = t_warm + duration;
   uint64_t c0 = 0;
-  double cpu0 = 0, t0 = 0;
+  double cpu0 = 0, t0 = 0, s0 = 0;
   int measuring = 0;
   for (;;) {
     double t = now();
@@ -335,6 +359,7 @@ static void cmd_handshake(int port, int parallel, double warmup, double duration
       measuring = 1;
       c0 = count;
       cpu0 = cpu_seconds();
+      s0 = cpu_of(pid);
       t0 = t;
     }
     if (t >= t_end) break;
@@ -371,11 +396,11 @@ static void cmd_handshake(int port, int parallel, double warmup, double duration
       }
     }
   }
-  double seconds = now() - t0, cpu = cpu_seconds() - cpu0;
+  double seconds = now() - t0, cpu = cpu_seconds() - cpu0, server = cpu_of(pid) - s0;
   for (int i = 0; i < parallel; i++) close_conn(&slots[i]);
   free(slots);
-  printf("{\"ok\":true,\"handshakes\":%llu,\"failed\":%llu,\"seconds\":%.4f,\"cpu\":%.3f}\n",
-         (unsigned long long)(count - c0), (unsigned long long)failed, seconds, cpu / seconds);
+  printf("{\"ok\":true,\"handshakes\":%llu,\"failed\":%llu,\"seconds\":%.4f,\"cpu\":%.3f,\"server_cpu\":%.3f}\n",
+         (unsigned long long)(count - c0), (unsigned long long)failed, seconds, cpu / seconds, pid > 0 ? server : -1);
   fflush(stdout);
   sleep_s(0.3);
 }
@@ -440,16 +465,16 @@ int main(void) {
   char line[512];
   while (fgets(line, sizeof line, stdin)) {
     char op[32];
-    int port, a, b, binary;
+    int port, a, b, binary, pid = 0;
     unsigned long long size;
     double warmup, duration;
     if (sscanf(line, "%31s", op) != 1) continue;
     if (strcmp(op, "echo") == 0 &&
-        sscanf(line, "%*s %d %d %d %llu %d %lf %lf", &port, &a, &b, &size, &binary, &warmup, &duration) == 7) {
-      cmd_echo(port, a, b, size, binary, warmup, duration);
+        sscanf(line, "%*s %d %d %d %llu %d %lf %lf %d", &port, &a, &b, &size, &binary, &warmup, &duration, &pid) >= 7) {
+      cmd_echo(port, a, b, size, binary, warmup, duration, pid);
     } else if (strcmp(op, "handshake") == 0 &&
-               sscanf(line, "%*s %d %d %lf %lf", &port, &a, &warmup, &duration) == 4) {
-      cmd_handshake(port, a, warmup, duration);
+               sscanf(line, "%*s %d %d %lf %lf %d", &port, &a, &warmup, &duration, &pid) >= 4) {
+      cmd_handshake(port, a, warmup, duration, pid);
     } else if (strcmp(op, "idle") == 0 && sscanf(line, "%*s %d %d", &port, &a) == 2) {
       cmd_idle(port, a);
     } else if (strcmp(op, "release") == 0) {

@@ -1,6 +1,8 @@
 // Shared by the echo servers of bench/echo: prints "PORT <n>" once listening,
 // and answers "gc" lines on stdin (a full garbage collection, for the idle
-// memory measurement) with "gc done". Plain JavaScript, runs everywhere.
+// memory measurement) with "gc done", and "mem" lines with the runtime's
+// memoryUsage() as JSON (for looking into the idle memory by hand). Plain
+// JavaScript, runs everywhere.
 import process from "node:process";
 
 export function ready(port) {
@@ -12,6 +14,7 @@ export function ready(port) {
     while ((nl = buffered.indexOf("\n")) >= 0) {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
+      if (line === "mem") process.stdout.write(JSON.stringify(process.memoryUsage()) + "\n");
       if (line === "gc") {
         collect();
         setTimeout(() => {
