@@ -168,7 +168,7 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
  * });
  * ```
  */
-export class TransportRelay {
+export class TransportRelay implements TransportSink {
   readonly #transport: Transport;
   #sink: TransportSink | null;
   #held: Uint8Array[] = [];
@@ -185,19 +185,22 @@ export class TransportRelay {
   constructor(transport: Transport, sink: TransportSink) {
     this.#transport = transport;
     this.#sink = sink;
-    transport.start({
-      data: (chunk) => {
-        const current = this.#sink;
-        if (current !== null) current.data(chunk);
-        else this.#held.push(chunk);
-      },
-      end: (error) => {
-        const current = this.#sink;
-        if (current !== null) return current.end(error);
-        this.#ended = true;
-        this.#error = error;
-      },
-    });
+    transport.start(this);
+  }
+
+  /** Input from the transport: to the current reader, or held. */
+  data(chunk: Uint8Array): void {
+    const current = this.#sink;
+    if (current !== null) current.data(chunk);
+    else this.#held.push(chunk);
+  }
+
+  /** The end of the input: to the current reader, or held. */
+  end(error?: unknown): void {
+    const current = this.#sink;
+    if (current !== null) return current.end(error);
+    this.#ended = true;
+    this.#error = error;
   }
 
   /** The transport under the relay. */
@@ -216,34 +219,60 @@ export class TransportRelay {
     this.#handedOff = true;
     this.#sink = null;
     if (rest !== undefined && rest.length !== 0) this.#held.unshift(rest);
-    const transport = this.#transport;
     // Nothing is read while the next reader is not there (the handler may
     // take its time): the peer is slowed down by TCP instead.
-    transport.pause?.();
-    let started = false;
-    let paused = false;
-    return {
-      start: (sink: TransportSink): void => {
-        if (started) throw new TypeError("Cannot start the transport: it was started already");
-        started = true;
-        const held = this.#held;
-        this.#held = [];
-        for (const chunk of held) sink.data(chunk);
-        if (this.#ended) return sink.end(this.#error);
-        this.#sink = sink;
-        if (!paused) transport.resume?.();
-      },
-      write: (chunk: Uint8Array): Promise<void> => transport.write(chunk),
-      end: (): Promise<void> => transport.end(),
-      abort: (reason?: unknown): void => transport.abort(reason),
-      pause: (): void => {
-        paused = true;
-        transport.pause?.();
-      },
-      resume: (): void => {
-        paused = false;
-        if (started) transport.resume?.();
-      },
-    };
+    this.#transport.pause?.();
+    return new HandedOff(this);
+  }
+
+  /** Starts the next reader: what was held first, then live input. */
+  resumeWith(sink: TransportSink, paused: boolean): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const chunk of held) sink.data(chunk);
+    if (this.#ended) return sink.end(this.#error);
+    this.#sink = sink;
+    if (!paused) this.#transport.resume?.();
+  }
+}
+
+/** The transport {@linkcode TransportRelay.handOff} returns. */
+class HandedOff implements Transport {
+  readonly #relay: TransportRelay;
+  readonly #transport: Transport;
+  #started = false;
+  #paused = false;
+
+  constructor(relay: TransportRelay) {
+    this.#relay = relay;
+    this.#transport = relay.transport;
+  }
+
+  start(sink: TransportSink): void {
+    if (this.#started) throw new TypeError("Cannot start the transport: it was started already");
+    this.#started = true;
+    this.#relay.resumeWith(sink, this.#paused);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    return this.#transport.write(chunk);
+  }
+
+  end(): Promise<void> {
+    return this.#transport.end();
+  }
+
+  abort(reason?: unknown): void {
+    this.#transport.abort(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#transport.pause?.();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#started) this.#transport.resume?.();
   }
 }

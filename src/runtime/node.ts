@@ -38,66 +38,110 @@ export function socketStreams(socket: Socket): StreamPair & { close(): void } {
   };
 }
 
+/** Where a socket's transport is kept, so that its listeners are shared by all sockets. */
+const TRANSPORT = Symbol("wsd.transport");
+type BoundSocket = Socket & { [TRANSPORT]: SocketTransport };
+
+function onData(this: BoundSocket, chunk: Uint8Array): void {
+  this[TRANSPORT].data(chunk);
+}
+function onEnd(this: BoundSocket): void {
+  this[TRANSPORT].finish();
+}
+function onError(this: BoundSocket, error: Error): void {
+  this[TRANSPORT].finish(error);
+}
+function ignore(): void {}
+
 /**
  * The native binding of a `node:net` (or `node:tls`) socket: its `data`
  * events are the input (each chunk a buffer of its own, handed over as is),
  * writes go to `socket.write` and resolve in its callback (the bytes reached
  * the kernel), `end()` half-closes. `head` is delivered first (bytes read
- * with an HTTP head). The socket must allow half-open connections.
+ * with an HTTP head). The socket must allow half-open connections. Its
+ * listeners are shared by all sockets, so a connection costs one object.
  */
-export function socketTransport(socket: Socket, head?: Uint8Array): Transport {
-  socket.setNoDelay(true);
-  // Errors are reported through the sink once started; never as an uncaught 'error' event.
-  socket.on("error", () => {});
-  let sink: TransportSink | null = null;
-  let inputDone = false;
-  let aborted = false;
-  const finish = (error?: unknown) => {
-    if (inputDone || sink === null) return;
-    inputDone = true;
-    sink.end(aborted ? undefined : error);
-  };
-  return {
-    start(s: TransportSink): void {
-      sink = s;
-      if (head !== undefined && head.length !== 0) s.data(head);
-      socket.on("data", (chunk: Uint8Array) => {
-        if (!aborted) s.data(chunk);
-      });
-      socket.on("end", () => finish());
-      socket.on("error", (error) => finish(error));
-      socket.on("close", () => finish());
-      if (socket.destroyed) finish();
-    },
-    write(chunk: Uint8Array): Promise<void> {
-      return new Promise((resolve, reject) => {
-        socket.write(chunk, (error) => error ? reject(error) : resolve());
-      });
-    },
-    end(): Promise<void> {
-      return new Promise((resolve, reject) => {
-        if (socket.destroyed) return reject(new Error("Cannot end the output: the socket is closed"));
-        socket.end((error?: Error | null) => error ? reject(error) : resolve());
-      });
-    },
-    abort(): void {
-      aborted = true;
-      socket.destroy();
-      finish();
-    },
-    pause(): void {
-      socket.pause();
-    },
-    resume(): void {
-      socket.resume();
-    },
-  };
+export class SocketTransport implements Transport {
+  readonly #socket: BoundSocket;
+  #head: Uint8Array | undefined;
+  #sink: TransportSink | null = null;
+  #inputDone = false;
+  #aborted = false;
+
+  /** Binds `socket`; nothing is delivered before {@linkcode SocketTransport.start}. */
+  constructor(socket: Socket, head?: Uint8Array) {
+    socket.setNoDelay(true);
+    // Errors are reported through the sink once started; never as an uncaught 'error' event.
+    socket.on("error", ignore);
+    this.#socket = socket as BoundSocket;
+    this.#socket[TRANSPORT] = this;
+    this.#head = head;
+  }
+
+  /** Starts delivering input to `sink`. */
+  start(sink: TransportSink): void {
+    this.#sink = sink;
+    const head = this.#head;
+    this.#head = undefined;
+    if (head !== undefined && head.length !== 0) sink.data(head);
+    const socket = this.#socket;
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onEnd);
+    if (socket.destroyed) this.finish();
+  }
+
+  /** A `data` event. */
+  data(chunk: Uint8Array): void {
+    if (!this.#aborted) this.#sink!.data(chunk);
+  }
+
+  /** The input is over (`end`, `error`, `close`, or an abort): tells the sink, once. */
+  finish(error?: unknown): void {
+    if (this.#inputDone || this.#sink === null) return;
+    this.#inputDone = true;
+    this.#sink.end(this.#aborted ? undefined : error);
+  }
+
+  /** Writes `chunk`; resolves once the kernel has it. */
+  write(chunk: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(chunk, (error) => error ? reject(error) : resolve());
+    });
+  }
+
+  /** Half-closes after what was written. */
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = this.#socket;
+      if (socket.destroyed) return reject(new Error("Cannot end the output: the socket is closed"));
+      socket.end((error?: Error | null) => error ? reject(error) : resolve());
+    });
+  }
+
+  /** Destroys the socket. */
+  abort(): void {
+    this.#aborted = true;
+    this.#socket.destroy();
+    this.finish();
+  }
+
+  /** Stops reading. */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  /** Reads again. */
+  resume(): void {
+    this.#socket.resume();
+  }
 }
 
 /** A connected socket as a transport of the binding in use. */
 export function bindSocket(socket: Socket, head?: Uint8Array): Transport {
   if (binding === "streams") return streamTransport(socketStreams(socket), head);
-  return socketTransport(socket, head);
+  return new SocketTransport(socket, head);
 }
 
 /** Opens a TCP or TLS connection with node:net / node:tls. */
