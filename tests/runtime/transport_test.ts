@@ -78,7 +78,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
   let adapter: RuntimeAdapter;
   let listener: ServeBackend;
-  let accepted: Array<(t: Transport) => void> = [];
+  const accepted: Array<(t: Transport) => void> = [];
   const pending: Transport[] = [];
   const open: Transport[] = [];
 
@@ -275,6 +275,7 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
       },
       end() {},
     });
+    assert.equal(relay.transport, server);
     await client.write(pattern(5));
     await withTimeout(
       (async () => {
