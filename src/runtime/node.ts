@@ -53,6 +53,9 @@ function onError(this: BoundSocket, error: Error): void {
 }
 function ignore(): void {}
 
+const RESOLVED = Promise.resolve();
+const EMPTY = new Uint8Array(0);
+
 /**
  * The native binding of a `node:net` (or `node:tls`) socket: its `data`
  * events are the input (each chunk a buffer of its own, handed over as is),
@@ -106,8 +109,19 @@ export class SocketTransport implements Transport {
 
   /** Writes `chunk`; resolves once the kernel has it. */
   write(chunk: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    // (Not for TLS sockets: their writes go through encryption first, and on
+    // Deno's node:tls this path broke the connection.)
+    if (socket.writableLength === 0 && socket.writable && !(socket as { encrypted?: boolean }).encrypted) {
+      // Nothing queued: Node tries the write at once, and it usually goes
+      // to the kernel whole, with no callback (and its tick) needed.
+      socket.write(chunk);
+      if (socket.writableLength === 0) return RESOLVED;
+      // Part of it waits: an empty write calls back once everything before it is out.
+      chunk = EMPTY;
+    }
     return new Promise((resolve, reject) => {
-      this.#socket.write(chunk, (error) => error ? reject(error) : resolve());
+      socket.write(chunk, (error) => error ? reject(error) : resolve());
     });
   }
 
