@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on Deno, Node 26 and Bun, the same files on each.
-# Needs only Node and npm: the pinned runtimes (tools/rt/package.json) are
-# installed from npm into tools/rt/node_modules first when they are missing.
-# Ends with one line "all runtimes: N passed, M failed"; exits non-zero if any
-# runtime failed.
+# Runs the whole test suite on Deno, Node 26 and Bun, the same files on each,
+# then the tests that go through the runtime adapters (server, client,
+# interop, runtime) a second time with WSD_BINDING=streams, the Web Streams
+# binding (the first run uses the native one). Needs only Node and npm: the
+# pinned runtimes (tools/rt/package.json) are installed from npm into
+# tools/rt/node_modules first when they are missing. Ends with one line
+# "all runtimes: N passed, M failed"; exits non-zero if any run failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rt=tools/rt
@@ -48,28 +50,50 @@ run() { # name, command…
   fi
 }
 
+# tests/driver and tests/protocol never touch a runtime adapter (in-memory
+# pairs, or Web streams made by hand): one run covers them.
+binding_dirs=(tests/server tests/client tests/interop tests/runtime)
+node_globs=() bun_dirs=()
+for d in "${binding_dirs[@]}"; do
+  node_globs+=("$d/**/*_test.ts")
+  bun_dirs+=("./$d")
+done
 run deno deno test -A tests/
+run deno-streams env WSD_BINDING=streams deno test -A "${binding_dirs[@]}"
 run node node --test 'tests/**/*_test.ts'
+run node-streams env WSD_BINDING=streams node --test "${node_globs[@]}"
 run bun bun test --timeout 20000 ./tests/
+run bun-streams env WSD_BINDING=streams bun test --timeout 20000 "${bun_dirs[@]}"
 
-# Per-runtime counts, from each runner's own summary.
-deno_pass=$(grep -aoE '^(ok|FAILED) \| [0-9]+ passed( \([0-9]+ steps?\))?' "$log/deno.txt" | tail -1 | grep -oE '[0-9]+' | tail -1)
-deno_fail=$(grep -aoE '\| [0-9]+ failed( \([0-9]+ steps?\))?' "$log/deno.txt" | tail -1 | grep -oE '[0-9]+' | tail -1)
-node_pass=$(grep -aoE '^ℹ pass [0-9]+' "$log/node.txt" | tail -1 | grep -oE '[0-9]+')
-node_fail=$(grep -aoE '^ℹ fail [0-9]+' "$log/node.txt" | tail -1 | grep -oE '[0-9]+')
-bun_pass=$(grep -aoE '^ *[0-9]+ pass$' "$log/bun.txt" | tail -1 | grep -oE '[0-9]+')
-bun_fail=$(grep -aoE '^ *[0-9]+ fail$' "$log/bun.txt" | tail -1 | grep -oE '[0-9]+')
+# Per-run counts, from each runner's own summary.
+summary() { # name → "pass fail"
+  local f="$log/$1.txt"
+  case $1 in
+  deno*)
+    echo "$(grep -aoE '^(ok|FAILED) \| [0-9]+ passed( \([0-9]+ steps?\))?' "$f" | tail -1 | grep -oE '[0-9]+' | tail -1)" \
+      "$(grep -aoE '\| [0-9]+ failed( \([0-9]+ steps?\))?' "$f" | tail -1 | grep -oE '[0-9]+' | tail -1)"
+    ;;
+  node*)
+    echo "$(grep -aoE '^ℹ pass [0-9]+' "$f" | tail -1 | grep -oE '[0-9]+')" \
+      "$(grep -aoE '^ℹ fail [0-9]+' "$f" | tail -1 | grep -oE '[0-9]+')"
+    ;;
+  bun*)
+    echo "$(grep -aoE '^ *[0-9]+ pass$' "$f" | tail -1 | grep -oE '[0-9]+')" \
+      "$(grep -aoE '^ *[0-9]+ fail$' "$f" | tail -1 | grep -oE '[0-9]+')"
+    ;;
+  esac
+}
 echo
-for r in deno node bun; do
-  p=${r}_pass f=${r}_fail
-  if [ -z "${!p}" ]; then
+for r in deno deno-streams node node-streams bun bun-streams; do
+  read -r p f <<<"$(summary "$r")"
+  if [ -z "$p" ]; then
     echo "$r: no test summary found"
     status=1
     continue
   fi
-  echo "$r: ${!p} passed, ${!f:-0} failed"
-  total_pass=$((total_pass + ${!p}))
-  total_fail=$((total_fail + ${!f:-0}))
+  echo "$r: $p passed, ${f:-0} failed"
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + ${f:-0}))
 done
 rm -rf "$log"
 [ "$total_pass" -gt 0 ] || status=1

@@ -21,11 +21,12 @@ import { acceptDeflateResponse, deflateConfig, deflateOffer, PERMESSAGE_DEFLATE 
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
 import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
+import type { ResponseHead } from "../protocol/http1.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
-import type { Connection } from "../runtime/types.ts";
 import { checkOptions, DRIVER_OPTION_KEYS, useExtensions, WebSocketDriver } from "./driver.ts";
 import type { DriverOptions } from "./driver.ts";
-import { streamTransport } from "./transport.ts";
+import { TransportRelay } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 /** How long the connection and the opening handshake may take, by default. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
@@ -145,7 +146,7 @@ export class Client extends WebSocketDriver {
   #started = false;
   #response: HandshakeResponse | null = null;
   #abort = new AbortController();
-  #connection: Connection | null = null;
+  #connection: Transport | null = null;
 
   /**
    * Checks `url` and `options`; connects on {@linkcode Client.startConnection}.
@@ -249,7 +250,7 @@ export class Client extends WebSocketDriver {
       const tls = url.protocol === "wss:";
       const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
       const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
-      let connection: Connection;
+      let connection: Transport;
       try {
         connection = await adapter.connect({
           hostname,
@@ -264,71 +265,78 @@ export class Client extends WebSocketDriver {
         throw new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
       }
       this.#connection = connection;
-      const onAbort = () => connection.close();
+      // The answer's head is read through a relay; the bytes after it go to the driver.
+      const parser = new ResponseHeadParser();
+      const answer = Promise.withResolvers<{ head: ResponseHead; transport: Transport }>();
+      answer.promise.catch(() => {});
+      const relay: TransportRelay = new TransportRelay(connection, {
+        data(chunk) {
+          const result = parser.push(chunk);
+          if (result.state === "incomplete") return;
+          if (result.state === "error") {
+            relay.handOff();
+            return answer.reject(new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`));
+          }
+          answer.resolve({ head: result.head, transport: relay.handOff(result.rest) });
+        },
+        end(error) {
+          answer.reject(
+            error === undefined
+              ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
+              : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
+          );
+        },
+      });
+      const onAbort = () => {
+        answer.reject(signal.reason);
+        connection.abort();
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       if (signal.aborted) throw signal.reason;
 
       const key = generateKey();
       const target = url.pathname + url.search;
-      const writer = connection.writable.getWriter();
       try {
-        await writer.write(serializeRequestHead("GET", target, this.#requestHeaders(key)));
+        await connection.write(serializeRequestHead("GET", target, this.#requestHeaders(key)));
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`, {
           cause: error,
         });
       }
-      writer.releaseLock();
 
-      const reader = connection.readable.getReader();
-      const parser = new ResponseHeadParser();
-      let rest: Uint8Array;
-      for (;;) {
-        let chunk;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          if (signal.aborted) throw signal.reason;
-          throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`);
-        }
-        if (signal.aborted) throw signal.reason;
-        if (chunk.done) {
-          throw new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`);
-        }
-        const result = parser.push(chunk.value);
-        if (result.state === "incomplete") continue;
-        if (result.state === "error") {
-          throw new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`);
-        }
-        const { status, statusText, headers } = result.head;
-        this.#response = { status, statusText, headers, body: new Uint8Array(0) };
-        const deflate = this.#deflate;
-        const check = validateResponse(status, headers, {
-          key,
-          protocols: this.#protocols,
-          extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
-        });
-        if (!check.ok) {
-          // RFC 9112 §6.3: 1xx, 204 and 304 answers have no body.
-          if (status >= 200 && status !== 204 && status !== 304) {
-            this.#response.body = await readErrorBody(reader, result.rest, headers);
-          }
-          throw new Error(`Cannot connect to ${url}: ${check.message}`);
-        }
-        if (deflate !== null) {
-          const agreed = acceptDeflateResponse(check.extensions, deflate);
-          if (!agreed.ok) throw new Error(`Cannot connect to ${url}: ${agreed.message}`);
-          if (agreed.params !== null) {
-            useExtensions(this, check.extensions!, new MessageCompression("client", agreed.params, deflate));
-          }
-        }
-        rest = result.rest;
-        reader.releaseLock();
-        signal.removeEventListener("abort", onAbort);
-        this.attach(streamTransport(connection, rest), check.protocol);
-        return;
+      let answered;
+      try {
+        answered = await answer.promise;
+      } catch (error) {
+        throw signal.aborted ? signal.reason : error;
       }
+      if (signal.aborted) throw signal.reason;
+      const { head, transport } = answered;
+      const { status, statusText, headers } = head;
+      this.#response = { status, statusText, headers, body: new Uint8Array(0) };
+      const deflate = this.#deflate;
+      const check = validateResponse(status, headers, {
+        key,
+        protocols: this.#protocols,
+        extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
+      });
+      if (!check.ok) {
+        // RFC 9112 §6.3: 1xx, 204 and 304 answers have no body.
+        if (status >= 200 && status !== 204 && status !== 304) {
+          this.#response.body = await readErrorBody(transport, headers);
+        }
+        throw new Error(`Cannot connect to ${url}: ${check.message}`);
+      }
+      if (deflate !== null) {
+        const agreed = acceptDeflateResponse(check.extensions, deflate);
+        if (!agreed.ok) throw new Error(`Cannot connect to ${url}: ${agreed.message}`);
+        if (agreed.params !== null) {
+          useExtensions(this, check.extensions!, new MessageCompression("client", agreed.params, deflate));
+        }
+      }
+      signal.removeEventListener("abort", onAbort);
+      this.attach(transport, check.protocol);
     } finally {
       clearTimeout(timer);
     }
@@ -351,7 +359,7 @@ export class Client extends WebSocketDriver {
   }
 
   #failed(error: unknown): void {
-    this.#connection?.close();
+    this.#connection?.abort();
     this.#connection = null;
     if (this.readyState !== "connecting") return;
     this.failConnecting(error instanceof Error ? error : new Error(String(error)));
@@ -360,7 +368,7 @@ export class Client extends WebSocketDriver {
   /** Abandons a connection attempt (closeConnection before open). */
   protected override abandon(): void {
     this.#abort.abort(new Error(`Cannot connect to ${this.url}: closed before the connection opened`));
-    this.#connection?.close();
+    this.#connection?.abort();
   }
 }
 
@@ -389,41 +397,44 @@ export function makeClient(url: string | URL, options?: ClientOptions): Client {
  * most {@linkcode MAX_ERROR_BODY} bytes and waiting at most
  * {@linkcode ERROR_BODY_TIMEOUT} ms. Never throws: what arrived is kept.
  */
-async function readErrorBody(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: Uint8Array,
-  headers: Headers,
-): Promise<Uint8Array> {
+function readErrorBody(transport: Transport, headers: Headers): Promise<Uint8Array> {
   const chunked = (headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked");
   const declared = Number(headers.get("content-length") ?? NaN);
   const length = chunked || !Number.isSafeInteger(declared) || declared < 0 ? Infinity : declared;
   // Chunked framing takes some bytes of its own: keep room for it.
   const limit = chunked ? MAX_ERROR_BODY * 2 : Math.min(length, MAX_ERROR_BODY);
-  const parts: Uint8Array[] = [first];
-  let size = first.length;
+  const parts: Uint8Array[] = [];
+  let size = 0;
   const complete = () => size >= limit || (chunked && endsChunked(parts, size));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ERROR_BODY_TIMEOUT));
-  try {
-    while (!complete()) {
-      const chunk = await Promise.race([reader.read(), timeout]);
-      if (chunk === null || chunk.done) break;
-      parts.push(chunk.value);
-      size += chunk.value.length;
-    }
-  } catch {
-    // The connection failed: keep what arrived.
-  } finally {
-    clearTimeout(timer);
-  }
-  const raw = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    raw.set(part, at);
-    at += part.length;
-  }
-  const body = chunked ? dechunk(raw) : raw;
-  return body.slice(0, Math.min(length, MAX_ERROR_BODY));
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      transport.abort();
+      const raw = new Uint8Array(size);
+      let at = 0;
+      for (const part of parts) {
+        raw.set(part, at);
+        at += part.length;
+      }
+      const body = chunked ? dechunk(raw) : raw;
+      resolve(body.slice(0, Math.min(length, MAX_ERROR_BODY)));
+    };
+    const timer = setTimeout(finish, ERROR_BODY_TIMEOUT);
+    if (complete()) return finish();
+    // What came after the head arrives first; the connection failing keeps what arrived.
+    transport.start({
+      data(chunk) {
+        if (done) return;
+        parts.push(chunk);
+        size += chunk.length;
+        if (complete()) finish();
+      },
+      end: finish,
+    });
+  });
 }
 
 /** Whether the `size` bytes read so far end with the last chunk ("0\r\n\r\n"). */

@@ -26,8 +26,9 @@ import {
   RequestHeadParser,
   serializeResponseHead,
 } from "../protocol/http1.ts";
+import type { RequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
-import type { Connection, ListenOptions, NetAddr, ServeBackend } from "../runtime/types.ts";
+import type { ListenOptions, NetAddr, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { Server } from "./server.ts";
@@ -40,7 +41,8 @@ import type { HeartbeatOptions } from "./driver.ts";
  * dead peer is found within a minute.
  */
 export const DEFAULT_SERVE_HEARTBEAT: HeartbeatOptions = { interval: 30_000, timeout: 30_000 };
-import { streamTransport } from "./transport.ts";
+import { TransportRelay } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 /** What a handler gets besides the request. */
 export interface ServeHandlerInfo {
@@ -213,7 +215,7 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   });
 
   const sockets = new Set<Server>();
-  const connections = new Set<Connection>();
+  const connections = new Set<Transport>();
   let addr: NetAddr | null = null;
   let closing: Promise<void> | null = null;
   let running: ServeBackend | null = null;
@@ -303,7 +305,7 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, shutdownTimeout));
       await Promise.race([Promise.all(all), deadline]);
-      for (const connection of connections) connection.close();
+      for (const connection of connections) connection.abort();
       // The listener's own close may wait for requests still in a handler (or
       // a response body still streaming): it gets what is left of the time.
       const stopping = stopped ?? running?.close();
@@ -344,40 +346,53 @@ interface ConnectionContext {
 /**
  * One connection of the tcp backend: read the request head (with a timeout and
  * size limits), run the handler, then either upgrade (101 head, then the
- * server driver on the same streams) or answer plain HTTP and close.
+ * server driver on the same transport) or answer plain HTTP and close.
  */
-async function serveConnection(
-  connection: Connection,
+function serveConnection(
+  connection: Transport,
   remoteAddr: NetAddr,
   secure: boolean,
   context: ConnectionContext,
 ): Promise<void> {
-  const reader = connection.readable.getReader();
+  const { promise, resolve } = Promise.withResolvers<void>();
   const parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
-  const timer = setTimeout(() => connection.close(), context.headTimeout);
-  let head, rest: Uint8Array;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return connection.close();
-      const result = parser.push(value);
-      if (result.state === "incomplete") continue;
-      if (result.state === "error") {
-        clearTimeout(timer);
-        reader.releaseLock();
-        return await writePlain(connection, statusResponse(result.status, result.message));
-      }
-      head = result.head;
-      rest = result.rest;
-      break;
-    }
-  } catch {
-    return connection.close();
-  } finally {
-    clearTimeout(timer);
-  }
-  reader.releaseLock();
+  let done = false;
+  const timer = setTimeout(() => {
+    done = true;
+    connection.abort();
+    resolve();
+  }, context.headTimeout);
+  const relay: TransportRelay = new TransportRelay(connection, {
+    data(chunk) {
+      if (done) return;
+      const result = parser.push(chunk);
+      if (result.state === "incomplete") return;
+      done = true;
+      clearTimeout(timer);
+      const run = result.state === "error"
+        ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
+        : respond(relay.handOff(result.rest), result.head, remoteAddr, secure, context);
+      run.then(resolve, resolve);
+    },
+    end() {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      connection.abort();
+      resolve();
+    },
+  });
+  return promise;
+}
 
+/** Runs the handler for a request head and answers it: an upgrade, or plain HTTP. */
+async function respond(
+  connection: Transport,
+  head: RequestHead,
+  remoteAddr: NetAddr,
+  secure: boolean,
+  context: ConnectionContext,
+): Promise<void> {
   const host = head.headers.get("host") ?? `${remoteAddr.hostname}`;
   let url: URL;
   try {
@@ -397,10 +412,12 @@ async function serveConnection(
     return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));
   }
   const hasBody = length > 0 && head.method !== "GET" && head.method !== "HEAD";
+  // A body is read from the connection: the transport goes to it, and the
+  // response (always `Connection: close`) is written on the same transport.
   const request = new Request(url, {
     method: head.method,
     headers: head.headers,
-    body: hasBody ? bodyStream(connection, rest, length) : undefined,
+    body: hasBody ? bodyStream(connection, length) : undefined,
     // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
     duplex: "half",
   });
@@ -408,41 +425,40 @@ async function serveConnection(
   const response = await context.answer(request, { remoteAddr });
   const upgraded = upgrade ? completeUpgrade(request, response) : null;
   if (upgraded === null) return await writePlain(connection, response);
-  const writer = connection.writable.getWriter();
   try {
-    await writer.write(serializeResponseHead(101, "Switching Protocols", upgraded.headers));
+    await connection.write(serializeResponseHead(101, "Switching Protocols", upgraded.headers));
   } catch {
-    return connection.close();
+    return connection.abort();
   }
-  writer.releaseLock();
   context.track(upgraded.server);
-  upgraded.start(streamTransport(connection, rest));
+  upgraded.start(connection);
 }
 
-/** The request body: `rest` (bytes after the head), then `length - rest.length` more bytes. */
-function bodyStream(connection: Connection, rest: Uint8Array, length: number): ReadableStream<Uint8Array> {
+/**
+ * The request body: the first `length` bytes of the connection's input, as a
+ * stream that reads only when pulled (a slow handler slows the client down).
+ * The answer is written on the same connection (`Connection: close`).
+ */
+function bodyStream(connection: Transport, length: number): ReadableStream<Uint8Array> {
   let remaining = length;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  let first: Uint8Array | null = rest.length > 0 ? rest : null;
   return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (first !== null) {
-        const chunk = first.subarray(0, remaining);
-        first = null;
-        remaining -= chunk.length;
-        controller.enqueue(chunk);
-      } else {
-        reader ??= connection.readable.getReader();
-        const { done, value } = await reader.read();
-        if (done) return controller.error(new Error("The connection closed inside the request body"));
-        const chunk = value.subarray(0, remaining);
-        remaining -= chunk.length;
-        controller.enqueue(chunk);
-      }
-      if (remaining === 0) {
-        reader?.releaseLock();
-        controller.close();
-      }
+    start(controller) {
+      connection.start({
+        data(chunk) {
+          if (remaining === 0) return;
+          const piece = chunk.subarray(0, remaining);
+          remaining -= piece.length;
+          controller.enqueue(piece);
+          if (remaining === 0) controller.close();
+          else if ((controller.desiredSize ?? 0) <= 0) connection.pause?.();
+        },
+        end(error) {
+          if (remaining !== 0) controller.error(error ?? new Error("The connection closed inside the request body"));
+        },
+      });
+    },
+    pull() {
+      connection.resume?.();
     },
   });
 }
@@ -472,22 +488,21 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Writes `response` as HTTP/1.1 with `Connection: close`, then closes the connection. */
-async function writePlain(connection: Connection, response: Response): Promise<void> {
-  const writer = connection.writable.getWriter();
+async function writePlain(connection: Transport, response: Response): Promise<void> {
   try {
     const headers = new Headers(response.headers);
     headers.set("Connection", "close");
     const body = response.body;
     if (body === null) headers.set("Content-Length", "0");
     const statusText = response.statusText || STATUS_TEXT[response.status] || "";
-    await writer.write(serializeResponseHead(response.status, statusText, headers));
+    await connection.write(serializeResponseHead(response.status, statusText, headers));
     if (body !== null) {
-      for await (const chunk of body) await writer.write(chunk);
+      for await (const chunk of body) await connection.write(chunk);
     }
-    await writer.close();
+    await connection.end();
   } catch {
     // The peer went away; nothing to answer.
   } finally {
-    connection.close();
+    connection.abort();
   }
 }

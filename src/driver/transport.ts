@@ -2,8 +2,19 @@
  * The seam between a connection and the bytes it travels on. A transport
  * delivers input chunks to a sink and takes output chunks; the universal one
  * runs over a `ReadableStream`/`WritableStream` pair (Deno's `conn.readable`
- * and `conn.writable`, Node's `Duplex.toWeb(socket)`, a user's own). A runtime
- * may plug a faster native transport behind the same interface.
+ * and `conn.writable`, Node's `Duplex.toWeb(socket)`, a user's own). The
+ * runtime adapters plug faster native transports behind the same interface
+ * (Node socket events, Deno's `conn.read`/`conn.write`, Bun's socket
+ * handlers); `WSD_BINDING=streams` makes them use the universal one instead.
+ *
+ * ```text
+ *   socket ──chunks──▶ sink.data(chunk) … sink.end(error?)
+ *   socket ◀──bytes─── write(bytes) … end()        abort() tears both down
+ * ```
+ *
+ * A handshake reads the head of the connection through a
+ * {@linkcode TransportRelay}, then hands the rest of the input over to the
+ * driver.
  *
  * @module
  */
@@ -136,4 +147,132 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
       streams.close?.();
     },
   };
+}
+
+/**
+ * Lets two readers take one transport's input in turn: a handshake's head
+ * parser first, then the connection (or a request body). The first sink gets
+ * every chunk until {@linkcode TransportRelay.handOff}; from then on input is
+ * held (and the transport paused) until the transport it returns is started:
+ * that one gets the bytes left over from the head, what was held, then
+ * everything after. Writes, end and abort go straight through.
+ *
+ * @example
+ * ```ts ignore
+ * const relay = new TransportRelay(transport, {
+ *   data(chunk) {
+ *     const result = parser.push(chunk);
+ *     if (result.state === "complete") driver.attach(relay.handOff(result.rest));
+ *   },
+ *   end() {},
+ * });
+ * ```
+ */
+export class TransportRelay implements TransportSink {
+  readonly #transport: Transport;
+  #sink: TransportSink | null;
+  #held: Uint8Array[] = [];
+  #ended = false;
+  #error: unknown = undefined;
+  #handedOff = false;
+
+  /**
+   * Starts `transport`, delivering its input to `sink`.
+   *
+   * @param transport A transport that was not started.
+   * @param sink The first reader.
+   */
+  constructor(transport: Transport, sink: TransportSink) {
+    this.#transport = transport;
+    this.#sink = sink;
+    transport.start(this);
+  }
+
+  /** Input from the transport: to the current reader, or held. */
+  data(chunk: Uint8Array): void {
+    const current = this.#sink;
+    if (current !== null) current.data(chunk);
+    else this.#held.push(chunk);
+  }
+
+  /** The end of the input: to the current reader, or held. */
+  end(error?: unknown): void {
+    const current = this.#sink;
+    if (current !== null) return current.end(error);
+    this.#ended = true;
+    this.#error = error;
+  }
+
+  /** The transport under the relay. */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /**
+   * Stops delivering to the first reader and returns the transport of the
+   * next one, which gets `rest` first.
+   *
+   * @throws {TypeError} if called twice.
+   */
+  handOff(rest?: Uint8Array): Transport {
+    if (this.#handedOff) throw new TypeError("Cannot hand the transport off: it was handed off already");
+    this.#handedOff = true;
+    this.#sink = null;
+    if (rest !== undefined && rest.length !== 0) this.#held.unshift(rest);
+    // Nothing is read while the next reader is not there (the handler may
+    // take its time): the peer is slowed down by TCP instead.
+    this.#transport.pause?.();
+    return new HandedOff(this);
+  }
+
+  /** Starts the next reader: what was held first, then live input. */
+  resumeWith(sink: TransportSink, paused: boolean): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const chunk of held) sink.data(chunk);
+    if (this.#ended) return sink.end(this.#error);
+    this.#sink = sink;
+    if (!paused) this.#transport.resume?.();
+  }
+}
+
+/** The transport {@linkcode TransportRelay.handOff} returns. */
+class HandedOff implements Transport {
+  readonly #relay: TransportRelay;
+  readonly #transport: Transport;
+  #started = false;
+  #paused = false;
+
+  constructor(relay: TransportRelay) {
+    this.#relay = relay;
+    this.#transport = relay.transport;
+  }
+
+  start(sink: TransportSink): void {
+    if (this.#started) throw new TypeError("Cannot start the transport: it was started already");
+    this.#started = true;
+    this.#relay.resumeWith(sink, this.#paused);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    return this.#transport.write(chunk);
+  }
+
+  end(): Promise<void> {
+    return this.#transport.end();
+  }
+
+  abort(reason?: unknown): void {
+    this.#transport.abort(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#transport.pause?.();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#started) this.#transport.resume?.();
+  }
 }

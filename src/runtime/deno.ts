@@ -1,13 +1,17 @@
 /**
- * The Deno adapter: `Deno.connect` / `Deno.connectTls`, whose connections are
- * Web streams already. Works on Deno Deploy, where `node:net` is not the way
- * out.
+ * The Deno adapter: `Deno.connect` / `Deno.connectTls` and `Deno.listen` /
+ * `Deno.listenTls`, bound with `conn.read` / `conn.write`
+ * ({@linkcode connTransport}), or with `WSD_BINDING=streams` through
+ * `conn.readable` / `conn.writable`. Works on Deno Deploy, where `node:net` is
+ * not the way out.
  *
  * @module
  */
 
+import { streamTransport } from "../driver/transport.ts";
+import type { Transport, TransportSink } from "../driver/transport.ts";
+import { binding } from "./mod.ts";
 import type {
-  Connection,
   ConnectOptions,
   HttpBackendContext,
   ListenOptions,
@@ -16,7 +20,7 @@ import type {
   ServeBackend,
 } from "./types.ts";
 
-async function connect(options: ConnectOptions): Promise<Connection> {
+async function connect(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, signal } = options;
   signal?.throwIfAborted();
   if (options.tls && options.verifyCertificate === false) {
@@ -53,12 +57,14 @@ async function connect(options: ConnectOptions): Promise<Connection> {
   } else {
     (conn as Deno.TcpConn).setNoDelay(true);
   }
-  return wrap(conn);
+  return bindConn(conn);
 }
 
-function wrap(conn: Deno.Conn): Connection {
+/** A connection as a transport of the binding in use. */
+function bindConn(conn: Deno.Conn): Transport {
+  if (binding === "native") return new ConnTransport(conn);
   let closed = false;
-  return {
+  return streamTransport({
     readable: conn.readable,
     writable: conn.writable,
     close: () => {
@@ -70,7 +76,186 @@ function wrap(conn: Deno.Conn): Connection {
         // Closed already by the streams.
       }
     },
-  };
+  });
+}
+
+/** The smallest read buffer, and the one a new connection starts with. */
+const READ_MIN = 2 * 1024;
+/** The largest read buffer. */
+const READ_MAX = 64 * 1024;
+/** Queued writes up to this many bytes in all are merged into one. */
+const MERGE_MAX = 64 * 1024;
+
+/**
+ * The native binding of a Deno connection: `conn.read` into a buffer whose
+ * size follows the traffic (2 KiB while reads are small, so an idle
+ * connection holds little, up to 64 KiB for bulk), and `conn.write` of what
+ * was written meanwhile, merged. A read that filled more than half of the
+ * buffer hands the buffer itself over (the protocol keeps the chunks it has
+ * not parsed, so a buffer is never read into again once handed over);
+ * a smaller one is copied out and the buffer reused.
+ */
+export class ConnTransport implements Transport {
+  readonly #conn: Deno.Conn;
+  #sink: TransportSink | null = null;
+  #buffer: Uint8Array | null = null;
+  #size = READ_MIN;
+  #reading = false;
+  #paused = false;
+  #inputDone = false;
+  #aborted = false;
+  #writing = false;
+  #queue: Uint8Array[] = [];
+  #waiting: Array<PromiseWithResolvers<void>> = [];
+  #failure: unknown = null;
+  #ending: PromiseWithResolvers<void> | null = null;
+
+  /** Binds `conn`; nothing is read before {@linkcode ConnTransport.start}. */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** Starts reading into `sink`. */
+  start(sink: TransportSink): void {
+    this.#sink = sink;
+    this.#read();
+  }
+
+  async #read(): Promise<void> {
+    if (this.#reading || this.#inputDone) return;
+    this.#reading = true;
+    const conn = this.#conn;
+    try {
+      while (!this.#paused && !this.#aborted) {
+        const buffer = this.#buffer ??= new Uint8Array(this.#size);
+        const n = await conn.read(buffer);
+        if (this.#aborted) return this.#endInput();
+        if (n === null) return this.#endInput();
+        const size = buffer.length;
+        let chunk: Uint8Array;
+        if (n > size >>> 1) {
+          chunk = n === size ? buffer : buffer.subarray(0, n);
+          this.#buffer = null;
+        } else {
+          chunk = buffer.slice(0, n);
+        }
+        if (n === size) this.#size = Math.min(size * 4, READ_MAX);
+        else if (n < size >>> 4 && size > READ_MIN) this.#size = Math.max(size >>> 2, READ_MIN);
+        if (this.#buffer !== null && this.#buffer.length !== this.#size) this.#buffer = null;
+        this.#sink!.data(chunk);
+      }
+    } catch (error) {
+      this.#endInput(this.#aborted ? undefined : error);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** The input is over (after an abort too): tells the sink, once. */
+  #endInput(error?: unknown): void {
+    if (this.#inputDone || this.#sink === null) return;
+    this.#inputDone = true;
+    this.#sink.end(error);
+  }
+
+  /** Writes `chunk` after what was written before; resolves once the kernel has all of it. */
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#ending !== null) return Promise.reject(new Error("Cannot write: the output was ended"));
+    const done = Promise.withResolvers<void>();
+    this.#queue.push(chunk);
+    this.#waiting.push(done);
+    if (!this.#writing) this.#flush();
+    return done.promise;
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    const conn = this.#conn;
+    while (this.#queue.length !== 0) {
+      const chunks = this.#queue, waiting = this.#waiting;
+      this.#queue = [];
+      this.#waiting = [];
+      try {
+        for (const bytes of merge(chunks)) {
+          let written = 0;
+          while (written < bytes.length) {
+            written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
+          }
+        }
+      } catch (error) {
+        this.#failure ??= error;
+        for (const w of waiting) w.reject(error);
+        for (const w of this.#waiting) w.reject(error);
+        this.#queue = [];
+        this.#waiting = [];
+        break;
+      }
+      for (const w of waiting) w.resolve();
+    }
+    this.#writing = false;
+    if (this.#ending !== null) this.#closeWrite();
+  }
+
+  /** Half-closes once every write is done. */
+  end(): Promise<void> {
+    if (this.#ending !== null) return this.#ending.promise;
+    this.#ending = Promise.withResolvers<void>();
+    if (!this.#writing) this.#closeWrite();
+    return this.#ending.promise;
+  }
+
+  async #closeWrite(): Promise<void> {
+    const ending = this.#ending!;
+    if (this.#failure !== null) return ending.reject(this.#failure);
+    try {
+      await this.#conn.closeWrite();
+      ending.resolve();
+    } catch (error) {
+      ending.reject(error);
+    }
+  }
+
+  /** Closes the connection at once. */
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#buffer = null;
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed already.
+    }
+    // A pending read ends the input when it fails; without one, end it now.
+    if (!this.#reading) this.#endInput();
+  }
+
+  /** Stops reading (after the read in progress). */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Reads again. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#sink !== null && !this.#aborted) this.#read();
+  }
+}
+
+/** Small chunks merged into one (fewer writes), large ones as they are. */
+function merge(chunks: Uint8Array[]): Uint8Array[] {
+  if (chunks.length === 1) return chunks;
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  if (total > MERGE_MAX) return chunks;
+  const merged = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    merged.set(c, at);
+    at += c.length;
+  }
+  return [merged];
 }
 
 function netAddr(addr: Deno.Addr): NetAddr {
@@ -80,7 +265,7 @@ function netAddr(addr: Deno.Addr): NetAddr {
 /** The tcp backend on Deno: Deno.listen (or Deno.listenTls). */
 function listenTcp(
   options: ListenOptions,
-  onConnection: (connection: Connection, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
 ): Promise<ServeBackend> {
   const listener = options.cert !== undefined
     ? Deno.listenTls({ hostname: options.hostname, port: options.port, cert: options.cert, key: options.key! })
@@ -94,7 +279,7 @@ function listenTcp(
         return; // the listener was closed
       }
       if (options.cert === undefined) (conn as Deno.TcpConn).setNoDelay(true);
-      onConnection(wrap(conn), netAddr(conn.remoteAddr));
+      onConnection(bindConn(conn), netAddr(conn.remoteAddr));
     }
   })();
   return Promise.resolve({

@@ -1,7 +1,8 @@
 /**
- * The Node adapter (also used on Bun, whose `node:net` and `node:tls` are
- * native): TCP and TLS connections through `node:net`/`node:tls`, exposed as
- * Web streams with `Duplex.toWeb`.
+ * The Node adapter (also used on Bun for TLS and node:http, and for
+ * everything with the streams binding): TCP and TLS connections through
+ * `node:net`/`node:tls`, bound with socket events ({@linkcode socketTransport})
+ * or, with `WSD_BINDING=streams`, as Web streams with `Duplex.toWeb`.
  *
  * @module
  */
@@ -15,8 +16,9 @@ import { createServer as createHttpsServer } from "node:https";
 import { Duplex, Readable } from "node:stream";
 import { serializeResponseHead } from "../protocol/http1.ts";
 import { streamTransport } from "../driver/transport.ts";
+import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
+import { binding } from "./mod.ts";
 import type {
-  Connection,
   ConnectOptions,
   HttpBackendContext,
   ListenOptions,
@@ -26,7 +28,7 @@ import type {
 } from "./types.ts";
 
 /** Wraps a connected socket's two directions as Web streams. */
-export function socketStreams(socket: Socket): Connection {
+export function socketStreams(socket: Socket): StreamPair & { close(): void } {
   socket.setNoDelay(true);
   const streams = Duplex.toWeb(socket);
   return {
@@ -36,7 +38,128 @@ export function socketStreams(socket: Socket): Connection {
   };
 }
 
-function connect(options: ConnectOptions): Promise<Connection> {
+/** Where a socket's transport is kept, so that its listeners are shared by all sockets. */
+const TRANSPORT = Symbol("wsd.transport");
+type BoundSocket = Socket & { [TRANSPORT]: SocketTransport };
+
+function onData(this: BoundSocket, chunk: Uint8Array): void {
+  this[TRANSPORT].data(chunk);
+}
+function onEnd(this: BoundSocket): void {
+  this[TRANSPORT].finish();
+}
+function onError(this: BoundSocket, error: Error): void {
+  this[TRANSPORT].finish(error);
+}
+function ignore(): void {}
+
+const RESOLVED = Promise.resolve();
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The native binding of a `node:net` (or `node:tls`) socket: its `data`
+ * events are the input (each chunk a buffer of its own, handed over as is),
+ * writes go to `socket.write` and resolve in its callback (the bytes reached
+ * the kernel), `end()` half-closes. `head` is delivered first (bytes read
+ * with an HTTP head). The socket must allow half-open connections. Its
+ * listeners are shared by all sockets, so a connection costs one object.
+ */
+export class SocketTransport implements Transport {
+  readonly #socket: BoundSocket;
+  #head: Uint8Array | undefined;
+  #sink: TransportSink | null = null;
+  #inputDone = false;
+  #aborted = false;
+
+  /** Binds `socket`; nothing is delivered before {@linkcode SocketTransport.start}. */
+  constructor(socket: Socket, head?: Uint8Array) {
+    socket.setNoDelay(true);
+    // Errors are reported through the sink once started; never as an uncaught 'error' event.
+    socket.on("error", ignore);
+    this.#socket = socket as BoundSocket;
+    this.#socket[TRANSPORT] = this;
+    this.#head = head;
+  }
+
+  /** Starts delivering input to `sink`. */
+  start(sink: TransportSink): void {
+    this.#sink = sink;
+    const head = this.#head;
+    this.#head = undefined;
+    if (head !== undefined && head.length !== 0) sink.data(head);
+    const socket = this.#socket;
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onEnd);
+    if (socket.destroyed) this.finish();
+  }
+
+  /** A `data` event. */
+  data(chunk: Uint8Array): void {
+    if (!this.#aborted) this.#sink!.data(chunk);
+  }
+
+  /** The input is over (`end`, `error`, `close`, or an abort): tells the sink, once. */
+  finish(error?: unknown): void {
+    if (this.#inputDone || this.#sink === null) return;
+    this.#inputDone = true;
+    this.#sink.end(this.#aborted ? undefined : error);
+  }
+
+  /** Writes `chunk`; resolves once the kernel has it. */
+  write(chunk: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    // (Not for TLS sockets: their writes go through encryption first, and on
+    // Deno's node:tls this path broke the connection.)
+    if (socket.writableLength === 0 && socket.writable && !(socket as { encrypted?: boolean }).encrypted) {
+      // Nothing queued: Node tries the write at once, and it usually goes
+      // to the kernel whole, with no callback (and its tick) needed.
+      socket.write(chunk);
+      if (socket.writableLength === 0) return RESOLVED;
+      // Part of it waits: an empty write calls back once everything before it is out.
+      chunk = EMPTY;
+    }
+    return new Promise((resolve, reject) => {
+      socket.write(chunk, (error) => error ? reject(error) : resolve());
+    });
+  }
+
+  /** Half-closes after what was written. */
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = this.#socket;
+      if (socket.destroyed) return reject(new Error("Cannot end the output: the socket is closed"));
+      socket.end((error?: Error | null) => error ? reject(error) : resolve());
+    });
+  }
+
+  /** Destroys the socket. */
+  abort(): void {
+    this.#aborted = true;
+    this.#socket.destroy();
+    this.finish();
+  }
+
+  /** Stops reading. */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  /** Reads again. */
+  resume(): void {
+    this.#socket.resume();
+  }
+}
+
+/** A connected socket as a transport of the binding in use. */
+export function bindSocket(socket: Socket, head?: Uint8Array): Transport {
+  if (binding === "streams") return streamTransport(socketStreams(socket), head);
+  return new SocketTransport(socket, head);
+}
+
+/** Opens a TCP or TLS connection with node:net / node:tls. */
+export function connect(options: ConnectOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const { hostname, port, signal } = options;
     if (signal?.aborted) return reject(signal.reason);
@@ -74,7 +197,7 @@ function connect(options: ConnectOptions): Promise<Connection> {
     socket.once(options.tls ? "secureConnect" : "connect", () => {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
-      resolve(socketStreams(socket));
+      resolve(bindSocket(socket));
     });
   });
 }
@@ -98,14 +221,14 @@ function closing(server: NetServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** The tcp backend: node:net (or node:tls) sockets as Web streams. */
-async function listenTcp(
+/** The tcp backend: node:net (or node:tls) sockets. */
+export async function listenTcp(
   options: ListenOptions,
-  onConnection: (connection: Connection, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
 ): Promise<ServeBackend> {
   const accept = (socket: Socket) => {
-    socket.on("error", () => {}); // reported through the streams
-    onConnection(socketStreams(socket), remoteOf(socket));
+    socket.on("error", () => {}); // reported through the transport
+    onConnection(bindSocket(socket), remoteOf(socket));
   };
   const server: NetServer = options.cert !== undefined
     ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true }, accept)
@@ -151,7 +274,7 @@ async function writeRaw(socket: Socket, response: Response): Promise<void> {
 }
 
 /** The node backend: node:http (or node:https) with its `upgrade` event. */
-async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
+export async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
   const secure = options.cert !== undefined;
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const response = await context.answer(toRequest(req, secure, true), { remoteAddr: remoteOf(req.socket) });
@@ -169,7 +292,7 @@ async function listenHttp(options: ListenOptions, context: HttpBackendContext): 
     if (upgrade === null) return await writeRaw(socket, response).catch(() => socket.destroy());
     socket.write(serializeResponseHead(101, "Switching Protocols", upgrade.headers));
     context.track(upgrade.server);
-    upgrade.start(streamTransport(socketStreams(socket), new Uint8Array(head)));
+    upgrade.start(bindSocket(socket, head.length === 0 ? undefined : new Uint8Array(head)));
   });
   const addr = await listening(server, options);
   return {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { StreamPair, Transport } from "../driver/transport.ts";
+import type { Transport } from "../driver/transport.ts";
 
 /** Where and how to open a TCP (or TLS) connection. */
 export interface ConnectOptions {
@@ -26,22 +26,22 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
-/** An open connection: its byte streams, and a way to tear it down. */
-export interface Connection extends StreamPair {
-  /** Closes the connection at once, in both directions. */
-  close(): void;
-}
-
 /** The functions each runtime adapter exports. */
 export interface RuntimeAdapter {
   /** The runtime's name, for messages. */
   name: string;
-  /** Opens a connection; rejects with an Error whose message says why. */
-  connect(options: ConnectOptions): Promise<Connection>;
-  /** The tcp backend: a raw listener; `onConnection` gets each accepted connection. */
+  /**
+   * Opens a connection, as a transport not started yet (the handshake starts
+   * it); rejects with an Error whose message says why.
+   */
+  connect(options: ConnectOptions): Promise<Transport>;
+  /**
+   * The tcp backend: a raw listener; `onConnection` gets each accepted
+   * connection as a transport not started yet (`abort()` closes it).
+   */
   listenTcp(
     options: ListenOptions,
-    onConnection: (connection: Connection, remoteAddr: NetAddr) => void,
+    onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
   ): Promise<ServeBackend>;
   /** The node backend: a node:http server. */
   listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend>;

@@ -1,0 +1,287 @@
+/**
+ * The Bun adapter (native binding): plain TCP through `Bun.listen` and
+ * `Bun.connect`, whose socket handlers are Bun's fastest path; TLS and the
+ * node:http backend through the Node adapter (Bun's `node:tls` and
+ * `node:http`), with socket events.
+ *
+ * @module
+ */
+
+import type { Transport, TransportSink } from "../driver/transport.ts";
+import { connect as nodeConnect, listenHttp, listenTcp as nodeListenTcp } from "./node.ts";
+import type { ConnectOptions, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "./types.ts";
+
+/** What this adapter uses of a Bun socket. */
+interface BunSocket {
+  data: BunTransport;
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  write(data: Uint8Array): number;
+  shutdown(halfClose?: boolean): void;
+  end(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay?(noDelay: boolean): void;
+}
+
+/** The socket handlers, shared by every socket: each socket's state is its `data`. */
+interface BunHandlers {
+  open?(socket: BunSocket): void;
+  data(socket: BunSocket, data: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+  connectError?(socket: BunSocket, error: Error): void;
+}
+
+interface BunListener {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+interface BunApi {
+  listen(options: {
+    hostname: string;
+    port: number;
+    allowHalfOpen: boolean;
+    socket: BunHandlers;
+  }): BunListener;
+  connect(options: {
+    hostname: string;
+    port: number;
+    allowHalfOpen: boolean;
+    data: BunTransport;
+    socket: BunHandlers;
+  }): Promise<BunSocket>;
+}
+
+const bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * The native binding of a Bun socket. Bun hands each read over as a buffer
+ * of its own; `write` may take only part of the bytes: the rest waits for
+ * `drain`, in order.
+ */
+export class BunTransport implements Transport {
+  #socket: BunSocket | null = null;
+  #sink: TransportSink | null = null;
+  /** Input that arrived before start(). */
+  #early: Uint8Array[] | null = null;
+  #earlyEnd: { error: unknown } | null = null;
+  #inputDone = false;
+  #outputDone = false;
+  #closed = false;
+  /** Bytes waiting for `drain`, and who waits for each chunk to be written. */
+  #pending: Uint8Array[] = [];
+  #waiting: Array<PromiseWithResolvers<void> | null> = [];
+  #ending: PromiseWithResolvers<void> | null = null;
+  #failure: unknown = null;
+
+  /** Attaches to `socket` (from the `open` handler, or `Bun.connect`). */
+  attach(socket: BunSocket): void {
+    this.#socket = socket;
+    socket.setNoDelay?.(true);
+  }
+
+  /** Starts delivering input to `sink`. */
+  start(sink: TransportSink): void {
+    this.#sink = sink;
+    const early = this.#early;
+    this.#early = null;
+    if (early !== null) { for (const chunk of early) sink.data(chunk); }
+    const end = this.#earlyEnd;
+    if (end !== null) {
+      this.#earlyEnd = null;
+      sink.end(end.error);
+    }
+  }
+
+  /** `data` handler. */
+  onData(chunk: Uint8Array): void {
+    if (this.#inputDone) return;
+    const sink = this.#sink;
+    if (sink !== null) sink.data(chunk);
+    else (this.#early ??= []).push(chunk);
+  }
+
+  /** `end`, `close` and `error` handlers: the input is over. */
+  onEnd(error?: unknown): void {
+    if (this.#inputDone) return;
+    this.#inputDone = true;
+    const sink = this.#sink;
+    if (sink !== null) sink.end(error);
+    else this.#earlyEnd = { error };
+  }
+
+  /** `close` handler. */
+  onClose(error?: unknown): void {
+    this.#closed = true;
+    this.#fail(error ?? new Error("The connection closed"));
+    this.onEnd(error);
+  }
+
+  /** `drain` handler: writes what waited. */
+  onDrain(): void {
+    const socket = this.#socket;
+    if (socket === null) return;
+    const pending = this.#pending, waiting = this.#waiting;
+    while (pending.length !== 0) {
+      const bytes = pending[0];
+      const n = socket.write(bytes);
+      if (n < 0) return this.#fail(new Error("Cannot write: the connection is closed"));
+      if (n < bytes.length) {
+        pending[0] = bytes.subarray(n);
+        return;
+      }
+      pending.shift();
+      waiting.shift()?.resolve();
+    }
+    if (this.#ending !== null) this.#shutdown();
+  }
+
+  /** Writes `chunk`; resolves once the kernel has all of it. */
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#ending !== null) return Promise.reject(new Error("Cannot write: the output was ended"));
+    if (this.#pending.length === 0) {
+      const n = this.#socket!.write(chunk);
+      if (n === chunk.length) return RESOLVED;
+      if (n < 0) {
+        this.#fail(new Error("Cannot write: the connection is closed"));
+        return Promise.reject(this.#failure);
+      }
+      chunk = chunk.subarray(n);
+    }
+    const done = Promise.withResolvers<void>();
+    this.#pending.push(chunk);
+    this.#waiting.push(done);
+    return done.promise;
+  }
+
+  /** Half-closes once every write is done. */
+  end(): Promise<void> {
+    if (this.#ending !== null) return this.#ending.promise;
+    this.#ending = Promise.withResolvers<void>();
+    if (this.#failure !== null) this.#ending.reject(this.#failure);
+    else if (this.#pending.length === 0) this.#shutdown();
+    return this.#ending.promise;
+  }
+
+  #shutdown(): void {
+    if (this.#outputDone) return;
+    this.#outputDone = true;
+    this.#socket!.shutdown();
+    this.#ending!.resolve();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    for (const w of this.#waiting) w?.reject(error);
+    this.#pending = [];
+    this.#waiting = [];
+    if (this.#ending !== null && !this.#outputDone) this.#ending.reject(error);
+  }
+
+  /** Closes the socket: gracefully once both directions are done, else at once. */
+  abort(): void {
+    const socket = this.#socket;
+    this.#fail(new Error("The connection was closed"));
+    if (socket !== null && !this.#closed) {
+      this.#closed = true;
+      if (this.#outputDone) socket.end();
+      else socket.terminate();
+    }
+    this.onEnd();
+  }
+
+  /** Stops reading. */
+  pause(): void {
+    this.#socket?.pause();
+  }
+
+  /** Reads again. */
+  resume(): void {
+    this.#socket?.resume();
+  }
+}
+
+const handlers: BunHandlers = {
+  data: (socket, data) => socket.data.onData(data),
+  drain: (socket) => socket.data.onDrain(),
+  end: (socket) => socket.data.onEnd(),
+  close: (socket, error) => socket.data.onClose(error),
+  error: (socket, error) => socket.data.onEnd(error),
+};
+
+/** The tcp backend: Bun.listen, or node:tls for TLS. */
+function listenTcp(
+  options: ListenOptions,
+  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+): Promise<ServeBackend> {
+  if (options.cert !== undefined) return nodeListenTcp(options, onConnection);
+  const listener = bun.listen({
+    hostname: options.hostname,
+    port: options.port,
+    allowHalfOpen: true,
+    socket: {
+      ...handlers,
+      open(socket) {
+        const transport = new BunTransport();
+        socket.data = transport;
+        transport.attach(socket);
+        onConnection(transport, { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 });
+      },
+    },
+  });
+  return Promise.resolve({
+    addr: { hostname: listener.hostname, port: listener.port },
+    close: () => {
+      listener.stop(false);
+      return Promise.resolve();
+    },
+  });
+}
+
+/** Opens a connection: Bun.connect, or node:tls for TLS. */
+async function connect(options: ConnectOptions): Promise<Transport> {
+  if (options.tls) return nodeConnect(options);
+  const { hostname, port, signal } = options;
+  signal?.throwIfAborted();
+  const transport = new BunTransport();
+  const attempt = bun.connect({
+    hostname,
+    port,
+    allowHalfOpen: true,
+    data: transport,
+    socket: {
+      ...handlers,
+      // Bun.connect rejects as well; nothing to do here.
+      connectError() {},
+    },
+  });
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal === undefined) return;
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const socket = await Promise.race([attempt, aborted]);
+    transport.attach(socket);
+    return transport;
+  } catch (error) {
+    attempt.then((socket) => socket.terminate(), () => {});
+    throw error;
+  } finally {
+    if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The Bun adapter. */
+export const bunAdapter: RuntimeAdapter = { name: "bun", connect, listenTcp, listenHttp };
