@@ -225,7 +225,36 @@ function listenTcp(
   onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
 ): Promise<ServeBackend> {
   if (options.cert !== undefined) return nodeListenTcp(options, onConnection);
-  const listener = bun.listen({
+  let listener;
+  try {
+    listener = listenWith(onConnection, options);
+  } catch (error) {
+    // Bun says only "Failed to listen at <host>": name the cause, as Node does.
+    const code = (error as { code?: unknown }).code;
+    const message = (error as Error).message;
+    return Promise.reject(
+      typeof code === "string" && !message.includes(code)
+        ? Object.assign(new Error(`${message}:${code === "EADDRINUSE" ? " address already in use" : ""} (${code})`), {
+          code,
+          cause: error,
+        })
+        : error,
+    );
+  }
+  return Promise.resolve({
+    addr: { hostname: listener.hostname, port: listener.port },
+    close: () => {
+      listener.stop(false);
+      return Promise.resolve();
+    },
+  });
+}
+
+function listenWith(
+  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+  options: ListenOptions,
+) {
+  return bun.listen({
     hostname: options.hostname,
     port: options.port,
     allowHalfOpen: true,
@@ -237,13 +266,6 @@ function listenTcp(
         transport.attach(socket);
         onConnection(transport, { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 });
       },
-    },
-  });
-  return Promise.resolve({
-    addr: { hostname: listener.hostname, port: listener.port },
-    close: () => {
-      listener.stop(false);
-      return Promise.resolve();
     },
   });
 }
