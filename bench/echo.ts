@@ -593,11 +593,14 @@ async function report(versions: Record<string, string>) {
       versions.cc || "(none: the JavaScript one)"
     }.`,
   ].join("\n");
-  console.log(`\n${meta}\n\n${table}\n`);
-  if (cpuNotes.length > 0) {
-    console.log("Runs where the generator used more than 90% of its core (it may have been the limit):");
-    for (const n of cpuNotes) console.log(`- ${n}`);
-  }
+  const notes = cpuNotes.length === 0 ? "" : [
+    "",
+    "Runs where the generator used more than 90% of its core (it may have been the limit; the per CPU second",
+    "column is the fair comparison there):",
+    "",
+    ...cpuNotes.map((n) => `- ${n}`),
+  ].join("\n");
+  console.log(`\n${meta}\n\n${table}\n${notes}\n`);
   if (args.write) {
     const path = args.write;
     let text = "";
@@ -605,7 +608,7 @@ async function report(versions: Record<string, string>) {
       text = Deno.readTextFileSync(path);
     } catch { /* new file */ }
     const start = "<!-- bench:echo start -->", end = "<!-- bench:echo end -->";
-    const block = `${start}\n${meta}\n\n${table}\n${end}`;
+    const block = `${start}\n${meta}\n\n${table}\n${notes}\n${end}`;
     if (text.includes(start) && text.includes(end)) {
       text = text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length);
     } else {
