@@ -33,7 +33,13 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { MessageCompression } from "../protocol/compression.ts";
 import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/extensions.ts";
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
-import { createServerResponseHeaders, isToken, selectProtocol, validateRequest } from "../protocol/handshake.ts";
+import {
+  checkServerAdditionalHeaders,
+  createServerResponseHeaders,
+  isToken,
+  selectProtocol,
+  validateRequest,
+} from "../protocol/handshake.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
 import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, useExtensions, WebSocketDriver } from "./driver.ts";
@@ -202,7 +208,7 @@ export class Server extends WebSocketDriver {
     this.#maxLength = driverOptions.maxLength ?? DEFAULT_MAX_LENGTH;
     this.#deflate = deflateConfig(perMessageDeflate ?? offered.get(request)?.perMessageDeflate, "server options");
     // A bad additionalHeaders should fail here, not in the middle of a handshake.
-    createServerResponseHeaders("dGhlIHNhbXBsZSBub25jZQ==", null, additionalHeaders);
+    if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
   }
 
   /**

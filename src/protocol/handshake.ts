@@ -473,13 +473,32 @@ export function createServerResponseHeaders(
   if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
   if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
   if (additionalHeaders !== undefined) {
-    for (const [name, value] of new Headers(additionalHeaders)) {
-      if (SERVER_RESERVED_HEADERS.includes(name)) {
-        throw new TypeError(
-          `Cannot set the ${canonicalName(name)} header in additionalHeaders: it is part of the WebSocket handshake`,
-        );
-      }
-      headers.append(name, value);
+    for (const [name, value] of checkServerAdditionalHeaders(additionalHeaders)) headers.append(name, value);
+  }
+  return headers;
+}
+
+/**
+ * Checks a server's `additionalHeaders` the way
+ * {@linkcode createServerResponseHeaders} does, without building a response.
+ *
+ * @returns The headers, parsed.
+ * @throws {TypeError} If they set one of the handshake's own headers, or are
+ * not valid headers.
+ *
+ * @example
+ * ```ts ignore
+ * checkServerAdditionalHeaders({ "Set-Cookie": "a=b" }); // fine
+ * checkServerAdditionalHeaders({ Upgrade: "x" }); // throws TypeError
+ * ```
+ */
+export function checkServerAdditionalHeaders(additionalHeaders: HeadersInit): Headers {
+  const headers = new Headers(additionalHeaders);
+  for (const name of headers.keys()) {
+    if (SERVER_RESERVED_HEADERS.includes(name)) {
+      throw new TypeError(
+        `Cannot set the ${canonicalName(name)} header in additionalHeaders: it is part of the WebSocket handshake`,
+      );
     }
   }
   return headers;

@@ -6,7 +6,7 @@
  */
 
 /** Below this many bytes a plain byte loop beats building a word view. */
-const WORD_THRESHOLD = 32;
+const WORD_THRESHOLD = 96;
 
 const keyScratch = new Uint8Array(4);
 const keyWord = new Uint32Array(keyScratch.buffer);
