@@ -67,7 +67,7 @@ export interface ClientOptions extends DriverOptions {
    * lets anyone on the path read and change the traffic: for test servers
    * with self-signed certificates only, never in production (a private CA
    * belongs in `caCerts`). Works on Deno, Node and Bun (on Deno through its
-   * `node:tls`, since `Deno.connectTls` cannot skip the check per connection).
+   * Node-compatible TLS module, since its own TLS connect cannot skip the check per connection).
    *
    * @default {true}
    */

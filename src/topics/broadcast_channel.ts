@@ -103,7 +103,7 @@ export class BroadcastChannelBackplane implements Backplane {
 /**
  * A backplane over the `BroadcastChannel` named `name`: what Deno Deploy
  * offers between the isolates of one application, and what workers of one
- * process share on Deno, Node and Bun. See {@linkcode BroadcastChannelBackplane}.
+ * process share, on every runtime. See {@linkcode BroadcastChannelBackplane}.
  *
  * @example
  * ```ts

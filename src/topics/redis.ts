@@ -107,7 +107,7 @@ interface Client {
   destroy(): void;
 }
 
-/** node-redis writes Buffers, not plain Uint8Arrays: the global one of Node, Bun and Deno. */
+/** node-redis writes Buffers, not plain Uint8Arrays: the global Buffer, on every runtime. */
 interface BufferClass {
   from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array;
 }
@@ -292,7 +292,7 @@ export class RedisBackplane implements Backplane {
  *   ws.on("open", () => hub.subscribe(ws, "room:1"));
  *   ws.on("message", (message) => hub.publish("room:1", message));
  *   return ws.startConnection();
- * }, { port: Number(Deno.args[0] ?? 5000) }); // run it twice, on two ports
+ * }, { port: Number(globalThis.process?.argv[2] ?? 5000) }); // run it twice, on two ports
  * ```
  *
  * @example Connection settings
