@@ -171,7 +171,8 @@ describe("wsd URL, through pipes", () => {
 
   it("a message over --max-length: the 1009 close is reported, exit 1", async (t: TestContext) => {
     const server = await startOwnServer(t, (ws) => ws.on("open", () => ws.send("x".repeat(2000))));
-    const result = await runCli(t, ["--max-length", "1k", server.url]);
+    // --wait: stdin ends at once, and without it the CLI may close (1000) before the message arrives.
+    const result = await runCli(t, ["--wait", "2", "--max-length", "1k", server.url]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /error: .*1024/);
     assert.match(result.stderr, /Closed: 1009 \(message too big\)/);
