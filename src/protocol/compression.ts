@@ -40,14 +40,18 @@ export class MessageCompression {
     this.#receiveTakeover = !(server ? params.clientNoContextTakeover : params.serverNoContextTakeover);
   }
 
-  /** Compresses one message (RFC 7692 §7.2.1: the trailing 00 00 ff ff removed). */
+  /**
+   * Compresses one message (RFC 7692 §7.2.1: the trailing 00 00 ff ff
+   * removed). The result is valid until the next compression in this process:
+   * copy it at once (the protocol writes it into a frame).
+   */
   compress(data: Uint8Array): Uint8Array {
     this.#deflater ??= new Deflater({
       windowBits: this.#sendBits,
       contextTakeover: this.#sendTakeover,
       level: this.#level,
     });
-    return this.#deflater.compress(data);
+    return this.#deflater.compressView(data);
   }
 
   /**

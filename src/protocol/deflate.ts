@@ -1297,6 +1297,32 @@ export class Deflater {
    * ```
    */
   compress(data: Uint8Array): Uint8Array {
+    const view = this.compressView(data);
+    // Not view.slice(): for small results its species lookup costs more than the copy.
+    const result = new Uint8Array(view.length);
+    if (view.length <= 64) {
+      for (let i = 0; i < view.length; i++) result[i] = view[i];
+    } else {
+      result.set(view);
+    }
+    return result;
+  }
+
+  /**
+   * {@linkcode Deflater.compress} without the copy: the payload is a view into
+   * a buffer shared by every Deflater, valid until the next compression in
+   * this process. For a caller that copies it at once (into a frame).
+   *
+   * @param data The whole message (text as UTF-8).
+   * @returns The compressed payload, to be read before compressing again.
+   *
+   * @example
+   * ```ts ignore
+   * const deflater = new Deflater({ contextTakeover: true });
+   * out.writeFrame(FIN | RSV1 | 0x1, deflater.compressView(bytes), null); // copied here
+   * ```
+   */
+  compressView(data: Uint8Array): Uint8Array {
     if (!(data instanceof Uint8Array)) {
       throw new TypeError("Cannot compress: the message must be a Uint8Array");
     }
@@ -1340,13 +1366,8 @@ export class Deflater {
     ensureOut(8);
     putBits(0, 3);
     alignToByte();
-    // Not out.slice(): for small results its species lookup costs more than the copy.
-    const result = new Uint8Array(outPos);
-    if (outPos <= 64) {
-      for (let i = 0; i < outPos; i++) result[i] = out[i];
-    } else {
-      result.set(out.subarray(0, outPos));
-    }
+    const result = out.subarray(0, outPos);
+    // A grown buffer is let go (the view keeps it alive while it is read).
     if (out.length > OUT_KEEP) out = new Uint8Array(OUT_INITIAL);
     busy = false;
     this.#broken = false;

@@ -740,3 +740,18 @@ describe("Deflater: state, sharing and errors", () => {
     assert.equal(toHex(fresh.compress(utf8("Hello"))), "f2 48 cd c9 c9 07 00");
   });
 });
+
+describe("compressView: the same bytes, without the copy", () => {
+  it("gives what compress gives, and compress's result is its own", () => {
+    const messages = ["Hello", "Hello", "x".repeat(5000), JSON.stringify({ a: [1, 2, 3] })].map(utf8);
+    const viaView = new Deflater({ contextTakeover: true });
+    const viaCopy = new Deflater({ contextTakeover: true });
+    for (const message of messages) {
+      const view = viaView.compressView(message).slice();
+      const copy = viaCopy.compress(message);
+      assert.deepEqual(view, copy);
+      assert.equal(copy.byteOffset, 0);
+      assert.equal(copy.buffer.byteLength, copy.length);
+    }
+  });
+});
