@@ -29,7 +29,7 @@
  * @module
  */
 
-import { sha1 } from "./sha1.ts";
+import { sha1, sha1Base64 } from "./sha1.ts";
 
 /**
  * The GUID that RFC 6455 §1.3 appends to `Sec-WebSocket-Key` before hashing
@@ -160,8 +160,8 @@ export interface ExpectedResponse {
  * ```
  */
 export function computeAcceptKey(key: string): string {
-  const digest = sha1(new TextEncoder().encode(key + WEBSOCKET_GUID));
-  return bytesToBase64(digest);
+  // A valid key is 24 ASCII characters: hashed without allocating.
+  return sha1Base64(key, WEBSOCKET_GUID) ?? bytesToBase64(sha1(new TextEncoder().encode(key + WEBSOCKET_GUID)));
 }
 
 /**

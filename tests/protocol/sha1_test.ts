@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { sha1 } from "../../src/protocol/sha1.ts";
+import { sha1, sha1Base64 } from "../../src/protocol/sha1.ts";
+import { computeAcceptKey } from "../../src/protocol/handshake.ts";
 
 const encoder = new TextEncoder();
 
@@ -99,3 +100,53 @@ describe("FIPS 180-4 §5.1.1: padding at every length", () => {
     assert.notEqual(sha1(input), digest);
   });
 });
+
+describe("sha1Base64: the handshake's allocation-free digest", () => {
+  const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+  it("matches crypto.subtle for every split of every length from 0 to 119", async () => {
+    for (let length = 0; length <= 119; length++) {
+      let text = "";
+      for (let i = 0; i < length; i++) text += String.fromCharCode((i * 37 + length) & 0xff);
+      const expected = base64(new Uint8Array(await crypto.subtle.digest("SHA-1", latin1(text))));
+      for (const split of new Set([0, length >> 1, length])) {
+        assert.equal(sha1Base64(text.slice(0, split), text.slice(split)), expected, `length ${length}`);
+      }
+    }
+  });
+
+  it("gives the RFC 6455 §1.3 accept key", () => {
+    assert.equal(
+      sha1Base64("dGhlIHNhbXBsZSBub25jZQ==", "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+      "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+    );
+  });
+
+  it("returns null for input that is too long or not Latin-1, and is right again afterwards", () => {
+    assert.equal(sha1Base64("a".repeat(100), "b".repeat(20)), null);
+    assert.equal(sha1Base64("abc", "\u0100"), null);
+    assert.equal(sha1Base64("\u20ac", ""), null);
+    assert.equal(sha1Base64("ab", "c"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
+  });
+
+  it("computeAcceptKey falls back to the byte digest for keys it cannot take", async () => {
+    const key = "\u20ac".repeat(3);
+    const expected = base64(
+      new Uint8Array(await crypto.subtle.digest("SHA-1", encoder.encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))),
+    );
+    assert.equal(computeAcceptKey(key), expected);
+    const long = "k".repeat(200);
+    const expectedLong = base64(
+      new Uint8Array(
+        await crypto.subtle.digest("SHA-1", encoder.encode(long + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")),
+      ),
+    );
+    assert.equal(computeAcceptKey(long), expectedLong);
+  });
+});
+
+function latin1(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
