@@ -284,14 +284,22 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   /** `transport.end()` resolved: the output is finished. */
   #outputEnded = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #heartbeat: HeartbeatOptions | undefined;
+  /** The heartbeat's interval and timeout in ms; 0 when there is none. */
+  readonly #heartbeatInterval: number = 0;
+  readonly #heartbeatTimeout: number = 0;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   /** When input last arrived (performance.now()). */
   #lastInput = 0;
   /** When the heartbeat's unanswered ping was sent, or 0. */
   #heartbeatPingAt = 0;
   #pingCounter = 0;
-  readonly #opened = Promise.withResolvers<void>();
+  /** Whether the connection opened (1), closed before that (2), or neither yet (0). */
+  #openState: 0 | 1 | 2 = 0;
+  /** `opened` and `closed`, made when first asked for (most connections never are). */
+  #opened: PromiseWithResolvers<void> | null = null;
+  #closed: PromiseWithResolvers<CloseInfo> | null = null;
+  /** What `close` reported, once it did. */
+  #closeInfo: CloseInfo | null = null;
   readonly #highWaterMark: number;
   // The message iterator: its queue, the bytes in it, the next() waiting.
   #iterating = false;
@@ -306,7 +314,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #drainWaiters: Array<() => void> = [];
   #readable: ReadableStream<string | Uint8Array> | undefined;
   #writable: WritableStream<string | Uint8Array> | undefined;
-  readonly #closed = Promise.withResolvers<CloseInfo>();
 
   /**
    * Creates a connection in the `connecting` state.
@@ -337,7 +344,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (!(Number.isFinite(interval) && interval > 0 && Number.isFinite(timeout) && timeout > 0)) {
         throw new RangeError("Invalid heartbeat: expected { interval, timeout } in milliseconds, both more than 0");
       }
-      this.#heartbeat = { interval, timeout };
+      this.#heartbeatInterval = interval;
+      this.#heartbeatTimeout = timeout;
     }
     const highWaterMark = options?.incomingHighWaterMark ?? DEFAULT_INCOMING_HIGH_WATER_MARK;
     if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
@@ -356,8 +364,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       );
     }
     this.#sendQueuePolicy = policy;
-    // Nobody has to await these: a rejection nobody handles must not end the program.
-    this.#opened.promise.catch(() => {});
     this.#role = role;
     this.#closeTimeout = closeTimeout;
     this.#protocol = new Protocol({ role, maxLength, maskKey: options?.maskKey });
@@ -416,12 +422,29 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * (a refused connection, a failed handshake). Nobody has to await it.
    */
   get opened(): Promise<void> {
+    if (this.#opened === null) {
+      const opened = this.#opened = Promise.withResolvers<void>();
+      // Nobody has to await it: a rejection nobody handles must not end the program.
+      opened.promise.catch(() => {});
+      if (this.#openState === 1) opened.resolve();
+      else if (this.#openState === 2) opened.reject(this.#closedEarly());
+    }
     return this.#opened.promise;
   }
 
   /** Resolves once, with what `close` reported, when the connection is over. */
   get closed(): Promise<CloseInfo> {
+    if (this.#closed === null) {
+      this.#closed = Promise.withResolvers<CloseInfo>();
+      if (this.#closeInfo !== null) this.#closed.resolve(this.#closeInfo);
+    }
     return this.#closed.promise;
+  }
+
+  /** The rejection of `opened` when the connection closed before it opened. */
+  #closedEarly(): Error {
+    const { code, reason } = this.#closeInfo!;
+    return new Error(`The connection closed before it opened (${code}${reason ? ` ${reason}` : ""})`);
   }
 
   /**
@@ -430,7 +453,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   override emit<K extends keyof DriverEvents>(event: K, ...args: DriverEvents[K]): boolean {
     if (event === "open") {
-      this.#opened.resolve();
+      this.#openState = 1;
+      this.#opened?.resolve();
     } else if (event === "message" && this.#iterating) {
       this.#enqueue(args[0] as string | Uint8Array);
     } else if (event === "close") {
@@ -438,8 +462,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       const waiter = this.#waiter;
       this.#waiter = null;
       if (waiter !== null) this.#settleEnd(waiter, code, reason);
-      this.#opened.reject(new Error(`The connection closed before it opened (${code}${reason ? ` ${reason}` : ""})`));
-      this.#closed.resolve({ code, reason });
+      this.#closeInfo = { code, reason };
+      if (this.#openState === 0) {
+        this.#openState = 2;
+        this.#opened?.reject(this.#closedEarly());
+      }
+      this.#closed?.resolve(this.#closeInfo);
     }
     return super.emit(event, ...args);
   }
@@ -487,7 +515,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         }
         if (this.readyState === "closed") {
           const waiter = Promise.withResolvers<IteratorResult<string | Uint8Array>>();
-          this.#closed.promise.then(({ code, reason }) => this.#settleEnd(waiter, code, reason));
+          this.closed.then(({ code, reason }) => this.#settleEnd(waiter, code, reason));
           return waiter.promise;
         }
         this.#waiter ??= Promise.withResolvers();
@@ -635,7 +663,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (this.#readyState === "connecting") {
         this.#readyState = "open";
         this.#lastInput = performance.now();
-        this.#scheduleHeartbeat(this.#heartbeat?.interval);
+        if (this.#heartbeatInterval !== 0) this.#scheduleHeartbeat(this.#heartbeatInterval);
         this.emit("open");
       }
       this.#flush();
@@ -865,7 +893,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   // ───────────────────────────── the loop ─────────────────────────────
 
   #receive(chunk: Uint8Array): void {
-    if (this.#heartbeat !== undefined) this.#lastInput = performance.now();
+    if (this.#heartbeatInterval !== 0) this.#lastInput = performance.now();
     this.#inTurn = true;
     try {
       this.#protocol.receiveData(chunk);
@@ -987,43 +1015,43 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     }, this.#closeTimeout);
   }
 
-  #scheduleHeartbeat(delay: number | undefined): void {
-    if (delay === undefined) return;
+  #scheduleHeartbeat(delay: number): void {
     clearTimeout(this.#heartbeatTimer);
     this.#heartbeatTimer = setTimeout(() => this.#checkHeartbeat(), Math.max(0, delay));
   }
 
   /** The heartbeat's one timer: ping after silence, give up after a silent timeout. */
   #checkHeartbeat(): void {
-    const heartbeat = this.#heartbeat!;
+    const interval = this.#heartbeatInterval;
+    const timeout = this.#heartbeatTimeout;
     if (this.#readyState !== "open" && this.#readyState !== "closing") return;
     const now = performance.now();
     if (this.#heartbeatPingAt !== 0) {
       if (this.#lastInput > this.#heartbeatPingAt) {
         this.#heartbeatPingAt = 0; // the peer is alive
-      } else if (now - this.#heartbeatPingAt >= heartbeat.timeout) {
+      } else if (now - this.#heartbeatPingAt >= timeout) {
         this.emit(
           "error",
           new ProtocolError(
             "WSD_ERR_HEARTBEAT_TIMEOUT",
             CloseCode.ABNORMAL,
-            `No answer from the peer within ${heartbeat.timeout} ms of a ping`,
+            `No answer from the peer within ${timeout} ms of a ping`,
           ),
         );
         this.#tearDown();
         return;
       } else {
-        return this.#scheduleHeartbeat(this.#heartbeatPingAt + heartbeat.timeout - now);
+        return this.#scheduleHeartbeat(this.#heartbeatPingAt + timeout - now);
       }
     }
     const idle = now - this.#lastInput;
-    if (idle < heartbeat.interval) return this.#scheduleHeartbeat(heartbeat.interval - idle);
+    if (idle < interval) return this.#scheduleHeartbeat(interval - idle);
     if (this.#readyState === "open" && !this.#protocol.closeSent) {
       this.#protocol.sendPing(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
       this.#sent();
     }
     this.#heartbeatPingAt = now;
-    this.#scheduleHeartbeat(heartbeat.timeout);
+    this.#scheduleHeartbeat(timeout);
   }
 
   #maybeFinish(): void {

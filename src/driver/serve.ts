@@ -208,7 +208,8 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
   const perMessageDeflate = options?.perMessageDeflate;
   deflateConfig(perMessageDeflate, "serve options"); // a bad setting fails here, not per request
-  const offer = (request: Request) => offerUpgrade(request, { heartbeat, perMessageDeflate });
+  const defaults = { heartbeat, perMessageDeflate }; // one object for every request
+  const offer = (request: Request) => offerUpgrade(request, defaults);
   const onError = options?.onError ?? ((error: unknown) => {
     console.error("Error in the request handler:", error);
     return new Response("Internal Server Error\n", { status: 500 });
@@ -393,16 +394,17 @@ async function respond(
   secure: boolean,
   context: ConnectionContext,
 ): Promise<void> {
-  const host = head.headers.get("host") ?? `${remoteAddr.hostname}`;
+  // The parser gives common field names as shared lower-case strings.
+  const host = fieldValue(head, "host") ?? `${remoteAddr.hostname}`;
   let url: URL;
   try {
     url = new URL(head.target.startsWith("/") ? head.target : "/", `${secure ? "https" : "http"}://${host}`);
   } catch {
     return await writePlain(connection, statusResponse(400, "Invalid Host header or request target"));
   }
-  const upgrade = hasToken(head.headers.get("upgrade"), "websocket");
-  const length = Number(head.headers.get("content-length") ?? 0);
-  if (head.headers.has("transfer-encoding")) {
+  const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
+  const length = Number(fieldValue(head, "content-length") ?? 0);
+  if (fieldValue(head, "transfer-encoding") !== null) {
     return await writePlain(
       connection,
       statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
@@ -416,7 +418,7 @@ async function respond(
   // response (always `Connection: close`) is written on the same transport.
   const request = new Request(url, {
     method: head.method,
-    headers: head.headers,
+    headers: head.fields as Array<[string, string]>,
     body: hasBody ? bodyStream(connection, length) : undefined,
     // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
     duplex: "half",
@@ -432,6 +434,18 @@ async function respond(
   }
   context.track(upgraded.server);
   upgraded.start(connection);
+}
+
+/**
+ * The value of a common field (`name` in lower case), repeated lines joined
+ * with ", " as `Headers` does, or `null`.
+ */
+function fieldValue(head: RequestHead, name: string): string | null {
+  let value: string | null = null;
+  for (const [field, v] of head.fields) {
+    if (field === name) value = value === null ? v : `${value}, ${v}`;
+  }
+  return value;
 }
 
 /**

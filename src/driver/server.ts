@@ -96,6 +96,11 @@ export class HandshakeError extends Error {
   }
 }
 
+/** Shared by every server with nothing queued (never written to). */
+const NOTHING_PENDING: Array<string | Uint8Array> = [];
+/** Shared by every server without `acceptProtocols`. */
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+
 /** Responses of native upgrades, to the server they belong to. */
 const nativeResponses = new WeakMap<Response, Server>();
 
@@ -177,7 +182,7 @@ export class Server extends WebSocketDriver {
    * (whether they go to the driver or to the runtime's socket is known only
    * then), or before the runtime's socket opened (it refuses sends).
    */
-  #pending: Array<string | Uint8Array> = [];
+  #pending: Array<string | Uint8Array> = NOTHING_PENDING;
 
   /**
    * Checks the options; nothing is answered until
@@ -199,7 +204,7 @@ export class Server extends WebSocketDriver {
     this.#heartbeat = heartbeat;
     this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
     this.request = request;
-    const protocols = acceptProtocols ?? [];
+    const protocols = acceptProtocols ?? NO_PROTOCOLS;
     if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
       throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
     }
@@ -243,7 +248,7 @@ export class Server extends WebSocketDriver {
       }
       const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
       const early = this.#pending;
-      this.#pending = [];
+      this.#pending = NOTHING_PENDING;
       for (const m of early) {
         if (typeof m === "string") super.sendText(m);
         else super.sendBinary(m);
@@ -277,7 +282,7 @@ export class Server extends WebSocketDriver {
   /** Answers a request that is not a valid upgrade, and fails the connection. */
   #refuse(status: number, message: string, extraHeaders?: Headers): Response {
     const error = new HandshakeError(status, message);
-    this.#pending = [];
+    this.#pending = NOTHING_PENDING;
     queueMicrotask(() => this.failConnecting(error));
     const headers = new Headers(extraHeaders);
     headers.set("Content-Type", "text/plain; charset=utf-8");
@@ -294,7 +299,7 @@ export class Server extends WebSocketDriver {
     socket.onopen = () => {
       // What was sent before now goes first, as the driver does.
       const pending = this.#pending;
-      this.#pending = [];
+      this.#pending = NOTHING_PENDING;
       for (const data of pending) socket.send(data);
       this.emit("open");
     };
@@ -415,12 +420,18 @@ export class Server extends WebSocketDriver {
     if (socket.readyState < 2) socket.close();
   }
 
+  /** Keeps a message sent before the connection could take it. */
+  #queueEarly(data: string | Uint8Array): void {
+    if (this.#pending === NOTHING_PENDING) this.#pending = [];
+    this.#pending.push(data);
+  }
+
   #nativeSend(data: string | Uint8Array): void {
     if (!this.#started) {
       if (this.readyState !== "connecting") {
         throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
       }
-      this.#pending.push(data);
+      this.#queueEarly(data);
       return;
     }
     const socket = this.#native!;
@@ -430,7 +441,7 @@ export class Server extends WebSocketDriver {
     if (socket.readyState === 0) {
       // The runtime's socket refuses sends before open: queue them, as the
       // seed does; they go before whatever `open` listeners send.
-      this.#pending.push(data);
+      this.#queueEarly(data);
       return;
     }
     socket.send(data);

@@ -133,9 +133,17 @@ export interface RequestHead {
   version: "HTTP/1.1" | "HTTP/1.0";
   /**
    * The header fields. Repeated fields are joined with `", "` by `Headers`;
-   * `Set-Cookie` lines stay apart in `getSetCookie()`.
+   * `Set-Cookie` lines stay apart in `getSetCookie()`. Made from
+   * {@linkcode RequestHead.fields} when first read.
    */
-  headers: Headers;
+  readonly headers: Headers;
+  /**
+   * The header lines in order, as `[name, value]` pairs (what `new Request`
+   * and `new Headers` take). Common names (`host`, `upgrade`,
+   * `sec-websocket-key`, …) are given in lower case, as one shared string
+   * each; others as sent.
+   */
+  readonly fields: ReadonlyArray<[string, string]>;
 }
 
 /** The head of an HTTP/1.x response, as {@linkcode ResponseHeadParser} returns it. */
@@ -709,26 +717,51 @@ function parseRequest(
   const target = latin1(buffer, targetStart, i);
   const version = parseVersion(buffer, i + 1, lineEnd);
   if (typeof version !== "string") return version;
-  const headers = new Headers();
-  const fields = parseFields(
+  const fields: Array<[string, string]> = [];
+  const failed = parseFields(
     buffer,
     lineEnd + 2,
     length,
     maxHeaders,
-    headers,
+    fields,
     true,
   );
-  if (fields !== null) return fields;
+  if (failed !== null) return failed;
   // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
   // code to any HTTP/1.1 request message that lacks a Host header field and
   // to any request message that contains more than one Host header field".
-  if (version === "HTTP/1.1" && !headers.has("host")) {
+  if (version === "HTTP/1.1" && !hasHost(fields)) {
     return failure(
       400,
       "An HTTP/1.1 request must have a Host header (RFC 9112 §3.2)",
     );
   }
-  return { method, target, version, headers };
+  return new ParsedRequestHead(method, target, version, fields);
+}
+
+/** A {@linkcode RequestHead} whose `headers` are made when first read. */
+class ParsedRequestHead implements RequestHead {
+  readonly method: string;
+  readonly target: string;
+  readonly version: "HTTP/1.1" | "HTTP/1.0";
+  readonly fields: Array<[string, string]>;
+  #headers: Headers | undefined;
+
+  constructor(method: string, target: string, version: "HTTP/1.1" | "HTTP/1.0", fields: Array<[string, string]>) {
+    this.method = method;
+    this.target = target;
+    this.version = version;
+    this.fields = fields;
+  }
+
+  get headers(): Headers {
+    return this.#headers ??= new Headers(this.fields);
+  }
+}
+
+function hasHost(fields: Array<[string, string]>): boolean {
+  for (let i = 0; i < fields.length; i++) if (fields[i][0] === HOST) return true;
+  return false;
 }
 
 /** Parse a response head (RFC 9112 §4 status line, then §5 fields). */
@@ -765,16 +798,17 @@ function parseResponse(
     }
   }
   const statusText = latin1(buffer, reasonStart, lineEnd);
-  const headers = new Headers();
-  const fields = parseFields(
+  const fields: Array<[string, string]> = [];
+  const failed = parseFields(
     buffer,
     lineEnd + 2,
     length,
     maxHeaders,
-    headers,
+    fields,
     false,
   );
-  if (fields !== null) return fields;
+  if (failed !== null) return failed;
+  const headers = new Headers(fields);
   return { status, statusText, version, headers };
 }
 
@@ -811,7 +845,7 @@ function parseVersion(
 }
 
 /**
- * Parse the field lines in `buffer[start, length)` into `headers` (RFC 9112
+ * Parse the field lines in `buffer[start, length)` into `fields` (RFC 9112
  * §5). Returns `null` on success or the failure.
  */
 function parseFields(
@@ -819,7 +853,7 @@ function parseFields(
   start: number,
   length: number,
   maxHeaders: number,
-  headers: Headers,
+  fields: Array<[string, string]>,
   countHost: boolean,
 ): HeadFailure | null {
   let count = 0;
@@ -887,8 +921,8 @@ function parseFields(
       }
       if (byte !== SPACE && byte !== HTAB) valueEnd = i + 1;
     }
-    const name = latin1(buffer, lineStart, nameEnd);
-    if (countHost && nameEnd - lineStart === 4 && isHost(buffer, lineStart)) {
+    const name = commonName(buffer, lineStart, nameEnd) ?? latin1(buffer, lineStart, nameEnd);
+    if (countHost && name === HOST) {
       hosts++;
       if (hosts > 1) {
         return failure(
@@ -897,16 +931,7 @@ function parseFields(
         );
       }
     }
-    try {
-      headers.append(name, latin1(buffer, valueStart, valueEnd));
-    } catch {
-      // Unreachable with the checks above; kept so that a stricter
-      // `Headers` implementation fails the request rather than the caller.
-      return failure(
-        400,
-        `Header line ${count} was refused by Headers`,
-      );
-    }
+    fields.push([name, latin1(buffer, valueStart, valueEnd)]);
     lineStart = lineEnd + 2;
   }
   return null;
@@ -916,10 +941,63 @@ function failure(status: number, message: string): HeadFailure {
   return { state: "error", status, message };
 }
 
-/** "Host", compared case-insensitively, at `buffer[at, at + 4)`. */
-function isHost(buffer: Uint8Array, at: number): boolean {
-  return (buffer[at] | 0x20) === 0x68 && (buffer[at + 1] | 0x20) === 0x6f &&
-    (buffer[at + 2] | 0x20) === 0x73 && (buffer[at + 3] | 0x20) === 0x74;
+const HOST = "host";
+
+/**
+ * Field names common in upgrade requests and answers, lower case, by length:
+ * a connection's head then holds one shared string per such name instead of
+ * a copy of its own.
+ */
+const COMMON_NAMES: ReadonlyArray<readonly string[] | undefined> = (() => {
+  const byLength: string[][] = [];
+  for (
+    const name of [
+      HOST,
+      "upgrade",
+      "connection",
+      "origin",
+      "user-agent",
+      "accept",
+      "accept-encoding",
+      "accept-language",
+      "cache-control",
+      "pragma",
+      "cookie",
+      "authorization",
+      "content-length",
+      "transfer-encoding",
+      "sec-websocket-key",
+      "sec-websocket-version",
+      "sec-websocket-extensions",
+      "sec-websocket-protocol",
+      "sec-websocket-accept",
+      "x-forwarded-for",
+      "x-forwarded-proto",
+      "x-real-ip",
+      "date",
+      "server",
+      "content-type",
+    ]
+  ) (byLength[name.length] ??= []).push(name);
+  return byLength;
+})();
+
+/**
+ * The shared lower-case string of the field name at `buffer[start, end)` if
+ * it is a common one (compared case-insensitively), else `undefined`. The
+ * names are letters and `-`: `byte | 0x20` folds exactly the upper-case
+ * letters onto them (the name is a token, so no CR is there).
+ */
+function commonName(buffer: Uint8Array, start: number, end: number): string | undefined {
+  const candidates = COMMON_NAMES[end - start];
+  if (candidates === undefined) return undefined;
+  next: for (const name of candidates) {
+    for (let i = 0; i < name.length; i++) {
+      if ((buffer[start + i] | 0x20) !== name.charCodeAt(i)) continue next;
+    }
+    return name;
+  }
+  return undefined;
 }
 
 /** Three digits at `buffer[at, at + 3)`, the first one 1 to 9. */

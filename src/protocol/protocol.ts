@@ -115,6 +115,12 @@ function textScratch(): Uint8Array {
 }
 
 /**
+ * Header bytes that arrived split over chunks, gathered for reading: shared by
+ * every connection, since they are read at once (parsing is synchronous).
+ */
+const headerScratch = new Uint8Array(8);
+
+/**
  * One WebSocket connection's protocol state, after the opening handshake.
  *
  * @example Two ends wired to each other
@@ -137,9 +143,8 @@ export class Protocol {
   #head = 0;
   #offset = 0;
   #buffered = 0;
-  // The bytes of the last #read(): a chunk, or #scratch when they crossed chunks.
+  // The bytes of the last #read(): a chunk, or headerScratch when they crossed chunks.
   #view: Uint8Array = EMPTY;
-  readonly #scratch = new Uint8Array(8);
 
   // The frame being parsed.
   #state = READ_HEADER;
@@ -251,6 +256,7 @@ export class Protocol {
       this.#validated += n;
     }
     this.#parse();
+    this.#view = EMPTY; // an idle connection keeps no chunk alive
     if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
   }
 
@@ -727,7 +733,7 @@ export class Protocol {
 
   /**
    * Consumes `n` (at most 8) header bytes; returns their index in `#view`, which
-   * is the current chunk when they are contiguous and `#scratch` otherwise.
+   * is the current chunk when they are contiguous and `headerScratch` otherwise.
    */
   #read(n: number): number {
     const chunk = this.#chunks[this.#head];
@@ -749,10 +755,10 @@ export class Protocol {
         this.#nextChunk();
         c = this.#chunks[this.#head];
       }
-      this.#scratch[i] = c[this.#offset++];
+      headerScratch[i] = c[this.#offset++];
     }
     if (this.#offset === this.#chunks[this.#head].length) this.#nextChunk();
-    this.#view = this.#scratch;
+    this.#view = headerScratch;
     return 0;
   }
 

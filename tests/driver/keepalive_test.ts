@@ -57,6 +57,31 @@ describe("opened and closed promises", () => {
   });
 });
 
+describe("opened and closed asked for only after the events (they are made on first use)", () => {
+  it("after open and close: opened is resolved, closed has the code and reason, both stay the same promise", async () => {
+    const { server, client } = memoryPair();
+    await new Promise<void>((resolve) => client.once("open", () => resolve()));
+    client.closeConnection(4002, "later");
+    await new Promise<void>((resolve) => server.once("close", () => resolve()));
+    await withTimeout(server.opened, "the event", 1000);
+    assert.equal(server.opened, server.opened);
+    assert.deepEqual(await withTimeout(server.closed, "the event", 1000), { code: 4002, reason: "later" });
+    assert.equal(server.closed, server.closed);
+  });
+
+  it("after a close before open: opened rejects with the close code, closed resolves", async () => {
+    const driver = new WebSocketDriver("client");
+    driver.closeConnection();
+    await delay(ms(10));
+    assert.equal(driver.readyState, "closed");
+    await assert.rejects(withTimeout(driver.opened, "the event", 1000), /closed before it opened \(1006/);
+    assert.deepEqual(await withTimeout(driver.closed, "the event", 1000), {
+      code: 1006,
+      reason: "Closed before the connection opened",
+    });
+  });
+});
+
 describe("ping(): a promise of the round-trip time", () => {
   it("resolves with a number of milliseconds, for each of several concurrent pings", async () => {
     const { client, server, clientEvents, serverEvents } = memoryPair();

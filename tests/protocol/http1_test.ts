@@ -265,6 +265,25 @@ describe("RFC 9112 §2.1: a head in chunks of any size", () => {
     assert.equal([...head.headers].length, 7);
   });
 
+  it("gives the fields in order as pairs, common names as shared lower-case strings, others as sent", () => {
+    const head = requestHead(
+      "GET / HTTP/1.1\r\nHOST: a.test\r\nsec-WEBSOCKET-key: k\r\nX-Custom-Thing: 1\r\nUpgrade: websocket\r\n" +
+        "X-Custom-Thing: 2\r\nHosts: no\r\n\r\n",
+    );
+    assert.deepEqual(head.fields, [
+      ["host", "a.test"],
+      ["sec-websocket-key", "k"],
+      ["X-Custom-Thing", "1"],
+      ["upgrade", "websocket"],
+      ["X-Custom-Thing", "2"],
+      ["Hosts", "no"],
+    ]);
+    assert.equal(head.headers.get("x-custom-thing"), "1, 2");
+    assert.equal(head.headers, head.headers, "made once");
+    // A name that only looks like a common one when case is folded wrongly.
+    assert.deepEqual(requestHead("GET / HTTP/1.1\r\nHost: a\r\nupgrad~: x\r\n\r\n").fields[1], ["upgrad~", "x"]);
+  });
+
   it("parses the RFC 6455 §1.2 response every way", () => {
     const head = responseHead(SAMPLE_RESPONSE);
     assert.equal(head.status, 101);
