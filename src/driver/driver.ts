@@ -287,7 +287,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   /** The heartbeat's interval and timeout in ms; 0 when there is none. */
   readonly #heartbeatInterval: number = 0;
   readonly #heartbeatTimeout: number = 0;
-  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When this connection's heartbeat is due (performance.now()), and its place in the clock's heap (-1: none). */
+  #beatDue = 0;
+  #beatIndex = -1;
   /** When input last arrived (performance.now()). */
   #lastInput = 0;
   /** When the heartbeat's unanswered ping was sent, or 0. */
@@ -1015,9 +1017,101 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     }, this.#closeTimeout);
   }
 
+  // The heartbeats of all connections share one timer: a binary min-heap of
+  // the connections by due time, and a timer for the earliest. A connection
+  // then costs two numbers instead of a timer object and a closure each.
+  static #beats: WebSocketDriver[] = [];
+  static #beatTimer: ReturnType<typeof setTimeout> | undefined;
+  static #beatTimerDue = Infinity;
+
   #scheduleHeartbeat(delay: number): void {
-    clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = setTimeout(() => this.#checkHeartbeat(), Math.max(0, delay));
+    const beats = WebSocketDriver.#beats;
+    const due = performance.now() + Math.max(0, delay);
+    const earlier = this.#beatIndex === -1 || due < this.#beatDue;
+    this.#beatDue = due;
+    if (this.#beatIndex === -1) {
+      this.#beatIndex = beats.length;
+      beats.push(this);
+    }
+    if (earlier) WebSocketDriver.#siftUp(this.#beatIndex);
+    else WebSocketDriver.#siftDown(this.#beatIndex);
+    WebSocketDriver.#armBeats();
+  }
+
+  #cancelHeartbeat(): void {
+    const i = this.#beatIndex;
+    if (i === -1) return;
+    this.#beatIndex = -1;
+    const beats = WebSocketDriver.#beats;
+    const last = beats.pop()!;
+    if (last !== this) {
+      beats[i] = last;
+      last.#beatIndex = i;
+      WebSocketDriver.#siftUp(i);
+      WebSocketDriver.#siftDown(last.#beatIndex);
+    }
+    WebSocketDriver.#armBeats();
+  }
+
+  static #siftUp(i: number): void {
+    const beats = WebSocketDriver.#beats;
+    const driver = beats[i];
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (beats[parent].#beatDue <= driver.#beatDue) break;
+      beats[i] = beats[parent];
+      beats[i].#beatIndex = i;
+      i = parent;
+    }
+    beats[i] = driver;
+    driver.#beatIndex = i;
+  }
+
+  static #siftDown(i: number): void {
+    const beats = WebSocketDriver.#beats;
+    const driver = beats[i];
+    const n = beats.length;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && beats[child + 1].#beatDue < beats[child].#beatDue) child++;
+      if (beats[child].#beatDue >= driver.#beatDue) break;
+      beats[i] = beats[child];
+      beats[i].#beatIndex = i;
+      i = child;
+    }
+    beats[i] = driver;
+    driver.#beatIndex = i;
+  }
+
+  /** Sets the shared timer for the earliest heartbeat, if it is not set for that already. */
+  static #armBeats(): void {
+    const first = WebSocketDriver.#beats[0];
+    const due = first === undefined ? Infinity : first.#beatDue;
+    if (due === WebSocketDriver.#beatTimerDue) return;
+    clearTimeout(WebSocketDriver.#beatTimer);
+    WebSocketDriver.#beatTimerDue = due;
+    WebSocketDriver.#beatTimer = due === Infinity
+      ? undefined
+      : setTimeout(WebSocketDriver.#runBeats, Math.max(0, due - performance.now()));
+  }
+
+  /** The shared timer: checks every connection whose heartbeat is due. */
+  static #runBeats(): void {
+    WebSocketDriver.#beatTimerDue = Infinity;
+    WebSocketDriver.#beatTimer = undefined;
+    const beats = WebSocketDriver.#beats;
+    // A timer may fire a little before performance.now() reaches its due time.
+    const now = performance.now() + 1;
+    try {
+      while (beats.length !== 0 && beats[0].#beatDue <= now) {
+        const driver = beats[0];
+        driver.#cancelHeartbeat();
+        driver.#checkHeartbeat();
+      }
+    } finally {
+      WebSocketDriver.#armBeats();
+    }
   }
 
   /** The heartbeat's one timer: ping after silence, give up after a silent timeout. */
@@ -1065,8 +1159,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = undefined;
     }
-    clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = undefined;
+    this.#cancelHeartbeat();
     this.#full = false;
     for (const resolve of this.#drainWaiters) resolve();
     this.#drainWaiters = [];

@@ -184,6 +184,33 @@ describe("heartbeat", () => {
     await peer.rec.closed;
   });
 
+  it("many connections with different intervals each ping on their own time (they share one timer)", async () => {
+    const intervals = [ms(90), ms(30), ms(150), ms(60), ms(120), ms(45)];
+    const peers = intervals.map((interval) => new RawPeer("server", { heartbeat: { interval, timeout: ms(5000) } }));
+    await Promise.all(peers.map((peer) => peer.rec.opened));
+    // One leaves before its first ping: the others must not be disturbed.
+    peers[4].driver.terminate();
+    const start = performance.now();
+    const firstPing = await Promise.all(
+      peers.map(async (peer, i) => {
+        if (i === 4) return Infinity;
+        const ping = await peer.readFrame(ms(3000));
+        assert.equal(ping.opcode, OP.PING);
+        return performance.now() - start;
+      }),
+    );
+    for (const [i, at] of firstPing.entries()) {
+      if (i !== 4) {
+        assert.ok(at >= intervals[i] * 0.8, `connection ${i} pinged after ${at} ms, interval ${intervals[i]}`);
+      }
+    }
+    const order = [0, 1, 2, 3, 5].sort((a, b) => firstPing[a] - firstPing[b]);
+    assert.deepEqual(order, [1, 5, 3, 0, 2], `first pings at ${firstPing.map((t) => Math.round(t)).join(", ")} ms`);
+    assert.equal(peers[4].frames().filter((f) => f.opcode === OP.PING).length, 0);
+    for (const peer of peers) peer.driver.terminate();
+    await Promise.all(peers.map((peer) => peer.rec.closed));
+  });
+
   it("two drivers with heartbeats answer each other and stay open; closing clears the timers", async () => {
     const heartbeat = { interval: ms(30), timeout: ms(30) };
     const { client, server, clientEvents, serverEvents } = memoryPair({ client: { heartbeat }, server: { heartbeat } });
