@@ -53,6 +53,10 @@ export interface CliOptions {
   host: string;
   /** `--echo`: send every message back (listen mode). */
   echo: boolean;
+  /** `--cert`: a PEM file with the certificate chain, for wss:// (listen mode, with `key`). */
+  cert: string | undefined;
+  /** `--key`: a PEM file with the private key, for wss:// (listen mode, with `cert`). */
+  key: string | undefined;
 }
 
 /** The help text of `wsd --help`. */
@@ -93,6 +97,8 @@ Options (listen):
                               to every connection, slash commands too
       --host ADDRESS          the address to listen on (default 0.0.0.0: all)
       --echo                  send every message back to its sender
+      --cert FILE, --key FILE serve wss:// with the certificate chain and private
+                              key in these PEM files
   -s, --subprotocol NAME      accept a subprotocol (repeatable, preferred first)
       --deflate               accept permessage-deflate compression
 Options (both):
@@ -136,6 +142,8 @@ const OPTIONS: Record<string, { short?: string; kind: Kind }> = {
   listen: { short: "l", kind: "value" },
   host: { kind: "value" },
   echo: { kind: "flag" },
+  cert: { kind: "value" },
+  key: { kind: "value" },
   "max-length": { kind: "value" },
   json: { kind: "flag" },
   verbose: { short: "v", kind: "flag" },
@@ -143,7 +151,7 @@ const OPTIONS: Record<string, { short?: string; kind: Kind }> = {
 };
 
 const CONNECT_ONLY = ["header", "ca", "insecure", "execute", "ping", "wait", "timeout"];
-const LISTEN_ONLY = ["host", "echo"];
+const LISTEN_ONLY = ["host", "echo", "cert", "key"];
 
 const SHORT: Record<string, string> = Object.fromEntries(
   Object.entries(OPTIONS).filter(([, o]) => o.short).map(([name, o]) => [o.short!, name]),
@@ -218,6 +226,8 @@ export function parseArgs(args: readonly string[]): CliOptions {
     port: 0,
     host: "0.0.0.0",
     echo: false,
+    cert: undefined,
+    key: undefined,
   };
   // --help wins over everything else on the line, mistakes included.
   const end = args.indexOf("--");
@@ -307,6 +317,11 @@ export function parseArgs(args: readonly string[]): CliOptions {
       case "echo":
         options.echo = true;
         break;
+      case "cert":
+      case "key":
+        if (value === "") throw new UsageError(`Invalid --${name}: expected a PEM file`);
+        options[name] = value;
+        break;
       case "max-length":
         options.maxLength = parseBytes("max-length", value);
         break;
@@ -328,6 +343,9 @@ export function parseArgs(args: readonly string[]): CliOptions {
     }
     const wrong = CONNECT_ONLY.find((o) => seen.has(o));
     if (wrong) throw new UsageError(`Option --${wrong} is for connecting; it cannot be used with --listen`);
+    if ((options.cert === undefined) !== (options.key === undefined)) {
+      throw new UsageError("Options --cert and --key go together: give both for wss://");
+    }
     return options;
   }
   const wrong = LISTEN_ONLY.find((o) => seen.has(o));

@@ -42,6 +42,30 @@ export async function runListen(io: CliProcess, options: CliOptions): Promise<nu
 
   const tag = (id: number) => out.paint("stderr", "bold", `#${id}`);
 
+  let tls: { cert: string; key: string } | undefined;
+  if (options.cert !== undefined && options.key !== undefined) {
+    const read = async (option: string, path: string) => {
+      try {
+        return await io.readTextFile(path);
+      } catch (error) {
+        throw new Error(`Cannot read --${option} ${path}: ${(error as Error).message}`);
+      }
+    };
+    try {
+      tls = { cert: await read("cert", options.cert), key: await read("key", options.key) };
+      for (const [option, text] of [["cert", tls.cert], ["key", tls.key]]) {
+        if (!text.includes("-----BEGIN ")) {
+          throw new Error(`Invalid --${option}: ${options[option as "cert"]} is not PEM`);
+        }
+      }
+    } catch (error) {
+      const message = (error as Error).message;
+      if (out.json) out.event({ event: "error", message });
+      else out.error(message);
+      return 2;
+    }
+  }
+
   const server = serve((request, info) => {
     const id = ++count;
     const ws = makeServer(request, serverOptions);
@@ -98,7 +122,7 @@ export async function runListen(io: CliProcess, options: CliOptions): Promise<nu
       out.line("stderr", `${tag(id)} ${out.remote("stderr", text)}`);
     });
     return ws.startConnection();
-  }, { port: options.port, hostname: options.host });
+  }, { port: options.port, hostname: options.host, ...tls });
 
   let addr;
   try {
@@ -111,7 +135,7 @@ export async function runListen(io: CliProcess, options: CliOptions): Promise<nu
   }
   const anyHost = addr.hostname === "0.0.0.0" || addr.hostname === "::";
   const host = anyHost ? "localhost" : addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const url = `ws://${host}:${addr.port}/`;
+  const url = `${tls === undefined ? "ws" : "wss"}://${host}:${addr.port}/`;
   if (out.json) {
     out.event({ event: "listening", url, hostname: addr.hostname, port: addr.port });
   } else {

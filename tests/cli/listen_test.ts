@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import net from "node:net";
 import type { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { runCli, startCli } from "./_cli.ts";
 import type { RunningCli } from "./_cli.ts";
 
@@ -28,8 +30,8 @@ async function listen(t: TestContext, args: string[], pty = false): Promise<{ cl
   const cli = startCli(t, ["--listen", "0", "--host", "127.0.0.1", ...args], { pty });
   // The address is on stderr, or on stdout with --json (and in a terminal, where both are one).
   const stream = pty || args.includes("--json") ? "stdout" : "stderr";
-  const match = await cli.waitFor(stream, /ws:\/\/127\.0\.0\.1:(\d+)\//);
-  return { cli, url: `ws://127.0.0.1:${match[1]}` };
+  const match = await cli.waitFor(stream, /(wss?):\/\/127\.0\.0\.1:(\d+)\//);
+  return { cli, url: `${match[1]}://127.0.0.1:${match[2]}` };
 }
 
 /** A ws client, open; closed by the test's `after`. */
@@ -187,6 +189,46 @@ describe("wsd --listen", () => {
     const result = await runCli(t, ["--listen", new URL(url).port, "--host", "127.0.0.1"]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^error: Cannot listen on 127\.0\.0\.1:\d+: .*(in use|EADDRINUSE)/i);
+  });
+
+  it("--cert and --key: wss://, to ws trusting the test CA and to wsd --ca", async (t: TestContext) => {
+    const fixture = (name: string) => fileURLToPath(new URL(`../client/fixtures/${name}`, import.meta.url));
+    const { cli, url } = await listen(t, [
+      "--echo",
+      "--cert",
+      fixture("server.pem"),
+      "--key",
+      fixture("server-key.pem"),
+    ]);
+    assert.match(url, /^wss:\/\//);
+    assert.match(cli.stderr, /^Listening on wss:\/\/127\.0\.0\.1:\d+\/, echoing/);
+    const client = await wsClient(t, `${url}/secure`, undefined, { ca: readFileSync(fixture("ca.pem"), "utf8") });
+    await cli.waitFor("stderr", /#1 connected from 127\.0\.0\.1:\d+: \/secure\n/);
+    client.socket.send("over tls");
+    await until(() => client.messages.length === 1, "the echo");
+    assert.deepEqual(client.messages, ["over tls"]);
+    const ours = await runCli(t, ["--ca", fixture("ca.pem"), "-x", "hi", `${url}/`]);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, "hi\n");
+    // A client that does not trust the certificate cannot connect.
+    const untrusting = await runCli(t, ["-x", "hi", `${url}/`]);
+    assert.notEqual(untrusting.code, 0);
+  });
+
+  it("--cert without --key, a missing file or a file that is not PEM: a clear error, exit 2", async (t: TestContext) => {
+    const pem = fileURLToPath(new URL("../client/fixtures/server.pem", import.meta.url));
+    const alone = await runCli(t, ["--listen", "0", "--cert", pem]);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--cert and --key go together/);
+    const missing = await runCli(t, ["--listen", "0", "--cert", pem, "--key", "/nonexistent/key.pem"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /Cannot read --key \/nonexistent\/key\.pem/);
+    const notPem = await runCli(t, ["--listen", "0", "--cert", fileURLToPath(import.meta.url), "--key", pem]);
+    assert.equal(notPem.code, 2);
+    assert.match(notPem.stderr, /Invalid --cert: .* is not PEM/);
+    const connecting = await runCli(t, ["--cert", pem, "ws://127.0.0.1:1/"]);
+    assert.equal(connecting.code, 2);
+    assert.match(connecting.stderr, /--cert needs --listen PORT/);
   });
 
   it("deflate: --listen --deflate accepts permessage-deflate", async (t: TestContext) => {
