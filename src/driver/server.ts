@@ -35,6 +35,7 @@ import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import {
   checkServerAdditionalHeaders,
+  createServerResponseFields,
   createServerResponseHeaders,
   isToken,
   selectProtocol,
@@ -246,7 +247,10 @@ export class Server extends WebSocketDriver {
           useExtensions(this, extensions, new MessageCompression("server", accepted.params, this.#deflate));
         }
       }
-      const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
+      // Without additional headers, a record: the cheapest input of Response.
+      const headers = this.#additionalHeaders === undefined
+        ? createServerResponseFields(check.key, protocol, extensions)
+        : createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
       const early = this.#pending;
       this.#pending = NOTHING_PENDING;
       for (const m of early) {

@@ -455,6 +455,36 @@ export function createServerResponseHeaders(
   additionalHeaders?: HeadersInit,
   extensions?: string | null,
 ): Headers {
+  const headers = new Headers();
+  const fields = createServerResponseFields(key, protocol, extensions);
+  for (const name in fields) headers.set(name, fields[name]);
+  if (additionalHeaders !== undefined) {
+    for (const [name, value] of checkServerAdditionalHeaders(additionalHeaders)) headers.append(name, value);
+  }
+  return headers;
+}
+
+/**
+ * The headers of the server's `101` answer without additional ones, as a
+ * record with lower-case names and no prototype: what `new Response(null,
+ * { headers })` takes for the least work (a `Headers` object or pairs cost it
+ * about twice the allocations). Same checks as
+ * {@linkcode createServerResponseHeaders}.
+ *
+ * @throws {TypeError} for an invalid key or a subprotocol that is not a token.
+ *
+ * @example
+ * ```ts ignore
+ * createServerResponseFields("dGhlIHNhbXBsZSBub25jZQ==", "chat");
+ * // { upgrade: "websocket", connection: "Upgrade",
+ * //   "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "sec-websocket-protocol": "chat" }
+ * ```
+ */
+export function createServerResponseFields(
+  key: string,
+  protocol: string | null,
+  extensions?: string | null,
+): Record<string, string> {
   if (!isValidKey(key)) {
     throw new TypeError(
       `Cannot create the handshake response: invalid Sec-WebSocket-Key ${quote(key)}`,
@@ -466,16 +496,13 @@ export function createServerResponseHeaders(
     );
   }
   // RFC 6455 §4.2.2 item 5.
-  const headers = new Headers();
-  headers.set("Upgrade", "websocket");
-  headers.set("Connection", "Upgrade");
-  headers.set("Sec-WebSocket-Accept", computeAcceptKey(key));
-  if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
-  if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
-  if (additionalHeaders !== undefined) {
-    for (const [name, value] of checkServerAdditionalHeaders(additionalHeaders)) headers.append(name, value);
-  }
-  return headers;
+  const fields: Record<string, string> = Object.create(null);
+  fields.upgrade = "websocket";
+  fields.connection = "Upgrade";
+  fields["sec-websocket-accept"] = computeAcceptKey(key);
+  if (protocol !== null) fields["sec-websocket-protocol"] = protocol;
+  if (extensions) fields["sec-websocket-extensions"] = extensions;
+  return fields;
 }
 
 /**

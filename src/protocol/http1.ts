@@ -487,9 +487,14 @@ class HeadReader {
   #state: number;
   /** Bytes scanned so far, over all chunks (never more than `maxHeadSize`). */
   #scanned = 0;
-  /** The head bytes kept so far (the preamble is not kept). */
-  #buffer: Uint8Array;
+  /**
+   * The head bytes kept so far (the preamble is not kept); allocated only for
+   * a head that spans chunks (one in a single chunk is parsed where it is).
+   */
+  #buffer: Uint8Array = EMPTY;
   #length = 0;
+  /** The whole head, when it came in one chunk: a view of that chunk. */
+  #whole: Uint8Array | null = null;
   /** Set once a push returned "done" or "error". */
   #spent = false;
 
@@ -498,7 +503,6 @@ class HeadReader {
     this.maxHeadSize = maxHeadSize;
     this.maxHeaders = maxHeaders;
     this.#state = skipPreamble ? PREAMBLE : LINE_START;
-    this.#buffer = new Uint8Array(Math.min(INITIAL_BUFFER_SIZE, maxHeadSize));
   }
 
   /**
@@ -556,7 +560,8 @@ class HeadReader {
     }
     const scannedTo = end === -1 ? stop : end;
     if (keepFrom !== -1 && keepFrom < scannedTo) {
-      this.#keep(chunk.subarray(keepFrom, scannedTo));
+      if (end !== -1 && this.#length === 0) this.#whole = chunk.subarray(keepFrom, scannedTo);
+      else this.#keep(chunk.subarray(keepFrom, scannedTo));
     }
     this.#scanned += scannedTo;
     this.#state = state;
@@ -578,8 +583,13 @@ class HeadReader {
     parse: HeadParse<T>,
   ): HeadResult<T> {
     this.#spent = true;
-    const parsed = parse(this.#buffer, this.#length, this.maxHeaders);
+    // Parsed at once (into strings), so a view of the caller's chunk is fine.
+    const whole = this.#whole;
+    const parsed = whole !== null
+      ? parse(whole, whole.length, this.maxHeaders)
+      : parse(this.#buffer, this.#length, this.maxHeaders);
     this.#buffer = EMPTY; // Release the head buffer: it is no longer needed.
+    this.#whole = null;
     if (isFailure(parsed)) return parsed;
     // A copy (not `chunk.slice`, which is a view for a Node `Buffer`): the
     // caller may reuse `chunk`, a BYOB read buffer say, as soon as we return.
@@ -599,7 +609,7 @@ class HeadReader {
     const needed = this.#length + bytes.length;
     if (needed > this.#buffer.length) {
       // `needed` never exceeds maxHeadSize: the scan stops at the limit.
-      let size = this.#buffer.length * 2;
+      let size = Math.max(this.#buffer.length * 2, Math.min(INITIAL_BUFFER_SIZE, this.maxHeadSize));
       if (size < needed) size = needed;
       if (size > this.maxHeadSize) size = this.maxHeadSize;
       const grown = new Uint8Array(size);

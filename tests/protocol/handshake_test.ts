@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   computeAcceptKey,
   createClientRequestHeaders,
+  createServerResponseFields,
   createServerResponseHeaders,
   generateKey,
   hasToken,
@@ -416,6 +417,29 @@ describe("RFC 6455 §4.2.2: choosing a subprotocol", () => {
 });
 
 describe("RFC 6455 §4.2.2: the server's opening handshake", () => {
+  it("createServerResponseFields: the same headers as a record without prototype, lower-case names", () => {
+    const fields = createServerResponseFields(KEY, "chat", "permessage-deflate");
+    assert.equal(Object.getPrototypeOf(fields), null);
+    assert.deepEqual({ ...fields }, {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+      "sec-websocket-protocol": "chat",
+      "sec-websocket-extensions": "permessage-deflate",
+    });
+    assert.deepEqual(
+      [...new Headers(fields)],
+      [...createServerResponseHeaders(KEY, "chat", undefined, "permessage-deflate")],
+    );
+    assert.deepEqual(Object.keys(createServerResponseFields(KEY, null)), [
+      "upgrade",
+      "connection",
+      "sec-websocket-accept",
+    ]);
+    assert.throws(() => createServerResponseFields("nope", null), TypeError);
+    assert.throws(() => createServerResponseFields(KEY, "two words"), TypeError);
+  });
+
   it("builds the RFC example response", () => {
     const headers = createServerResponseHeaders(KEY, "chat");
     assert.equal(headers.get("upgrade"), "websocket");

@@ -605,6 +605,34 @@ for (const backend of availableBackends()) {
       });
     });
 
+    it(
+      "repeated request headers (any case) are joined as Headers joins them; a header named __proto__ is just a header",
+      T,
+      async () => {
+        await withServer(backend, {}, async (server) => {
+          const raw = await RawClient.connect(server.port);
+          try {
+            raw.write(
+              requestHead({ target: "/dup" }).replace(
+                "\r\n\r\n",
+                "\r\nX-Thing: one\r\nx-thing: two\r\nX-THING: three\r\n__proto__: polluted\r\n" +
+                  "Sec-WebSocket-Protocol: chat\r\nsec-websocket-protocol: superchat\r\n\r\n",
+              ),
+            );
+            assert.equal((await raw.readHead()).status, 101);
+            const record = await server.nextServer();
+            assert.equal(record.request.headers.get("x-thing"), "one, two, three");
+            assert.equal(record.request.headers.get("__proto__"), "polluted");
+            assert.equal(record.request.headers.get("sec-websocket-protocol"), "chat, superchat");
+            assert.equal(({} as Record<string, unknown>).polluted, undefined);
+            assert.equal(Object.getPrototypeOf({}), Object.prototype);
+          } finally {
+            await raw.close();
+          }
+        });
+      },
+    );
+
     // ───────────────────────── shutdown ─────────────────────────
 
     for (const kind of CLIENT_KINDS) {
