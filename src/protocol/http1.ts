@@ -1104,15 +1104,24 @@ function headerLine(
 
 /** "sec-websocket-key" → "Sec-Websocket-Key". */
 function canonicalName(name: string): string {
-  let out = "";
-  let upper = true;
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i];
-    out += upper ? c.toUpperCase() : c.toLowerCase();
-    upper = c === "-";
+  let canonical = canonicalNames.get(name);
+  if (canonical === undefined) {
+    canonical = "";
+    let upper = true;
+    for (let i = 0; i < name.length; i++) {
+      const c = name[i];
+      canonical += upper ? c.toUpperCase() : c.toLowerCase();
+      upper = c === "-";
+    }
+    // Names repeat from head to head: remembered, up to a bound.
+    if (canonicalNames.size < MAX_CANONICAL_NAMES) canonicalNames.set(name, canonical);
   }
-  return out;
+  return canonical;
 }
+
+/** Canonical spellings already made, by the name as given. */
+const canonicalNames = new Map<string, string>();
+const MAX_CANONICAL_NAMES = 512;
 
 function isTokenString(s: string): boolean {
   if (s.length === 0) return false;

@@ -1024,6 +1024,13 @@ describe("serializeResponseHead / serializeRequestHead", () => {
     );
   });
 
+  it("spells names the same way however many different names it has seen (its cache is bounded)", () => {
+    for (let i = 0; i < 700; i++) {
+      const head = latin1(serializeResponseHead(200, "OK", new Headers([[`x-name-${i}-end`, "v"], ["x-same", "w"]])));
+      assert.equal(head, `HTTP/1.1 200 OK\r\nX-Name-${i}-End: v\r\nX-Same: w\r\n\r\n`);
+    }
+  });
+
   it("writes the space before an empty reason, and no header lines for none", () => {
     assert.equal(
       latin1(serializeResponseHead(101, "", new Headers())),
