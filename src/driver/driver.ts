@@ -34,7 +34,7 @@ import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { EventEmitter } from "./emitter.ts";
-import { streamTransport } from "./transport.ts";
+import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport } from "./transport.ts";
 
 /**
@@ -934,23 +934,34 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#flushScheduled = false;
     const transport = this.#transport;
     if (transport === null || this.#outputEnding) return;
-    for (const piece of this.#protocol.dataToSend()) {
+    const pieces = this.#protocol.dataToSend();
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i];
       if (piece === END_OF_STREAM) {
         this.#endOutput(transport);
         return;
       }
+      const written = transport.write(piece);
+      if (written === WRITTEN) {
+        // Written on the spot (the common case): no promise reaction.
+        if (this.#full) queueMicrotask(() => this.#writeDone(0));
+        continue;
+      }
       this.#writing += piece.length;
-      transport.write(piece).then(
-        () => {
-          this.#writing -= piece.length;
-          if (this.#full && this.bufferedAmount <= this.#outgoingHighWaterMark) this.#drained();
-        },
+      written.then(
+        () => this.#writeDone(piece.length),
         (error) => {
           this.#writing -= piece.length;
           this.#transportFailed(error);
         },
       );
     }
+  }
+
+  /** A write of `length` bytes finished. */
+  #writeDone(length: number): void {
+    this.#writing -= length;
+    if (this.#full && this.bufferedAmount <= this.#outgoingHighWaterMark) this.#drained();
   }
 
   #endOutput(transport: Transport): void {

@@ -19,6 +19,21 @@
  * @module
  */
 
+/**
+ * What {@linkcode Transport.write} may return when the chunk went to the
+ * operating system at once: an already resolved promise that the driver
+ * recognises, so that a write finished on the spot costs no promise reaction.
+ * Any other promise works as well, only slower.
+ *
+ * @example
+ * ```ts ignore
+ * write(chunk) {
+ *   return socket.write(chunk) === chunk.length ? WRITTEN : waitForDrain(chunk);
+ * }
+ * ```
+ */
+export const WRITTEN: Promise<void> = Promise.resolve();
+
 /** Where a transport delivers its input. */
 export interface TransportSink {
   /** A chunk of input; the transport must not reuse its memory afterwards. */
