@@ -99,7 +99,10 @@ export interface DriverOptions {
   maskKey?: () => Uint8Array;
   /**
    * Keepalive with dead-peer detection: after `interval` ms without any input
-   * a ping is sent; if nothing at all arrives within `timeout` ms after it, the
+   * a ping is sent (silence is checked every quarter interval, so the ping
+   * goes out between `interval` and 1.25 × `interval` after the last input:
+   * no clock is read per message); if nothing at all arrives within `timeout`
+   * ms after it, the
    * connection emits `error` (`WSD_ERR_HEARTBEAT_TIMEOUT`) and is dropped
    * (`close` with 1006). Off by default (`serve()` turns it on for its
    * servers: see its `heartbeat` option); `false` turns it off.
@@ -286,7 +289,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #heartbeat: HeartbeatOptions | undefined;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When input last arrived (performance.now()). */
+  /** Whether input arrived since the heartbeat last looked (a flag: cheaper than a clock per read). */
+  #inputSeen = false;
+  /** When the heartbeat last found that input had arrived (performance.now()). */
   #lastInput = 0;
   /** When the heartbeat's unanswered ping was sent, or 0. */
   #heartbeatPingAt = 0;
@@ -634,6 +639,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       }
       if (this.#readyState === "connecting") {
         this.#readyState = "open";
+        this.#inputSeen = false;
         this.#lastInput = performance.now();
         this.#scheduleHeartbeat(this.#heartbeat?.interval);
         this.emit("open");
@@ -865,7 +871,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   // ───────────────────────────── the loop ─────────────────────────────
 
   #receive(chunk: Uint8Array): void {
-    if (this.#heartbeat !== undefined) this.#lastInput = performance.now();
+    this.#inputSeen = true;
     this.#inTurn = true;
     try {
       this.#protocol.receiveData(chunk);
@@ -1009,10 +1015,17 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     const heartbeat = this.#heartbeat!;
     if (this.#readyState !== "open" && this.#readyState !== "closing") return;
     const now = performance.now();
+    // Input is noted by a flag, not a time: while it flows this timer looks
+    // every quarter interval, so a ping follows the last input after between
+    // `interval` and 1.25 × `interval`.
+    const step = heartbeat.interval / 4;
+    if (this.#inputSeen) {
+      this.#inputSeen = false;
+      this.#lastInput = now;
+      this.#heartbeatPingAt = 0; // the peer is alive
+    }
     if (this.#heartbeatPingAt !== 0) {
-      if (this.#lastInput > this.#heartbeatPingAt) {
-        this.#heartbeatPingAt = 0; // the peer is alive
-      } else if (now - this.#heartbeatPingAt >= heartbeat.timeout) {
+      if (now - this.#heartbeatPingAt >= heartbeat.timeout) {
         this.emit(
           "error",
           new ProtocolError(
@@ -1023,18 +1036,17 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         );
         this.#tearDown();
         return;
-      } else {
-        return this.#scheduleHeartbeat(this.#heartbeatPingAt + heartbeat.timeout - now);
       }
+      return this.#scheduleHeartbeat(Math.min(step, this.#heartbeatPingAt + heartbeat.timeout - now));
     }
     const idle = now - this.#lastInput;
-    if (idle < heartbeat.interval) return this.#scheduleHeartbeat(heartbeat.interval - idle);
+    if (idle < heartbeat.interval) return this.#scheduleHeartbeat(Math.min(step, heartbeat.interval - idle));
     if (this.#readyState === "open" && !this.#protocol.closeSent) {
       this.#protocol.sendPing(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
       this.#sent();
     }
     this.#heartbeatPingAt = now;
-    this.#scheduleHeartbeat(heartbeat.timeout);
+    this.#scheduleHeartbeat(Math.min(step, heartbeat.timeout));
   }
 
   #maybeFinish(): void {

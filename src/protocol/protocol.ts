@@ -102,6 +102,12 @@ const MERGED_CHUNK = 4096;
 const TEXT_SCRATCH = 16 * 1024;
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
 const ASCII_FIRST = 4096;
+/**
+ * Strings at most this long are first encoded by a loop, as if ASCII: faster
+ * than `encodeInto` up to 40–64 characters on every runtime (measured on Node,
+ * Deno and Bun), and it needs no view of the destination.
+ */
+const ASCII_LOOP_CHARS = 40;
 /** Strings at most this long are encoded straight into the outgoing buffer. */
 const DIRECT_TEXT_CHARS = 16 * 1024;
 
@@ -834,6 +840,7 @@ export class Protocol {
       this.#writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
       return;
     }
+    if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
     // Encode straight into the outgoing buffer. Room for the longest possible
     // encoding (3 bytes per UTF-16 unit) is cheap for short text; longer text
     // first gets room for ASCII only (JSON, mostly), and the longest room if
@@ -864,6 +871,28 @@ export class Protocol {
       );
     }
     this.#out.commit(header + written);
+  }
+
+  /**
+   * Encodes short text that is all ASCII by a loop, straight after its header
+   * (no view, no result object); returns `false`, having written nothing, at
+   * the first character that is not ASCII.
+   */
+  #sendShortAscii(text: string): boolean {
+    const length = text.length;
+    const header = headerSize(length, this.#client);
+    const [dst, offset] = this.#out.reserve(header + length);
+    const at = offset + header;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      dst[at + i] = c;
+    }
+    const key = this.#client ? this.#maskKey() : null;
+    writeHeader(dst, offset, FIN | Opcode.TEXT, length, key);
+    if (key !== null) maskInPlace(dst.subarray(at, at + length), key);
+    this.#out.commit(header + length);
+    return true;
   }
 
   /** Encodes a binary message; `data` is copied, never changed. */
