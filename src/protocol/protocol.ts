@@ -37,7 +37,7 @@ import type { ProtocolErrorType } from "./errors.ts";
 import { InflateDataError, InflateLimitError } from "./inflate.ts";
 import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
 import { maskInPlace, randomMaskKey } from "./mask.ts";
-import { decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
+import { decodeShortText, decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
 
 /** Which end of the connection this is: servers read masked frames, clients send them. */
 export type Role = "server" | "client";
@@ -557,6 +557,12 @@ export class Protocol {
       }
       // Text needs its bytes only until decoded: short ones go through a reused
       // buffer (off the V8 heap, which native decoders read without a copy).
+      if (!streamed && length <= TEXT_SCRATCH) {
+        const text = decodeShortText(this.#copyPayload(textScratch(), 0), length);
+        if (text === null) return this.#invalidUtf8();
+        this.#events.push({ type: "text", data: text });
+        return true;
+      }
       const payload = length <= TEXT_SCRATCH
         ? this.#copyPayload(textScratch(), 0).subarray(0, length)
         : this.#copyPayload(new Uint8Array(length), 0);

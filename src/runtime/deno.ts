@@ -11,6 +11,7 @@
 import { streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./mod.ts";
+import "./text.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,

@@ -18,6 +18,7 @@ import { serializeResponseHead } from "../protocol/http1.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./mod.ts";
+import "./text.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,
