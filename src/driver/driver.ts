@@ -33,7 +33,7 @@ import type { MessageCompression } from "../protocol/compression.ts";
 import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
-import { EventEmitter } from "./emitter.ts";
+import { emitOne, EventEmitter } from "./emitter.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport } from "./transport.ts";
 
@@ -870,16 +870,19 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   // ───────────────────────────── the loop ─────────────────────────────
 
-  #receive(chunk: Uint8Array): void {
+  /** Handles a chunk of input; returns whether the transport may reuse its memory. */
+  #receive(chunk: Uint8Array): boolean {
     this.#inputSeen = true;
     this.#inTurn = true;
+    let released: boolean;
     try {
-      this.#protocol.receiveData(chunk);
+      released = this.#protocol.receiveData(chunk);
       this.#dispatch();
     } finally {
       this.#inTurn = false;
     }
     this.#flush();
+    return released;
   }
 
   #inputEnd(): void {
@@ -897,7 +900,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       switch (event.type) {
         case "text":
         case "binary":
-          this.emit("message", event.data);
+          this.#message(event.data);
           break;
         case "ping":
           this.emit("ping", event.data);
@@ -917,6 +920,19 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
           break;
       }
     }
+  }
+
+  /**
+   * Emits `message`: what `emit("message", data)` does, without its argument
+   * arrays, unless a subclass changed `emit`.
+   */
+  #message(data: string | Uint8Array): void {
+    if (this.emit !== WebSocketDriver.prototype.emit) {
+      this.emit("message", data);
+      return;
+    }
+    if (this.#iterating) this.#enqueue(data);
+    emitOne<DriverEvents, "message">(this, "message", data);
   }
 
   /** Calls the callback of the ping this pong answers, and of every earlier one. */

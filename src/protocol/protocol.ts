@@ -98,6 +98,8 @@ const SMALL_COPY = 64;
 const MAX_QUEUED_CHUNKS = 128;
 /** The size merged chunks grow to. */
 const MERGED_CHUNK = 4096;
+/** Bytes of a received chunk left waiting for the rest of their frame are copied up to this many. */
+const TAIL_COPY = 4096;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
@@ -234,11 +236,14 @@ export class Protocol {
 
   /**
    * Takes the next bytes from the transport, in chunks of any size. The chunk
-   * is read, never changed, and may be kept until its bytes are parsed: do not
-   * reuse its memory afterwards.
+   * is read, never changed, and may be kept until its bytes are parsed.
+   *
+   * @returns `true` when no reference to the chunk was kept (its bytes were
+   * parsed, or the few left over were copied): the caller may then read into
+   * its memory again. On `false`, do not reuse its memory.
    */
-  receiveData(chunk: Uint8Array): void {
-    if (this.#state === DISCARD || chunk.length === 0) return;
+  receiveData(chunk: Uint8Array): boolean {
+    if (this.#state === DISCARD || chunk.length === 0) return true;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     if (this.#state === READ_PAYLOAD && this.#validated >= 0) {
@@ -252,12 +257,32 @@ export class Protocol {
         )
       ) {
         this.#invalidUtf8();
-        return;
+        return true;
       }
       this.#validated += n;
     }
     this.#parse();
     if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
+    return this.#release(chunk);
+  }
+
+  /**
+   * After a chunk was parsed: whether the queue holds no reference to it. The
+   * bytes of it that wait for the rest of their frame are copied when they
+   * are few (TAIL_COPY), so that a transport may read into the same memory
+   * again, and a small remainder never pins a large read buffer.
+   */
+  #release(chunk: Uint8Array): boolean {
+    if (this.#buffered === 0) return true;
+    const chunks = this.#chunks;
+    const last = chunks.length - 1;
+    // Not the last queued chunk: #compact merged (copied) it.
+    if (chunks[last] !== chunk) return true;
+    const from = last === this.#head ? this.#offset : 0;
+    if (chunk.length - from > TAIL_COPY) return false;
+    chunks[last] = chunk.slice(from);
+    if (last === this.#head) this.#offset = 0;
+    return true;
   }
 
   /**
