@@ -37,7 +37,15 @@ import type { ProtocolErrorType } from "./errors.ts";
 import { InflateDataError, InflateLimitError } from "./inflate.ts";
 import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
 import { maskInPlace, randomMaskKey } from "./mask.ts";
-import { decodeShortText, decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
+import {
+  decodeAscii,
+  decodeShortText,
+  decodeUtf8,
+  decodeValidatedUtf8,
+  SHORT_ASCII_TEXT,
+  utf8Encoder,
+  Utf8Validator,
+} from "./utf8.ts";
 
 /** Which end of the connection this is: servers read masked frames, clients send them. */
 export type Role = "server" | "client";
@@ -583,7 +591,15 @@ export class Protocol {
       // Text needs its bytes only until decoded: short ones go through a reused
       // buffer (off the V8 heap, which native decoders read without a copy).
       if (!streamed && length <= TEXT_SCRATCH) {
-        const text = decodeShortText(this.#copyPayload(textScratch(), 0), length);
+        const scratch = textScratch();
+        let text: string | null;
+        if (length !== 0 && length <= SHORT_ASCII_TEXT && this.#chunks[this.#head].length - this.#offset >= length) {
+          // Short and in one chunk (the common case): unmask and check for ASCII in one loop.
+          const bits = this.#copyShortPayload(scratch);
+          text = bits < 0x80 ? decodeAscii(scratch, length) : decodeUtf8(scratch.subarray(0, length));
+        } else {
+          text = decodeShortText(this.#copyPayload(scratch, 0), length);
+        }
         if (text === null) return this.#invalidUtf8();
         this.#events.push({ type: "text", data: text });
         return true;
@@ -722,6 +738,39 @@ export class Protocol {
     // for it (its driver ends the transport after a timeout).
     if (!this.#client) this.#endPending = true;
     return false;
+  }
+
+  /**
+   * Copies the current frame's payload, which lies in the current chunk, to
+   * the start of `dst`, unmasked, four bytes a step; returns the OR of its
+   * bytes (under 0x80: all ASCII).
+   */
+  #copyShortPayload(dst: Uint8Array): number {
+    const length = this.#length;
+    const chunk = this.#chunks[this.#head];
+    const offset = this.#offset;
+    let bits = 0;
+    let i = 0;
+    if (this.#masked) {
+      const key = this.#key;
+      const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
+      for (; i + 4 <= length; i += 4) {
+        const a = chunk[offset + i] ^ k0, b = chunk[offset + i + 1] ^ k1;
+        const c = chunk[offset + i + 2] ^ k2, d = chunk[offset + i + 3] ^ k3;
+        dst[i] = a;
+        dst[i + 1] = b;
+        dst[i + 2] = c;
+        dst[i + 3] = d;
+        bits |= a | b | c | d;
+      }
+      for (; i < length; i++) bits |= dst[i] = chunk[offset + i] ^ key[i & 3];
+    } else {
+      for (; i < length; i++) bits |= dst[i] = chunk[offset + i];
+    }
+    this.#buffered -= length;
+    if (offset + length === chunk.length) this.#nextChunk();
+    else this.#offset = offset + length;
+    return bits;
   }
 
   /** Copies the current frame's payload out of the chunks into `dst` at `at`, unmasked. */

@@ -175,5 +175,19 @@ export function decodeShortText(bytes: Uint8Array, length: number): string | nul
   return decodeUtf8(bytes.subarray(0, length));
 }
 
+/**
+ * Decodes the first `length` bytes of `bytes`, which the caller checked are
+ * all ASCII, with the runtime's ASCII decoder if there is one.
+ *
+ * @example
+ * ```ts ignore
+ * decodeAscii(new Uint8Array([0x48, 0x69, 0]), 2); // "Hi"
+ * ```
+ */
+export function decodeAscii(bytes: Uint8Array, length: number): string {
+  const decoder = asciiDecoder;
+  return decoder !== null ? decoder(bytes, 0, length) : looseDecoder.decode(bytes.subarray(0, length));
+}
+
 /** A shared encoder: TextEncoder keeps no state between calls. */
 export const utf8Encoder: TextEncoder = new TextEncoder();

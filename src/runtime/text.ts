@@ -24,4 +24,7 @@ function latin1Decoder(): AsciiDecoder | null {
   }
 }
 
-useAsciiDecoder(latin1Decoder());
+/** The ASCII decoder this runtime hands to the protocol layer, or `null` (then `TextDecoder` is used). */
+export const asciiDecoder: AsciiDecoder | null = latin1Decoder();
+
+useAsciiDecoder(asciiDecoder);
