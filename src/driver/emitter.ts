@@ -14,6 +14,17 @@
 // deno-lint-ignore no-explicit-any
 type Listener = (...args: any[]) => void;
 
+/**
+ * Calls the listeners of `event` with one argument, exactly as `emit` does,
+ * without building argument arrays: the driver's path for each message.
+ * Internal (not re-exported from the package).
+ */
+export let emitOne: <Events extends Record<string, unknown[]>, K extends keyof Events>(
+  emitter: EventEmitter<Events>,
+  event: K,
+  arg: Events[K][0],
+) => boolean;
+
 interface OnceWrapper {
   (...args: unknown[]): void;
   listener: Listener;
@@ -34,6 +45,23 @@ interface OnceWrapper {
  */
 export class EventEmitter<Events extends Record<string, unknown[]>> {
   #listeners = new Map<keyof Events, Listener[]>();
+
+  static {
+    emitOne = (emitter, event, arg) => {
+      const list = emitter.#listeners.get(event);
+      if (list === undefined) return false;
+      for (let i = 0; i < list.length; i++) {
+        try {
+          list[i].call(emitter, arg);
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
+      return true;
+    };
+  }
 
   /** Adds `listener` for `event`; returns `this`. */
   on<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {

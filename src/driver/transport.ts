@@ -19,10 +19,29 @@
  * @module
  */
 
+/**
+ * What {@linkcode Transport.write} may return when the chunk went to the
+ * operating system at once: an already resolved promise that the driver
+ * recognises, so that a write finished on the spot costs no promise reaction.
+ * Any other promise works as well, only slower.
+ *
+ * @example
+ * ```ts ignore
+ * write(chunk) {
+ *   return socket.write(chunk) === chunk.length ? WRITTEN : waitForDrain(chunk);
+ * }
+ * ```
+ */
+export const WRITTEN: Promise<void> = Promise.resolve();
+
 /** Where a transport delivers its input. */
 export interface TransportSink {
-  /** A chunk of input; the transport must not reuse its memory afterwards. */
-  data(chunk: Uint8Array): void;
+  /**
+   * A chunk of input. Returns `true` when the sink kept no reference to it,
+   * so that the transport may read into its memory again; otherwise (`false`
+   * or nothing) the transport must not reuse its memory.
+   */
+  data(chunk: Uint8Array): boolean | void;
   /** The input ended: cleanly (no argument) or with an error. Called once. */
   end(error?: unknown): void;
 }
@@ -188,11 +207,12 @@ export class TransportRelay implements TransportSink {
     transport.start(this);
   }
 
-  /** Input from the transport: to the current reader, or held. */
-  data(chunk: Uint8Array): void {
+  /** Input from the transport: to the current reader (which says whether it kept it), or held. */
+  data(chunk: Uint8Array): boolean | void {
     const current = this.#sink;
-    if (current !== null) current.data(chunk);
-    else this.#held.push(chunk);
+    if (current !== null) return current.data(chunk);
+    this.#held.push(chunk);
+    return false;
   }
 
   /** The end of the input: to the current reader, or held. */

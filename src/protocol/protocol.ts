@@ -37,7 +37,15 @@ import type { ProtocolErrorType } from "./errors.ts";
 import { InflateDataError, InflateLimitError } from "./inflate.ts";
 import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
 import { maskInPlace, randomMaskKey } from "./mask.ts";
-import { decodeUtf8, decodeValidatedUtf8, utf8Encoder, Utf8Validator } from "./utf8.ts";
+import {
+  decodeAscii,
+  decodeShortText,
+  decodeUtf8,
+  decodeValidatedUtf8,
+  SHORT_ASCII_TEXT,
+  utf8Encoder,
+  Utf8Validator,
+} from "./utf8.ts";
 
 /** Which end of the connection this is: servers read masked frames, clients send them. */
 export type Role = "server" | "client";
@@ -98,10 +106,18 @@ const SMALL_COPY = 64;
 const MAX_QUEUED_CHUNKS = 128;
 /** The size merged chunks grow to. */
 const MERGED_CHUNK = 4096;
+/** Bytes of a received chunk left waiting for the rest of their frame are copied up to this many. */
+const TAIL_COPY = 4096;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
 const ASCII_FIRST = 4096;
+/**
+ * Strings at most this long are first encoded by a loop, as if ASCII: faster
+ * than `encodeInto` up to 40–64 characters on every runtime (measured on Node,
+ * Deno and Bun), and it needs no view of the destination.
+ */
+const ASCII_LOOP_CHARS = 40;
 /** Strings at most this long are encoded straight into the outgoing buffer. */
 const DIRECT_TEXT_CHARS = 16 * 1024;
 
@@ -233,11 +249,14 @@ export class Protocol {
 
   /**
    * Takes the next bytes from the transport, in chunks of any size. The chunk
-   * is read, never changed, and may be kept until its bytes are parsed: do not
-   * reuse its memory afterwards.
+   * is read, never changed, and may be kept until its bytes are parsed.
+   *
+   * @returns `true` when no reference to the chunk was kept (its bytes were
+   * parsed, or the few left over were copied): the caller may then read into
+   * its memory again. On `false`, do not reuse its memory.
    */
-  receiveData(chunk: Uint8Array): void {
-    if (this.#state === DISCARD || chunk.length === 0) return;
+  receiveData(chunk: Uint8Array): boolean {
+    if (this.#state === DISCARD || chunk.length === 0) return true;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     if (this.#state === READ_PAYLOAD && this.#validated >= 0) {
@@ -251,13 +270,33 @@ export class Protocol {
         )
       ) {
         this.#invalidUtf8();
-        return;
+        return true;
       }
       this.#validated += n;
     }
     this.#parse();
     this.#view = EMPTY; // an idle connection keeps no chunk alive
     if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
+    return this.#release(chunk);
+  }
+
+  /**
+   * After a chunk was parsed: whether the queue holds no reference to it. The
+   * bytes of it that wait for the rest of their frame are copied when they
+   * are few (TAIL_COPY), so that a transport may read into the same memory
+   * again, and a small remainder never pins a large read buffer.
+   */
+  #release(chunk: Uint8Array): boolean {
+    if (this.#buffered === 0) return true;
+    const chunks = this.#chunks;
+    const last = chunks.length - 1;
+    // Not the last queued chunk: #compact merged (copied) it.
+    if (chunks[last] !== chunk) return true;
+    const from = last === this.#head ? this.#offset : 0;
+    if (chunk.length - from > TAIL_COPY) return false;
+    chunks[last] = chunk.slice(from);
+    if (last === this.#head) this.#offset = 0;
+    return true;
   }
 
   /**
@@ -557,6 +596,20 @@ export class Protocol {
       }
       // Text needs its bytes only until decoded: short ones go through a reused
       // buffer (off the V8 heap, which native decoders read without a copy).
+      if (!streamed && length <= TEXT_SCRATCH) {
+        const scratch = textScratch();
+        let text: string | null;
+        if (length !== 0 && length <= SHORT_ASCII_TEXT && this.#chunks[this.#head].length - this.#offset >= length) {
+          // Short and in one chunk (the common case): unmask and check for ASCII in one loop.
+          const bits = this.#copyShortPayload(scratch);
+          text = bits < 0x80 ? decodeAscii(scratch, length) : decodeUtf8(scratch.subarray(0, length));
+        } else {
+          text = decodeShortText(this.#copyPayload(scratch, 0), length);
+        }
+        if (text === null) return this.#invalidUtf8();
+        this.#events.push({ type: "text", data: text });
+        return true;
+      }
       const payload = length <= TEXT_SCRATCH
         ? this.#copyPayload(textScratch(), 0).subarray(0, length)
         : this.#copyPayload(new Uint8Array(length), 0);
@@ -691,6 +744,39 @@ export class Protocol {
     // for it (its driver ends the transport after a timeout).
     if (!this.#client) this.#endPending = true;
     return false;
+  }
+
+  /**
+   * Copies the current frame's payload, which lies in the current chunk, to
+   * the start of `dst`, unmasked, four bytes a step; returns the OR of its
+   * bytes (under 0x80: all ASCII).
+   */
+  #copyShortPayload(dst: Uint8Array): number {
+    const length = this.#length;
+    const chunk = this.#chunks[this.#head];
+    const offset = this.#offset;
+    let bits = 0;
+    let i = 0;
+    if (this.#masked) {
+      const key = this.#key;
+      const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
+      for (; i + 4 <= length; i += 4) {
+        const a = chunk[offset + i] ^ k0, b = chunk[offset + i + 1] ^ k1;
+        const c = chunk[offset + i + 2] ^ k2, d = chunk[offset + i + 3] ^ k3;
+        dst[i] = a;
+        dst[i + 1] = b;
+        dst[i + 2] = c;
+        dst[i + 3] = d;
+        bits |= a | b | c | d;
+      }
+      for (; i < length; i++) bits |= dst[i] = chunk[offset + i] ^ key[i & 3];
+    } else {
+      for (; i < length; i++) bits |= dst[i] = chunk[offset + i];
+    }
+    this.#buffered -= length;
+    if (offset + length === chunk.length) this.#nextChunk();
+    else this.#offset = offset + length;
+    return bits;
   }
 
   /** Copies the current frame's payload out of the chunks into `dst` at `at`, unmasked. */
@@ -840,6 +926,7 @@ export class Protocol {
       this.#writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
       return;
     }
+    if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
     // Encode straight into the outgoing buffer. Room for the longest possible
     // encoding (3 bytes per UTF-16 unit) is cheap for short text; longer text
     // first gets room for ASCII only (JSON, mostly), and the longest room if
@@ -870,6 +957,28 @@ export class Protocol {
       );
     }
     this.#out.commit(header + written);
+  }
+
+  /**
+   * Encodes short text that is all ASCII by a loop, straight after its header
+   * (no view, no result object); returns `false`, having written nothing, at
+   * the first character that is not ASCII.
+   */
+  #sendShortAscii(text: string): boolean {
+    const length = text.length;
+    const header = headerSize(length, this.#client);
+    const [dst, offset] = this.#out.reserve(header + length);
+    const at = offset + header;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      dst[at + i] = c;
+    }
+    const key = this.#client ? this.#maskKey() : null;
+    writeHeader(dst, offset, FIN | Opcode.TEXT, length, key);
+    if (key !== null) maskInPlace(dst.subarray(at, at + length), key);
+    this.#out.commit(header + length);
+    return true;
   }
 
   /** Encodes a binary message; `data` is copied, never changed. */

@@ -125,5 +125,69 @@ export function decodeValidatedUtf8(bytes: Uint8Array): string {
   return looseDecoder.decode(bytes);
 }
 
+/** Decodes `bytes[start, end)`, all below 0x80, as a string (Latin-1 decoding is enough). */
+export type AsciiDecoder = (bytes: Uint8Array, start: number, end: number) => string;
+
+/** The faster decoder of short ASCII text the runtime adapter supplied, if any. */
+let asciiDecoder: AsciiDecoder | null = null;
+
+/**
+ * Text at most this many bytes long is checked for ASCII and, if it is, given
+ * to the runtime's {@linkcode AsciiDecoder}: the check costs under 0.5 ns a
+ * byte, a `TextDecoder` call 90–300 ns whatever the length.
+ */
+export const SHORT_ASCII_TEXT = 128;
+
+/**
+ * Sets the decoder {@linkcode decodeShortText} uses for ASCII text, or `null`
+ * for none. The runtime adapters choose it (the protocol layer names no
+ * runtime): a native Latin-1 slice is 2–6× faster than `TextDecoder` for short
+ * strings on some runtimes.
+ *
+ * @example
+ * ```ts ignore
+ * useAsciiDecoder((bytes, start, end) => String.fromCharCode(...bytes.subarray(start, end)));
+ * ```
+ */
+export function useAsciiDecoder(decoder: AsciiDecoder | null): void {
+  asciiDecoder = decoder;
+}
+
+/**
+ * Decodes the first `length` bytes of `bytes` strictly, like
+ * {@linkcode decodeUtf8}, through the runtime's ASCII decoder when the text is
+ * short and all ASCII.
+ *
+ * @returns The string, or `null` if the bytes are not valid UTF-8.
+ *
+ * @example
+ * ```ts ignore
+ * decodeShortText(new Uint8Array([0x48, 0x69, 0]), 2); // "Hi"
+ * ```
+ */
+export function decodeShortText(bytes: Uint8Array, length: number): string | null {
+  const decoder = asciiDecoder;
+  if (decoder !== null && length <= SHORT_ASCII_TEXT) {
+    let bits = 0;
+    for (let i = 0; i < length; i++) bits |= bytes[i];
+    if (bits < 0x80) return decoder(bytes, 0, length);
+  }
+  return decodeUtf8(bytes.subarray(0, length));
+}
+
+/**
+ * Decodes the first `length` bytes of `bytes`, which the caller checked are
+ * all ASCII, with the runtime's ASCII decoder if there is one.
+ *
+ * @example
+ * ```ts ignore
+ * decodeAscii(new Uint8Array([0x48, 0x69, 0]), 2); // "Hi"
+ * ```
+ */
+export function decodeAscii(bytes: Uint8Array, length: number): string {
+  const decoder = asciiDecoder;
+  return decoder !== null ? decoder(bytes, 0, length) : looseDecoder.decode(bytes.subarray(0, length));
+}
+
 /** A shared encoder: TextEncoder keeps no state between calls. */
 export const utf8Encoder: TextEncoder = new TextEncoder();

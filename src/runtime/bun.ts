@@ -7,6 +7,7 @@
  * @module
  */
 
+import { WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { connect as nodeConnect, listenHttp, listenTcp as nodeListenTcp } from "./node.ts";
 import type { ConnectOptions, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "./types.ts";
@@ -59,8 +60,6 @@ interface BunApi {
 }
 
 const bun = (globalThis as unknown as { Bun: BunApi }).Bun;
-
-const RESOLVED = Promise.resolve();
 
 /**
  * The native binding of a Bun socket. Bun hands each read over as a buffer
@@ -150,7 +149,7 @@ export class BunTransport implements Transport {
     if (this.#ending !== null) return Promise.reject(new Error("Cannot write: the output was ended"));
     if (this.#pending.length === 0) {
       const n = this.#socket!.write(chunk);
-      if (n === chunk.length) return RESOLVED;
+      if (n === chunk.length) return WRITTEN;
       if (n < 0) {
         this.#fail(new Error("Cannot write: the connection is closed"));
         return Promise.reject(this.#failure);

@@ -11,6 +11,7 @@
 import { streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./mod.ts";
+import "./text.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,
@@ -90,10 +91,10 @@ const MERGE_MAX = 64 * 1024;
  * The native binding of a Deno connection: `conn.read` into a buffer whose
  * size follows the traffic (2 KiB while reads are small, so an idle
  * connection holds little, up to 64 KiB for bulk), and `conn.write` of what
- * was written meanwhile, merged. A read that filled more than half of the
- * buffer hands the buffer itself over (the protocol keeps the chunks it has
- * not parsed, so a buffer is never read into again once handed over);
- * a smaller one is copied out and the buffer reused.
+ * was written meanwhile, merged. Each read is handed over as a view of the
+ * buffer, with no copy; the buffer is read into again when the sink says it
+ * kept no reference to it (the protocol copies a few leftover bytes of a
+ * frame cut by the read), and replaced otherwise.
  */
 export class ConnTransport implements Transport {
   readonly #conn: Deno.Conn;
@@ -132,17 +133,11 @@ export class ConnTransport implements Transport {
         if (this.#aborted) return this.#endInput();
         if (n === null) return this.#endInput();
         const size = buffer.length;
-        let chunk: Uint8Array;
-        if (n > size >>> 1) {
-          chunk = n === size ? buffer : buffer.subarray(0, n);
-          this.#buffer = null;
-        } else {
-          chunk = buffer.slice(0, n);
-        }
         if (n === size) this.#size = Math.min(size * 4, READ_MAX);
         else if (n < size >>> 4 && size > READ_MIN) this.#size = Math.max(size >>> 2, READ_MIN);
-        if (this.#buffer !== null && this.#buffer.length !== this.#size) this.#buffer = null;
-        this.#sink!.data(chunk);
+        const released = this.#sink!.data(n === size ? buffer : buffer.subarray(0, n)) === true;
+        // (An abort from inside the sink has dropped the buffer already.)
+        if (!released || size !== this.#size) this.#buffer = null;
       }
     } catch (error) {
       this.#endInput(this.#aborted ? undefined : error);

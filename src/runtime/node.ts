@@ -15,9 +15,10 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import { createServer as createHttpsServer } from "node:https";
 import { Duplex, Readable } from "node:stream";
 import { serializeResponseHead } from "../protocol/http1.ts";
-import { streamTransport } from "../driver/transport.ts";
+import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./mod.ts";
+import "./text.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,
@@ -53,7 +54,6 @@ function onError(this: BoundSocket, error: Error): void {
 }
 function ignore(): void {}
 
-const RESOLVED = Promise.resolve();
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -116,7 +116,7 @@ export class SocketTransport implements Transport {
       // Nothing queued: Node tries the write at once, and it usually goes
       // to the kernel whole, with no callback (and its tick) needed.
       socket.write(chunk);
-      if (socket.writableLength === 0) return RESOLVED;
+      if (socket.writableLength === 0) return WRITTEN;
       // Part of it waits: an empty write calls back once everything before it is out.
       chunk = EMPTY;
     }

@@ -1,0 +1,30 @@
+/**
+ * Text decoding the runtimes do faster natively, handed down to the protocol
+ * layer (which names no runtime): short ASCII messages are decoded with
+ * `node:buffer`'s Latin-1 slice: for 32 bytes it takes 50 ns on Node, 35 on
+ * Bun and 55 on Deno, where a fatal `TextDecoder` takes 95, 90 and 300.
+ * Imported for its effect by the Node and Deno adapters (and so on Bun).
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { useAsciiDecoder } from "../protocol/utf8.ts";
+import type { AsciiDecoder } from "../protocol/utf8.ts";
+
+/** `Buffer.prototype.latin1Slice`, where the runtime has it and it works on any Uint8Array. */
+function latin1Decoder(): AsciiDecoder | null {
+  const slice = (Buffer.prototype as unknown as { latin1Slice?: unknown }).latin1Slice;
+  if (typeof slice !== "function") return null;
+  const decode: AsciiDecoder = (bytes, start, end) => slice.call(bytes, start, end);
+  try {
+    return decode(new Uint8Array([0x77, 0x73, 0x64, 0x21]), 1, 3) === "sd" ? decode : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The ASCII decoder this runtime hands to the protocol layer, or `null` (then `TextDecoder` is used). */
+export const asciiDecoder: AsciiDecoder | null = latin1Decoder();
+
+useAsciiDecoder(asciiDecoder);
