@@ -74,6 +74,8 @@
  * @module
  */
 
+import { asciiSlice } from "./utf8.ts";
+
 /**
  * The default limit on the size of a message head, in bytes: the request or
  * status line, the header lines and the final empty line (CRLF CRLF).
@@ -1027,6 +1029,10 @@ function isFieldByte(byte: number): boolean {
 
 /** Decode `buffer[start, end)` as latin1: each byte one UTF-16 code unit. */
 function latin1(buffer: Uint8Array, start: number, end: number): string {
+  // ASCII (nearly every head): the runtime's decoder, if it has one, makes
+  // the string at once, without the argument list below.
+  const ascii = asciiSlice(buffer, start, end);
+  if (ascii !== null) return ascii;
   // Bounded pieces: an argument list has a size limit in every engine.
   const PIECE = 4096;
   let s = "";

@@ -189,5 +189,23 @@ export function decodeAscii(bytes: Uint8Array, length: number): string {
   return decoder !== null ? decoder(bytes, 0, length) : looseDecoder.decode(bytes.subarray(0, length));
 }
 
+/**
+ * `bytes[start, end)` as a string through the runtime's ASCII decoder, if
+ * there is one and every byte is below 0x80; otherwise `null` (decode them
+ * another way). For the short ASCII strings of HTTP heads.
+ *
+ * @example
+ * ```ts ignore
+ * asciiSlice(new Uint8Array([0x48, 0x69, 0x21]), 0, 2); // "Hi", or null without a runtime decoder
+ * ```
+ */
+export function asciiSlice(bytes: Uint8Array, start: number, end: number): string | null {
+  const decoder = asciiDecoder;
+  if (decoder === null) return null;
+  let bits = 0;
+  for (let i = start; i < end; i++) bits |= bytes[i];
+  return bits < 0x80 ? decoder(bytes, start, end) : null;
+}
+
 /** A shared encoder: TextEncoder keeps no state between calls. */
 export const utf8Encoder: TextEncoder = new TextEncoder();

@@ -5,7 +5,14 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { ProtocolEvent } from "../../src/protocol/protocol.ts";
-import { decodeAscii, decodeShortText, SHORT_ASCII_TEXT, useAsciiDecoder } from "../../src/protocol/utf8.ts";
+import {
+  asciiSlice,
+  decodeAscii,
+  decodeShortText,
+  SHORT_ASCII_TEXT,
+  useAsciiDecoder,
+} from "../../src/protocol/utf8.ts";
+import { RequestHeadParser } from "../../src/protocol/http1.ts";
 import { concat, frame, hex, OP, parseFrames, utf8 } from "./_helpers.ts";
 
 const KEY = hex("37 fa 21 3d");
@@ -167,5 +174,32 @@ describe("receiveData: may the caller reuse the chunk?", () => {
     const p = new Protocol({ role: "server" });
     p.receiveData(frame({ opcode: OP.CLOSE, payload: hex("03 e8"), mask: KEY }));
     assert.equal(p.receiveData(frame({ opcode: OP.TEXT, payload: "late", mask: KEY }).subarray(0, 3)), true);
+  });
+});
+
+describe("asciiSlice: HTTP head strings through the runtime's decoder", () => {
+  it("gives ASCII runs to the decoder, and null for others or without a decoder", () => {
+    const bytes = utf8("GET /caf\u00e9 x");
+    assert.equal(asciiSlice(bytes, 0, 3), null, "no decoder");
+    const { calls, decode } = countingDecoder();
+    useAsciiDecoder(decode);
+    assert.equal(asciiSlice(bytes, 0, 3), "GET");
+    assert.equal(asciiSlice(bytes, 4, 8), "/caf");
+    assert.equal(asciiSlice(bytes, 4, 10), null, "é is not ASCII");
+    assert.equal(asciiSlice(bytes, 5, 5), "");
+    assert.deepEqual(calls, [[0, 3], [4, 8], [5, 5]]);
+  });
+
+  it("the head parser decodes ASCII through it and keeps obs-text as Latin-1", () => {
+    const { calls, decode } = countingDecoder();
+    useAsciiDecoder(decode);
+    const head = new TextEncoder().encode("GET /x HTTP/1.1\r\nHost: a.test\r\nX-Name: Caf");
+    const latin = new Uint8Array([0xe9, 0x0d, 0x0a, 0x0d, 0x0a]);
+    const result = new RequestHeadParser().push(concat(head, latin));
+    assert.equal(result.state, "done");
+    if (result.state !== "done") return;
+    assert.equal(result.head.target, "/x");
+    assert.deepEqual(result.head.fields, [["host", "a.test"], ["X-Name", "Caf\u00e9"]]);
+    assert.ok(calls.length >= 3, `decoder used for the ASCII strings (${calls.length} calls)`);
   });
 });
