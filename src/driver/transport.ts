@@ -203,8 +203,25 @@ export class TransportRelay implements TransportSink {
    */
   constructor(transport: Transport, sink: TransportSink) {
     this.#transport = transport;
-    this.#sink = sink;
+    // Input a transport delivers inside start() is held, and given to the
+    // first reader in a microtask: the reader may use the relay (hand off),
+    // which does not exist for it before this constructor returns.
+    this.#sink = null;
     transport.start(this);
+    if (this.#held.length === 0 && !this.#ended) {
+      this.#sink = sink;
+      return;
+    }
+    queueMicrotask(() => {
+      while (this.#held.length !== 0) {
+        sink.data(this.#held.shift()!);
+        // What is left goes to the next reader, after the rest of this chunk
+        // (handOff puts that first).
+        if (this.#handedOff) return;
+      }
+      this.#sink = sink;
+      if (this.#ended) sink.end(this.#error);
+    });
   }
 
   /** Input from the transport: to the current reader (which says whether it kept it), or held. */

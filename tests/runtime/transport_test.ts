@@ -265,6 +265,43 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     assert.throws(() => next!.start(new Recorder()), TypeError);
   });
 
+  it("a relay works with a transport that delivers (and ends) inside start()", async () => {
+    const chunks = ["GET|a", "b", "c"].map((t) => new TextEncoder().encode(t));
+    const eager = (ends: boolean): Transport => ({
+      start(sink) {
+        for (const chunk of chunks) sink.data(chunk);
+        if (ends) sink.end();
+      },
+      write: () => Promise.resolve(),
+      end: () => Promise.resolve(),
+      abort() {},
+    });
+    // The first reader hands off in the first chunk: the rest of it, then the
+    // other chunks, then the end go to the next one, in order.
+    let next: Transport | null = null;
+    const firstSaw: string[] = [];
+    const relay: TransportRelay = new TransportRelay(eager(true), {
+      data(chunk) {
+        const text = new TextDecoder().decode(chunk);
+        firstSaw.push(text);
+        next = relay.handOff(chunk.subarray(text.indexOf("|") + 1));
+      },
+      end: () => firstSaw.push("end"),
+    });
+    await Promise.resolve();
+    assert.deepEqual(firstSaw, ["GET|a"]);
+    const second = new Recorder();
+    next!.start(second);
+    assert.equal(new TextDecoder().decode(second.joined()), "abc");
+    assert.equal(second.ended, true);
+    // A first reader that keeps reading gets every chunk, then the end.
+    const all = new Recorder();
+    new TransportRelay(eager(true), all);
+    await Promise.resolve();
+    assert.equal(new TextDecoder().decode(all.joined()), "GET|abc");
+    assert.equal(all.ended, true);
+  });
+
   it("a relay delivers an end that came while nobody read, after the held bytes", T, async () => {
     const { client, server } = await pair();
     client.start(new Recorder());
