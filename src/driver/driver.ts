@@ -30,6 +30,7 @@ import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYL
 import { isValidCloseCode } from "../protocol/close.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
+import { releaseFrame } from "../protocol/frame.ts";
 import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
@@ -934,6 +935,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#flushScheduled = false;
     const transport = this.#transport;
     if (transport === null || this.#outputEnding) return;
+    // A piece the transport let go of may be reused for a later frame.
+    const release = transport.releasesChunks === true;
     for (const piece of this.#protocol.dataToSend()) {
       if (piece === END_OF_STREAM) {
         this.#endOutput(transport);
@@ -943,6 +946,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       transport.write(piece).then(
         () => {
           this.#writing -= piece.length;
+          if (release) releaseFrame(piece);
           if (this.#full && this.bufferedAmount <= this.#outgoingHighWaterMark) this.#drained();
         },
         (error) => {

@@ -68,6 +68,8 @@ const RESOLVED = Promise.resolve();
  * `drain`, in order.
  */
 export class BunTransport implements Transport {
+  /** A written chunk is not referenced once its write resolved (measured: the write waits for the kernel). */
+  readonly releasesChunks = true;
   #socket: BunSocket | null = null;
   #sink: TransportSink | null = null;
   /** Input that arrived before start(). */
