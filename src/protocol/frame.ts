@@ -158,6 +158,7 @@ function borrow(size: number): Uint8Array {
  * ```
  */
 export function releaseFrame(piece: Uint8Array): void {
+  if (piece.length < LARGE_FRAME) return;
   const buffer = piece.buffer as ArrayBuffer;
   if (!lent.delete(buffer) || buffer.byteLength > POOL_MAX_BUFFER) return;
   freeBuffers.push(buffer);
@@ -184,6 +185,8 @@ let sharedEnd = 0;
  * what was written as views and nothing writes into those bytes again, so the
  * views stay valid while the transport holds them. (A view's `buffer` may hold
  * other connections' frames: transports must write the view, not its buffer.)
+ * A large frame gets a buffer of its own from a pool; it is written again only
+ * after {@linkcode releaseFrame} gave it back.
  *
  * @example
  * ```ts ignore
