@@ -30,6 +30,7 @@ import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYL
 import { isValidCloseCode } from "../protocol/close.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
+import { releaseFrame } from "../protocol/frame.ts";
 import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
@@ -986,6 +987,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#flushScheduled = false;
     const transport = this.#transport;
     if (transport === null || this.#outputEnding) return;
+    // A piece the transport let go of may be reused for a later frame.
+    const release = transport.releasesChunks === true;
     const pieces = this.#protocol.dataToSend();
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i];
@@ -996,12 +999,16 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       const written = transport.write(piece);
       if (written === WRITTEN) {
         // Written on the spot (the common case): no promise reaction.
+        if (release) releaseFrame(piece);
         if (this.#full) queueMicrotask(() => this.#writeDone(0));
         continue;
       }
       this.#writing += piece.length;
       written.then(
-        () => this.#writeDone(piece.length),
+        () => {
+          if (release) releaseFrame(piece);
+          this.#writeDone(piece.length);
+        },
         (error) => {
           this.#writing -= piece.length;
           this.#transportFailed(error);

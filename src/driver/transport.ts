@@ -72,6 +72,17 @@ export interface Transport {
    * the transport broke. The chunk is not changed afterwards by the caller.
    */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * `true` if a chunk is no longer referenced once its {@linkcode Transport.write}
+   * resolved (its bytes were copied to the operating system), so that the caller
+   * may write into that memory again: large frames are then encoded into
+   * buffers that earlier frames used, which saves their first-touch cost.
+   * Leave it unset when anything may keep the chunk after the write (a
+   * `WritableStream`'s sink may): the default, `false`, never reuses a chunk.
+   *
+   * @default {false}
+   */
+  readonly releasesChunks?: boolean;
   /** Ends the output after every chunk written so far (TCP half-close). */
   end(): Promise<void>;
   /** Tears both directions down at once; pending writes may be lost. */
@@ -293,6 +304,10 @@ class HandedOff implements Transport {
 
   write(chunk: Uint8Array): Promise<void> {
     return this.#transport.write(chunk);
+  }
+
+  get releasesChunks(): boolean {
+    return this.#transport.releasesChunks === true;
   }
 
   end(): Promise<void> {

@@ -99,8 +99,75 @@ export function writeHeader(
 
 /** The size of the blocks small frames are packed into. */
 const BLOCK_SIZE = 16 * 1024;
-/** Frames at least this large get an allocation of their own. */
+/** Frames at least this large get a buffer of their own, from the large-frame pool. */
 const LARGE_FRAME = 64 * 1024;
+/** Large-frame buffers are allocated in multiples of this (so that frames of about one size share them). */
+const LARGE_GRAIN = 64 * 1024;
+/** Buffers larger than this (a 16 MiB payload and its header fit) are never kept for reuse. */
+const POOL_MAX_BUFFER = 16 * 1024 * 1024 + LARGE_GRAIN;
+/** At most this many free buffers are kept... */
+const POOL_BUFFERS = 4;
+/** ...holding at most this many bytes in all (two of the largest). */
+const POOL_MAX_BYTES = 2 * POOL_MAX_BUFFER;
+
+/**
+ * The large-frame pool. Writing into freshly allocated memory costs its first
+ * touch (a page fault per page: 16 MiB took 30–140 ms that way, against ~1.5 ms
+ * into memory used before), so a large frame is encoded into a buffer that an
+ * earlier frame used, once the transport that wrote that frame has let go of
+ * it (see {@linkcode releaseFrame}). Only free buffers are kept here, the most
+ * recently freed last; a buffer handed out and never given back is simply
+ * garbage. What the pool retains is bounded by POOL_BUFFERS and POOL_MAX_BYTES
+ * (32 MiB and some, after a 16 MiB frame went out twice at once).
+ */
+const freeBuffers: ArrayBuffer[] = [];
+let freeBytes = 0;
+/** Large-frame buffers handed out and not given back yet. */
+const lent = new WeakSet<ArrayBuffer>();
+
+/** A buffer of at least `size` bytes for one large frame: a free one of about that size, or a new one. */
+function borrow(size: number): Uint8Array {
+  let best = -1;
+  for (let i = 0; i < freeBuffers.length; i++) {
+    const length = freeBuffers[i].byteLength;
+    // Not a much larger one: it would be tied up by a small frame.
+    if (length >= size && length <= 2 * size && (best < 0 || length < freeBuffers[best].byteLength)) best = i;
+  }
+  let buffer: ArrayBuffer;
+  if (best >= 0) {
+    buffer = freeBuffers.splice(best, 1)[0];
+    freeBytes -= buffer.byteLength;
+  } else {
+    buffer = new ArrayBuffer(Math.ceil(size / LARGE_GRAIN) * LARGE_GRAIN);
+  }
+  lent.add(buffer);
+  return new Uint8Array(buffer);
+}
+
+/**
+ * Gives back the memory of `piece`, one of the pieces that
+ * {@linkcode OutgoingBuffer.take} returned, once nothing reads it any more (the
+ * transport wrote it and keeps no reference). A piece of a large frame goes
+ * back to the pool, to encode a later large frame into; any other piece is
+ * left alone. Each piece may be given back once; calling this while something
+ * still reads the piece would let a later frame overwrite it.
+ *
+ * @example
+ * ```ts ignore
+ * for (const piece of out.take()) transport.write(piece).then(() => releaseFrame(piece));
+ * ```
+ */
+export function releaseFrame(piece: Uint8Array): void {
+  if (piece.length < LARGE_FRAME) return;
+  const buffer = piece.buffer as ArrayBuffer;
+  if (!lent.delete(buffer) || buffer.byteLength > POOL_MAX_BUFFER) return;
+  freeBuffers.push(buffer);
+  freeBytes += buffer.byteLength;
+  // The oldest go first: the pool follows the sizes in use now.
+  while (freeBuffers.length > POOL_BUFFERS || freeBytes > POOL_MAX_BYTES) {
+    freeBytes -= freeBuffers.shift()!.byteLength;
+  }
+}
 
 /**
  * The block small frames of every connection are packed into, one after the
@@ -118,6 +185,8 @@ let sharedEnd = 0;
  * what was written as views and nothing writes into those bytes again, so the
  * views stay valid while the transport holds them. (A view's `buffer` may hold
  * other connections' frames: transports must write the view, not its buffer.)
+ * A large frame gets a buffer of its own from a pool; it is written again only
+ * after {@linkcode releaseFrame} gave it back.
  *
  * @example
  * ```ts ignore
@@ -148,9 +217,9 @@ export class OutgoingBuffer {
    */
   reserve(size: number): [Uint8Array, number] {
     if (size >= LARGE_FRAME) {
-      // A large frame gets an allocation of its own.
+      // A large frame gets a buffer of its own.
       this.#seal();
-      this.#block = new Uint8Array(size);
+      this.#block = borrow(size);
       this.#start = this.#end = this.#reserved = 0;
       return [this.#block, 0];
     }

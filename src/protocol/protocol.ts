@@ -108,6 +108,20 @@ const MAX_QUEUED_CHUNKS = 128;
 const MERGED_CHUNK = 4096;
 /** Bytes of a received chunk left waiting for the rest of their frame are copied up to this many. */
 const TAIL_COPY = 4096;
+/**
+ * A data frame at least this long that arrives in chunks of at least BIG_CHUNK
+ * bytes is copied out of them as they come, once an eighth of it is there (so
+ * that the frame's buffer is allocated only for a peer that sent a good part
+ * of it). A transport that hands each read over in a large buffer of its own
+ * (512 KiB on one runtime) then gets that memory back early, and the bytes are
+ * copied while they are in the cache: measured on the 1 MiB echo, 2.5× fewer
+ * page faults and 1.8× the bytes per CPU second. With 64 KiB chunks, copying
+ * at the end measured better (the next message's buffer reuses the memory the
+ * chunks were in), so smaller chunks wait as before.
+ */
+const EARLY_COPY = 64 * 1024;
+/** See EARLY_COPY. */
+const BIG_CHUNK = 256 * 1024;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
@@ -171,6 +185,10 @@ export class Protocol {
   readonly #key = new Uint8Array(4);
   /** Payload bytes of a text frame validated as they arrived; -1 when not streaming. */
   #validated = -1;
+  /** Payload bytes of the frame copied out already, into #early at #earlyAt. */
+  #copied = 0;
+  #early: Uint8Array | null = null;
+  #earlyAt = 0;
 
   // The fragmented message being assembled.
   #messageOpcode = 0;
@@ -410,7 +428,16 @@ export class Protocol {
           break;
         }
         case READ_PAYLOAD: {
-          if (this.#buffered < this.#length) return;
+          if (this.#buffered < this.#length - this.#copied) {
+            // (Every buffered byte is this frame's; with some buffered, there is a last chunk.)
+            if (
+              this.#early !== null ||
+              (this.#length >= EARLY_COPY && this.#opcode < Opcode.CLOSE &&
+                this.#buffered >= this.#length >>> 3 &&
+                this.#chunks[this.#chunks.length - 1].length >= BIG_CHUNK)
+            ) this.#copyArrived();
+            return;
+          }
           if (!this.#readPayload()) return;
           break;
         }
@@ -584,13 +611,13 @@ export class Protocol {
         // Its compressed bytes are needed only while it is inflated.
         const payload = length <= TEXT_SCRATCH
           ? this.#copyPayload(textScratch(), 0).subarray(0, length)
-          : this.#copyPayload(new Uint8Array(length), 0);
+          : this.#copyPayload(this.#early ?? new Uint8Array(length), 0);
         return this.#inflated(opcode, payload);
       }
       if (opcode === Opcode.BINARY) {
         this.#events.push({
           type: "binary",
-          data: this.#copyPayload(new Uint8Array(length), 0),
+          data: this.#copyPayload(this.#early ?? new Uint8Array(length), 0),
         });
         return true;
       }
@@ -612,7 +639,7 @@ export class Protocol {
       }
       const payload = length <= TEXT_SCRATCH
         ? this.#copyPayload(textScratch(), 0).subarray(0, length)
-        : this.#copyPayload(new Uint8Array(length), 0);
+        : this.#copyPayload(this.#early ?? new Uint8Array(length), 0);
       let text: string | null;
       if (streamed) {
         text = this.#utf8.end() ? decodeValidatedUtf8(payload) : null;
@@ -625,23 +652,8 @@ export class Protocol {
     }
 
     // A fragment: append it to the message.
-    if (opcode !== Opcode.CONTINUATION) {
-      this.#messageOpcode = opcode;
-      this.#messageLength = 0;
-    }
-    const start = this.#messageLength;
+    const start = this.#fragmentStart();
     const needed = start + length;
-    if (needed > this.#message.length) {
-      // Grow by doubling, never beyond what maxLength allows.
-      const grown = new Uint8Array(
-        Math.min(
-          Math.max(needed, this.#message.length * 2, 1024),
-          this.#wireLimit(),
-        ),
-      );
-      grown.set(this.#message.subarray(0, start));
-      this.#message = grown;
-    }
     this.#copyPayload(this.#message, start);
     this.#messageLength = needed;
     const text = this.#messageOpcode === Opcode.TEXT;
@@ -666,6 +678,50 @@ export class Protocol {
     if (!this.#utf8.end()) return this.#invalidUtf8();
     this.#events.push({ type: "text", data: decodeValidatedUtf8(message) });
     return true;
+  }
+
+  /**
+   * Makes room in #message for the current fragment (starting the message on
+   * its first one) and returns where the fragment goes. Called again for the
+   * same fragment, it returns the same offset.
+   */
+  #fragmentStart(): number {
+    if (this.#opcode !== Opcode.CONTINUATION) {
+      this.#messageOpcode = this.#opcode;
+      this.#messageLength = 0;
+    }
+    const start = this.#messageLength;
+    const needed = start + this.#length;
+    if (needed > this.#message.length) {
+      // Grow by doubling, never beyond what maxLength allows.
+      const grown = new Uint8Array(
+        Math.min(
+          Math.max(needed, this.#message.length * 2, 1024),
+          this.#wireLimit(),
+        ),
+      );
+      grown.set(this.#message.subarray(0, start));
+      this.#message = grown;
+    }
+    return start;
+  }
+
+  /**
+   * Copies the bytes of a large data frame that arrived so far into the buffer
+   * the frame will be reported in, so that each chunk is copied (and can be
+   * let go of) while it is recent. Every buffered byte belongs to the frame.
+   */
+  #copyArrived(): void {
+    if (this.#early === null) {
+      if (this.#fin && this.#opcode !== Opcode.CONTINUATION) {
+        this.#early = new Uint8Array(this.#length);
+        this.#earlyAt = 0;
+      } else {
+        this.#earlyAt = this.#fragmentStart();
+        this.#early = this.#message;
+      }
+    }
+    this.#copyBytes(this.#early, this.#earlyAt, this.#buffered);
   }
 
   /**
@@ -779,13 +835,25 @@ export class Protocol {
     return bits;
   }
 
-  /** Copies the current frame's payload out of the chunks into `dst` at `at`, unmasked. */
+  /**
+   * Copies the rest of the current frame's payload out of the chunks into
+   * `dst`, whose byte `at` is the payload's first, unmasked.
+   */
   #copyPayload(dst: Uint8Array, at: number): Uint8Array {
-    let remaining = this.#length;
-    if (remaining === 0) return dst;
+    this.#copyBytes(dst, at, this.#length - this.#copied);
+    this.#copied = 0;
+    this.#early = null;
+    return dst;
+  }
+
+  /** Copies the next `count` payload bytes out of the chunks into their place in `dst` (payload from `at`), unmasked. */
+  #copyBytes(dst: Uint8Array, at: number, count: number): void {
+    let remaining = count;
+    if (remaining === 0) return;
     this.#buffered -= remaining;
     const key = this.#masked ? this.#key : null;
-    let pos = at;
+    let pos = at + this.#copied;
+    this.#copied += count;
     while (remaining > 0) {
       const chunk = this.#chunks[this.#head];
       const offset = this.#offset;
@@ -814,7 +882,6 @@ export class Protocol {
       if (offset + n === chunk.length) this.#nextChunk();
       else this.#offset = offset + n;
     }
-    return dst;
   }
 
   /**
@@ -866,6 +933,8 @@ export class Protocol {
     this.#head = this.#offset = this.#buffered = 0;
     this.#message = EMPTY;
     this.#messageOpcode = this.#messageLength = 0;
+    this.#early = null;
+    this.#copied = 0;
   }
 
   #nonMinimal(length: number): void {

@@ -67,6 +67,8 @@ const bun = (globalThis as unknown as { Bun: BunApi }).Bun;
  * `drain`, in order.
  */
 export class BunTransport implements Transport {
+  /** A written chunk is not referenced once its write resolved (measured: the write waits for the kernel). */
+  readonly releasesChunks = true;
   #socket: BunSocket | null = null;
   #sink: TransportSink | null = null;
   /** Input that arrived before start(). */

@@ -280,11 +280,12 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     // other chunks, then the end go to the next one, in order.
     let next: Transport | null = null;
     const firstSaw: string[] = [];
-    const relay: TransportRelay = new TransportRelay(eager(true), {
+    let relay: TransportRelay | undefined = undefined;
+    relay = new TransportRelay(eager(true), {
       data(chunk) {
         const text = new TextDecoder().decode(chunk);
         firstSaw.push(text);
-        next = relay.handOff(chunk.subarray(text.indexOf("|") + 1));
+        next = relay!.handOff(chunk.subarray(text.indexOf("|") + 1));
       },
       end: () => firstSaw.push("end"),
     });
