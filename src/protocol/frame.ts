@@ -211,17 +211,18 @@ export class OutgoingBuffer {
   }
 
   /**
-   * Returns `size` writable bytes and the offset they start at. The caller must
-   * fill them and then call {@linkcode OutgoingBuffer.commit} with how many it
-   * used, before anything else reserves.
+   * Reserves `size` writable bytes: returns the block they are in, starting at
+   * {@linkcode OutgoingBuffer.offset}. The caller must fill them and then call
+   * {@linkcode OutgoingBuffer.commit} with how many it used, before anything
+   * else reserves. (No tuple: this runs once per frame sent.)
    */
-  reserve(size: number): [Uint8Array, number] {
+  reserve(size: number): Uint8Array {
     if (size >= LARGE_FRAME) {
       // A large frame gets a buffer of its own.
       this.#seal();
       this.#block = borrow(size);
       this.#start = this.#end = this.#reserved = 0;
-      return [this.#block, 0];
+      return this.#block;
     }
     if (sharedBlock.length - sharedEnd < size) {
       sharedBlock = new Uint8Array(Math.max(BLOCK_SIZE, size));
@@ -234,7 +235,12 @@ export class OutgoingBuffer {
       this.#start = this.#end = sharedEnd;
     }
     this.#reserved = sharedEnd;
-    return [sharedBlock, sharedEnd];
+    return sharedBlock;
+  }
+
+  /** Where the bytes of the last {@linkcode OutgoingBuffer.reserve} start in its block. */
+  get offset(): number {
+    return this.#reserved;
   }
 
   /** Marks `used` bytes from the last reservation as written. */
@@ -255,7 +261,8 @@ export class OutgoingBuffer {
   ): void {
     const length = payload.length;
     const size = headerSize(length, maskKey !== null) + length;
-    const [dst, offset] = this.reserve(size);
+    const dst = this.reserve(size);
+    const offset = this.#reserved;
     const start = writeHeader(dst, offset, firstByte, length, maskKey);
     dst.set(payload, start);
     if (maskKey !== null) {
@@ -266,8 +273,8 @@ export class OutgoingBuffer {
 
   /** Appends bytes that are already encoded (a handshake head, say). */
   writeRaw(bytes: Uint8Array): void {
-    const [dst, offset] = this.reserve(bytes.length);
-    dst.set(bytes, offset);
+    const dst = this.reserve(bytes.length);
+    dst.set(bytes, this.#reserved);
     this.commit(bytes.length);
   }
 

@@ -1007,7 +1007,8 @@ export class Protocol {
     let dst: Uint8Array, offset: number, maxHeader: number, payloadAt: number, written: number;
     for (;;) {
       maxHeader = headerSize(room, masked);
-      [dst, offset] = this.#out.reserve(maxHeader + room);
+      dst = this.#out.reserve(maxHeader + room);
+      offset = this.#out.offset;
       payloadAt = offset + maxHeader;
       const result = utf8Encoder.encodeInto(text, dst.subarray(payloadAt, payloadAt + room));
       written = result.written;
@@ -1036,7 +1037,8 @@ export class Protocol {
   #sendShortAscii(text: string): boolean {
     const length = text.length;
     const header = headerSize(length, this.#client);
-    const [dst, offset] = this.#out.reserve(header + length);
+    const dst = this.#out.reserve(header + length);
+    const offset = this.#out.offset;
     const at = offset + header;
     for (let i = 0; i < length; i++) {
       const c = text.charCodeAt(i);
