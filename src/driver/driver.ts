@@ -36,7 +36,7 @@ import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter } from "./emitter.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
-import type { StreamPair, Transport } from "./transport.ts";
+import type { StreamPair, Transport, TransportSink } from "./transport.ts";
 
 /**
  * The key of the driver's internal method that queues a frame encoded once
@@ -246,6 +246,18 @@ interface PendingPing {
 }
 
 /**
+ * The empty queue every connection starts with (pings, messages, drain
+ * waiters), shared and frozen: a connection makes its own on first use, and a
+ * push onto this one would throw rather than mix connections.
+ */
+// deno-lint-ignore no-explicit-any
+const NONE: any[] = Object.freeze([]) as unknown as any[];
+
+/** Set in the driver's static block: what {@linkcode DriverSink} calls. */
+let receiveInput: (driver: WebSocketDriver, chunk: Uint8Array) => boolean;
+let endInput: (driver: WebSocketDriver) => void;
+
+/**
  * One WebSocket connection after (or while waiting for) its opening handshake.
  * Servers and clients are drivers; {@linkcode WebSocketDriver.attach} runs one
  * over any transport or stream pair whose handshake is done.
@@ -278,7 +290,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #extensions = "";
   #transport: Transport | null = null;
   #socket: unknown = null;
-  #pings: PendingPing[] = [];
+  #pings: PendingPing[] = NONE;
   #inTurn = false;
   #flushScheduled = false;
   #writing = 0;
@@ -311,7 +323,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #highWaterMark: number;
   // The message iterator: its queue, the bytes in it, the next() waiting.
   #iterating = false;
-  #queue: Array<string | Uint8Array> = [];
+  #queue: Array<string | Uint8Array> = NONE;
   #queueBytes = 0;
   #waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>> | null = null;
   #paused = false;
@@ -319,7 +331,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #sendQueuePolicy: SendQueuePolicy;
   /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
   #full = false;
-  #drainWaiters: Array<() => void> = [];
+  #drainWaiters: Array<() => void> = NONE;
   #readable: ReadableStream<string | Uint8Array> | undefined;
   #writable: WritableStream<string | Uint8Array> | undefined;
 
@@ -405,6 +417,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = extensions;
       driver.#protocol.useCompression(compression);
     };
+    receiveInput = (driver, chunk) => driver.#receive(chunk);
+    endInput = (driver) => driver.#inputEnd();
   }
 
   /** The connection's state. */
@@ -505,7 +519,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#iterating = true;
     const stop = (): IteratorResult<string | Uint8Array> => {
       this.#iterating = false;
-      this.#queue = [];
+      this.#queue = NONE;
       this.#queueBytes = 0;
       this.#waiter?.resolve({ value: undefined, done: true });
       this.#waiter = null;
@@ -544,6 +558,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       waiter.resolve({ value: message, done: false });
       return;
     }
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
     this.#queueBytes += message.length;
     if (this.#queueBytes > this.#highWaterMark) this.#setPaused(true);
@@ -590,13 +605,16 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   drained(): Promise<void> {
     if (this.bufferedAmount <= this.#outgoingHighWaterMark || this.readyState === "closed") return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      if (this.#drainWaiters === NONE) this.#drainWaiters = [];
+      this.#drainWaiters.push(resolve);
+    });
   }
 
   #drained(): void {
     this.#full = false;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = NONE;
     for (const resolve of waiters) resolve();
     this.emit("drain");
   }
@@ -676,10 +694,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.emit("open");
       }
       this.#flush();
-      t.start({
-        data: (chunk) => this.#receive(chunk),
-        end: () => this.#inputEnd(),
-      });
+      t.start(new DriverSink(this));
     });
   }
 
@@ -782,6 +797,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       throw new TypeError(`Cannot send ping: onPong must be a function, got ${typeName(onPong)}`);
     }
     this.#checkCanSend("send ping");
+    if (this.#pings === NONE) this.#pings = [];
     this.#pings.push({ payload, onPong });
     this.#protocol.sendPing(payload);
     this.#sent();
@@ -1208,9 +1224,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#cancelHeartbeat();
     this.#full = false;
     for (const resolve of this.#drainWaiters) resolve();
-    this.#drainWaiters = [];
+    this.#drainWaiters = NONE;
     const lost = this.#pings;
-    this.#pings = [];
+    this.#pings = NONE;
     for (const ping of lost) ping.onLost?.();
     // Both directions are done (or torn down): release what is under them.
     this.#transport?.abort();
@@ -1264,4 +1280,21 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Where a connection's transport delivers: one small object per connection (not an object and two closures). */
+class DriverSink implements TransportSink {
+  readonly #driver: WebSocketDriver;
+
+  constructor(driver: WebSocketDriver) {
+    this.#driver = driver;
+  }
+
+  data(chunk: Uint8Array): boolean {
+    return receiveInput(this.#driver, chunk);
+  }
+
+  end(): void {
+    endInput(this.#driver);
+  }
 }
