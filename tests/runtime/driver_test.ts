@@ -3,64 +3,21 @@
 // messages of every length class both ways, the closing handshake with its
 // half-closes, a consumer that falls behind (the driver pauses the transport
 // and TCP slows the sender), and a torn-down peer.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { WebSocketDriver } from "../../src/driver/driver.ts";
-import type { DriverOptions } from "../../src/driver/driver.ts";
-import { binding, runtimeAdapter, runtimeName } from "../../src/runtime/mod.ts";
-import type { RuntimeAdapter, ServeBackend } from "../../src/runtime/types.ts";
-import type { Transport } from "../../src/driver/transport.ts";
+import type { WebSocketDriver } from "../../src/driver/driver.ts";
+import { binding, runtimeName } from "../../src/runtime/mod.ts";
+import { driverPairs, pattern, sameBytes } from "./_drivers.ts";
 import { delay, ms, withTimeout } from "../driver/_pair.ts";
 
-const HOST = "127.0.0.1";
 const T = { timeout: 30_000 };
 
 function closedOf(driver: WebSocketDriver): Promise<[number, string]> {
   return new Promise((resolve) => driver.once("close", (code, reason) => resolve([code, reason])));
 }
 
-function pattern(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed + (i >>> 10)) & 0xff;
-  return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 describe(`the driver over ${runtimeName}'s transports (binding: ${binding})`, () => {
-  let adapter: RuntimeAdapter;
-  let listener: ServeBackend;
-  const accepted: Array<(t: Transport) => void> = [];
-  const drivers: WebSocketDriver[] = [];
-
-  before(async () => {
-    adapter = await runtimeAdapter();
-    listener = await adapter.listenTcp({ hostname: HOST, port: 0 }, (transport) => accepted.shift()!(transport));
-  });
-
-  after(async () => {
-    for (const d of drivers) d.terminate();
-    await listener.close();
-  });
-
-  async function pair(
-    options: { server?: DriverOptions; client?: DriverOptions } = {},
-  ): Promise<{ server: WebSocketDriver; client: WebSocketDriver }> {
-    const serverSide = new Promise<Transport>((resolve) => accepted.push(resolve));
-    const clientTransport = await adapter.connect({ hostname: HOST, port: listener.addr.port, tls: false });
-    const serverTransport = await withTimeout(serverSide, "the accepted connection");
-    const server = new WebSocketDriver("server", options.server);
-    const client = new WebSocketDriver("client", options.client);
-    drivers.push(server, client);
-    server.attach(serverTransport);
-    client.attach(clientTransport);
-    await Promise.all([server.opened, client.opened]);
-    return { server, client };
-  }
+  const pair = driverPairs();
 
   it("echoes text and binary of every length class, in order, then closes with 1000 on both sides", T, async () => {
     const { server, client } = await pair();
