@@ -102,6 +102,8 @@ export class ConnTransport implements Transport {
   readonly #conn: Deno.Conn;
   #sink: TransportSink | null = null;
   #buffer: Uint8Array | null = null;
+  /** The buffer of the read in flight. */
+  #inFlight: Uint8Array | null = null;
   #size = READ_MIN;
   #reading = false;
   #paused = false;
@@ -124,29 +126,53 @@ export class ConnTransport implements Transport {
     this.#read();
   }
 
-  async #read(): Promise<void> {
-    if (this.#reading || this.#inputDone) return;
+  /**
+   * Starts a read, unless one is in flight or reading is paused or over.
+   * A callback loop, not an async one: an idle connection then waits with one
+   * pending promise, not a suspended function too.
+   */
+  #read(): void {
+    if (this.#reading || this.#inputDone || this.#paused || this.#aborted) return;
     this.#reading = true;
-    const conn = this.#conn;
+    const buffer = this.#inFlight = this.#buffer ??= new Uint8Array(this.#size);
+    let read: Promise<number | null>;
     try {
-      while (!this.#paused && !this.#aborted) {
-        const buffer = this.#buffer ??= new Uint8Array(this.#size);
-        const n = await conn.read(buffer);
-        if (this.#aborted) return this.#endInput();
-        if (n === null) return this.#endInput();
-        const size = buffer.length;
-        if (n === size) this.#size = Math.min(size * 4, READ_MAX);
-        else if (n < size >>> 4 && size > READ_MIN) this.#size = Math.max(size >>> 2, READ_MIN);
-        const released = this.#sink!.data(n === size ? buffer : buffer.subarray(0, n)) === true;
-        // (An abort from inside the sink has dropped the buffer already.)
-        if (!released || size !== this.#size) this.#buffer = null;
-      }
+      read = this.#conn.read(buffer);
     } catch (error) {
-      this.#endInput(this.#aborted ? undefined : error);
-    } finally {
-      this.#reading = false;
+      return this.#readFailed(error);
     }
+    read.then(this.#afterRead, this.#readFailed);
   }
+
+  /** A read finished: `n` bytes in the buffer, or `null` at the end of the input. */
+  readonly #afterRead = (n: number | null): void => {
+    const buffer = this.#inFlight!;
+    this.#inFlight = null;
+    if (this.#aborted || n === null) {
+      this.#reading = false;
+      return this.#endInput();
+    }
+    const size = buffer.length;
+    if (n === size) this.#size = Math.min(size * 4, READ_MAX);
+    else if (n < size >>> 4 && size > READ_MIN) this.#size = Math.max(size >>> 2, READ_MIN);
+    let released: boolean;
+    try {
+      released = this.#sink!.data(n === size ? buffer : buffer.subarray(0, n)) === true;
+    } catch (error) {
+      return this.#readFailed(error);
+    }
+    // (An abort from inside the sink has dropped the buffer already.)
+    if (!released || size !== this.#size) this.#buffer = null;
+    this.#reading = false;
+    this.#read();
+  };
+
+  /** A read failed (or the sink threw): the input ends with that error, or without one after an abort. */
+  readonly #readFailed = (error: unknown): void => {
+    this.#inFlight = null;
+    this.#reading = false;
+    this.#endInput(this.#aborted ? undefined : error);
+  };
 
   /** The input is over (after an abort too): tells the sink, once. */
   #endInput(error?: unknown): void {
