@@ -103,9 +103,8 @@ export interface DriverOptions {
    * a ping is sent (silence is checked every quarter interval, so the ping
    * goes out between `interval` and 1.25 × `interval` after the last input:
    * no clock is read per message); if nothing at all arrives within `timeout`
-   * ms after it, the
-   * connection emits `error` (`WSD_ERR_HEARTBEAT_TIMEOUT`) and is dropped
-   * (`close` with 1006). Off by default (`serve()` turns it on for its
+   * ms after it, the connection emits `error` (`WSD_ERR_HEARTBEAT_TIMEOUT`)
+   * and is dropped (`close` with 1006). Off by default (`serve()` turns it on for its
    * servers: see its `heartbeat` option); `false` turns it off.
    *
    * @default {undefined}

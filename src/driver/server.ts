@@ -97,8 +97,8 @@ export class HandshakeError extends Error {
   }
 }
 
-/** Shared by every server with nothing queued (never written to). */
-const NOTHING_PENDING: Array<string | Uint8Array> = [];
+/** Shared by every server with nothing queued (frozen: a push onto it would throw, not mix servers). */
+const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Array>;
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
