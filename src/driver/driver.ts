@@ -34,7 +34,7 @@ import { releaseFrame } from "../protocol/frame.ts";
 import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
-import { emitOne, EventEmitter } from "./emitter.ts";
+import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
 
@@ -991,9 +991,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       try {
         ping.onPong?.();
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        rethrowLater(error);
       }
     }
   }

@@ -25,6 +25,16 @@ export let emitOne: <Events extends Record<string, unknown[]>, K extends keyof E
   arg: Events[K][0],
 ) => boolean;
 
+/**
+ * Throws `error` again from a microtask: how a listener's exception leaves
+ * without stopping the listeners after it (or the caller's own work).
+ */
+export function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 interface OnceWrapper {
   (...args: unknown[]): void;
   listener: Listener;
@@ -54,9 +64,7 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
         try {
           list[i].call(emitter, arg);
         } catch (error) {
-          queueMicrotask(() => {
-            throw error;
-          });
+          rethrowLater(error);
         }
       }
       return true;
@@ -141,9 +149,7 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
       try {
         list[i].apply(this, args);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        rethrowLater(error);
       }
     }
     return true;
