@@ -40,6 +40,7 @@ export { createClientRequestHeaders, generateKey, validateResponse } from "./src
 export type { ClientRequestHeadersOptions, ExpectedResponse, ResponseCheck } from "./src/protocol/handshake.ts";
 export { Client, DEFAULT_OPEN_TIMEOUT, makeClient } from "./src/driver/client.ts";
 export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
+export type { ReconnectOptions } from "./src/driver/reconnect.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
-export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";
+export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions } from "./src/driver/driver.ts";

@@ -49,6 +49,7 @@ export type {
   DriverOptions,
   HeartbeatOptions,
   ReadyState,
+  SendOptions,
   SendQueuePolicy,
 } from "./src/driver/driver.ts";
 export { EventEmitter } from "./src/driver/emitter.ts";

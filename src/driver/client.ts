@@ -13,6 +13,20 @@
  *   any failure before open → "error", then "close" (1006); nothing is sent
  * ```
  *
+ * Beyond one connection: `followRedirects` follows 3xx answers to another
+ * WebSocket URL (credentials stay with their origin), `proxy` (or the
+ * environment's `https_proxy`/`http_proxy`/`no_proxy`) opens a CONNECT tunnel
+ * first, and `reconnect` makes the same object connect again after a dropped
+ * connection or a server restart:
+ *
+ * ```text
+ *   connecting ─▶ open ─▶ (1006, 1001, 1011–1014) ─▶ "reconnecting" (attempt, delay, cause)
+ *       ▲                                                   │ backoff timer
+ *       └───────────────────────────────────────────────────┘
+ *   a failed attempt (network, 5xx) → "reconnecting" again; "close" once, when it gives up
+ *   or the application closes; sends while disconnected are queued and go out after "open"
+ * ```
+ *
  * @module
  */
 
@@ -22,9 +36,25 @@ import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extens
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
 import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
 import type { ResponseHead } from "../protocol/http1.ts";
+import { Protocol } from "../protocol/protocol.ts";
+import { basicAuthorization } from "../protocol/proxy.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
-import { checkOptions, DRIVER_OPTION_KEYS, useExtensions, WebSocketDriver } from "./driver.ts";
-import type { DriverOptions } from "./driver.ts";
+import { proxyFromEnvironment } from "../runtime/proxy.ts";
+import type { ProxyTarget } from "../runtime/types.ts";
+import {
+  checkOptions,
+  CloseError,
+  DEFAULT_OUTGOING_HIGH_WATER_MARK,
+  DRIVER_OPTION_KEYS,
+  restartDriver,
+  toBytes,
+  useExtensions,
+  WebSocketDriver,
+} from "./driver.ts";
+import type { BinaryData, DriverOptions, SendOptions } from "./driver.ts";
+import { backoffDelay, RECONNECT_CLOSE_CODES, reconnectPolicy } from "./reconnect.ts";
+import type { ReconnectOptions, ReconnectPolicy } from "./reconnect.ts";
+import { maxRedirects, REDIRECT_STATUSES, redirectTarget, sameOrigin, withoutCredentials } from "./redirect.ts";
 import { TransportRelay } from "./transport.ts";
 import type { Transport } from "./transport.ts";
 
@@ -87,9 +117,56 @@ export interface ClientOptions extends DriverOptions {
    * @default {false}
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Connect again after a connection failure (refused, reset, timed out, a
+   * 5xx answer) or an abnormal or server-initiated close (1006, 1001, 1011,
+   * 1012, 1013, 1014), with exponential backoff and full jitter: `true` for
+   * the defaults, or {@linkcode ReconnectOptions}. Never after a close the
+   * application asked for (`closeConnection`, `terminate`, `signal`), a
+   * normal close (1000), a protocol violation or a 4xx answer.
+   *
+   * Each wait is announced by `reconnecting` (attempt, delay, cause); `open`
+   * is emitted again on every successful reconnection; listeners, the
+   * message iterator and `opened` carry over. Messages sent while
+   * disconnected are queued, up to `outgoingHighWaterMark` bytes (over it a
+   * send returns `false`), and go out in order after the next `open`.
+   * `close` is emitted once: when the client gives up (after `error`) or the
+   * application closed it.
+   *
+   * @default {false}
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /**
+   * Follow redirects (301, 302, 303, 307, 308) of the opening handshake to
+   * another `ws:`, `wss:`, `http:` or `https:` URL: `true` for up to 10, or
+   * the number to follow. `Authorization` (also from the URL's user info)
+   * and `Cookie` are not sent once a redirect left the original origin; a
+   * loop or one redirect too many fails the connection with an error saying
+   * so. `url` then names the last URL; a reconnection starts from the first.
+   *
+   * @default {false}
+   */
+  followRedirects?: boolean | number;
+  /**
+   * The HTTP proxy to tunnel through with CONNECT (`"http://user:pass@host:port"`;
+   * the user info becomes Basic `Proxy-Authorization`), or `false` for a
+   * direct connection. By default the environment decides: `https_proxy` for
+   * `wss:`, `http_proxy` for `ws:`, `all_proxy` for both (lower case first,
+   * then upper case), unless `no_proxy` names the host (on Deno only
+   * variables the program may read already: never a permission prompt).
+   * For `wss:` the TLS session runs inside the tunnel, end to end, and the
+   * certificate is checked against the target's name. A refused CONNECT
+   * (407 and others) fails the connection with the proxy's status.
+   *
+   * @default {undefined}
+   */
+  proxy?: string | URL | false;
 }
 
 const CLIENT_OPTION_KEYS = [
+  "reconnect",
+  "followRedirects",
+  "proxy",
   "perMessageDeflate",
   "signal",
   ...DRIVER_OPTION_KEYS,
@@ -122,6 +199,14 @@ const MAX_ERROR_BODY = 4096;
 /** How long the body of a refused handshake is waited for, in milliseconds. */
 const ERROR_BODY_TIMEOUT = 1000;
 
+/** Failures that another attempt would not mend (4xx, bad handshakes, redirect errors): never retried. */
+const PERMANENT = new WeakSet<Error>();
+
+function permanent(error: Error): Error {
+  PERMANENT.add(error);
+  return error;
+}
+
 /**
  * A WebSocket client connection. Make one with {@linkcode makeClient}.
  *
@@ -135,8 +220,10 @@ const ERROR_BODY_TIMEOUT = 1000;
  * ```
  */
 export class Client extends WebSocketDriver {
-  /** The URL connected to (`http(s):` mapped to `ws(s):`). */
-  readonly url: URL;
+  /** The URL given, the first of every attempt. */
+  readonly #target: URL;
+  /** The URL of the current attempt (a redirect's target, after one). */
+  #url: URL;
   readonly #protocols: readonly string[];
   readonly #headers: HeadersInit | undefined;
   readonly #openTimeout: number;
@@ -147,6 +234,19 @@ export class Client extends WebSocketDriver {
   #response: HandshakeResponse | null = null;
   #abort = new AbortController();
   #connection: Transport | null = null;
+  readonly #maxRedirects: number;
+  readonly #proxy: URL | false | undefined;
+  readonly #reconnect: ReconnectPolicy | null;
+  readonly #signal: AbortSignal | undefined;
+  /** What a fresh protocol state needs, for each reconnection. */
+  readonly #maxLength: number | undefined;
+  readonly #maskKey: (() => Uint8Array) | undefined;
+  readonly #outgoingHighWaterMark: number;
+  /** Reconnection attempts since the last open. */
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The application closed (closeConnection, terminate, signal): no reconnection. */
+  #closedByApplication = false;
 
   /**
    * Checks `url` and `options`; connects on {@linkcode Client.startConnection}.
@@ -165,10 +265,23 @@ export class Client extends WebSocketDriver {
       verifyCertificate,
       signal,
       perMessageDeflate,
+      reconnect,
+      followRedirects,
+      proxy,
       ...driverOptions
     } = options ?? {};
     super("client", driverOptions);
-    this.url = parseUrl(url);
+    this.#target = this.#url = parseUrl(url);
+    this.#reconnect = reconnectPolicy(reconnect);
+    this.#maxRedirects = maxRedirects(followRedirects);
+    if (proxy !== undefined && proxy !== false && typeof proxy !== "string" && !(proxy instanceof URL)) {
+      throw new TypeError("Invalid proxy: expected a URL string, a URL or false");
+    }
+    this.#proxy = proxy === undefined || proxy === false ? proxy : parseProxyUrl(proxy, "proxy option");
+    this.#signal = signal;
+    this.#maxLength = driverOptions.maxLength;
+    this.#maskKey = driverOptions.maskKey;
+    this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
     this.#deflate = deflateConfig(perMessageDeflate, "client options");
     const protocols = acceptProtocols ?? [];
     if (!Array.isArray(protocols)) throw new TypeError("Invalid acceptProtocols: expected an array of strings");
@@ -198,6 +311,7 @@ export class Client extends WebSocketDriver {
     if (signal !== undefined) {
       if (!(signal instanceof AbortSignal)) throw new TypeError("Invalid signal: expected an AbortSignal");
       const onAbort = () => {
+        this.#closedByApplication = true;
         if (this.readyState === "connecting") {
           const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
           this.#abort.abort(new Error(`Cannot connect to ${this.url}: aborted (${reason})`));
@@ -214,6 +328,14 @@ export class Client extends WebSocketDriver {
     }
     // Build the request now, so a bad header fails here rather than later.
     this.#requestHeaders("AAAAAAAAAAAAAAAAAAAAAA==");
+  }
+
+  /**
+   * The URL connected to (`http(s):` mapped to `ws(s):`): after a redirect,
+   * its target.
+   */
+  get url(): URL {
+    return this.#url;
   }
 
   /** The server's answer to the handshake, once it arrived (also when it was refused). */
@@ -235,69 +357,108 @@ export class Client extends WebSocketDriver {
     return true;
   }
 
+  /** One attempt: the handshake, then each redirect, until open or a failure. */
   async #connect(): Promise<void> {
-    const url = this.url;
-    const signal = this.#abort.signal;
+    const abort = this.#abort = new AbortController();
+    const signal = abort.signal;
     const timer = setTimeout(
       () =>
-        this.#abort.abort(
-          new Error(`Cannot connect to ${url}: the handshake timed out after ${this.#openTimeout} ms`),
+        abort.abort(
+          new Error(`Cannot connect to ${this.#url}: the handshake timed out after ${this.#openTimeout} ms`),
         ),
       this.#openTimeout,
     );
     try {
-      const adapter = await runtimeAdapter();
-      const tls = url.protocol === "wss:";
-      const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-      const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
-      let connection: Transport;
-      try {
-        connection = await adapter.connect({
-          hostname,
-          port,
-          tls,
-          caCerts: this.#caCerts,
-          verifyCertificate: this.#verifyCertificate,
-          signal,
-        });
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
-      }
-      this.#connection = connection;
-      // The answer's head is read through a relay; the bytes after it go to the driver.
-      const parser = new ResponseHeadParser();
-      const answer = Promise.withResolvers<{ head: ResponseHead; transport: Transport }>();
-      answer.promise.catch(() => {});
-      const relay: TransportRelay = new TransportRelay(connection, {
-        data(chunk) {
-          const result = parser.push(chunk);
-          if (result.state === "incomplete") return;
-          if (result.state === "error") {
-            relay.handOff();
-            return answer.reject(new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`));
-          }
-          answer.resolve({ head: result.head, transport: relay.handOff(result.rest) });
-        },
-        end(error) {
-          answer.reject(
-            error === undefined
-              ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
-              : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
+      let url = this.#url = this.#target;
+      const visited = new Set<string>([url.href]);
+      // Credentials go only to the origin they were given for.
+      let credentials = true;
+      for (let redirects = 0;; redirects++) {
+        const location = await this.#handshake(url, signal, credentials);
+        if (location === undefined) return;
+        const next = redirectTarget(url, location);
+        if (next instanceof Error) throw permanent(next);
+        if (redirects >= this.#maxRedirects) {
+          throw permanent(
+            new Error(`Cannot connect to ${this.#target}: too many redirects (more than ${this.#maxRedirects})`),
           );
-        },
-      });
-      const onAbort = () => {
-        answer.reject(signal.reason);
-        connection.abort();
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      if (signal.aborted) throw signal.reason;
+        }
+        if (visited.has(next.href)) {
+          throw permanent(new Error(`Cannot connect to ${this.#target}: a redirect loop (back to ${next})`));
+        }
+        visited.add(next.href);
+        credentials &&= sameOrigin(this.#target, next);
+        url = this.#url = next;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
+  /**
+   * Connects to `url` and sends the handshake: attaches the driver once the
+   * answer is valid (returning `undefined`), returns the `Location` of a
+   * redirect to follow, or throws.
+   */
+  async #handshake(url: URL, signal: AbortSignal, credentials: boolean): Promise<string | null | undefined> {
+    const adapter = await runtimeAdapter();
+    const tls = url.protocol === "wss:";
+    const hostname = unbracket(url.hostname);
+    const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
+    let connection: Transport;
+    try {
+      connection = await adapter.connect({
+        hostname,
+        port,
+        tls,
+        caCerts: this.#caCerts,
+        verifyCertificate: this.#verifyCertificate,
+        signal,
+        proxy: this.#proxyFor(url),
+      });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const failure = new Error(`Cannot connect to ${url}: ${describe(error)}`, { cause: error });
+      const status = (error as { status?: unknown })?.status;
+      // A proxy's 4xx (407: credentials) stays; its 5xx (a target down) may pass.
+      throw typeof status === "number" && status < 500 ? permanent(failure) : failure;
+    }
+    this.#connection = connection;
+    // The answer's head is read through a relay; the bytes after it go to the driver.
+    const parser = new ResponseHeadParser();
+    const answer = Promise.withResolvers<{ head: ResponseHead; transport: Transport }>();
+    answer.promise.catch(() => {});
+    const relay: TransportRelay = new TransportRelay(connection, {
+      data(chunk) {
+        const result = parser.push(chunk);
+        if (result.state === "incomplete") return;
+        if (result.state === "error") {
+          relay.handOff();
+          return answer.reject(
+            permanent(new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`)),
+          );
+        }
+        answer.resolve({ head: result.head, transport: relay.handOff(result.rest) });
+      },
+      end(error) {
+        answer.reject(
+          error === undefined
+            ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
+            : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
+        );
+      },
+    });
+    const onAbort = () => {
+      answer.reject(signal.reason);
+      connection.abort();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (signal.aborted) throw signal.reason;
       const key = generateKey();
       const target = url.pathname + url.search;
       try {
-        await connection.write(serializeRequestHead("GET", target, this.#requestHeaders(key)));
+        await connection.write(serializeRequestHead("GET", target, this.#requestHeaders(key, url, credentials)));
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`, {
@@ -315,6 +476,11 @@ export class Client extends WebSocketDriver {
       const { head, transport } = answered;
       const { status, statusText, headers } = head;
       this.#response = { status, statusText, headers, body: new Uint8Array(0) };
+      if (this.#maxRedirects > 0 && REDIRECT_STATUSES.has(status)) {
+        transport.abort();
+        this.#connection = null;
+        return headers.get("location");
+      }
       const deflate = this.#deflate;
       const check = validateResponse(status, headers, {
         key,
@@ -326,29 +492,55 @@ export class Client extends WebSocketDriver {
         if (status >= 200 && status !== 204 && status !== 304) {
           this.#response.body = await readErrorBody(transport, headers);
         }
-        throw new Error(`Cannot connect to ${url}: ${check.message}`);
+        const failure = new Error(`Cannot connect to ${url}: ${check.message}${
+          REDIRECT_STATUSES.has(status) ? " (a redirect: see the followRedirects option)" : ""
+        }`);
+        // A server error (5xx) may pass; anything else would be answered the same way again.
+        throw status >= 500 && status <= 599 ? failure : permanent(failure);
       }
       if (deflate !== null) {
         const agreed = acceptDeflateResponse(check.extensions, deflate);
-        if (!agreed.ok) throw new Error(`Cannot connect to ${url}: ${agreed.message}`);
+        if (!agreed.ok) throw permanent(new Error(`Cannot connect to ${url}: ${agreed.message}`));
         if (agreed.params !== null) {
           useExtensions(this, check.extensions!, new MessageCompression("client", agreed.params, deflate));
         }
       }
       signal.removeEventListener("abort", onAbort);
+      this.#attempt = 0;
       this.attach(transport, check.protocol);
+      return undefined;
     } finally {
-      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
-  #requestHeaders(key: string): Headers {
-    const url = this.url;
+  /** The proxy to reach `url` through: the option, else the environment's. */
+  #proxyFor(url: URL): ProxyTarget | undefined {
+    let proxy = this.#proxy;
+    if (proxy === false) return undefined;
+    if (proxy === undefined) {
+      const fromEnvironment = proxyFromEnvironment(url);
+      if (fromEnvironment === null) return undefined;
+      try {
+        proxy = parseProxyUrl(fromEnvironment, "proxy from the environment");
+      } catch (error) {
+        throw permanent(new Error(`Cannot connect to ${url}: ${(error as Error).message}`));
+      }
+    }
+    return {
+      hostname: unbracket(proxy.hostname),
+      port: proxy.port === "" ? 80 : Number(proxy.port),
+      authorization: proxy.username === "" ? undefined : basicAuthorization(proxy.username, proxy.password),
+      label: `${proxy.protocol}//${proxy.host}`,
+    };
+  }
+
+  #requestHeaders(key: string, url: URL = this.#target, credentials = true): Headers {
     const headers = createClientRequestHeaders({
       host: url.host,
       key,
       protocols: this.#protocols,
-      additionalHeaders: this.#headers,
+      additionalHeaders: credentials ? this.#headers : withoutCredentials(this.#headers),
       extensions: this.#deflate === null ? undefined : deflateOffer(this.#deflate),
     });
     if (url.username !== "" && !headers.has("authorization")) {
@@ -362,11 +554,97 @@ export class Client extends WebSocketDriver {
     this.#connection?.abort();
     this.#connection = null;
     if (this.readyState !== "connecting") return;
-    this.failConnecting(error instanceof Error ? error : new Error(String(error)));
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (!PERMANENT.has(failure) && this.#retry(failure)) return;
+    this.#stopRetrying();
+    this.failConnecting(failure);
+  }
+
+  /**
+   * With `reconnect`, unless the application closed or the retries are used
+   * up: announces attempt n (`reconnecting`) and connects again after the
+   * backoff. Returns whether it will.
+   */
+  #retry(cause: Error): boolean {
+    const policy = this.#reconnect;
+    if (policy === null || this.#closedByApplication || this.#signal?.aborted) return false;
+    if (this.#attempt >= policy.retries) return false;
+    const attempt = ++this.#attempt;
+    const delay = backoffDelay(policy, attempt);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.readyState !== "connecting" || this.#closedByApplication) return;
+      this.#connect().catch((error) => this.#failed(error));
+    }, delay);
+    this.emit("reconnecting", attempt, delay, cause);
+    return true;
+  }
+
+  #stopRetrying(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  /**
+   * The connection is over: with `reconnect`, after a close worth another
+   * attempt, the same client goes back to `connecting` and tries again;
+   * otherwise `close` is emitted.
+   */
+  protected override finished(code: number, reason: string): void {
+    if (
+      this.#reconnect !== null && !this.#closedByApplication && !this.#signal?.aborted &&
+      RECONNECT_CLOSE_CODES.has(code) && this.#attempt < this.#reconnect.retries
+    ) {
+      restartDriver(this, new Protocol({ role: "client", maxLength: this.#maxLength, maskKey: this.#maskKey }));
+      this.#connection = null;
+      if (this.#retry(new CloseError(code, reason))) return;
+    }
+    super.finished(code, reason);
+  }
+
+  /**
+   * Starts the closing handshake (see {@linkcode WebSocketDriver.closeConnection});
+   * a reconnecting client then stops reconnecting.
+   */
+  override closeConnection(reason?: string, code?: number): boolean;
+  /** The WHATWG order of {@linkcode Client.closeConnection}: code first. */
+  override closeConnection(code: number, reason?: string): boolean;
+  override closeConnection(a?: string | number, b?: number | string): boolean {
+    this.#closedByApplication = true;
+    // deno-lint-ignore no-explicit-any
+    return super.closeConnection(a as any, b as any);
+  }
+
+  /** Drops the connection at once (see {@linkcode WebSocketDriver.terminate}); no reconnection follows. */
+  override terminate(): void {
+    this.#closedByApplication = true;
+    super.terminate();
+  }
+
+  /**
+   * Sends a text message (see {@linkcode WebSocketDriver.sendText}). With
+   * `reconnect`, while disconnected, the queue is bounded by
+   * `outgoingHighWaterMark`: over it, `false` and nothing is queued.
+   */
+  override sendText(text: string, options?: SendOptions): boolean {
+    if (this.#reconnect !== null && this.readyState === "connecting" && typeof text === "string") {
+      if (this.bufferedAmount + utf8Length(text) > this.#outgoingHighWaterMark) return false;
+    }
+    return super.sendText(text, options);
+  }
+
+  /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary} and {@linkcode Client.sendText}). */
+  override sendBinary(data: BinaryData, options?: SendOptions): boolean {
+    if (this.#reconnect !== null && this.readyState === "connecting") {
+      const length = toBytes(data, "Cannot send binary").length;
+      if (this.bufferedAmount + length > this.#outgoingHighWaterMark) return false;
+    }
+    return super.sendBinary(data, options);
   }
 
   /** Abandons a connection attempt (closeConnection before open). */
   protected override abandon(): void {
+    this.#stopRetrying();
     this.#abort.abort(new Error(`Cannot connect to ${this.url}: closed before the connection opened`));
     this.#connection?.abort();
   }
@@ -485,6 +763,41 @@ function parseUrl(input: string | URL): URL {
   }
   if (url.hostname === "") throw new TypeError(`Invalid WebSocket URL ${url}: it has no host`);
   return url;
+}
+
+/** Checks a proxy URL: `http://[user:password@]host[:port]`. */
+function parseProxyUrl(value: string | URL, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`Invalid ${what} ${JSON.stringify(String(value))}: it cannot be parsed as a URL`);
+  }
+  if (url.protocol !== "http:") {
+    throw new TypeError(`Invalid ${what} ${url.protocol}//${url.host}: only http: proxies are supported`);
+  }
+  if (url.hostname === "") throw new TypeError(`Invalid ${what}: it has no host`);
+  return url;
+}
+
+/** The length of `text` in UTF-8, without encoding it. */
+function utf8Length(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) length += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair: 4 bytes for 2 units.
+      length += 2;
+      i++;
+    } else length += 2;
+  }
+  return length;
+}
+
+function unbracket(hostname: string): string {
+  return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
 }
 
 function describe(error: unknown): string {

@@ -74,7 +74,40 @@ export type DriverEvents = {
   pong: [data: Uint8Array];
   /** `bufferedAmount` fell back to `outgoingHighWaterMark` or below, after it had been above. */
   drain: [];
+  /**
+   * A client with the `reconnect` option lost its connection (or an attempt
+   * failed) and waits `delay` ms before attempt number `attempt`; `cause` says
+   * what happened. Servers never emit it.
+   */
+  reconnecting: [attempt: number, delay: number, cause: Error];
 };
+
+/** Options of one `send`, `sendText` or `sendBinary`. */
+export interface SendOptions {
+  /**
+   * `false` sends this message uncompressed even when permessage-deflate was
+   * agreed and the message is over its `threshold` (data that is compressed
+   * already, such as images, gains nothing). Without permessage-deflate it
+   * changes nothing.
+   *
+   * @default {true}
+   */
+  compress?: boolean;
+}
+
+/**
+ * Reads {@linkcode SendOptions}: whether the message may be compressed.
+ *
+ * @throws {TypeError} for an unknown key or a `compress` that is not a boolean.
+ */
+export function sendCompress(options: SendOptions): boolean {
+  checkOptions(options, ["compress"], "send options");
+  const { compress } = options;
+  if (compress !== undefined && typeof compress !== "boolean") {
+    throw new TypeError(`Cannot send: compress must be true or false, got ${typeName(compress)}`);
+  }
+  return compress !== false;
+}
 
 /** Options every connection takes. */
 export interface DriverOptions {
@@ -253,8 +286,16 @@ interface PendingPing {
 const NONE: any[] = Object.freeze([]) as unknown as any[];
 
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
-let receiveInput: (driver: WebSocketDriver, chunk: Uint8Array) => boolean;
-let endInput: (driver: WebSocketDriver) => void;
+let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Array) => boolean;
+let endInput: (driver: WebSocketDriver, transport: Transport) => void;
+
+/**
+ * Puts a connection that just finished (inside {@linkcode WebSocketDriver.finished})
+ * back into `connecting`, with `protocol` as its fresh protocol state, ready
+ * for another `attach()`: for the reconnecting client (not exported from the
+ * package). Listeners, the message iterator, `opened` and `closed` are kept.
+ */
+export let restartDriver: (driver: WebSocketDriver, protocol: Protocol) => void;
 
 /**
  * One WebSocket connection after (or while waiting for) its opening handshake.
@@ -282,7 +323,7 @@ let endInput: (driver: WebSocketDriver) => void;
  */
 export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #role: Role;
-  readonly #protocol: Protocol;
+  #protocol: Protocol;
   readonly #closeTimeout: number;
   #readyState: ReadyState = "connecting";
   #subprotocol: string | null = null;
@@ -416,8 +457,26 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = extensions;
       driver.#protocol.useCompression(compression);
     };
-    receiveInput = (driver, chunk) => driver.#receive(chunk);
-    endInput = (driver) => driver.#inputEnd();
+    // Input of a transport the driver no longer runs on (a reconnecting
+    // client's previous connection) is dropped.
+    receiveInput = (driver, transport, chunk) => driver.#transport === transport ? driver.#receive(chunk) : true;
+    endInput = (driver, transport) => {
+      if (driver.#transport === transport) driver.#inputEnd();
+    };
+    restartDriver = (driver, protocol) => {
+      if (driver.#readyState !== "closed") throw new TypeError("Cannot restart: the connection is not closed");
+      driver.#protocol = protocol;
+      driver.#readyState = "connecting";
+      driver.#subprotocol = null;
+      driver.#extensions = "";
+      driver.#transport = null;
+      driver.#socket = null;
+      driver.#inTurn = driver.#flushScheduled = false;
+      driver.#writing = 0;
+      driver.#inputEnded = driver.#outputEnding = driver.#outputEnded = false;
+      driver.#heartbeatPingAt = 0;
+      driver.#paused = false;
+    };
   }
 
   /** The connection's state. */
@@ -693,7 +752,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.emit("open");
       }
       this.#flush();
-      t.start(new DriverSink(this));
+      t.start(new DriverSink(this, t));
     });
   }
 
@@ -708,21 +767,28 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * @throws {DOMException} `InvalidStateError` once the closing handshake started.
    * @throws {TypeError} for data that is neither a string nor bytes.
    * @throws {RangeError} with `sendQueuePolicy: "throw"`, while over `outgoingHighWaterMark`.
+   *
+   * @example One message left uncompressed (already compressed data)
+   * ```ts ignore
+   * ws.send(jpegBytes, { compress: false });
+   * ```
    */
-  send(data: string | BinaryData): boolean {
-    return typeof data === "string" ? this.sendText(data) : this.sendBinary(data);
+  send(data: string | BinaryData, options?: SendOptions): boolean {
+    return typeof data === "string" ? this.sendText(data, options) : this.sendBinary(data, options);
   }
 
   /**
    * Sends a text message.
    *
    * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   * @throws {TypeError} for an unknown key in `options`.
    */
-  sendText(text: string): boolean {
+  sendText(text: string, options?: SendOptions): boolean {
     if (typeof text !== "string") throw new TypeError(`Cannot send text: expected a string, got ${typeName(text)}`);
+    const compress = options === undefined || sendCompress(options);
     this.#checkCanSend("send");
     if (!this.#admit()) return false;
-    this.#protocol.sendText(text);
+    this.#protocol.sendText(text, compress);
     this.#sent();
     return true;
   }
@@ -732,12 +798,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * does not change what is sent.
    *
    * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   * @throws {TypeError} for an unknown key in `options`.
    */
-  sendBinary(data: BinaryData): boolean {
+  sendBinary(data: BinaryData, options?: SendOptions): boolean {
     const bytes = toBytes(data, "Cannot send binary");
+    const compress = options === undefined || sendCompress(options);
     this.#checkCanSend("send");
     if (!this.#admit()) return false;
-    this.#protocol.sendBinary(bytes);
+    this.#protocol.sendBinary(bytes, compress);
     this.#sent();
     return true;
   }
@@ -1020,9 +1088,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       written.then(
         () => {
           if (release) releaseFrame(piece);
-          this.#writeDone(piece.length);
+          if (this.#transport === transport) this.#writeDone(piece.length);
         },
         (error) => {
+          if (this.#transport !== transport) return;
           this.#writing -= piece.length;
           this.#transportFailed(error);
         },
@@ -1040,10 +1109,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#outputEnding = true;
     transport.end().then(
       () => {
+        if (this.#transport !== transport) return;
         this.#outputEnded = true;
         this.#maybeFinish();
       },
-      (error) => this.#transportFailed(error),
+      (error) => {
+        if (this.#transport === transport) this.#transportFailed(error);
+      },
     );
   }
 
@@ -1228,7 +1300,19 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     // Both directions are done (or torn down): release what is under them.
     this.#transport?.abort();
     const code = this.#protocol.closeCode || CloseCode.ABNORMAL;
-    this.emit("close", code, this.#protocol.closeReason);
+    this.finished(code, this.#protocol.closeReason);
+  }
+
+  /**
+   * Called once the connection is over in both directions (or torn down):
+   * emits `close`. A reconnecting client overrides it to connect again
+   * instead.
+   *
+   * @param code The close code `close` reports.
+   * @param reason The close reason.
+   */
+  protected finished(code: number, reason: string): void {
+    this.emit("close", code, reason);
   }
 }
 
@@ -1282,16 +1366,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Where a connection's transport delivers: one small object per connection (not an object and two closures). */
 class DriverSink implements TransportSink {
   readonly #driver: WebSocketDriver;
+  readonly #transport: Transport;
 
-  constructor(driver: WebSocketDriver) {
+  constructor(driver: WebSocketDriver, transport: Transport) {
     this.#driver = driver;
+    this.#transport = transport;
   }
 
   data(chunk: Uint8Array): boolean {
-    return receiveInput(this.#driver, chunk);
+    return receiveInput(this.#driver, this.#transport, chunk);
   }
 
   end(): void {
-    endInput(this.#driver);
+    endInput(this.#driver, this.#transport);
   }
 }

@@ -43,9 +43,17 @@ import {
 } from "../protocol/handshake.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
-import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, useExtensions, WebSocketDriver } from "./driver.ts";
+import {
+  checkOptions,
+  closeArguments,
+  DRIVER_OPTION_KEYS,
+  sendCompress,
+  toBytes,
+  useExtensions,
+  WebSocketDriver,
+} from "./driver.ts";
 import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
-import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
+import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "./driver.ts";
 import type { Transport } from "./transport.ts";
 
 /** Options of {@linkcode makeServer}. */
@@ -371,16 +379,19 @@ export class Server extends WebSocketDriver {
   }
 
   /** Sends a text message (see {@linkcode WebSocketDriver.sendText}). */
-  override sendText(text: string): boolean {
-    if (this.#native === null && this.#started) return super.sendText(text);
+  override sendText(text: string, options?: SendOptions): boolean {
+    if (this.#native === null && this.#started) return super.sendText(text, options);
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
+    // The runtime's own socket compresses as it agreed; the option is only checked.
+    if (options !== undefined) sendCompress(options);
     this.#nativeSend(text);
     return true;
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
-  override sendBinary(data: BinaryData): boolean {
-    if (this.#native === null && this.#started) return super.sendBinary(data);
+  override sendBinary(data: BinaryData, options?: SendOptions): boolean {
+    if (this.#native === null && this.#started) return super.sendBinary(data, options);
+    if (options !== undefined) sendCompress(options);
     // Copied now: what is sent must not change if the caller reuses its buffer.
     this.#nativeSend(toBytes(data, "Cannot send binary").slice());
     return true;

@@ -983,11 +983,12 @@ export class Protocol {
 
   /**
    * Encodes a text message. The caller checks that no close frame was sent
-   * (see {@linkcode Protocol.closeSent}).
+   * (see {@linkcode Protocol.closeSent}). `compress: false` leaves it
+   * uncompressed even with permessage-deflate.
    */
-  sendText(text: string): void {
+  sendText(text: string, compress = true): void {
     const compression = this.#compression;
-    if (compression !== null && text.length >= compression.threshold) {
+    if (compression !== null && compress && text.length >= compression.threshold) {
       this.#writeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(utf8Encoder.encode(text)));
       return;
     }
@@ -1052,10 +1053,13 @@ export class Protocol {
     return true;
   }
 
-  /** Encodes a binary message; `data` is copied, never changed. */
-  sendBinary(data: Uint8Array): void {
+  /**
+   * Encodes a binary message; `data` is copied, never changed. `compress:
+   * false` leaves it uncompressed even with permessage-deflate.
+   */
+  sendBinary(data: Uint8Array, compress = true): void {
     const compression = this.#compression;
-    if (compression !== null && data.length >= compression.threshold) {
+    if (compression !== null && compress && data.length >= compression.threshold) {
       this.#writeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
       return;
     }

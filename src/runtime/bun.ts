@@ -273,7 +273,8 @@ function listenWith(
 
 /** Opens a connection: Bun.connect, or node:tls for TLS. */
 async function connect(options: ConnectOptions): Promise<Transport> {
-  if (options.tls) return nodeConnect(options);
+  // TLS and the CONNECT tunnel of a proxy go through Bun's node:net and node:tls.
+  if (options.tls || options.proxy !== undefined) return nodeConnect(options);
   const { hostname, port, signal } = options;
   signal?.throwIfAborted();
   const transport = new BunTransport();

@@ -24,6 +24,11 @@ import type {
 async function connect(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, signal } = options;
   signal?.throwIfAborted();
+  if (options.proxy !== undefined) {
+    // The CONNECT tunnel, and TLS over it, through Deno's node:net and node:tls.
+    const { nodeAdapter } = await import("./node.ts");
+    return nodeAdapter.connect(options);
+  }
   if (options.tls && options.verifyCertificate === false) {
     // Deno.connectTls cannot skip the certificate check for one connection
     // (only the process-wide --unsafely-ignore-certificate-errors flag can);

@@ -14,7 +14,8 @@ import { createServer as createHttpServer, STATUS_CODES } from "node:http";
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { Duplex, Readable } from "node:stream";
-import { serializeResponseHead } from "../protocol/http1.ts";
+import { ResponseHeadParser, serializeResponseHead } from "../protocol/http1.ts";
+import { connectRequestHead, connectResponseError } from "../protocol/proxy.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./mod.ts";
@@ -24,6 +25,7 @@ import type {
   HttpBackendContext,
   ListenOptions,
   NetAddr,
+  ProxyTarget,
   RuntimeAdapter,
   ServeBackend,
 } from "./types.ts";
@@ -162,6 +164,7 @@ export function bindSocket(socket: Socket, head?: Uint8Array): Transport {
 
 /** Opens a TCP or TLS connection with node:net / node:tls. */
 export function connect(options: ConnectOptions): Promise<Transport> {
+  if (options.proxy !== undefined) return connectThroughProxy(options, options.proxy);
   return new Promise((resolve, reject) => {
     const { hostname, port, signal } = options;
     if (signal?.aborted) return reject(signal.reason);
@@ -170,20 +173,7 @@ export function connect(options: ConnectOptions): Promise<Transport> {
     const tcp = netConnect({ host: hostname, port, allowHalfOpen: true });
     let socket: Socket = tcp;
     if (options.tls) {
-      const ca = options.caCerts?.length ? [...rootCertificates, ...options.caCerts] : undefined;
-      const isIp = isIP(hostname) !== 0;
-      // `host` is what the certificate is checked against for an IP address
-      // (no servername): with `socket` given and no `host`, Node 26 and Deno
-      // checked the name "localhost" instead, so any certificate for
-      // localhost passed for wss://127.0.0.2/ (Bun took it from the socket).
-      socket = tlsConnect({
-        socket: tcp,
-        host: hostname,
-        ca,
-        servername: isIp ? undefined : hostname,
-        ALPNProtocols: ["http/1.1"],
-        rejectUnauthorized: options.verifyCertificate !== false,
-      });
+      socket = startTls(tcp, options);
       tcp.once("error", (error) => socket.destroy(error));
     }
     const onAbort = () => {
@@ -200,6 +190,100 @@ export function connect(options: ConnectOptions): Promise<Transport> {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
       resolve(bindSocket(socket));
+    });
+  });
+}
+
+/** The TLS socket of a `wss:` connection over `tcp` (connected already, or connecting). */
+function startTls(tcp: Socket, options: ConnectOptions): Socket {
+  const { hostname } = options;
+  const ca = options.caCerts?.length ? [...rootCertificates, ...options.caCerts] : undefined;
+  const isIp = isIP(hostname) !== 0;
+  // `host` is what the certificate is checked against for an IP address
+  // (no servername): with `socket` given and no `host`, Node 26 and Deno
+  // checked the name "localhost" instead, so any certificate for
+  // localhost passed for wss://127.0.0.2/ (Bun took it from the socket).
+  return tlsConnect({
+    socket: tcp,
+    host: hostname,
+    ca,
+    servername: isIp ? undefined : hostname,
+    ALPNProtocols: ["http/1.1"],
+    rejectUnauthorized: options.verifyCertificate !== false,
+  });
+}
+
+/**
+ * Opens a CONNECT tunnel (RFC 9110 §9.3.6) through `proxy` to
+ * `options.hostname:port`, then TLS inside it for `wss:` (the certificate
+ * checked against the target's name, not the proxy's).
+ */
+function connectThroughProxy(options: ConnectOptions, proxy: ProxyTarget): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const { signal } = options;
+    if (signal?.aborted) return reject(signal.reason);
+    const tcp = netConnect({ host: proxy.hostname, port: proxy.port, allowHalfOpen: true });
+    let socket: Socket = tcp;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      tcp.off("data", onData);
+      tcp.off("error", onError);
+      tcp.off("close", onClose);
+      socket.off("error", onError);
+      return true;
+    };
+    const fail = (error: unknown) => {
+      if (!settle()) return;
+      socket.destroy();
+      tcp.destroy();
+      reject(error);
+    };
+    const onAbort = () => fail(signal!.reason);
+    const onError = (error: Error) => fail(error);
+    const onClose = () => fail(new Error(`the proxy ${proxy.label} closed the connection before answering CONNECT`));
+    const parser = new ResponseHeadParser();
+    const onData = (chunk: Uint8Array) => {
+      const result = parser.push(chunk);
+      if (result.state === "incomplete") return;
+      tcp.off("data", onData);
+      if (result.state === "error") {
+        return fail(new Error(`the proxy ${proxy.label} answered CONNECT with an invalid head: ${result.message}`));
+      }
+      const problem = connectResponseError(result.head);
+      if (problem !== null) {
+        return fail(Object.assign(new Error(problem.replace("the proxy", `the proxy ${proxy.label}`)), {
+          status: result.head.status,
+        }));
+      }
+      // The target speaks only after our TLS hello or handshake request: nothing may follow the answer.
+      if (result.rest.length !== 0) {
+        return fail(new Error(`the proxy ${proxy.label} sent bytes after its answer to CONNECT`));
+      }
+      if (!options.tls) {
+        if (settle()) resolve(bindSocket(tcp));
+        return;
+      }
+      tcp.off("close", onClose);
+      socket = startTls(tcp, options);
+      socket.once("error", onError);
+      tcp.once("error", onError);
+      socket.once("secureConnect", () => {
+        if (settle()) resolve(bindSocket(socket));
+      });
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    tcp.on("error", onError);
+    tcp.on("close", onClose);
+    tcp.once("connect", () => {
+      try {
+        tcp.write(connectRequestHead(options.hostname, options.port, proxy.authorization));
+      } catch (error) {
+        return fail(error);
+      }
+      tcp.on("data", onData);
     });
   });
 }

@@ -24,6 +24,23 @@ export interface ConnectOptions {
   verifyCertificate?: boolean;
   /** Aborts the attempt. */
   signal?: AbortSignal;
+  /**
+   * An HTTP proxy to open a CONNECT tunnel through (TLS, for `tls`, then runs
+   * inside the tunnel, checked against `hostname`).
+   */
+  proxy?: ProxyTarget;
+}
+
+/** An HTTP proxy (see {@linkcode ConnectOptions.proxy}). */
+export interface ProxyTarget {
+  /** The proxy's host name or IP address (IPv6 without brackets). */
+  hostname: string;
+  /** The proxy's port. */
+  port: number;
+  /** The `Proxy-Authorization` value, if any. */
+  authorization?: string;
+  /** How the proxy is named in messages (its URL without credentials). */
+  label: string;
 }
 
 /** The functions each runtime adapter exports. */
