@@ -221,14 +221,15 @@ export interface ProcessServer {
 export const PYTHON = "/usr/bin/python3";
 
 /**
- * Starts `_py_echo_server.py` (Python `websockets`) and waits for the port it
- * prints. Rejects if Python or the module is missing.
+ * Starts `_py_echo_server.py` (Python `websockets`) on `port` (0: any free
+ * one) and waits for the port it prints. Rejects if Python or the module is
+ * missing. `close()` kills it (SIGTERM: no closing handshakes).
  */
-export function startPythonEchoServer(): Promise<ProcessServer> {
+export function startPythonEchoServer(port = 0): Promise<ProcessServer> {
   const script = fileURLToPath(
     new URL("./_py_echo_server.py", import.meta.url),
   );
-  const child = spawn(PYTHON, [script], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(PYTHON, [script, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
