@@ -41,6 +41,8 @@ export type { ClientRequestHeadersOptions, ExpectedResponse, ResponseCheck } fro
 export { Client, DEFAULT_OPEN_TIMEOUT, makeClient } from "./src/driver/client.ts";
 export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
 export type { ReconnectOptions } from "./src/driver/reconnect.ts";
+export { WebSocket } from "./src/driver/websocket.ts";
+export type { BinaryType, WebSocketOptions } from "./src/driver/websocket.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions } from "./src/driver/driver.ts";
