@@ -46,6 +46,7 @@ describe("exports", () => {
         "availableBackends",
         "makeClient",
         "Client",
+        "WebSocket",
       ]
     ) {
       assert.ok(name in mod, `mod.ts should export ${name}`);
@@ -62,6 +63,8 @@ describe("exports", () => {
     assert.equal(typeof server.serve, "function");
     assert.equal(typeof client.makeClient, "function");
     assert.equal(server.WebSocketDriver, client.WebSocketDriver);
+    assert.equal(client.WebSocket, mod.WebSocket);
+    assert.equal(mod.WebSocket.OPEN, 1);
   });
 
   it("the driver has every verb of the seed's API", () => {
