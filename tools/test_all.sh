@@ -18,17 +18,18 @@ if ! { have deno "$(pin deno)" && have bun "$(pin bun)" && have node "v$(pin nod
   echo "Installing the pinned runtimes into $rt (npm ci)…"
   npm ci --prefix "$rt" --no-audit --no-fund --loglevel=error || exit 1
 fi
-# Real peers from Debian: headless Chromium, Python's websockets/wsproto, and
-# redis-server (the Redis backplane's tests start their own).
+# Real peers from Debian: headless Chromium, Python's websockets/wsproto,
+# redis-server (the Redis backplane's tests start their own) and tinyproxy
+# (the client's CONNECT proxy tests start their own).
 if ! [ -x /usr/bin/chromium ] || ! /usr/bin/python3 -c "import websockets, wsproto" 2>/dev/null ||
-  ! command -v redis-server >/dev/null; then
+  ! command -v redis-server >/dev/null || ! [ -x /usr/bin/tinyproxy ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing chromium, python3-websockets, python3-wsproto and redis-server (apt-get)…"
+    echo "Installing chromium, python3-websockets, python3-wsproto, redis-server and tinyproxy (apt-get)…"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      chromium python3-websockets python3-wsproto redis-server >/dev/null || exit 1
+      chromium python3-websockets python3-wsproto redis-server tinyproxy >/dev/null || exit 1
   else
-    echo "The interop tests need Debian's chromium, python3-websockets, python3-wsproto and redis-server:"
-    echo "  sudo apt-get install chromium python3-websockets python3-wsproto redis-server"
+    echo "The interop tests need Debian's chromium, python3-websockets, python3-wsproto, redis-server and tinyproxy:"
+    echo "  sudo apt-get install chromium python3-websockets python3-wsproto redis-server tinyproxy"
     exit 1
   fi
 fi

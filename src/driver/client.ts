@@ -492,9 +492,11 @@ export class Client extends WebSocketDriver {
         if (status >= 200 && status !== 204 && status !== 304) {
           this.#response.body = await readErrorBody(transport, headers);
         }
-        const failure = new Error(`Cannot connect to ${url}: ${check.message}${
-          REDIRECT_STATUSES.has(status) ? " (a redirect: see the followRedirects option)" : ""
-        }`);
+        const failure = new Error(
+          `Cannot connect to ${url}: ${check.message}${
+            REDIRECT_STATUSES.has(status) ? " (a redirect: see the followRedirects option)" : ""
+          }`,
+        );
         // A server error (5xx) may pass; anything else would be answered the same way again.
         throw status >= 500 && status <= 599 ? failure : permanent(failure);
       }

@@ -63,7 +63,9 @@ export function reconnectPolicy(value: boolean | ReconnectOptions | undefined): 
   if (value === undefined || value === false) return null;
   const options = value === true ? {} : value;
   if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid reconnect: expected true, false or an object, got ${options === null ? "null" : typeof options}`);
+    throw new TypeError(
+      `Invalid reconnect: expected true, false or an object, got ${options === null ? "null" : typeof options}`,
+    );
   }
   checkOptions(options, RECONNECT_OPTION_KEYS, "reconnect options");
   const policy: ReconnectPolicy = {
@@ -74,7 +76,9 @@ export function reconnectPolicy(value: boolean | ReconnectOptions | undefined): 
     jitter: options.jitter ?? true,
   };
   if (!(policy.retries === Infinity || Number.isSafeInteger(policy.retries)) || policy.retries < 0) {
-    throw new RangeError(`Invalid reconnect.retries ${policy.retries}: expected a whole number, 0 or more, or Infinity`);
+    throw new RangeError(
+      `Invalid reconnect.retries ${policy.retries}: expected a whole number, 0 or more, or Infinity`,
+    );
   }
   for (const key of ["minDelay", "maxDelay"] as const) {
     if (typeof policy[key] !== "number" || !Number.isFinite(policy[key]) || policy[key] < 0) {

@@ -40,8 +40,6 @@ export type BinaryType = "blob" | "arraybuffer";
 
 type EventName = "open" | "message" | "error" | "close";
 
-type Listener = EventListenerOrEventListenerObject;
-
 const STATES = { connecting: 0, open: 1, closing: 2, closed: 3 } as const;
 
 /**
@@ -115,7 +113,7 @@ export class WebSocket extends EventTarget {
   };
   #handlerListeners: Partial<Record<EventName, (event: Event) => void>> = {};
   /** The wrapper of each listener, by type and capture: what removeEventListener must remove. */
-  #wrappers = new Map<Listener, Map<string, EventListener>>();
+  #wrappers = new Map<EventListenerOrEventListenerObject, Map<string, EventListener>>();
 
   /**
    * Connects to `url` (`ws:`, `wss:`, `http:` or `https:`).
@@ -141,7 +139,9 @@ export class WebSocket extends EventTarget {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // The browser's errors for a bad URL or bad subprotocols.
-      if (/^Invalid (WebSocket URL|subprotocol|acceptProtocols)/.test(message)) throw new DOMException(message, "SyntaxError");
+      if (/^Invalid (WebSocket URL|subprotocol|acceptProtocols)/.test(message)) {
+        throw new DOMException(message, "SyntaxError");
+      }
       throw error;
     }
     this.#client = client;
@@ -354,7 +354,7 @@ export class WebSocket extends EventTarget {
    */
   override addEventListener(
     type: string,
-    listener: Listener | null,
+    listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
     if (listener === null || listener === undefined) return;
@@ -381,7 +381,7 @@ export class WebSocket extends EventTarget {
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
   override removeEventListener(
     type: string,
-    listener: Listener | null,
+    listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
     if (listener === null || listener === undefined) return;
@@ -392,7 +392,7 @@ export class WebSocket extends EventTarget {
     super.removeEventListener(type, wrapper, options);
   }
 
-  #forget(listener: Listener, key: string): void {
+  #forget(listener: EventListenerOrEventListenerObject, key: string): void {
     const byType = this.#wrappers.get(listener);
     byType?.delete(key);
     if (byType?.size === 0) this.#wrappers.delete(listener);

@@ -82,10 +82,18 @@ describe("proxy: the CONNECT head and answer (sans-I/O)", () => {
   });
 
   it("any 2xx opens the tunnel; anything else is an error with the status", () => {
-    const head = (status: number, statusText: string) => ({ version: "HTTP/1.1" as const, status, statusText, headers: new Headers() });
+    const head = (status: number, statusText: string) => ({
+      version: "HTTP/1.1" as const,
+      status,
+      statusText,
+      headers: new Headers(),
+    });
     assert.equal(connectResponseError(head(200, "Connection established")), null);
     assert.equal(connectResponseError(head(204, "")), null);
-    assert.match(connectResponseError(head(407, "Proxy Authentication Required"))!, /407 Proxy Authentication Required/);
+    assert.match(
+      connectResponseError(head(407, "Proxy Authentication Required"))!,
+      /407 Proxy Authentication Required/,
+    );
     assert.match(connectResponseError(head(403, "Access violation"))!, /403/);
   });
 });
@@ -206,7 +214,10 @@ describe("proxy: through tinyproxy", () => {
     const strict = await startTinyproxy({ connectPorts: [443] });
     try {
       const message = await failure(plain.url, { proxy: strict.url });
-      assert.match(message, /Cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: the proxy http:\/\/127\.0\.0\.1:\d+ answered CONNECT with 403/);
+      assert.match(
+        message,
+        /Cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: the proxy http:\/\/127\.0\.0\.1:\d+ answered CONNECT with 403/,
+      );
     } finally {
       await strict.close();
     }
@@ -216,7 +227,10 @@ describe("proxy: through tinyproxy", () => {
     const gone = await startTinyproxy();
     const url = gone.url;
     await gone.close();
-    assert.match(await failure(plain.url, { proxy: url }), /Cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: .*(ECONNREFUSED|refused)/i);
+    assert.match(
+      await failure(plain.url, { proxy: url }),
+      /Cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: .*(ECONNREFUSED|refused)/i,
+    );
   });
 });
 

@@ -215,7 +215,9 @@ describe("reconnect: which endings are retried", () => {
 
   it("closeConnection() while waiting to reconnect stops it: close once, no further attempt", async () => {
     const port = await closedPort();
-    const client = makeClient(`ws://127.0.0.1:${port}/`, { reconnect: { minDelay: 5000, maxDelay: 5000, jitter: false } });
+    const client = makeClient(`ws://127.0.0.1:${port}/`, {
+      reconnect: { minDelay: 5000, maxDelay: 5000, jitter: false },
+    });
     const r = record(client);
     client.startConnection();
     await r.until("reconnecting", () => r.count("reconnecting") === 1);

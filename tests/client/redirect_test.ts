@@ -70,7 +70,9 @@ describe("followRedirects", () => {
   it("follows 301, 302, 303, 307 and 308 to a relative Location, and url names the target", async () => {
     for (const status of [301, 302, 303, 307, 308]) {
       const before = a.connections.length;
-      const result = await attempt(`${a.url}/redirect?status=${status}&to=/landed-${status}`, { followRedirects: true });
+      const result = await attempt(`${a.url}/redirect?status=${status}&to=/landed-${status}`, {
+        followRedirects: true,
+      });
       assert.equal(result.error, "");
       assert.equal(result.url, `${a.url}/landed-${status}`);
       assert.deepEqual(heads(a).slice(before), [

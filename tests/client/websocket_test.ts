@@ -143,7 +143,7 @@ describe("WebSocket: talking to a ws echo server", () => {
     assert.ok(closed instanceof CloseEvent);
     assert.deepEqual([closed.code, closed.reason, closed.wasClean], [4000, "bye", true]);
     assert.equal(ws.readyState, WebSocket.CLOSED);
-    assert.deepEqual((await server.connections.at(-1)!.closed), [4000, "bye"]);
+    assert.deepEqual(await server.connections.at(-1)!.closed, [4000, "bye"]);
     assert.equal(events.filter((e) => e === "error").length, 0);
     ws.close(); // nothing happens once closed
   });
