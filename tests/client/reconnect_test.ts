@@ -152,6 +152,31 @@ describe("reconnect: which endings are retried", () => {
     }
   });
 
+  it("a for await loop carries over a reconnection and ends at the final close", async () => {
+    let connections = 0;
+    const server = serve((request) => {
+      const ws = makeServer(request);
+      const n = ++connections;
+      ws.on("open", () => {
+        ws.send(`from ${n}`);
+        ws.closeConnection(n === 1 ? 1012 : 1000, "");
+      });
+      return ws.startConnection();
+    }, { port: 0, hostname: "127.0.0.1" });
+    const { port } = await server.ready;
+    const client = makeClient(`ws://127.0.0.1:${port}/`, { reconnect: FAST });
+    try {
+      client.startConnection();
+      const seen: Array<string | Uint8Array> = [];
+      for await (const message of client) seen.push(message);
+      assert.deepEqual(seen, ["from 1", "from 2"]);
+      assert.equal((await client.closed).code, 1000);
+    } finally {
+      client.terminate();
+      await server.close();
+    }
+  });
+
   it("a 503 answer is retried, a 404 is final (error, then close once)", async () => {
     let n = 0;
     const fake = await startFakeServer((c) => {
