@@ -55,4 +55,5 @@ export { availableBackends, DEFAULT_SERVE_HEARTBEAT, serve } from "./src/driver/
 export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
 export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
+export { ListenerError } from "./src/driver/errors.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";

@@ -33,6 +33,7 @@ import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { Server } from "./server.ts";
 import type { HeartbeatOptions } from "./driver.ts";
+import type { ListenerError } from "./errors.ts";
 
 /**
  * The heartbeat `serve()` gives its WebSockets by default: a ping after 30 s of
@@ -130,9 +131,20 @@ export interface ServeOptions {
    * @default {false}
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Called when a listener of one of this server's WebSockets throws (or an
+   * `async` one's promise rejects): that connection is closed with 1011 and
+   * every other one carries on (see `DriverOptions.rethrowListenerErrors`).
+   * Without it, an error nobody listens for on the connection (its `error`
+   * event) is logged to stderr.
+   *
+   * @default {undefined}
+   */
+  onListenerError?: (error: ListenerError, ws: Server) => void;
 }
 
 const SERVE_OPTION_KEYS = [
+  "onListenerError",
   "perMessageDeflate",
   "port",
   "hostname",
@@ -208,7 +220,11 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
   const perMessageDeflate = options?.perMessageDeflate;
   deflateConfig(perMessageDeflate, "serve options"); // a bad setting fails here, not per request
-  const defaults = { heartbeat, perMessageDeflate }; // one object for every request
+  const onListenerError = options?.onListenerError;
+  if (onListenerError !== undefined && typeof onListenerError !== "function") {
+    throw new TypeError("Invalid onListenerError: expected a function");
+  }
+  const defaults = { heartbeat, perMessageDeflate, onListenerError }; // one object for every request
   const offer = (request: Request) => offerUpgrade(request, defaults);
   const onError = options?.onError ?? ((error: unknown) => {
     console.error("Error in the request handler:", error);

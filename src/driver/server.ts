@@ -47,6 +47,7 @@ import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, useExtension
 import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
 import type { Transport } from "./transport.ts";
+import type { ListenerError } from "./errors.ts";
 
 /** Options of {@linkcode makeServer}. */
 export interface ServerOptions extends DriverOptions {
@@ -120,6 +121,8 @@ const offered = new WeakMap<Request, UpgradeDefaults>();
 export interface UpgradeDefaults {
   /** The heartbeat of `serve()`, or `false` for none. */
   heartbeat?: HeartbeatOptions | false;
+  /** Where `serve()` reports the exceptions of its connections' listeners. */
+  onListenerError?: (error: ListenerError, ws: Server) => void;
   /** The permessage-deflate settings of `serve()`. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
@@ -178,6 +181,7 @@ export class Server extends WebSocketDriver {
   #nativeClosed = false;
   #heartbeat: HeartbeatOptions | false | undefined;
   #outgoingHighWaterMark: number;
+  readonly #onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
   /**
    * Messages sent before the connection opened: before startConnection()
    * (whether they go to the driver or to the runtime's socket is known only
@@ -203,6 +207,7 @@ export class Server extends WebSocketDriver {
       (request instanceof Request ? offered.get(request)?.heartbeat : undefined);
     super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
     this.#heartbeat = heartbeat;
+    this.#onListenerError = offered.get(request)?.onListenerError;
     this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
     this.request = request;
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
@@ -281,6 +286,14 @@ export class Server extends WebSocketDriver {
     this.#bindNative(native.socket, protocol);
     nativeResponses.set(native.response, this);
     return native.response;
+  }
+
+  /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */
+  protected override reportListenerError(error: ListenerError): boolean {
+    const hook = this.#onListenerError;
+    if (hook === undefined) return false;
+    hook(error, this);
+    return true;
   }
 
   /** Answers a request that is not a valid upgrade, and fails the connection. */
@@ -374,16 +387,14 @@ export class Server extends WebSocketDriver {
   override sendText(text: string): boolean {
     if (this.#native === null && this.#started) return super.sendText(text);
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
-    this.#nativeSend(text);
-    return true;
+    return this.#nativeSend(text);
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
   override sendBinary(data: BinaryData): boolean {
     if (this.#native === null && this.#started) return super.sendBinary(data);
     // Copied now: what is sent must not change if the caller reuses its buffer.
-    this.#nativeSend(toBytes(data, "Cannot send binary").slice());
-    return true;
+    return this.#nativeSend(toBytes(data, "Cannot send binary").slice());
   }
 
   /**
@@ -392,7 +403,7 @@ export class Server extends WebSocketDriver {
    * @throws {DOMException} `NotSupportedError` on the runtime's own socket
    * (Deno's `serve`), which cannot send pings; it answers the client's pings.
    */
-  override sendPing(data?: string | BinaryData, onPong?: () => void): void {
+  override sendPing(data?: string | BinaryData, onPong?: () => void): boolean {
     if (this.#native === null) return super.sendPing(data, onPong);
     throw new DOMException(
       "Cannot send ping: the runtime's built-in WebSocket (Deno serve, Deno Deploy) cannot send pings; " +
@@ -430,25 +441,23 @@ export class Server extends WebSocketDriver {
     this.#pending.push(data);
   }
 
-  #nativeSend(data: string | Uint8Array): void {
+  /** Sends on the runtime's socket (or queues before it opened); `false` once it is closing or closed. */
+  #nativeSend(data: string | Uint8Array): boolean {
     if (!this.#started) {
-      if (this.readyState !== "connecting") {
-        throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
-      }
+      if (this.readyState !== "connecting") return false;
       this.#queueEarly(data);
-      return;
+      return true;
     }
     const socket = this.#native!;
-    if (socket.readyState !== 1 && socket.readyState !== 0) {
-      throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
-    }
+    if (socket.readyState !== 1 && socket.readyState !== 0) return false;
     if (socket.readyState === 0) {
       // The runtime's socket refuses sends before open: queue them, as the
       // seed does; they go before whatever `open` listeners send.
       this.#queueEarly(data);
-      return;
+      return true;
     }
     socket.send(data);
+    return true;
   }
 }
 
