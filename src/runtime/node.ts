@@ -232,11 +232,29 @@ export async function listenTcp(
     socket.on("error", () => {}); // reported through the transport
     onConnection(bindSocket(socket), remoteOf(socket));
   };
-  const server: NetServer = options.cert !== undefined
-    ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true }, accept)
+  const secure = options.cert !== undefined;
+  const server: NetServer = secure
+    ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true, handshakeTimeout: 10_000 }, accept)
     : createNetServer({ allowHalfOpen: true }, accept);
+  // A TLS client that goes away (or stalls) before its handshake ends never
+  // reaches `accept`, and server.close() would wait for it: every raw socket
+  // is kept until it closes, so that closeAll can end them.
+  const raw = new Set<Socket>();
+  if (secure) {
+    server.on("connection", (socket: Socket) => {
+      raw.add(socket);
+      socket.once("close", () => raw.delete(socket));
+    });
+    server.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
+  }
   const addr = await listening(server, options);
-  return { addr, close: () => closing(server) };
+  return {
+    addr,
+    close: () => closing(server),
+    closeAll: () => {
+      for (const socket of raw) socket.destroy();
+    },
+  };
 }
 
 function toRequest(req: IncomingMessage, secure: boolean, withBody: boolean): Request {
