@@ -7,8 +7,8 @@
  * Window bits 8: zlib cannot compress raw DEFLATE with a 256-byte window
  * (`deflateInit2` refuses it), so 8 is taken as 9, as zlib-based peers do
  * (Node's zlib, hence ws, and Python's). We never ask a peer for 8 bits (see
- * extensions.ts); a peer that asks us for 8 gets 9-bit distances, which every
- * zlib inflater with an 8-bit window accepts (zlib allocates 9 bits for 8).
+ * extensions.ts); a peer that asks us for 8 gets 9-bit distances, as it would
+ * from any zlib-based peer. Our inflater reads 8 as 9 for the same reason.
  *
  * Memory: with context takeover, zlib's deflate state for the connection
  * (window, hash chains and pending buffer: about 4 × 2^windowBits + 128 KiB
