@@ -10,7 +10,10 @@ const image = new Uint8Array(512 * 1024).map(() => {
   if ((seed >>> 16) % 3 === 0) v = (v + ((seed >>> 8) % 9) - 4) & 0xff;
   return v;
 });
-const msgs = Array.from({ length: 1000 }, (_, k) => image.subarray((k * 16384) % image.length, (k * 16384) % image.length + 16384));
+const msgs = Array.from(
+  { length: 1000 },
+  (_, k) => image.subarray((k * 16384) % image.length, (k * 16384) % image.length + 16384),
+);
 const d = new Deflater({ contextTakeover: true });
 const inf = new Inflater({ contextTakeover: true });
 let t = performance.now();
