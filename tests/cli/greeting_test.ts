@@ -135,7 +135,8 @@ describe("wsd -x --count and --wait", () => {
   const replies = (count: number): Behaviour => (ws) => {
     ws.on("open", () => ws.send("welcome"));
     ws.on("message", (m) => {
-      for (let i = 1; i <= count; i++) setTimeout(() => ws.send(`${m} ${i}`), 30 * i);
+      // The client may have closed before the last ones (--count).
+      for (let i = 1; i <= count; i++) setTimeout(() => ws.readyState === "open" && ws.send(`${m} ${i}`), 30 * i);
     });
   };
 
