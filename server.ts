@@ -47,7 +47,7 @@ export {
   selectProtocol,
   validateRequest,
 } from "./src/protocol/handshake.ts";
-export type { RequestCheck } from "./src/protocol/handshake.ts";
+export type { HeaderFields, RequestCheck } from "./src/protocol/handshake.ts";
 export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
 export type { ServerOptions } from "./src/driver/server.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";

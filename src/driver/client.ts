@@ -20,6 +20,7 @@ import { MessageCompression } from "../protocol/compression.ts";
 import { acceptDeflateResponse, deflateConfig, deflateOffer, PERMESSAGE_DEFLATE } from "../protocol/extensions.ts";
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
+import type { HeaderFields } from "../protocol/handshake.ts";
 import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
 import type { ResponseHead } from "../protocol/http1.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
@@ -46,7 +47,7 @@ export interface ClientOptions extends DriverOptions {
    *
    * @default {{}}
    */
-  additionalHeaders?: HeadersInit;
+  additionalHeaders?: HeaderFields;
   /**
    * Milliseconds from `startConnection()` to the validated 101 answer; past
    * that the attempt is abandoned (`error`, then `close` with 1006).
@@ -138,7 +139,7 @@ export class Client extends WebSocketDriver {
   /** The URL connected to (`http(s):` mapped to `ws(s):`). */
   readonly url: URL;
   readonly #protocols: readonly string[];
-  readonly #headers: HeadersInit | undefined;
+  readonly #headers: HeaderFields | undefined;
   readonly #openTimeout: number;
   readonly #caCerts: readonly string[] | undefined;
   readonly #deflate: DeflateConfig | null;

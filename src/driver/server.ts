@@ -43,6 +43,7 @@ import {
 } from "../protocol/handshake.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
+import type { HeaderFields } from "../protocol/handshake.ts";
 import { checkOptions, closeArguments, DRIVER_OPTION_KEYS, toBytes, useExtensions, WebSocketDriver } from "./driver.ts";
 import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState } from "./driver.ts";
@@ -65,7 +66,7 @@ export interface ServerOptions extends DriverOptions {
    *
    * @default {{}}
    */
-  additionalHeaders?: HeadersInit;
+  additionalHeaders?: HeaderFields;
   /**
    * permessage-deflate (RFC 7692): `true` accepts a client's offer with the
    * defaults, an object sets the parameters. Messages from
@@ -172,7 +173,7 @@ export class Server extends WebSocketDriver {
   /** The upgrade request: URL, headers, for routing and authorization. */
   readonly request: Request;
   readonly #acceptProtocols: readonly string[];
-  readonly #additionalHeaders: HeadersInit | undefined;
+  readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
   readonly #deflate: DeflateConfig | null;
   #started = false;
