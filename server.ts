@@ -53,6 +53,8 @@ export type { ServerOptions } from "./src/driver/server.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { availableBackends, DEFAULT_SERVE_HEARTBEAT, serve } from "./src/driver/serve.ts";
 export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
+export { handleUpgrade } from "./src/driver/attach.ts";
+export type { UpgradeListener, UpgradeOptions, UpgradeRequest, UpgradeServer } from "./src/driver/attach.ts";
 export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";
