@@ -16,7 +16,6 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { Hono } from "hono";
-import { serve as nodeServe } from "@hono/node-server";
 import { makeServer, serve } from "../mod.ts";
 import type { ServeHandle } from "../mod.ts";
 
@@ -47,6 +46,9 @@ if ("Deno" in globalThis || "Bun" in globalThis) {
   websockets = serve(app.fetch, { port, hostname, onListen: (addr) => listening("wsd serve", addr.port) });
 } else {
   // Hono's Node server answers the plain requests; its upgrades come to us.
+  // (Loaded on Node only: it replaces the global Request and Response with
+  // its own, which Deno's and Bun's servers refuse.)
+  const { serve: nodeServe } = await import("@hono/node-server");
   const server = nodeServe({ fetch: app.fetch, port, hostname }, (info) => listening("@hono/node-server", info.port));
   websockets = serve(app.fetch, { server });
   stopServer = () =>
