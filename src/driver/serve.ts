@@ -233,7 +233,9 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
     const key = LISTEN_OPTION_KEYS.find((k) => options?.[k] !== undefined);
     if (key !== undefined) throw new TypeError(`Cannot serve: ${key} does not apply to an existing server`);
     if (options?.backend !== undefined && options.backend !== "node") {
-      throw new TypeError(`Cannot serve: an existing server is the node backend, not ${JSON.stringify(options.backend)}`);
+      throw new TypeError(
+        `Cannot serve: an existing server is the node backend, not ${JSON.stringify(options.backend)}`,
+      );
     }
   }
   if (path !== undefined && (attachTo === undefined || typeof path !== "string" || !path.startsWith("/"))) {

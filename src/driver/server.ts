@@ -154,7 +154,10 @@ export function completeUpgrade(
   if (response !== upgrade.response && !isCopyOf(response, upgrade.response)) {
     // The handler (or a middleware around it) answered something else: this
     // connection will never open, and says so.
-    failUpgrade(server, new HandshakeError(response.status, `The handler answered ${response.status}, not the upgrade`));
+    failUpgrade(
+      server,
+      new HandshakeError(response.status, `The handler answered ${response.status}, not the upgrade`),
+    );
     return null;
   }
   return { headers: response.headers, server, start: (transport) => server.attach(transport, protocol) };

@@ -325,7 +325,12 @@ async function listenHttp(options: ListenOptions, context: HttpBackendContext): 
 }
 
 /** An upgrade event of a node:http server on Deno: loads node:http's code only when asked for. */
-async function upgradeHttp(request: unknown, socket: unknown, head: unknown, context: HttpBackendContext): Promise<void> {
+async function upgradeHttp(
+  request: unknown,
+  socket: unknown,
+  head: unknown,
+  context: HttpBackendContext,
+): Promise<void> {
   const { nodeAdapter } = await import("./node.ts");
   return nodeAdapter.upgradeHttp(request, socket, head, context);
 }

@@ -297,7 +297,9 @@ export async function upgradeHttp(
   try {
     built = toRequest(req, secure, false);
   } catch {
-    return await writeRaw(socket, new Response("Invalid request\n", { status: 400 })).catch(() => void socket.destroy());
+    return await writeRaw(socket, new Response("Invalid request\n", { status: 400 })).catch(() =>
+      void socket.destroy()
+    );
   }
   context.offerUpgrade(built);
   try {

@@ -74,7 +74,10 @@ describe("Hono", () => {
     const { serve: nodeServe } = await import("@hono/node-server");
     const hono = app();
     const { promise: listening, resolve } = Promise.withResolvers<number>();
-    const server = nodeServe({ fetch: hono.fetch, port: 0, hostname: HOST, overrideGlobalObjects: false }, (info) => resolve(info.port));
+    const server = nodeServe(
+      { fetch: hono.fetch, port: 0, hostname: HOST, overrideGlobalObjects: false },
+      (info) => resolve(info.port),
+    );
     const websockets = serve(hono.fetch, { server });
     try {
       await check(await listening);
