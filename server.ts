@@ -1,7 +1,8 @@
 /**
  * The server: `makeServer(request, options)` in a Fetch-style handler, and
  * `serve(handler, options)` to run that handler on a backend of your choice
- * (the runtime's raw TCP listener, `node:http`, or Deno's own server). Also the
+ * (the runtime's raw TCP listener, `node:http`, or Deno's own server), or on
+ * an existing `node:http` server (its `server` option, or `handleUpgrade`). Also the
  * server side of the opening handshake (RFC 6455 §4.2) as pure functions.
  *
  * @example The seed's echo server

@@ -10,15 +10,11 @@ import { availableBackends, makeServer, serve } from "../../server.ts";
 import type { ServeHandle } from "../../server.ts";
 import { HOST, openClient, pattern, sameBytes, withTimeout } from "./_util.ts";
 
-/**
- * The app; `native` for Deno's own upgrade, which Hono's middleware cannot
- * wrap: middleware that touches `c.res` before the route (cors does) makes
- * Hono rebuild the answer, and Deno's 101 answer cannot be rebuilt.
- */
-function app(native = false): Hono {
+function app(): Hono {
   const app = new Hono();
-  // Common middleware around the route: our upgrade answer survives Hono's copy of it.
-  app.use(native ? "/" : "*", cors());
+  // Middleware that touches `c.res` before the route (cors does) makes Hono
+  // rebuild the route's answer: the upgrade must survive that copy.
+  app.use("*", cors());
   app.get("/", (c) => c.text("hello"));
   app.get("/ws", (c) => {
     const ws = makeServer(c.req.raw, { acceptProtocols: ["chat"] });
@@ -49,7 +45,7 @@ async function check(port: number): Promise<void> {
 describe("Hono", () => {
   for (const backend of availableBackends()) {
     it(`serve(app.fetch, { backend: "${backend}" })`, async () => {
-      const handle: ServeHandle = serve(app(backend === "deno").fetch, { port: 0, hostname: HOST, backend });
+      const handle: ServeHandle = serve(app().fetch, { port: 0, hostname: HOST, backend });
       try {
         await check((await handle.ready).port);
       } finally {
@@ -61,7 +57,7 @@ describe("Hono", () => {
   if ("Deno" in globalThis) {
     it("Deno.serve(app.fetch): Deno's own WebSocket", async () => {
       const { promise: listening, resolve } = Promise.withResolvers<number>();
-      const server = Deno.serve({ port: 0, hostname: HOST, onListen: (addr) => resolve(addr.port) }, app(true).fetch);
+      const server = Deno.serve({ port: 0, hostname: HOST, onListen: (addr) => resolve(addr.port) }, app().fetch);
       try {
         await check(await listening);
       } finally {
