@@ -13,6 +13,10 @@
  * when the handler returns the response `startConnection()` made for it, they
  * write the 101 head and run the server driver on the socket.
  *
+ * With the `server` option nothing listens: the upgrades of an existing
+ * `node:http` server go to the handler (see `attach.ts`), as on the node
+ * backend.
+ *
  * @module
  */
 
@@ -370,6 +374,7 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   finished.promise.catch(() => {});
 
   const close = (): Promise<void> => {
+    watched = true; // a server closed before it listened needs no loud failure
     return closing ??= (async () => {
       shuttingDown = true;
       // (An existing server may never listen: its upgrade listener is what stops.)
