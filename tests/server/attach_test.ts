@@ -14,7 +14,19 @@ import express from "express";
 import Fastify from "fastify";
 import { handleUpgrade, makeServer, serve } from "../../server.ts";
 import type { Server } from "../../server.ts";
-import { exchange, fixture, HOST, openClient, pattern, requestHead, sameBytes, withTimeout } from "./_util.ts";
+import {
+  exchange,
+  fixture,
+  HOST,
+  openClient,
+  parseFrames,
+  parseHead,
+  pattern,
+  RawClient,
+  requestHead,
+  sameBytes,
+  withTimeout,
+} from "./_util.ts";
 import type { TestClient } from "./_util.ts";
 
 const servers: Server[] = [];
@@ -58,6 +70,22 @@ async function assertEchoes(client: TestClient, n = 70_000): Promise<void> {
 async function rawUpgrade(port: number, target: string): Promise<string> {
   const response = await exchange(port, requestHead({ target }));
   return `${response.status} ${new TextDecoder().decode(response.rest).trim()}`;
+}
+
+/** Upgrades by hand, sends an unmasked frame, and returns the close code the server answers with. */
+async function exchangeGarbage(port: number): Promise<number> {
+  const raw = await RawClient.connect(port);
+  try {
+    raw.write(requestHead({ target: "/ws" }));
+    await raw.readHead();
+    raw.write(new Uint8Array([0x81, 0x02, 0x68, 0x69])); // "hi", unmasked: RFC 6455 §5.1 says fail
+    const bytes = await raw.readToEnd();
+    const frames = parseFrames(parseHead(bytes).rest);
+    const close = frames.find((frame) => frame.opcode === 8)!;
+    return (close.payload[0] << 8) | close.payload[1];
+  } finally {
+    await raw.close();
+  }
 }
 
 after(() => {
@@ -164,6 +192,32 @@ describe("serve(handler, { server }) on an existing node:http server", () => {
     }
   });
 
+  it("100 clients at once, one of them sending garbage; close() sends every one 1001", async () => {
+    const http = createServer(hello);
+    const port = await listen(http);
+    const wsd = serve(echo, { server: http, path: "/ws" });
+    try {
+      const clients = await Promise.all(
+        Array.from({ length: 100 }, () => openClient("ours", `ws://${HOST}:${port}/ws`)),
+      );
+      // A peer that breaks the protocol (an unmasked frame) is closed with 1002; the others go on.
+      const raw = await exchangeGarbage(port);
+      assert.equal(raw, 1002);
+      await Promise.all(clients.map(async (client, i) => {
+        client.send(`m${i}`);
+        assert.equal(await client.nextMessage(), `m${i}`);
+      }));
+      assert.deepEqual(await get(`http://${HOST}:${port}/`), [200, "hello"]);
+      await wsd.close();
+      for (const client of clients) {
+        assert.deepEqual(await withTimeout(client.closed, "a 1001"), [1001, "Server shutting down"]);
+      }
+    } finally {
+      await wsd.close();
+      await stop(http);
+    }
+  });
+
   it("rejects what does not fit an existing server", () => {
     const http = createServer();
     assert.throws(() => serve(echo, { server: http, port: 8080 }), /Cannot serve: port does not apply/);
@@ -211,6 +265,33 @@ describe("handleUpgrade(handler) in the application's own upgrade listener", () 
     );
     try {
       assert.equal(await rawUpgrade(port, "/"), "503 boom");
+    } finally {
+      await stop(http);
+    }
+  });
+
+  it("a handler that starts a connection but answers something else: that server fails (error, then 1006)", async () => {
+    const http = createServer(hello);
+    const port = await listen(http);
+    const events: unknown[] = [];
+    const closed = Promise.withResolvers<void>();
+    http.on(
+      "upgrade",
+      handleUpgrade((request) => {
+        const ws = makeServer(request);
+        ws.on("error", (error) => events.push((error as Error).name));
+        ws.on("close", (code) => {
+          events.push(code);
+          closed.resolve();
+        });
+        ws.startConnection();
+        return new Response("not now\n", { status: 503 });
+      }),
+    );
+    try {
+      assert.equal(await rawUpgrade(port, "/"), "503 not now");
+      await withTimeout(closed.promise, "the server's close");
+      assert.deepEqual(events, ["HandshakeError", 1006]);
     } finally {
       await stop(http);
     }
