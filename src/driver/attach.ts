@@ -20,6 +20,7 @@
 import { runtimeAdapter } from "../runtime/mod.ts";
 import type { HttpBackendContext, NetAddr, ServeBackend } from "../runtime/types.ts";
 import { DEFAULT_SERVE_HEARTBEAT } from "./serve.ts";
+import type { ServeHandler } from "./serve.ts";
 import { checkOptions } from "./driver.ts";
 import type { HeartbeatOptions } from "./driver.ts";
 import { deflateConfig } from "../protocol/extensions.ts";
@@ -102,7 +103,7 @@ function internalError(error: unknown): Response {
  * socket with this library's framing. A response that is not an upgrade is
  * written as is, and the socket closed. Works on Node, Bun and Deno.
  *
- * @param handler The Fetch handler for upgrade requests.
+ * @param handler The Fetch handler for upgrade requests (it gets the peer's address too, as on `serve()`).
  * @param options Defaults for its WebSockets, and the error answer.
  * @returns The listener, for `server.on("upgrade", listener)`.
  *
@@ -124,10 +125,7 @@ function internalError(error: unknown): Response {
  * server.listen(8080);
  * ```
  */
-export function handleUpgrade(
-  handler: (request: Request) => Response | Promise<Response>,
-  options?: UpgradeOptions,
-): UpgradeListener {
+export function handleUpgrade(handler: ServeHandler, options?: UpgradeOptions): UpgradeListener {
   if (typeof handler !== "function") throw new TypeError("Cannot handle upgrades: the handler must be a function");
   checkOptions(options, UPGRADE_OPTION_KEYS, "upgrade options");
   const defaults = {
@@ -137,9 +135,9 @@ export function handleUpgrade(
   deflateConfig(defaults.perMessageDeflate, "upgrade options");
   const onError = options?.onError ?? internalError;
   return upgradeListener({
-    answer: async (request) => {
+    answer: async (request, info) => {
       try {
-        const response = await handler(request);
+        const response = await handler(request, info);
         if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
         return response;
       } catch (error) {
