@@ -127,8 +127,10 @@ export interface UpgradeDefaults {
   /** The permessage-deflate settings of `serve()`. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
-/** Responses made by startConnection() for offered requests. */
-const upgrades = new WeakMap<Response, { server: Server; protocol: string | null }>();
+/** Offered requests whose server made its upgrade answer, with that answer. */
+const upgrades = new WeakMap<Request, { server: Server; protocol: string | null; response: Response }>();
+/** Fails a server whose upgrade answer the handler did not return (set by the class, which may). */
+let failUpgrade: (server: Server, error: Error) => void;
 
 /**
  * Marks `request` as coming from a backend with a raw socket, which will write
@@ -149,11 +151,30 @@ export function completeUpgrade(
   request: Request,
   response: Response,
 ): { headers: Headers; server: Server; start: (transport: Transport) => void } | null {
-  const upgrade = upgrades.get(response);
-  if (upgrade === undefined || upgrade.server.request !== request) return null;
-  upgrades.delete(response);
+  const upgrade = upgrades.get(request);
+  if (upgrade === undefined) return null;
+  upgrades.delete(request);
   const { server, protocol } = upgrade;
+  if (response !== upgrade.response && !isCopyOf(response, upgrade.response)) {
+    // The handler (or a middleware around it) answered something else: this
+    // connection will never open, and says so.
+    failUpgrade(
+      server,
+      new HandshakeError(response.status, `The handler answered ${response.status}, not the upgrade`),
+    );
+    return null;
+  }
   return { headers: response.headers, server, start: (transport) => server.attach(transport, protocol) };
+}
+
+/**
+ * Whether `response` is a copy of the upgrade answer: frameworks rebuild a
+ * handler's answer to add headers (Hono's middleware makes
+ * `new Response(body, answer)`), and those headers then go in the 101 head.
+ */
+function isCopyOf(response: Response, upgrade: Response): boolean {
+  return response.status === upgrade.status && response.body === null &&
+    response.headers.get("sec-websocket-accept") === upgrade.headers.get("sec-websocket-accept");
 }
 
 /**
@@ -170,6 +191,10 @@ export function completeUpgrade(
  * ```
  */
 export class Server extends WebSocketDriver {
+  static {
+    failUpgrade = (server, error) => server.failConnecting(error);
+  }
+
   /** The upgrade request: URL, headers, for routing and authorization. */
   readonly request: Request;
   readonly #acceptProtocols: readonly string[];
@@ -266,7 +291,7 @@ export class Server extends WebSocketDriver {
       // Fetch cannot make a 101 response: this 200 stands for it, and the
       // backend writes the real head (see completeUpgrade).
       const response = new Response(null, { status: 200, headers });
-      upgrades.set(response, { server: this, protocol });
+      upgrades.set(request, { server: this, protocol, response });
       return response;
     }
     const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
