@@ -92,7 +92,7 @@ class Child {
 
   constructor(server: string, config: Config) {
     const [cmd, ...rest] = command(server);
-    this.process = new Deno.Command(cmd, {
+    const proc = new Deno.Command(cmd, {
       args: rest,
       env: {
         WSD_PROJECT: project,
@@ -104,16 +104,18 @@ class Child {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#exited = this.process.status.then((status) => {
+    this.process = proc;
+    this.#exited = proc.status.then((status) => {
       this.exit = { code: status.code, signal: status.signal, at: Date.now() };
     });
     (async () => {
-      for await (const chunk of this.process.stderr.pipeThrough(new TextDecoderStream())) this.stderr += chunk;
+      for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) this.stderr += chunk;
     })();
-    this.#ready = (async () => {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#ready = promise;
+    (async () => {
       let buffered = "";
-      let ready = false;
-      for await (const chunk of this.process.stdout.pipeThrough(new TextDecoderStream())) {
+      for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream())) {
         buffered += chunk;
         let nl;
         while ((nl = buffered.indexOf("\n")) >= 0) {
@@ -123,23 +125,16 @@ class Child {
           if (word === "READY") {
             this.port = Number(a);
             this.pid = Number(b);
-            ready = true;
-            this.#readyResolve();
+            resolve();
           } else if (word === "CLOSED") {
             this.closedAfter = Number(a);
             for (const w of this.#closedWaiters) w();
           }
         }
       }
-      if (!ready) this.#readyReject(new Error(`The ${server} server did not start: ${this.stderr}`));
+      reject(new Error(`The ${server} server did not start: ${this.stderr}`));
     })();
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#readyResolve = resolve;
-    this.#readyReject = reject;
-    this.#ready = promise;
   }
-  #readyResolve!: () => void;
-  #readyReject!: (e: Error) => void;
 
   ready(): Promise<void> {
     return deadline(this.#ready, 15_000, "the child server to start");
