@@ -343,7 +343,7 @@ async function flood(server: string, kind: "ping" | "echo"): Promise<Row> {
   const chunk = kind === "ping"
     ? repeated(clientFrame(OP_PING, new Uint8Array(125)), 512)
     : repeated(clientFrame(OP_BINARY, new Uint8Array(16384)), 4);
-  const accepted = await flooder.flood(chunk, FLOOD_MS);
+  const { accepted } = await flooder.flood(chunk, FLOOD_MS);
   await sleep(500);
   const alive = child.alive;
   const after = alive ? child.memory() : before;

@@ -203,24 +203,43 @@ export class RawWs {
   /**
    * Writes `chunk` again and again for `ms` milliseconds, one write at a time
    * while the socket buffers (so what is counted is what the kernel took).
-   * Resolves with the bytes accepted.
+   * Stops early once `limit` bytes were accepted, or when nothing more was
+   * accepted for `idle` ms (the peer stopped reading: `stalled`). Resolves
+   * with the bytes accepted.
    */
-  flood(chunk: Uint8Array, ms: number): Promise<number> {
+  flood(
+    chunk: Uint8Array,
+    ms: number,
+    options: { limit?: number; idle?: number } = {},
+  ): Promise<{ accepted: number; stalled: boolean }> {
     const socket = this.socket;
+    const limit = options.limit ?? Infinity;
     return new Promise((resolve) => {
       let accepted = 0;
       let done = false;
+      let lastProgress = Date.now();
+      let stalled = false;
       const finish = (): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        clearInterval(watch);
         socket.off("drain", pump);
         socket.off("close", finish);
-        resolve(accepted);
+        resolve({ accepted, stalled });
       };
       const timer = setTimeout(finish, ms);
+      const watch = setInterval(() => {
+        if (options.idle !== undefined && Date.now() - lastProgress >= options.idle) {
+          stalled = true;
+          finish();
+        }
+      }, 100);
       const counted = (error?: Error | null): void => {
-        if (!error) accepted += chunk.length;
+        if (error) return;
+        accepted += chunk.length;
+        lastProgress = Date.now();
+        if (accepted >= limit) finish();
       };
       const pump = (): void => {
         while (!done && !socket.destroyed) {
