@@ -240,9 +240,16 @@ describe("serve().close() while peers are sending", () => {
     child.kill("SIGTERM");
     const code = await withTimeout(child.exited, "the child to exit after SIGTERM", 15_000);
     await withTimeout(Promise.all(clients.map((c) => c.closed)), "every connection to end");
-    const codes = clients.map((c) => c.closeCode);
-    const other = codes.filter((c) => c !== 1001);
-    assert.deepEqual(other, [], `${other.length} of ${clients.length} clients got no 1001`);
+    const counts = new Map<string, number>();
+    for (const c of clients) {
+      const key = c.closeCode === null ? "no close frame" : String(c.closeCode);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    assert.equal(
+      counts.get("1001"),
+      clients.length,
+      `close codes seen: ${[...counts].map(([k, n]) => `${n}× ${k}`).join(", ")}`,
+    );
     assert.equal(code, 0, `exit code; stderr:\n${child.stderr()}`);
     assert.doesNotMatch(child.stderr(), /InvalidStateError|Uncaught|Error:/);
   });
@@ -286,7 +293,10 @@ describe('sendQueuePolicy "close"', () => {
     const child = await startChild(t, { server: { sendQueuePolicy: "close" } });
     const flooder = await RawWs.open(child.port, { paused: true });
     t.after(() => flooder.socket.destroy());
-    await flooder.flood(repeated(clientFrame(OP_BINARY, new Uint8Array(16384)), 4), 3_000, {
+    // small messages, many to a read: a server that pauses reading past the
+    // high-water mark still handles the rest of what it read, and those
+    // echoes find the queue full
+    await flooder.flood(repeated(clientFrame(OP_BINARY, new Uint8Array(1024)), 64), 3_000, {
       limit: 64 * MB,
       idle: 1_000,
     });
