@@ -97,7 +97,9 @@ async function startChild(t: TestContext, config: Record<string, unknown> = {}):
     exited,
     alive: () => running,
     closed,
-    kill: (signal = "SIGTERM") => void child.kill(signal),
+    // process.kill, not child.kill: Deno's child.kill reports the signal it
+    // sent as the way the child ended, even when the child handled it and exited 0
+    kill: (signal = "SIGTERM") => void process.kill(child.pid!, signal),
   };
 }
 
