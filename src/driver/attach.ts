@@ -19,7 +19,7 @@
 
 import { runtimeAdapter } from "../runtime/mod.ts";
 import type { HttpBackendContext, NetAddr, ServeBackend } from "../runtime/types.ts";
-import { DEFAULT_SERVE_HEARTBEAT } from "./serve.ts";
+import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./serve.ts";
 import type { ServeHandler } from "./serve.ts";
 import { checkOptions } from "./driver.ts";
 import type { HeartbeatOptions } from "./driver.ts";
@@ -90,12 +90,6 @@ export interface UpgradeOptions {
 
 const UPGRADE_OPTION_KEYS = ["heartbeat", "perMessageDeflate", "onError"];
 
-/** The default `onError`: log, answer 500. */
-function internalError(error: unknown): Response {
-  console.error("Error in the request handler:", error);
-  return new Response("Internal Server Error\n", { status: 500 });
-}
-
 /**
  * Makes a listener for the `upgrade` event of a `node:http` or `node:https`
  * server: each upgrade request goes to `handler` (a plain Fetch handler
@@ -133,17 +127,8 @@ export function handleUpgrade(handler: ServeHandler, options?: UpgradeOptions): 
     perMessageDeflate: options?.perMessageDeflate,
   };
   deflateConfig(defaults.perMessageDeflate, "upgrade options");
-  const onError = options?.onError ?? internalError;
   return upgradeListener({
-    answer: async (request, info) => {
-      try {
-        const response = await handler(request, info);
-        if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
-        return response;
-      } catch (error) {
-        return await onError(error);
-      }
-    },
+    answer: answerWith(handler, options?.onError ?? internalError),
     offerUpgrade: (request) => offerUpgrade(request, defaults),
     completeUpgrade,
     track: () => {},

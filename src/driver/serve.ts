@@ -216,6 +216,28 @@ export interface ServeHandle {
   readonly finished: Promise<void>;
 }
 
+/** The default `onError`: log, answer 500. */
+export function internalError(error: unknown): Response {
+  console.error("Error in the request handler:", error);
+  return new Response("Internal Server Error\n", { status: 500 });
+}
+
+/** Runs `handler` for a request; a throw (or an answer that is not a Response) becomes `onError`'s answer. */
+export function answerWith(
+  handler: ServeHandler,
+  onError: (error: unknown) => Response | Promise<Response>,
+): (request: Request, info: ServeHandlerInfo) => Promise<Response> {
+  return async (request, info) => {
+    try {
+      const response = await handler(request, info);
+      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
+      return response;
+    } catch (error) {
+      return await onError(error);
+    }
+  };
+}
+
 /** The backends this runtime has. */
 export function availableBackends(): BackendName[] {
   return runtimeName === "deno" ? ["tcp", "node", "deno"] : ["tcp", "node"];
@@ -280,10 +302,7 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   }
   const defaults = { heartbeat, perMessageDeflate, onListenerError }; // one object for every request
   const offer = (request: Request) => offerUpgrade(request, defaults);
-  const onError = options?.onError ?? ((error: unknown) => {
-    console.error("Error in the request handler:", error);
-    return new Response("Internal Server Error\n", { status: 500 });
-  });
+  const answer = answerWith(handler, options?.onError ?? internalError);
 
   const sockets = new Set<Server>();
   const connections = new Set<Transport>();
@@ -306,17 +325,6 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
     // An upgrade whose handler was still running when close() began: without
     // this it would stay open, and keep the listener's close waiting for it.
     if (shuttingDown) goAway(server);
-  };
-
-  /** Runs the handler; a throw becomes onError's answer. */
-  const answer = async (request: Request, info: ServeHandlerInfo): Promise<Response> => {
-    try {
-      const response = await handler(request, info);
-      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
-      return response;
-    } catch (error) {
-      return await onError(error);
-    }
   };
 
   const listen: ListenOptions = {

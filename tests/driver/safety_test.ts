@@ -4,12 +4,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ListenerError, WebSocketDriver } from "../../mod.ts";
-import type { DriverOptions, Transport, TransportSink } from "../../mod.ts";
+import type { DriverOptions } from "../../mod.ts";
 import {
   captureUncaught,
   closePayload,
   concat,
-  decodeFrames,
+  CountingTransport,
   delay,
   encodeFrame,
   OP,
@@ -20,59 +20,10 @@ import {
   withTimeout,
 } from "./_pair.ts";
 
-/** A transport the test drives: input pushed by hand, writes held until released, pauses counted. */
-class HeldTransport implements Transport {
-  readonly writes: Uint8Array[] = [];
-  hold = false;
-  paused = false;
-  pauses = 0;
-  resumes = 0;
-  aborted = false;
-  #sink: TransportSink | null = null;
-  #held: Array<() => void> = [];
-
-  start(sink: TransportSink): void {
-    this.#sink = sink;
-  }
-  write(chunk: Uint8Array): Promise<void> {
-    this.writes.push(chunk.slice());
-    if (!this.hold) return Promise.resolve();
-    return new Promise((resolve) => this.#held.push(resolve));
-  }
-  end(): Promise<void> {
-    return Promise.resolve();
-  }
-  abort(): void {
-    this.aborted = true;
-  }
-  pause(): void {
-    this.paused = true;
-    this.pauses++;
-  }
-  resume(): void {
-    this.paused = false;
-    this.resumes++;
-  }
-  release(): void {
-    const held = this.#held;
-    this.#held = [];
-    for (const resolve of held) resolve();
-  }
-  push(chunk: Uint8Array): void {
-    this.#sink!.data(chunk);
-  }
-  endInput(): void {
-    this.#sink!.end();
-  }
-  frames() {
-    return decodeFrames(concat(this.writes));
-  }
-}
-
 async function open(options?: DriverOptions) {
   const driver = new WebSocketDriver("server", options);
   const rec = record(driver);
-  const transport = new HeldTransport();
+  const transport = new CountingTransport();
   driver.attach(transport);
   await rec.opened;
   return { driver, rec, transport };
@@ -149,7 +100,7 @@ describe("a listener's exception closes only its connection (1011)", () => {
     driver.on("open", () => {
       throw new Error("open bug");
     });
-    const transport = new HeldTransport();
+    const transport = new CountingTransport();
     const logged = await quietErrors(async () => {
       driver.attach(transport);
       await rec.opened;
@@ -174,7 +125,7 @@ describe("a listener's exception closes only its connection (1011)", () => {
 
   it("with no error listener, the exception is written to stderr; an error listener that throws is not called again", async () => {
     const driver = new WebSocketDriver("server");
-    const transport = new HeldTransport();
+    const transport = new CountingTransport();
     driver.attach(transport);
     await new Promise<void>((resolve) => driver.once("open", resolve));
     driver.on("message", () => {
