@@ -1136,7 +1136,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     // application sends on its own (sendQueuePolicy is for that): a peer of
     // ours that sends a lot at once keeps reading, so two peers never both
     // wait for the other to read.
-    if (this.#answering > this.#outgoingHighWaterMark) this.#pauseFor(PAUSED_ANSWERS, true);
+    if (this.#answering > this.#outgoingHighWaterMark) {
+      this.#pauseFor(PAUSED_ANSWERS, true);
+      // With "close" a full queue ends the connection, whether a send or the
+      // answers found it full (once paused, no send may come to find it).
+      if (this.#sendQueuePolicy === "close") this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
+    }
   }
 
   /** A write of `length` bytes (`answer` of them answers to input) finished. */
