@@ -37,7 +37,12 @@
  */
 
 export { createClientRequestHeaders, generateKey, validateResponse } from "./src/protocol/handshake.ts";
-export type { ClientRequestHeadersOptions, ExpectedResponse, ResponseCheck } from "./src/protocol/handshake.ts";
+export type {
+  ClientRequestHeadersOptions,
+  ExpectedResponse,
+  HeaderFields,
+  ResponseCheck,
+} from "./src/protocol/handshake.ts";
 export { Client, DEFAULT_OPEN_TIMEOUT, makeClient } from "./src/driver/client.ts";
 export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
 export type { ReconnectOptions } from "./src/driver/reconnect.ts";

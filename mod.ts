@@ -57,5 +57,6 @@ export { streamTransport } from "./src/driver/transport.ts";
 export type { StreamPair, Transport, TransportSink } from "./src/driver/transport.ts";
 export { CloseCode, DEFAULT_MAX_LENGTH } from "./src/protocol/constants.ts";
 export { ProtocolError } from "./src/protocol/errors.ts";
+export { ListenerError } from "./src/driver/errors.ts";
 export type { Role } from "./src/protocol/protocol.ts";
 export type { ProtocolErrorType } from "./src/protocol/errors.ts";

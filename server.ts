@@ -1,7 +1,8 @@
 /**
  * The server: `makeServer(request, options)` in a Fetch-style handler, and
  * `serve(handler, options)` to run that handler on a backend of your choice
- * (the runtime's raw TCP listener, `node:http`, or Deno's own server). Also the
+ * (the runtime's raw TCP listener, `node:http`, or Deno's own server), or on
+ * an existing `node:http` server (its `server` option, or `handleUpgrade`). Also the
  * server side of the opening handshake (RFC 6455 §4.2) as pure functions.
  *
  * @example The seed's echo server
@@ -47,12 +48,15 @@ export {
   selectProtocol,
   validateRequest,
 } from "./src/protocol/handshake.ts";
-export type { RequestCheck } from "./src/protocol/handshake.ts";
+export type { HeaderFields, RequestCheck } from "./src/protocol/handshake.ts";
 export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
 export type { ServerOptions } from "./src/driver/server.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { availableBackends, DEFAULT_SERVE_HEARTBEAT, serve } from "./src/driver/serve.ts";
 export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
+export { handleUpgrade } from "./src/driver/attach.ts";
+export type { UpgradeListener, UpgradeOptions, UpgradeRequest, UpgradeServer } from "./src/driver/attach.ts";
 export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
+export { ListenerError } from "./src/driver/errors.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions } from "./src/driver/driver.ts";

@@ -12,7 +12,7 @@
  * and noisy); compare ratios rather than absolute numbers.
  */
 import { deflateRawSync } from "node:zlib";
-import { Deflater } from "../src/protocol/deflate.ts";
+import { Deflater } from "../src/codec/deflate.ts";
 
 /**
  * Runs `fn` (which processes `units` units) in batches of about 40 ms for about

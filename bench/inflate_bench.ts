@@ -15,7 +15,7 @@
  */
 import { Buffer } from "node:buffer";
 import zlib from "node:zlib";
-import { Inflater } from "../src/protocol/inflate.ts";
+import { Inflater } from "../src/codec/inflate.ts";
 
 const SYNC = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
 const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);

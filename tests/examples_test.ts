@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { withTimeout } from "./driver/_pair.ts";
+import { makeClient } from "../client.ts";
 
 const RUNTIME = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
@@ -58,6 +59,66 @@ async function echoServer(args: string[]) {
       return await withTimeout(server.exited, "the echo server to exit", 10_000);
     },
   };
+}
+
+/** Echoes one text and one binary message through `url`; resolves with what came back, then closes. */
+function echoTwice(url: string): Promise<Array<string | Uint8Array>> {
+  const client = makeClient(url);
+  const received: Array<string | Uint8Array> = [];
+  const done = new Promise<Array<string | Uint8Array>>((resolve, reject) => {
+    client.on("error", reject);
+    client.on("message", (message) => {
+      received.push(message);
+      if (received.length === 2) client.closeConnection();
+    });
+    client.on("close", () => resolve(received));
+  });
+  client.startConnection();
+  client.send("hi");
+  client.send(new Uint8Array([0, 1, 255]));
+  return withTimeout(done, `the echo of ${url}`, 20_000);
+}
+
+/**
+ * The examples with a fixed contract: `--port P --hostname H`, `GET /`
+ * answers `hello`, `/ws` echoes (text stays text, binary stays binary).
+ */
+for (const example of ["node_http.ts", "hono.ts"]) {
+  describe(`examples/${example}`, () => {
+    it("answers GET / with hello and echoes on /ws; stops on SIGTERM", async () => {
+      const server = start(example, ["--port", "0", "--hostname", "127.0.0.1"]);
+      try {
+        const port = await withTimeout(
+          new Promise<number>((resolve, reject) => {
+            const check = setInterval(() => {
+              const match = /listening on http:\/\/localhost:(\d+)\//.exec(server.output());
+              if (match) {
+                clearInterval(check);
+                resolve(Number(match[1]));
+              }
+            }, 20);
+            server.exited.then((code) => {
+              clearInterval(check);
+              reject(new Error(`${example} exited with ${code}: ${server.output()}`));
+            });
+          }),
+          `${example} to listen`,
+          20_000,
+        );
+        const response = await fetch(`http://127.0.0.1:${port}/`);
+        assert.equal(response.status, 200);
+        assert.equal(await response.text(), "hello");
+        assert.deepEqual(await echoTwice(`ws://127.0.0.1:${port}/ws`), ["hi", new Uint8Array([0, 1, 255])]);
+      } finally {
+        try {
+          process.kill(server.child.pid!, "SIGTERM");
+        } catch {
+          // it exited already (the listen check reports why)
+        }
+        assert.equal(await withTimeout(server.exited, `${example} to exit`, 10_000), 0, server.output());
+      }
+    });
+  });
 }
 
 describe("examples", () => {

@@ -44,6 +44,7 @@ describe("exports", () => {
         "HandshakeError",
         "serve",
         "availableBackends",
+        "handleUpgrade",
         "makeClient",
         "Client",
         "WebSocket",

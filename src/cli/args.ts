@@ -29,13 +29,15 @@ export interface CliOptions {
   ca: string | undefined;
   /** `--insecure`: skip the check of the server's certificate. */
   insecure: boolean;
-  /** `-x`: send this, print the first answer, exit. */
+  /** `-x`: send this, print the answer(s), exit. */
   execute: string | undefined;
+  /** `--count`: how many answers `-x` waits for; `undefined`: one (or, with `--wait`, any number). */
+  count: number | undefined;
   /** `--ping`: send a ping, print the round-trip time, exit. */
   ping: boolean;
   /** `--binary`: send lines (and `-x`) as binary messages. */
   binary: boolean;
-  /** `--wait`: milliseconds to keep receiving after the end of input. */
+  /** `--wait`: milliseconds to keep receiving after the end of input, or after the send of `-x`. */
   wait: number;
   /** `--slash` / `--no-slash`; `undefined`: on when stdin is a terminal. */
   slash: boolean | undefined;
@@ -87,11 +89,20 @@ Options (connect):
       --deflate               offer permessage-deflate compression
       --ca FILE               trust the CA certificate(s) in FILE (PEM) for wss://
       --insecure              accept any certificate for wss:// (testing only!)
-  -x, --execute MESSAGE       send MESSAGE, print the first answer, close, exit
+  -x, --execute MESSAGE       send MESSAGE, print the answer to it, close, exit.
+                              Messages that come before the send (a greeting) are
+                              not answers: -x first pings and sends once the pong
+                              is back, so whatever the server sent before it read
+                              anything from us is left out (shown with -v)
+  -n, --count N               with -x: print the first N answers (default 1;
+                              0 sends and closes at once)
+  -w, --wait SECONDS          keep receiving this long after the input ended
+                              (default 0); with -x, print every answer within
+                              SECONDS of the send (at least one, or --count N)
       --ping                  send a ping, print the round-trip time, close, exit
-  -w, --wait SECONDS          keep receiving this long after the input ended (default 0)
+                              (messages that come meanwhile are left out)
       --timeout SECONDS       limit for the connection and handshake, and for the
-                              answer to -x or --ping (default 10)
+                              answer(s) to -x or the pong of --ping (default 10)
 Options (listen):
   -l, --listen PORT           listen on PORT (0 picks a free one); lines typed go
                               to every connection, slash commands too
@@ -115,6 +126,7 @@ Colours are used on a terminal only, and never when NO_COLOR is set.
 Examples:
   wsd ws://localhost:5000/echo
   wsd -x hello ws://localhost:5000/echo
+  wsd -x subscribe --wait 5 wss://example.com/feed
   wsd --ping wss://example.com/socket
   wsd -H "Authorization: Bearer TOKEN" -s chat wss://example.com/chat
   wsd --ca ./ca.pem wss://localhost:8443/
@@ -133,6 +145,7 @@ const OPTIONS: Record<string, { short?: string; kind: Kind }> = {
   ca: { kind: "value" },
   insecure: { kind: "flag" },
   execute: { short: "x", kind: "value" },
+  count: { short: "n", kind: "value" },
   ping: { kind: "flag" },
   binary: { kind: "flag" },
   wait: { short: "w", kind: "value" },
@@ -150,7 +163,7 @@ const OPTIONS: Record<string, { short?: string; kind: Kind }> = {
   help: { short: "h", kind: "flag" },
 };
 
-const CONNECT_ONLY = ["header", "ca", "insecure", "execute", "ping", "wait", "timeout"];
+const CONNECT_ONLY = ["header", "ca", "insecure", "execute", "count", "ping", "wait", "timeout"];
 const LISTEN_ONLY = ["host", "echo", "cert", "key"];
 
 const SHORT: Record<string, string> = Object.fromEntries(
@@ -215,6 +228,7 @@ export function parseArgs(args: readonly string[]): CliOptions {
     ca: undefined,
     insecure: false,
     execute: undefined,
+    count: undefined,
     ping: false,
     binary: false,
     wait: 0,
@@ -288,6 +302,12 @@ export function parseArgs(args: readonly string[]): CliOptions {
       case "execute":
         options.execute = value;
         break;
+      case "count":
+        if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+          throw new UsageError(`Invalid --count ${JSON.stringify(value)}: expected a whole number, 0 or more`);
+        }
+        options.count = Number(value);
+        break;
       case "ping":
         options.ping = true;
         break;
@@ -356,8 +376,11 @@ export function parseArgs(args: readonly string[]): CliOptions {
   if (options.execute !== undefined || options.ping) {
     // These shape a session of input lines, which -x and --ping do not read.
     const which = options.ping ? "--ping" : "-x";
-    const idle = ["wait", "slash", "no-slash", ...(options.ping ? ["binary"] : [])].find((o) => seen.has(o));
+    const idle = ["slash", "no-slash", ...(options.ping ? ["wait", "binary"] : [])].find((o) => seen.has(o));
     if (idle) throw new UsageError(`Option --${idle} does nothing with ${which}, which reads no input`);
+  }
+  if (seen.has("count") && options.execute === undefined) {
+    throw new UsageError("Option --count counts the answers to -x MESSAGE; it needs -x");
   }
   if (options.insecure && options.ca !== undefined) {
     throw new UsageError("Options --insecure and --ca do not go together: --insecure checks no certificate at all");

@@ -7,8 +7,8 @@
  *   read --ca → makeClient (bad URL/option: status 2) → startConnection
  *     └─ failed: error (status, first lines of an HTTP error body, TLS hint) → 1
  *     └─ open: summary on stderr, then
- *          -x      send, first answer, close 1000
- *          --ping  ping, RTT, close 1000
+ *          -x      ping; pong (or 1 s) → send; the answer(s) after the send; close 1000
+ *          --ping  ping, RTT, close 1000 (data messages left out)
  *          else    each input line → a message (or a slash command); end of input → close 1000
  *     └─ close: code and reason on stderr → 0 if clean, else 1 (130: interrupted twice)
  * ```
@@ -29,6 +29,12 @@ const encoder = new TextEncoder();
 
 /** Close codes after which the exit status is 0 (besides the code of a close we started). */
 const CLEAN_CODES = [1000, 1001, 1005];
+
+/**
+ * How long `-x` waits for the pong of its barrier ping before it sends anyway
+ * (a server that answers no ping would otherwise never get the message).
+ */
+const BARRIER_MS = 1000;
 
 /** How many lines of an HTTP error body are shown. */
 const BODY_LINES = 8;
@@ -122,8 +128,12 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
   /** Set when the outcome is a failure whatever the close code (-x without answer). */
   let failed = false;
   let interrupts = 0;
-  let firstMessage: (() => void) | undefined;
-  const answered = new Promise<"answer">((resolve) => firstMessage = () => resolve("answer"));
+  // -x: messages are answers only once MESSAGE was sent; it waits for `wanted` of them.
+  let answering = false;
+  let answers = 0;
+  const wanted = options.count ?? (options.wait > 0 ? Infinity : 1);
+  let enough: (() => void) | undefined;
+  const answered = new Promise<"answer">((resolve) => enough = () => resolve("answer"));
   const closed = new Promise<[number, string]>((resolve) =>
     client.once("close", (code, reason) => resolve([code, reason]))
   );
@@ -165,12 +175,23 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
   });
 
   client.on("message", (data) => {
-    if (!session) {
-      // -x: the first answer only.
-      if (firstMessage === undefined) return;
-      firstMessage();
-      firstMessage = undefined;
+    if (!session && (!answering || answers >= wanted)) {
+      // --ping, and -x before its send (a greeting) or after its answers: not shown
+      // as answers; -v and --json tell what was left out.
+      if (out.json) {
+        out.event(
+          typeof data === "string"
+            ? { event: "skipped", type: "text", data }
+            : { event: "skipped", type: "binary", length: data.length, hex: toHex(data) },
+        );
+      } else if (options.verbose) {
+        const what = typeof data === "string" ? JSON.stringify(data) : `binary, ${data.length} bytes`;
+        const why = options.ping ? "not a pong" : answering ? "after the answers" : "before the send";
+        out.line("stderr", out.paint("stderr", "dim", out.remote("stderr", `(${why}, left out: ${what})`)));
+      }
+      return;
     }
+    if (!session && ++answers === wanted) enough!();
     if (out.json) {
       out.event(
         typeof data === "string"
@@ -180,7 +201,6 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
     } else {
       out.message(data, out.promptMode ? "< " : "");
     }
-    if (!session) startClose(1000);
   });
 
   for (const kind of ["ping", "pong"] as const) {
@@ -237,6 +257,43 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
   };
   const offSignals = [io.onSignal("SIGINT", onInterrupt), io.onSignal("SIGTERM", onInterrupt)];
 
+  /**
+   * -x: a ping first, and MESSAGE once its pong is back. A server answers a
+   * ping after it read it, and so after everything it sent before reading
+   * anything from us (a greeting on open, say): TCP keeps the order, so those
+   * messages arrive before the pong and are left out. Then the answers: until
+   * `wanted` came, the connection closed, or the time is up (`--wait`, else
+   * `--timeout`). The caller starts the close.
+   */
+  const execute = async (message: string): Promise<"answer" | "closed" | "timeout" | "unsent"> => {
+    const [barrier, cancelBarrier] = timer(BARRIER_MS);
+    await Promise.race([client.ping().catch(() => {}), barrier, closed]);
+    cancelBarrier();
+    if (client.readyState !== "open") return "closed";
+    answering = true;
+    let sent: boolean;
+    try {
+      sent = options.binary ? client.sendBinary(encoder.encode(message)) : client.sendText(message);
+    } catch (error) {
+      fail(`Cannot send: ${(error as Error).message}`);
+      startClose(1000);
+      return "unsent";
+    }
+    if (!sent) {
+      fail("Cannot send: the connection is closing");
+      return "unsent";
+    }
+    if (wanted === 0) {
+      startClose(1000);
+      return "answer";
+    }
+    const [timeout, cancel] = timer(options.wait > 0 ? options.wait : options.timeout);
+    const outcome = await Promise.race([answered, closed.then(() => "closed" as const), timeout]);
+    cancel();
+    if (outcome === "answer") startClose(1000);
+    return outcome;
+  };
+
   const status = (code: number): number => {
     if (interrupts >= 2) return 130;
     if (!opened || failed || code === 1006) return 1;
@@ -251,38 +308,49 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
   }
 
   // ── -x and --ping ──
-  if (options.execute !== undefined || options.ping) {
-    const [timeout, cancel] = timer(options.timeout);
-    let outcome: "answer" | "closed" | "timeout" | "error";
-    if (options.execute !== undefined) {
-      try {
-        if (options.binary) client.sendBinary(encoder.encode(options.execute));
-        else client.sendText(options.execute);
-      } catch (error) {
-        fail(`Cannot send: ${(error as Error).message}`);
+  if (options.execute !== undefined) {
+    const outcome = await execute(options.execute);
+    const count = wanted === Infinity ? "" : ` of ${wanted}`;
+    const within = `within ${seconds(options.wait > 0 ? options.wait : options.timeout)}`;
+    if (outcome === "timeout") startClose(1000);
+    if (outcome !== "answer" && answers < (wanted === Infinity ? 1 : wanted)) {
+      failed = true;
+      if (outcome === "unsent") {
+        // said already
+      } else if (answers === 0) {
+        fail(outcome === "timeout" ? `No answer ${within}` : "The connection closed before the answer came");
+      } else {
+        fail(
+          outcome === "timeout"
+            ? `Only ${answers}${count} answers ${within}`
+            : `The connection closed after ${answers}${count} answers`,
+        );
       }
-      outcome = await Promise.race([answered, closed.then(() => "closed" as const), timeout]);
-    } else {
-      outcome = await Promise.race([
-        client.ping().then((rtt) => {
-          if (out.json) out.event({ event: "rtt", ms: rtt });
-          else out.line("stdout", `pong: ${formatMs(rtt)}`);
-          startClose(1000);
-          return "answer" as const;
-        }, () => "error" as const),
-        closed.then(() => "closed" as const),
-        timeout,
-      ]);
     }
+    const [code] = await closed;
+    offSignals.forEach((off) => off());
+    return status(code);
+  }
+  if (options.ping) {
+    const [timeout, cancel] = timer(options.timeout);
+    const outcome = await Promise.race([
+      client.ping().then((rtt) => {
+        if (out.json) out.event({ event: "rtt", ms: rtt });
+        else out.line("stdout", `pong: ${formatMs(rtt)}`);
+        startClose(1000);
+        return "answer" as const;
+      }, () => "error" as const),
+      closed.then(() => "closed" as const),
+      timeout,
+    ]);
     cancel();
-    const what = options.ping ? "pong" : "answer";
     if (outcome === "timeout") {
       failed = true;
-      fail(`No ${what} within ${seconds(options.timeout)}`);
+      fail(`No pong within ${seconds(options.timeout)}`);
       startClose(1000);
     } else if (outcome === "closed" || outcome === "error") {
       failed = true;
-      fail(`The connection closed before the ${what} came`);
+      fail("The connection closed before the pong came");
     }
     const [code] = await closed;
     offSignals.forEach((off) => off());

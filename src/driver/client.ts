@@ -34,6 +34,7 @@ import { MessageCompression } from "../protocol/compression.ts";
 import { acceptDeflateResponse, deflateConfig, deflateOffer, PERMESSAGE_DEFLATE } from "../protocol/extensions.ts";
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
+import type { HeaderFields } from "../protocol/handshake.ts";
 import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
 import type { ResponseHead } from "../protocol/http1.ts";
 import { Protocol } from "../protocol/protocol.ts";
@@ -76,7 +77,7 @@ export interface ClientOptions extends DriverOptions {
    *
    * @default {{}}
    */
-  additionalHeaders?: HeadersInit;
+  additionalHeaders?: HeaderFields;
   /**
    * Milliseconds from `startConnection()` to the validated 101 answer; past
    * that the attempt is abandoned (`error`, then `close` with 1006).
@@ -225,7 +226,7 @@ export class Client extends WebSocketDriver {
   /** The URL of the current attempt (a redirect's target, after one). */
   #url: URL;
   readonly #protocols: readonly string[];
-  readonly #headers: HeadersInit | undefined;
+  readonly #headers: HeaderFields | undefined;
   readonly #openTimeout: number;
   readonly #caCerts: readonly string[] | undefined;
   readonly #deflate: DeflateConfig | null;

@@ -35,6 +35,7 @@ import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
+import { ListenerError } from "./errors.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
 
@@ -167,6 +168,19 @@ export interface DriverOptions {
    * @default {"buffer"}
    */
   sendQueuePolicy?: SendQueuePolicy;
+  /**
+   * What happens when one of this connection's listeners throws (or an
+   * `async` listener's promise rejects). By default (`false`) the connection
+   * is closed with 1011 and the exception is reported as a
+   * {@linkcode ListenerError} (the `error` event; on servers of `serve()`
+   * also its `onListenerError`; on stderr when nobody listens), so one
+   * connection's bug never ends the process. `true` rethrows it from a
+   * microtask instead, as an uncaught exception (which ends the process on
+   * Node and Deno), and leaves the connection alone.
+   *
+   * @default {false}
+   */
+  rethrowListenerErrors?: boolean;
 }
 
 /**
@@ -189,6 +203,7 @@ export const DRIVER_OPTION_KEYS: readonly string[] = [
   "incomingHighWaterMark",
   "outgoingHighWaterMark",
   "sendQueuePolicy",
+  "rethrowListenerErrors",
 ];
 
 /**
@@ -285,6 +300,12 @@ interface PendingPing {
 // deno-lint-ignore no-explicit-any
 const NONE: any[] = Object.freeze([]) as unknown as any[];
 
+/** Reasons to stop reading a connection's transport (bits of `#pauses`). */
+/** The message iterator holds more than `incomingHighWaterMark` unread. */
+const PAUSED_ITERATOR = 1;
+/** Answers to the peer's input wait for the socket, more than `outgoingHighWaterMark`. */
+const PAUSED_ANSWERS = 2;
+
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
 let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Array) => boolean;
 let endInput: (driver: WebSocketDriver, transport: Transport) => void;
@@ -366,7 +387,15 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #queue: Array<string | Uint8Array> = NONE;
   #queueBytes = 0;
   #waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>> | null = null;
-  #paused = false;
+  /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
+  #pauses = 0;
+  /**
+   * Bytes written in answer to the peer's input (pongs, close replies, and
+   * whatever the listeners of its events sent) that the transport has not
+   * taken yet: past `outgoingHighWaterMark` the peer is not read any more.
+   */
+  #answering = 0;
+  readonly #rethrowListenerErrors: boolean;
   readonly #outgoingHighWaterMark: number;
   readonly #sendQueuePolicy: SendQueuePolicy;
   /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
@@ -424,6 +453,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       );
     }
     this.#sendQueuePolicy = policy;
+    this.#rethrowListenerErrors = options?.rethrowListenerErrors === true;
     this.#role = role;
     this.#closeTimeout = closeTimeout;
     this.#protocol = new Protocol({ role, maxLength, maskKey: options?.maskKey });
@@ -475,7 +505,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#writing = 0;
       driver.#inputEnded = driver.#outputEnding = driver.#outputEnded = false;
       driver.#heartbeatPingAt = 0;
-      driver.#paused = false;
+      // Unread messages of the iterator still hold the new connection back;
+      // answers of the old one are gone with it.
+      driver.#pauses &= PAUSED_ITERATOR;
+      driver.#answering = 0;
     };
   }
 
@@ -553,6 +586,58 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
+   * A listener of this connection threw: unless `rethrowListenerErrors`, the
+   * connection is closed with 1011 ("internal error"; the peer learns nothing
+   * more) and the exception is reported as a {@linkcode ListenerError}: on the
+   * `error` event (unless it is an `error` or `close` listener that threw),
+   * to {@linkcode WebSocketDriver.reportListenerError}, and on stderr when
+   * neither took it. Every other connection carries on.
+   *
+   * @example
+   * ```ts ignore
+   * ws.on("message", () => {
+   *   throw new Error("bug"); // this connection closes with 1011; the server lives on
+   * });
+   * ```
+   */
+  protected override listenerError(error: unknown, event: keyof DriverEvents): void {
+    if (this.#rethrowListenerErrors) return rethrowLater(error);
+    const failure = new ListenerError(String(event), error);
+    if (this.readyState === "open") {
+      try {
+        this.closeConnection(CloseCode.INTERNAL_ERROR, "Internal error");
+      } catch {
+        this.terminate(); // a socket that cannot send 1011 (a runtime's own) is dropped
+      }
+    }
+    // An error listener that throws is not told about it again (no loop), nor
+    // anyone once the connection is over.
+    const told = event !== "error" && event !== "close" && this.readyState !== "closed" &&
+      this.listenerCount("error") !== 0;
+    if (told) this.emit("error", failure);
+    let reported = false;
+    try {
+      reported = this.reportListenerError(failure);
+    } catch (hookError) {
+      console.error("wsd: the listener-error hook threw:", hookError);
+    }
+    if (!told && !reported) {
+      console.error(`wsd: ${failure.message}; the connection was closed with 1011:`, error);
+    }
+  }
+
+  /**
+   * Hands a {@linkcode ListenerError} to whoever reports them besides the
+   * `error` event (a server of `serve()` calls its `onListenerError`);
+   * returns whether anyone took it. Here: nobody.
+   *
+   * @param _error The error.
+   */
+  protected reportListenerError(_error: ListenerError): boolean {
+    return false;
+  }
+
+  /**
    * Iterates over the messages (`string` for text, `Uint8Array` for binary)
    * from now on. The loop ends when the connection closes with 1000 or 1001
    * and throws a {@linkcode CloseError} on any other close; leaving the loop
@@ -581,7 +666,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#queueBytes = 0;
       this.#waiter?.resolve({ value: undefined, done: true });
       this.#waiter = null;
-      this.#setPaused(false);
+      this.#pauseFor(PAUSED_ITERATOR, false);
       return { value: undefined, done: true };
     };
     const iterator: AsyncIterableIterator<string | Uint8Array> = {
@@ -590,7 +675,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         if (this.#queue.length !== 0) {
           const value = this.#queue.shift()!;
           this.#queueBytes -= value.length;
-          if (this.#queueBytes <= this.#highWaterMark / 2) this.#setPaused(false);
+          if (this.#queueBytes <= this.#highWaterMark / 2) this.#pauseFor(PAUSED_ITERATOR, false);
           return Promise.resolve({ value, done: false });
         }
         if (this.readyState === "closed") {
@@ -619,7 +704,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(message);
     this.#queueBytes += message.length;
-    if (this.#queueBytes > this.#highWaterMark) this.#setPaused(true);
+    if (this.#queueBytes > this.#highWaterMark) this.#pauseFor(PAUSED_ITERATOR, true);
   }
 
   /** Ends an iteration: done on a clean close, a CloseError on any other. */
@@ -633,11 +718,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     else waiter.reject(new CloseError(code, reason));
   }
 
-  #setPaused(paused: boolean): void {
-    if (this.#paused === paused) return;
-    this.#paused = paused;
-    if (paused) this.#transport?.pause?.();
-    else this.#transport?.resume?.();
+  /** Sets or clears one reason to stop reading; the transport is read while there is none. */
+  #pauseFor(reason: number, paused: boolean): void {
+    const before = this.#pauses;
+    const after = paused ? before | reason : before & ~reason;
+    if (after === before) return;
+    this.#pauses = after;
+    if (before === 0) this.#transport?.pause?.();
+    else if (after === 0) this.#transport?.resume?.();
   }
 
   /**
@@ -753,6 +841,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       }
       this.#flush();
       t.start(new DriverSink(this, t));
+      // A reconnected client whose iterator is still over its high-water mark.
+      if (this.#pauses !== 0) t.pause?.();
     });
   }
 
@@ -760,11 +850,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /**
    * Sends a message: a string as text, bytes as binary. Before `open` it is
-   * queued and sent in order once the connection opens.
+   * queued and sent in order once the connection opens. Once the closing
+   * handshake started (or the connection is closed) nothing is sent and the
+   * call returns `false`: the peer may close at any moment, a race the caller
+   * cannot prevent, so it is not an exception (the browser's `WebSocket` and
+   * ws drop such sends too).
    *
-   * @returns `true` if the message was queued; `false` if `sendQueuePolicy`
-   * dropped it (`"drop"`, `"close"`).
-   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
+   * @returns `true` if the message was queued; `false` if the connection is
+   * closing or closed, or `sendQueuePolicy` dropped it (`"drop"`, `"close"`).
    * @throws {TypeError} for data that is neither a string nor bytes.
    * @throws {RangeError} with `sendQueuePolicy: "throw"`, while over `outgoingHighWaterMark`.
    *
@@ -778,33 +871,33 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
-   * Sends a text message.
+   * Sends a text message; see {@linkcode WebSocketDriver.send}.
    *
-   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
-   * @throws {TypeError} for an unknown key in `options`.
+   * @returns `true` if queued; `false` once the connection is closing or
+   * closed, or if `sendQueuePolicy` dropped it.
+   * @throws {TypeError} if `text` is not a string, or for an unknown key in `options`.
    */
   sendText(text: string, options?: SendOptions): boolean {
     if (typeof text !== "string") throw new TypeError(`Cannot send text: expected a string, got ${typeName(text)}`);
     const compress = options === undefined || sendCompress(options);
-    this.#checkCanSend("send");
-    if (!this.#admit()) return false;
+    if (!this.#canSend() || !this.#admit()) return false;
     this.#protocol.sendText(text, compress);
     this.#sent();
     return true;
   }
 
   /**
-   * Sends a binary message. The bytes are copied at once: changing them later
-   * does not change what is sent.
+   * Sends a binary message; see {@linkcode WebSocketDriver.send}. The bytes
+   * are copied at once: changing them later does not change what is sent.
    *
-   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
-   * @throws {TypeError} for an unknown key in `options`.
+   * @returns `true` if queued; `false` once the connection is closing or
+   * closed, or if `sendQueuePolicy` dropped it.
+   * @throws {TypeError} for data that is not bytes, or for an unknown key in `options`.
    */
   sendBinary(data: BinaryData, options?: SendOptions): boolean {
     const bytes = toBytes(data, "Cannot send binary");
     const compress = options === undefined || sendCompress(options);
-    this.#checkCanSend("send");
-    if (!this.#admit()) return false;
+    if (!this.#canSend() || !this.#admit()) return false;
     this.#protocol.sendBinary(bytes, compress);
     this.#sent();
     return true;
@@ -819,8 +912,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * @ignore
    */
   [sendEncodedFrame](frame: Uint8Array): boolean {
-    this.#checkCanSend("send");
-    if (!this.#admit()) return false;
+    if (!this.#canSend() || !this.#admit()) return false;
     this.#protocol.sendEncodedFrame(frame);
     this.#sent();
     return true;
@@ -850,12 +942,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * Sends a ping (queued before `open`). `onPong` is called once, when the pong
    * that answers this very ping arrives, even if other pings carry the same
    * payload; a pong also acknowledges every earlier ping (RFC 6455 §5.5.3 lets
-   * a peer answer only the latest).
+   * a peer answer only the latest). Once the closing handshake started nothing
+   * is sent (and `onPong` is never called).
    *
+   * @returns `true` if the ping was queued, `false` once the connection is
+   * closing or closed.
    * @throws {RangeError} if `data` is longer than 125 bytes.
-   * @throws {DOMException} `InvalidStateError` once the closing handshake started.
    */
-  sendPing(data: string | BinaryData = new Uint8Array(0), onPong?: () => void): void {
+  sendPing(data: string | BinaryData = new Uint8Array(0), onPong?: () => void): boolean {
     const payload = typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       throw new RangeError(`Cannot send ping: the payload has ${payload.length} bytes, at most 125 are allowed`);
@@ -863,11 +957,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (onPong !== undefined && typeof onPong !== "function") {
       throw new TypeError(`Cannot send ping: onPong must be a function, got ${typeName(onPong)}`);
     }
-    this.#checkCanSend("send ping");
+    if (!this.#canSend()) return false;
     if (this.#pings === NONE) this.#pings = [];
     this.#pings.push({ payload, onPong });
     this.#protocol.sendPing(payload);
     this.#sent();
+    return true;
   }
 
   /**
@@ -941,7 +1036,11 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     const start = performance.now();
     try {
-      this.sendPing(payload, () => resolve(performance.now() - start));
+      if (!this.sendPing(payload, () => resolve(performance.now() - start))) {
+        return Promise.reject(
+          new DOMException(`Cannot ping: the connection is ${this.readyState}`, "InvalidStateError"),
+        );
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -967,11 +1066,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#tearDown();
   }
 
-  /** Throws once the closing handshake started: nothing may follow a close frame. */
-  #checkCanSend(what: string): void {
-    if (this.#protocol.closeSent || this.#readyState === "closing" || this.#readyState === "closed") {
-      throw new DOMException(`Cannot ${what}: the connection is ${this.#readyState}`, "InvalidStateError");
-    }
+  /** Whether a frame may still be sent: not once the closing handshake started (nothing may follow a close frame). */
+  #canSend(): boolean {
+    return !this.#protocol.closeSent && this.#readyState !== "closing" && this.#readyState !== "closed";
   }
 
   /** After a send: write now at the end of this turn, or in a microtask. */
@@ -995,7 +1092,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     } finally {
       this.#inTurn = false;
     }
-    this.#flush();
+    this.#flush(true);
     return released;
   }
 
@@ -1059,12 +1156,16 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       try {
         ping.onPong?.();
       } catch (error) {
-        rethrowLater(error);
+        this.listenerError(error, "pong");
       }
     }
   }
 
-  #flush(): void {
+  /**
+   * Hands what the protocol has to send to the transport; `answers`: it was
+   * produced while handling the peer's input (see `#answering`).
+   */
+  #flush(answers = false): void {
     this.#flushScheduled = false;
     const transport = this.#transport;
     if (transport === null || this.#outputEnding) return;
@@ -1084,24 +1185,44 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         if (this.#full) queueMicrotask(() => this.#writeDone(0));
         continue;
       }
-      this.#writing += piece.length;
+      const length = piece.length;
+      const answer = answers ? length : 0;
+      this.#writing += length;
+      this.#answering += answer;
       written.then(
         () => {
           if (release) releaseFrame(piece);
-          if (this.#transport === transport) this.#writeDone(piece.length);
+          if (this.#transport === transport) this.#writeDone(length, answer);
         },
         (error) => {
           if (this.#transport !== transport) return;
-          this.#writing -= piece.length;
+          this.#writing -= length;
+          this.#answering -= answer;
           this.#transportFailed(error);
         },
       );
     }
+    // A peer that sends without reading our answers (an echo, pongs to a ping
+    // flood) is not read any more until it reads them: TCP slows it down
+    // instead of our memory growing. Only answers count, not what the
+    // application sends on its own (sendQueuePolicy is for that): a peer of
+    // ours that sends a lot at once keeps reading, so two peers never both
+    // wait for the other to read.
+    if (this.#answering > this.#outgoingHighWaterMark) {
+      this.#pauseFor(PAUSED_ANSWERS, true);
+      // With "close" a full queue ends the connection, whether a send or the
+      // answers found it full (once paused, no send may come to find it).
+      if (this.#sendQueuePolicy === "close") this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
+    }
   }
 
-  /** A write of `length` bytes finished. */
-  #writeDone(length: number): void {
+  /** A write of `length` bytes (`answer` of them answers to input) finished. */
+  #writeDone(length: number, answer = 0): void {
     this.#writing -= length;
+    this.#answering -= answer;
+    if ((this.#pauses & PAUSED_ANSWERS) !== 0 && this.#answering <= this.#outgoingHighWaterMark) {
+      this.#pauseFor(PAUSED_ANSWERS, false);
+    }
     if (this.#full && this.bufferedAmount <= this.#outgoingHighWaterMark) this.#drained();
   }
 

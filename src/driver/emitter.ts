@@ -4,15 +4,16 @@
  * `emit`), camelCased, plus `off`.
  *
  * Listeners run synchronously, in the order they were added. A listener that
- * throws does not stop the others, nor the connection that emitted the event:
- * the exception is rethrown from a microtask, where it surfaces as an uncaught
- * exception, as it would from any event handler.
+ * throws (or an `async` one whose promise rejects) does not stop the others:
+ * the exception goes to {@linkcode EventEmitter.listenerError}, which rethrows
+ * it from a microtask here (an uncaught exception, as from any event handler)
+ * and which a connection overrides to close only itself (1011).
  *
  * @module
  */
 
 // deno-lint-ignore no-explicit-any
-type Listener = (...args: any[]) => void;
+type Listener = (...args: any[]) => unknown;
 
 /**
  * Calls the listeners of `event` with one argument, exactly as `emit` does,
@@ -36,7 +37,7 @@ export function rethrowLater(error: unknown): void {
 }
 
 interface OnceWrapper {
-  (...args: unknown[]): void;
+  (...args: unknown[]): unknown;
   listener: Listener;
 }
 
@@ -62,13 +63,44 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
       if (list === undefined) return false;
       for (let i = 0; i < list.length; i++) {
         try {
-          list[i].call(emitter, arg);
+          const result = list[i].call(emitter, arg);
+          if (result !== undefined) emitter.#watch(result, event);
         } catch (error) {
-          rethrowLater(error);
+          emitter.listenerError(error, event);
         }
       }
       return true;
     };
+  }
+
+  /** An `async` listener's promise: its rejection is a listener's exception too. */
+  #watch(result: unknown, event: keyof Events): void {
+    if (typeof (result as PromiseLike<unknown>)?.then !== "function") return;
+    (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.listenerError(error, event));
+  }
+
+  /**
+   * Called with the exception of a listener of `event` (thrown, or the
+   * rejection of the promise an `async` listener returned), after the other
+   * listeners ran. Rethrows it from a microtask, as an uncaught exception;
+   * a connection overrides it to close itself with 1011 and report the error.
+   *
+   * @example
+   * ```ts
+   * import { EventEmitter } from "@x/wsd";
+   *
+   * class Quiet extends EventEmitter<{ tick: [] }> {
+   *   protected override listenerError(error: unknown): void {
+   *     console.log("a listener failed:", (error as Error).message);
+   *   }
+   * }
+   * new Quiet().on("tick", () => {
+   *   throw new Error("boom");
+   * }).emit("tick");
+   * ```
+   */
+  protected listenerError(error: unknown, _event: keyof Events): void {
+    rethrowLater(error);
   }
 
   /** Adds `listener` for `event`; returns `this`. */
@@ -92,7 +124,7 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
       // Remove this very registration: removing `listener` would take the most
       // recent one, which may be a plain `on` of the same function.
       this.removeListener(event, wrapper as unknown as (...args: Events[K]) => void);
-      listener(...args);
+      return listener(...args);
     }) as unknown as OnceWrapper;
     wrapper.listener = listener as Listener;
     return this.on(event, wrapper as unknown as (...args: Events[K]) => void);
@@ -139,17 +171,18 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
 
   /**
    * Calls every listener of `event` with `args`; returns whether there was any.
-   * An exception from a listener is rethrown from a microtask after the others
-   * ran.
+   * An exception from a listener goes to {@linkcode EventEmitter.listenerError}
+   * after the others ran.
    */
   emit<K extends keyof Events>(event: K, ...args: Events[K]): boolean {
     const list = this.#listeners.get(event);
     if (list === undefined) return false;
     for (let i = 0; i < list.length; i++) {
       try {
-        list[i].apply(this, args);
+        const result = list[i].apply(this, args);
+        if (result !== undefined) this.#watch(result, event);
       } catch (error) {
-        rethrowLater(error);
+        this.listenerError(error, event);
       }
     }
     return true;

@@ -13,6 +13,10 @@
  * when the handler returns the response `startConnection()` made for it, they
  * write the 101 head and run the server driver on the socket.
  *
+ * With the `server` option nothing listens: the upgrades of an existing
+ * `node:http` server go to the handler (see `attach.ts`), as on the node
+ * backend.
+ *
  * @module
  */
 
@@ -28,11 +32,14 @@ import {
 } from "../protocol/http1.ts";
 import type { RequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
-import type { ListenOptions, NetAddr, ServeBackend } from "../runtime/types.ts";
+import type { ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { Server } from "./server.ts";
 import type { HeartbeatOptions } from "./driver.ts";
+import type { ListenerError } from "./errors.ts";
+import { attachUpgrades, isUpgradeServer } from "./attach.ts";
+import type { UpgradeServer } from "./attach.ts";
 
 /**
  * The heartbeat `serve()` gives its WebSockets by default: a ping after 30 s of
@@ -130,9 +137,46 @@ export interface ServeOptions {
    * @default {false}
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Called when a listener of one of this server's WebSockets throws (or an
+   * `async` one's promise rejects): that connection is closed with 1011 and
+   * every other one carries on (see `DriverOptions.rethrowListenerErrors`).
+   * Without it, an error nobody listens for on the connection (its `error`
+   * event) is logged to stderr.
+   *
+   * @default {undefined}
+   */
+  onListenerError?: (error: ListenerError, ws: Server) => void;
+  /**
+   * An existing `node:http` or `node:https` server (plain, or the one under
+   * Express, Fastify, Koa, Hono's node-server) to serve WebSockets on instead
+   * of listening: its `upgrade` requests go to the handler, its plain
+   * requests stay the application's. `port`, `hostname`, `cert`, `key`,
+   * `headTimeout` and `maxHeadSize` do not apply (the server listens by
+   * itself); `ready` waits for it to listen, and `close()` stops handling
+   * upgrades and closes the WebSockets, but not the server.
+   *
+   * @default {undefined}
+   */
+  server?: UpgradeServer;
+  /**
+   * With `server`: the one path (`"/ws"`) whose upgrades go to the handler;
+   * upgrades of other paths are left to the server's other `upgrade`
+   * listeners (404 when there is none). Without it, every upgrade goes to the
+   * handler.
+   *
+   * @default {undefined}
+   */
+  path?: string;
 }
 
+/** Options that set up a listener, and so do not apply to an existing server. */
+const LISTEN_OPTION_KEYS = ["port", "hostname", "cert", "key", "headTimeout", "maxHeadSize"] as const;
+
 const SERVE_OPTION_KEYS = [
+  "onListenerError",
+  "server",
+  "path",
   "perMessageDeflate",
   "port",
   "hostname",
@@ -152,7 +196,12 @@ const SERVE_OPTION_KEYS = [
 export interface ServeHandle {
   /** The backend in use. */
   readonly backend: BackendName;
-  /** Resolves with the address once listening; rejects if listening failed. */
+  /**
+   * Resolves with the address once listening; rejects if listening failed
+   * (the error names the address and the cause, `EADDRINUSE` for a port in
+   * use). A server whose `ready` (or `finished`) was never read does not fail
+   * silently: the error is thrown as an uncaught exception.
+   */
   readonly ready: Promise<NetAddr>;
   /** The address, once listening (`null` before). */
   readonly addr: NetAddr | null;
@@ -165,6 +214,28 @@ export interface ServeHandle {
   close(): Promise<void>;
   /** Resolves once the server is closed. */
   readonly finished: Promise<void>;
+}
+
+/** The default `onError`: log, answer 500. */
+export function internalError(error: unknown): Response {
+  console.error("Error in the request handler:", error);
+  return new Response("Internal Server Error\n", { status: 500 });
+}
+
+/** Runs `handler` for a request; a throw (or an answer that is not a Response) becomes `onError`'s answer. */
+export function answerWith(
+  handler: ServeHandler,
+  onError: (error: unknown) => Response | Promise<Response>,
+): (request: Request, info: ServeHandlerInfo) => Promise<Response> {
+  return async (request, info) => {
+    try {
+      const response = await handler(request, info);
+      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
+      return response;
+    } catch (error) {
+      return await onError(error);
+    }
+  };
 }
 
 /** The backends this runtime has. */
@@ -191,7 +262,24 @@ export function availableBackends(): BackendName[] {
 export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandle {
   if (typeof handler !== "function") throw new TypeError("Cannot serve: the handler must be a function");
   checkOptions(options, SERVE_OPTION_KEYS, "serve options");
-  const backend = options?.backend ?? "tcp";
+  const attachTo = options?.server;
+  const path = options?.path;
+  if (attachTo !== undefined) {
+    if (!isUpgradeServer(attachTo)) {
+      throw new TypeError("Cannot serve: server must be a node:http or node:https server");
+    }
+    const key = LISTEN_OPTION_KEYS.find((k) => options?.[k] !== undefined);
+    if (key !== undefined) throw new TypeError(`Cannot serve: ${key} does not apply to an existing server`);
+    if (options?.backend !== undefined && options.backend !== "node") {
+      throw new TypeError(
+        `Cannot serve: an existing server is the node backend, not ${JSON.stringify(options.backend)}`,
+      );
+    }
+  }
+  if (path !== undefined && (attachTo === undefined || typeof path !== "string" || !path.startsWith("/"))) {
+    throw new TypeError("Cannot serve: path must be a string starting with / and goes with server");
+  }
+  const backend = options?.backend ?? (attachTo === undefined ? "tcp" : "node");
   if (!availableBackends().includes(backend)) {
     throw new TypeError(
       `Invalid backend ${JSON.stringify(backend)}: on ${runtimeName} use one of ${availableBackends().join(", ")}`,
@@ -208,12 +296,13 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
   const perMessageDeflate = options?.perMessageDeflate;
   deflateConfig(perMessageDeflate, "serve options"); // a bad setting fails here, not per request
-  const defaults = { heartbeat, perMessageDeflate }; // one object for every request
+  const onListenerError = options?.onListenerError;
+  if (onListenerError !== undefined && typeof onListenerError !== "function") {
+    throw new TypeError("Invalid onListenerError: expected a function");
+  }
+  const defaults = { heartbeat, perMessageDeflate, onListenerError }; // one object for every request
   const offer = (request: Request) => offerUpgrade(request, defaults);
-  const onError = options?.onError ?? ((error: unknown) => {
-    console.error("Error in the request handler:", error);
-    return new Response("Internal Server Error\n", { status: 500 });
-  });
+  const answer = answerWith(handler, options?.onError ?? internalError);
 
   const sockets = new Set<Server>();
   const connections = new Set<Transport>();
@@ -238,17 +327,6 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
     if (shuttingDown) goAway(server);
   };
 
-  /** Runs the handler; a throw becomes onError's answer. */
-  const answer = async (request: Request, info: ServeHandlerInfo): Promise<Response> => {
-    try {
-      const response = await handler(request, info);
-      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
-      return response;
-    } catch (error) {
-      return await onError(error);
-    }
-  };
-
   const listen: ListenOptions = {
     hostname: options?.hostname ?? "0.0.0.0",
     port,
@@ -256,10 +334,31 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
     key: options?.key,
   };
 
+  const httpContext = { answer, offerUpgrade: offer, completeUpgrade, track };
+  // Attached at once, so that no upgrade is missed while the adapter loads.
+  const attached = attachTo === undefined ? null : attachUpgrades(attachTo, path, httpContext);
+
   const ready = (async (): Promise<NetAddr> => {
+    if (attached !== null) {
+      running = attached;
+      addr = await attached.listening;
+      options?.onListen?.(addr);
+      return addr;
+    }
     const adapter = await runtimeAdapter();
+    try {
+      running = await listenOn(adapter, backend);
+    } catch (error) {
+      throw listenFailure(error, listen);
+    }
+    addr = running.addr;
+    options?.onListen?.(addr);
+    return addr;
+  })();
+
+  async function listenOn(adapter: RuntimeAdapter, backend: BackendName): Promise<ServeBackend> {
     if (backend === "tcp") {
-      running = await adapter.listenTcp(listen, (connection, remoteAddr) => {
+      return await adapter.listenTcp(listen, (connection, remoteAddr) => {
         connections.add(connection);
         serveConnection(connection, remoteAddr, listen.cert !== undefined, {
           answer,
@@ -270,9 +369,9 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
         }).finally(() => connections.delete(connection));
       });
     } else if (backend === "node") {
-      running = await adapter.listenHttp(listen, { answer, offerUpgrade: offer, completeUpgrade, track });
+      return await adapter.listenHttp(listen, httpContext);
     } else {
-      running = await adapter.listenNative!(listen, async (request, info) => {
+      return await adapter.listenNative!(listen, async (request, info) => {
         // This listener stops last (see close()); meanwhile, refuse.
         if (shuttingDown) return statusResponse(503, "Server shutting down");
         const response = await answer(request, info);
@@ -281,19 +380,29 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
         return response;
       });
     }
-    addr = running.addr;
-    options?.onListen?.(addr);
-    return addr;
-  })();
-  ready.catch((error) => finished.reject(error));
+  }
+  // Whether the caller watches `ready` or `finished`: if not, a failure to
+  // listen is thrown where nobody can miss it (`serve(h, { port })` with the
+  // port taken used to end the process quietly with status 0).
+  let watched = false;
+  ready.catch((error) => {
+    finished.reject(error);
+    if (!watched) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  });
   // A listen failure rejects both promises; a caller that handles `ready`
   // alone must not get an unhandled rejection (which ends the process).
   finished.promise.catch(() => {});
 
   const close = (): Promise<void> => {
+    watched = true; // a server closed before it listened needs no loud failure
     return closing ??= (async () => {
       shuttingDown = true;
-      await ready.catch(() => {});
+      // (An existing server may never listen: its upgrade listener is what stops.)
+      if (attached === null) await ready.catch(() => {});
       // The runtime's own server (the native backend) sends its own close
       // frame to upgraded sockets when it stops, before ours: the sockets
       // would then report 1005 instead of 1001. So it stops last; the others
@@ -324,7 +433,10 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
 
   return {
     backend,
-    ready,
+    get ready() {
+      watched = true;
+      return ready;
+    },
     get addr() {
       return addr;
     },
@@ -332,7 +444,10 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
       return addr?.port ?? 0;
     },
     close,
-    finished: finished.promise,
+    get finished() {
+      watched = true;
+      return finished.promise;
+    },
   };
 }
 
@@ -495,6 +610,17 @@ function bodyStream(connection: Transport, length: number): ReadableStream<Uint8
       connection.resume?.();
     },
   });
+}
+
+/** A listen error that names the address, and its code when the message does not (Deno's does not). */
+function listenFailure(error: unknown, listen: ListenOptions): unknown {
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  const named = typeof code === "string" && !error.message.includes(code) ? ` (${code})` : "";
+  const failure = new Error(`Cannot listen on ${listen.hostname}:${listen.port}: ${error.message}${named}`, {
+    cause: error,
+  });
+  return typeof code === "string" ? Object.assign(failure, { code }) : failure;
 }
 
 function statusResponse(status: number, message: string): Response {

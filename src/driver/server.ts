@@ -43,6 +43,7 @@ import {
 } from "../protocol/handshake.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { NativeSocket } from "../runtime/native.ts";
+import type { HeaderFields } from "../protocol/handshake.ts";
 import {
   checkOptions,
   closeArguments,
@@ -55,6 +56,7 @@ import {
 import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "./driver.ts";
 import type { Transport } from "./transport.ts";
+import type { ListenerError } from "./errors.ts";
 
 /** Options of {@linkcode makeServer}. */
 export interface ServerOptions extends DriverOptions {
@@ -72,7 +74,7 @@ export interface ServerOptions extends DriverOptions {
    *
    * @default {{}}
    */
-  additionalHeaders?: HeadersInit;
+  additionalHeaders?: HeaderFields;
   /**
    * permessage-deflate (RFC 7692): `true` accepts a client's offer with the
    * defaults, an object sets the parameters. Messages from
@@ -128,11 +130,15 @@ const offered = new WeakMap<Request, UpgradeDefaults>();
 export interface UpgradeDefaults {
   /** The heartbeat of `serve()`, or `false` for none. */
   heartbeat?: HeartbeatOptions | false;
+  /** Where `serve()` reports the exceptions of its connections' listeners. */
+  onListenerError?: (error: ListenerError, ws: Server) => void;
   /** The permessage-deflate settings of `serve()`. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
-/** Responses made by startConnection() for offered requests. */
-const upgrades = new WeakMap<Response, { server: Server; protocol: string | null }>();
+/** Offered requests whose server made its upgrade answer, with that answer. */
+const upgrades = new WeakMap<Request, { server: Server; protocol: string | null; response: Response }>();
+/** Fails a server whose upgrade answer the handler did not return (set by the class, which may). */
+let failUpgrade: (server: Server, error: Error) => void;
 
 /**
  * Marks `request` as coming from a backend with a raw socket, which will write
@@ -153,11 +159,30 @@ export function completeUpgrade(
   request: Request,
   response: Response,
 ): { headers: Headers; server: Server; start: (transport: Transport) => void } | null {
-  const upgrade = upgrades.get(response);
-  if (upgrade === undefined || upgrade.server.request !== request) return null;
-  upgrades.delete(response);
+  const upgrade = upgrades.get(request);
+  if (upgrade === undefined) return null;
+  upgrades.delete(request);
   const { server, protocol } = upgrade;
+  if (response !== upgrade.response && !isCopyOf(response, upgrade.response)) {
+    // The handler (or a middleware around it) answered something else: this
+    // connection will never open, and says so.
+    failUpgrade(
+      server,
+      new HandshakeError(response.status, `The handler answered ${response.status}, not the upgrade`),
+    );
+    return null;
+  }
   return { headers: response.headers, server, start: (transport) => server.attach(transport, protocol) };
+}
+
+/**
+ * Whether `response` is a copy of the upgrade answer: frameworks rebuild a
+ * handler's answer to add headers (Hono's middleware makes
+ * `new Response(body, answer)`), and those headers then go in the 101 head.
+ */
+function isCopyOf(response: Response, upgrade: Response): boolean {
+  return response.status === upgrade.status && response.body === null &&
+    response.headers.get("sec-websocket-accept") === upgrade.headers.get("sec-websocket-accept");
 }
 
 /**
@@ -174,10 +199,14 @@ export function completeUpgrade(
  * ```
  */
 export class Server extends WebSocketDriver {
+  static {
+    failUpgrade = (server, error) => server.failConnecting(error);
+  }
+
   /** The upgrade request: URL, headers, for routing and authorization. */
   readonly request: Request;
   readonly #acceptProtocols: readonly string[];
-  readonly #additionalHeaders: HeadersInit | undefined;
+  readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
   readonly #deflate: DeflateConfig | null;
   #started = false;
@@ -186,6 +215,7 @@ export class Server extends WebSocketDriver {
   #nativeClosed = false;
   #heartbeat: HeartbeatOptions | false | undefined;
   #outgoingHighWaterMark: number;
+  readonly #onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
   /**
    * Messages sent before the connection opened: before startConnection()
    * (whether they go to the driver or to the runtime's socket is known only
@@ -211,6 +241,7 @@ export class Server extends WebSocketDriver {
       (request instanceof Request ? offered.get(request)?.heartbeat : undefined);
     super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
     this.#heartbeat = heartbeat;
+    this.#onListenerError = offered.get(request)?.onListenerError;
     this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
     this.request = request;
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
@@ -268,7 +299,7 @@ export class Server extends WebSocketDriver {
       // Fetch cannot make a 101 response: this 200 stands for it, and the
       // backend writes the real head (see completeUpgrade).
       const response = new Response(null, { status: 200, headers });
-      upgrades.set(response, { server: this, protocol });
+      upgrades.set(request, { server: this, protocol, response });
       return response;
     }
     const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
@@ -289,6 +320,14 @@ export class Server extends WebSocketDriver {
     this.#bindNative(native.socket, protocol);
     nativeResponses.set(native.response, this);
     return native.response;
+  }
+
+  /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */
+  protected override reportListenerError(error: ListenerError): boolean {
+    const hook = this.#onListenerError;
+    if (hook === undefined) return false;
+    hook(error, this);
+    return true;
   }
 
   /** Answers a request that is not a valid upgrade, and fails the connection. */
@@ -384,8 +423,7 @@ export class Server extends WebSocketDriver {
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
     // The runtime's own socket compresses as it agreed; the option is only checked.
     if (options !== undefined) sendCompress(options);
-    this.#nativeSend(text);
-    return true;
+    return this.#nativeSend(text);
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
@@ -393,8 +431,7 @@ export class Server extends WebSocketDriver {
     if (this.#native === null && this.#started) return super.sendBinary(data, options);
     if (options !== undefined) sendCompress(options);
     // Copied now: what is sent must not change if the caller reuses its buffer.
-    this.#nativeSend(toBytes(data, "Cannot send binary").slice());
-    return true;
+    return this.#nativeSend(toBytes(data, "Cannot send binary").slice());
   }
 
   /**
@@ -403,7 +440,7 @@ export class Server extends WebSocketDriver {
    * @throws {DOMException} `NotSupportedError` on the runtime's own socket
    * (Deno's `serve`), which cannot send pings; it answers the client's pings.
    */
-  override sendPing(data?: string | BinaryData, onPong?: () => void): void {
+  override sendPing(data?: string | BinaryData, onPong?: () => void): boolean {
     if (this.#native === null) return super.sendPing(data, onPong);
     throw new DOMException(
       "Cannot send ping: the runtime's built-in WebSocket (Deno serve, Deno Deploy) cannot send pings; " +
@@ -441,25 +478,23 @@ export class Server extends WebSocketDriver {
     this.#pending.push(data);
   }
 
-  #nativeSend(data: string | Uint8Array): void {
+  /** Sends on the runtime's socket (or queues before it opened); `false` once it is closing or closed. */
+  #nativeSend(data: string | Uint8Array): boolean {
     if (!this.#started) {
-      if (this.readyState !== "connecting") {
-        throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
-      }
+      if (this.readyState !== "connecting") return false;
       this.#queueEarly(data);
-      return;
+      return true;
     }
     const socket = this.#native!;
-    if (socket.readyState !== 1 && socket.readyState !== 0) {
-      throw new DOMException(`Cannot send: the connection is ${this.readyState}`, "InvalidStateError");
-    }
+    if (socket.readyState !== 1 && socket.readyState !== 0) return false;
     if (socket.readyState === 0) {
       // The runtime's socket refuses sends before open: queue them, as the
       // seed does; they go before whatever `open` listeners send.
       this.#queueEarly(data);
-      return;
+      return true;
     }
     socket.send(data);
+    return true;
   }
 }
 

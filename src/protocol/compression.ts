@@ -9,9 +9,9 @@
  * @module
  */
 
-import { Deflater } from "./deflate.ts";
+import { Deflater } from "../codec/deflate.ts";
 import type { DeflateConfig, DeflateParams } from "./extensions.ts";
-import { Inflater } from "./inflate.ts";
+import { Inflater } from "../codec/inflate.ts";
 import type { Role } from "./protocol.ts";
 
 /** The compressor and decompressor of one connection. */
@@ -51,7 +51,7 @@ export class MessageCompression {
       contextTakeover: this.#sendTakeover,
       level: this.#level,
     });
-    return this.#deflater.compressView(data);
+    return this.#deflater.compress(data);
   }
 
   /**

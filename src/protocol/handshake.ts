@@ -105,6 +105,14 @@ export type ResponseCheck =
     message: string;
   };
 
+/**
+ * Extra header fields, in any form `new Headers()` takes: a `Headers`,
+ * `[name, value]` pairs, or a record. The DOM's `HeadersInit`, spelled out so
+ * that the published declarations compile without the DOM lib (a Node
+ * TypeScript project with `@types/node` has `Headers` but no `HeadersInit`).
+ */
+export type HeaderFields = Headers | Array<[string, string]> | Record<string, string>;
+
 /** Options for {@linkcode createClientRequestHeaders}. */
 export interface ClientRequestHeadersOptions {
   /** The `Host` header: the URL's host, with the port when not the default. */
@@ -123,7 +131,7 @@ export interface ClientRequestHeadersOptions {
    *
    * @default {undefined}
    */
-  additionalHeaders?: HeadersInit;
+  additionalHeaders?: HeaderFields;
   /**
    * The `Sec-WebSocket-Extensions` offer, e.g. from `deflateOffer()`.
    *
@@ -452,7 +460,7 @@ export function selectProtocol(
 export function createServerResponseHeaders(
   key: string,
   protocol: string | null,
-  additionalHeaders?: HeadersInit,
+  additionalHeaders?: HeaderFields,
   extensions?: string | null,
 ): Headers {
   const headers = new Headers();
@@ -519,7 +527,7 @@ export function createServerResponseFields(
  * checkServerAdditionalHeaders({ Upgrade: "x" }); // throws TypeError
  * ```
  */
-export function checkServerAdditionalHeaders(additionalHeaders: HeadersInit): Headers {
+export function checkServerAdditionalHeaders(additionalHeaders: HeaderFields): Headers {
   const headers = new Headers(additionalHeaders);
   for (const name of headers.keys()) {
     if (SERVER_RESERVED_HEADERS.includes(name)) {

@@ -34,7 +34,7 @@ import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.t
 import type { ClosePayload } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
-import { InflateDataError, InflateLimitError } from "./inflate.ts";
+import { InflateDataError, InflateLimitError } from "../codec/inflate.ts";
 import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
 import { maskInPlace, randomMaskKey } from "./mask.ts";
 import {

@@ -9,7 +9,7 @@
 
 import { WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
-import { connect as nodeConnect, listenHttp, listenTcp as nodeListenTcp } from "./node.ts";
+import { connect as nodeConnect, listenHttp, listenTcp as nodeListenTcp, upgradeHttp } from "./node.ts";
 import type { ConnectOptions, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "./types.ts";
 
 /** What this adapter uses of a Bun socket. */
@@ -308,4 +308,4 @@ async function connect(options: ConnectOptions): Promise<Transport> {
 }
 
 /** The Bun adapter. */
-export const bunAdapter: RuntimeAdapter = { name: "bun", connect, listenTcp, listenHttp };
+export const bunAdapter: RuntimeAdapter = { name: "bun", connect, listenTcp, listenHttp, upgradeHttp };

@@ -329,6 +329,17 @@ async function listenHttp(options: ListenOptions, context: HttpBackendContext): 
   return nodeAdapter.listenHttp(options, context);
 }
 
+/** An upgrade event of a node:http server on Deno: loads node:http's code only when asked for. */
+async function upgradeHttp(
+  request: unknown,
+  socket: unknown,
+  head: unknown,
+  context: HttpBackendContext,
+): Promise<void> {
+  const { nodeAdapter } = await import("./node.ts");
+  return nodeAdapter.upgradeHttp(request, socket, head, context);
+}
+
 /** The deno backend: Deno.serve, whose upgrades are the runtime's own. */
 async function listenNative(
   options: ListenOptions,
@@ -393,4 +404,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 }
 
 /** The Deno adapter. */
-export const denoAdapter: RuntimeAdapter = { name: "deno", connect, listenTcp, listenHttp, listenNative };
+export const denoAdapter: RuntimeAdapter = { name: "deno", connect, listenTcp, listenHttp, upgradeHttp, listenNative };

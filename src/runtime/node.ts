@@ -316,11 +316,29 @@ export async function listenTcp(
     socket.on("error", () => {}); // reported through the transport
     onConnection(bindSocket(socket), remoteOf(socket));
   };
-  const server: NetServer = options.cert !== undefined
-    ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true }, accept)
+  const secure = options.cert !== undefined;
+  const server: NetServer = secure
+    ? createTlsServer({ cert: options.cert, key: options.key, allowHalfOpen: true, handshakeTimeout: 10_000 }, accept)
     : createNetServer({ allowHalfOpen: true }, accept);
+  // A TLS client that goes away (or stalls) before its handshake ends never
+  // reaches `accept`, and server.close() would wait for it: every raw socket
+  // is kept until it closes, so that closeAll can end them.
+  const raw = new Set<Socket>();
+  if (secure) {
+    server.on("connection", (socket: Socket) => {
+      raw.add(socket);
+      socket.once("close", () => raw.delete(socket));
+    });
+    server.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
+  }
   const addr = await listening(server, options);
-  return { addr, close: () => closing(server) };
+  return {
+    addr,
+    close: () => closing(server),
+    closeAll: () => {
+      for (const socket of raw) socket.destroy();
+    },
+  };
 }
 
 function toRequest(req: IncomingMessage, secure: boolean, withBody: boolean): Request {
@@ -359,6 +377,45 @@ async function writeRaw(socket: Socket, response: Response): Promise<void> {
   socket.end(body);
 }
 
+/**
+ * One `upgrade` event of a node:http or node:https server (ours, or one the
+ * application made): runs the handler, then writes the 101 head and runs the
+ * server driver on the socket, or writes the handler's plain answer and ends
+ * the socket. Whether it is TLS is read from the socket.
+ */
+export async function upgradeHttp(
+  request: unknown,
+  rawSocket: unknown,
+  rawHead: unknown,
+  context: HttpBackendContext,
+): Promise<void> {
+  const req = request as IncomingMessage;
+  const socket = rawSocket as Socket;
+  const head = rawHead as Uint8Array | undefined;
+  socket.on("error", () => {});
+  const secure = (socket as { encrypted?: boolean }).encrypted === true;
+  let response: Response;
+  let built: Request;
+  try {
+    built = toRequest(req, secure, false);
+  } catch {
+    return await writeRaw(socket, new Response("Invalid request\n", { status: 400 })).catch(() =>
+      void socket.destroy()
+    );
+  }
+  context.offerUpgrade(built);
+  try {
+    response = await context.answer(built, { remoteAddr: remoteOf(socket) });
+  } catch {
+    return void socket.destroy();
+  }
+  const upgrade = context.completeUpgrade(built, response);
+  if (upgrade === null) return await writeRaw(socket, response).catch(() => void socket.destroy());
+  socket.write(serializeResponseHead(101, "Switching Protocols", upgrade.headers));
+  context.track(upgrade.server);
+  upgrade.start(bindSocket(socket, head === undefined || head.length === 0 ? undefined : new Uint8Array(head)));
+}
+
 /** The node backend: node:http (or node:https) with its `upgrade` event. */
 export async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
   const secure = options.cert !== undefined;
@@ -369,17 +426,7 @@ export async function listenHttp(options: ListenOptions, context: HttpBackendCon
   const server: HttpServer = secure
     ? createHttpsServer({ cert: options.cert, key: options.key }, onRequest)
     : createHttpServer(onRequest);
-  server.on("upgrade", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    socket.on("error", () => {});
-    const request = toRequest(req, secure, false);
-    context.offerUpgrade(request);
-    const response = await context.answer(request, { remoteAddr: remoteOf(socket) });
-    const upgrade = context.completeUpgrade(request, response);
-    if (upgrade === null) return await writeRaw(socket, response).catch(() => socket.destroy());
-    socket.write(serializeResponseHead(101, "Switching Protocols", upgrade.headers));
-    context.track(upgrade.server);
-    upgrade.start(bindSocket(socket, head.length === 0 ? undefined : new Uint8Array(head)));
-  });
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => upgradeHttp(req, socket, head, context));
   const addr = await listening(server, options);
   return {
     addr,
@@ -393,4 +440,4 @@ export async function listenHttp(options: ListenOptions, context: HttpBackendCon
 }
 
 /** The Node (and Bun) adapter. */
-export const nodeAdapter: RuntimeAdapter = { name: "node", connect, listenTcp, listenHttp };
+export const nodeAdapter: RuntimeAdapter = { name: "node", connect, listenTcp, listenHttp, upgradeHttp };

@@ -62,6 +62,11 @@ export interface RuntimeAdapter {
   ): Promise<ServeBackend>;
   /** The node backend: a node:http server. */
   listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend>;
+  /**
+   * One `upgrade` event (`request`, `socket`, `head`) of a node:http or
+   * node:https server, possibly one the application made.
+   */
+  upgradeHttp(request: unknown, socket: unknown, head: unknown, context: HttpBackendContext): Promise<void>;
   /** The runtime's own server (Deno.serve), where there is one. */
   listenNative?(
     options: ListenOptions,

@@ -67,6 +67,10 @@ describe("wsd command line", () => {
     assert.equal(parseArgs(["--insecure", "--ping", "ws://h/"]).insecure, true);
     assert.equal(parseArgs(["-x", "-1", "ws://h/"]).execute, "-1", "a value may start with -");
     assert.equal(parseArgs(["-x=a", "ws://h/"]).execute, "a");
+    assert.equal(parseArgs(["-x", "a", "ws://h/"]).count, undefined, "one answer unless told");
+    assert.equal(parseArgs(["-x", "a", "-n", "3", "ws://h/"]).count, 3);
+    assert.equal(parseArgs(["-x", "a", "--count=0", "ws://h/"]).count, 0);
+    assert.equal(parseArgs(["-x", "a", "--wait", "1.5", "ws://h/"]).wait, 1500, "--wait goes with -x");
   });
 
   it("reads byte sizes with k, m, g suffixes", () => {
@@ -102,6 +106,7 @@ describe("wsd command line", () => {
         "--insecure",
         "--max-length",
         "-x, --execute",
+        "-n, --count N",
         "--ping",
         "--binary",
         "--timeout",
@@ -133,7 +138,12 @@ describe("wsd command line", () => {
     usageError(["ws://a/", "ws://b/"], /one URL only/);
     usageError(["-x", "a", "--ping", "ws://h/"], /-x and --ping do not go together/);
     usageError(["--insecure", "--ca", "f", "wss://h/"], /--insecure and --ca do not go together/);
-    usageError(["-x", "a", "--wait", "1", "ws://h/"], /--wait does nothing with -x, which reads no input/);
+    usageError(["-x", "a", "--slash", "ws://h/"], /--slash does nothing with -x, which reads no input/);
+    usageError(["--ping", "--wait", "1", "ws://h/"], /--wait does nothing with --ping/);
+    usageError(["--count", "2", "ws://h/"], /--count counts the answers to -x MESSAGE; it needs -x/);
+    usageError(["-x", "a", "-n", "two", "ws://h/"], /Invalid --count "two": expected a whole number/);
+    usageError(["-x", "a", "--count", "-1", "ws://h/"], /Invalid --count "-1"/);
+    usageError(["--listen", "0", "--count", "1"], /--count is for connecting/);
     usageError(["--ping", "--slash", "ws://h/"], /--slash does nothing with --ping/);
     usageError(["--ping", "--binary", "ws://h/"], /--binary does nothing with --ping/);
     usageError(["-H", "no colon", "ws://h/"], /Invalid header "no colon": expected "Name: value"/);

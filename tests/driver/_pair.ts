@@ -619,6 +619,11 @@ export class CountingTransport implements Transport {
   started = false;
   /** When true, writes stay pending until {@linkcode CountingTransport.release}. */
   hold = false;
+  /** Whether the driver asked it to stop reading (pause without resume). */
+  paused = false;
+  /** How many times the driver paused and resumed it. */
+  pauses = 0;
+  resumes = 0;
   #sink: TransportSink | null = null;
   #held: Array<() => void> = [];
 
@@ -640,6 +645,16 @@ export class CountingTransport implements Transport {
 
   abort(): void {
     this.aborted = true;
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.resumes++;
   }
 
   /** Resolves every held write. */

@@ -144,6 +144,52 @@ describe("permessage-deflate: our client with a ws server", () => {
   });
 });
 
+/**
+ * The Autobahn 12.2.x shape at size (the hand-written codec corrupted these):
+ * 1000 binary messages, slices of slowly varying bytes (a bitmap's), 16 KiB
+ * mostly, every 100th 64 KiB, and one of 1 MiB, all with context takeover.
+ */
+function atSize(): Uint8Array[] {
+  let v = 0, seed = 7;
+  const image = new Uint8Array(2 * 1024 * 1024).map(() => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    if ((seed >>> 16) % 3 === 0) v = (v + ((seed >>> 8) % 9) - 4) & 0xff;
+    return v;
+  });
+  const out: Uint8Array[] = [];
+  for (let k = 0, at = 0; k < 1000; k++) {
+    const size = k === 500 ? 1024 * 1024 : k % 100 === 0 ? 64 * 1024 : 16 * 1024;
+    if (at + size > image.length) at = 0;
+    out.push(image.slice(at, at + size));
+    at += size;
+  }
+  return out;
+}
+
+describe("permessage-deflate at size: 1000 messages of 16 KiB–1 MiB with context takeover", () => {
+  it("our client with a ws server", async () => {
+    const server = await startWsServer({ perMessageDeflate: { threshold: 0 }, maxPayload: 1 << 24 });
+    try {
+      await exchange(makeClient(server.url, { perMessageDeflate: true }), atSize());
+    } finally {
+      await server.close();
+    }
+  });
+  it("our server (node backend) with our client, each checking every byte", async () => {
+    const handle = serve((request) => {
+      const server = makeServer(request, { perMessageDeflate: true });
+      server.on("message", (m) => server.send(m));
+      return server.startConnection();
+    }, { port: 0, hostname: "127.0.0.1", backend: "node" });
+    try {
+      const { port } = await handle.ready;
+      await exchange(makeClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }), atSize());
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
 describe("permessage-deflate: ws clients against our server", () => {
   for (const backend of availableBackends()) {
     const compresses = backend !== "deno";

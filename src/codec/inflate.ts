@@ -1,0 +1,333 @@
+/**
+ * The decompressing half of permessage-deflate (RFC 7692 §7.2.2) over pako's
+ * port of zlib's inflate: one zlib stream per connection direction, fed each
+ * message's payload and then the `00 00 ff ff` that senders strip.
+ *
+ * Inflating is resumable and budgeted: {@linkcode Inflater.begin} takes a
+ * message, {@linkcode Inflater.step} inflates until a given number of output
+ * bytes came out (or the message is done), so that the protocol can stop after
+ * a bounded amount of work and go on later, and one peer's 100 MB bomb never
+ * holds the event loop. The output is bounded while it is produced: it never
+ * grows past `maxLength + 1` bytes, whatever the input.
+ *
+ * Memory: nothing before the first message; then zlib's inflate state (a few
+ * KiB of tables) and its window of 2^windowBits bytes, kept between messages
+ * (with or without context takeover: without, the window is reset, not freed).
+ *
+ * @module
+ */
+
+import {
+  Z_BUF_ERROR,
+  Z_OK,
+  Z_STREAM_END,
+  Z_SYNC_FLUSH,
+  zlibInflate,
+  zlibInflateInit2,
+  zlibInflateReset,
+  ZStream,
+} from "pako";
+
+/**
+ * Corrupt or invalid DEFLATE data in a compressed message (a bad block type,
+ * bad code lengths, a distance too far back, a message that ends inside a
+ * block, …). A connection that receives one fails with close code 1007.
+ *
+ * @example
+ * ```ts ignore
+ * const inflater = new Inflater({ contextTakeover: false });
+ * try {
+ *   inflater.inflate(new Uint8Array([0xff]), 1024); // BTYPE 11 is reserved
+ * } catch (error) {
+ *   console.assert(error instanceof InflateDataError);
+ * }
+ * ```
+ */
+export class InflateDataError extends Error {
+  /** `"InflateDataError"`. */
+  override name = "InflateDataError";
+}
+
+/**
+ * A compressed message that inflates to more than the allowed size, thrown as
+ * soon as the output passes the limit; a connection that receives one fails
+ * with close code 1009.
+ *
+ * @example
+ * ```ts ignore
+ * const inflater = new Inflater({ contextTakeover: false });
+ * const hello = new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+ * inflater.inflate(hello, 4); // throws: "Hello" is 5 bytes
+ * ```
+ */
+export class InflateLimitError extends Error {
+  /** `"InflateLimitError"`. */
+  override name = "InflateLimitError";
+}
+
+/** Options of an {@linkcode Inflater}: the parameters negotiated for the peer's direction. */
+export interface InflaterOptions {
+  /**
+   * 8..15: the LZ77 window the peer may use (`server_max_window_bits` or
+   * `client_max_window_bits`, RFC 7692 §7.1.2). 8 is taken as 9: zlib, in
+   * most peers, compresses with 9 bits when asked for 8 (and so does our
+   * deflater), so a strict 8-bit window would refuse their messages.
+   *
+   * @default {15}
+   */
+  windowBits?: number;
+  /**
+   * Whether the window carries over between messages (`false` when the peer
+   * agreed to `*_no_context_takeover`, RFC 7692 §7.1.1).
+   */
+  contextTakeover: boolean;
+}
+
+/** RFC 7692 §7.2.2: the end of the sync flush that the sender removed. */
+const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+const EMPTY = new Uint8Array(0);
+/**
+ * The buffer the output of one step() goes to first, shared by every
+ * inflater (steps are synchronous and never overlap): a small message costs
+ * one allocation, its exact-size copy.
+ */
+const SCRATCH_SIZE = 64 * 1024;
+let scratch: Uint8Array<ArrayBuffer> | null = null;
+/** The largest output buffer allocated at once, past the scratch buffer. */
+const MAX_PIECE = 4 * 1024 * 1024;
+
+// zlib's inflate modes (pako keeps zlib's numbering): a message that ends
+// anywhere but before a block header ends inside a block.
+const MODE_HEAD = 16180;
+const MODE_TYPE = 16191;
+const MODE_TYPEDO = 16192;
+
+/**
+ * One connection direction's decompressor.
+ *
+ * @example
+ * ```ts ignore
+ * const inflater = new Inflater({ contextTakeover: true });
+ * const hello = new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+ * inflater.inflate(hello, 1024); // "Hello" (RFC 7692 §7.2.3.1)
+ * ```
+ */
+export class Inflater {
+  readonly #windowBits: number;
+  readonly #contextTakeover: boolean;
+  #strm: ZStream | null = null;
+  // The message being inflated.
+  #limit = 0;
+  #total = 0;
+  #tailFed = true;
+  /** Whether zlib's last call filled all the room it had (it may have more to give). */
+  #full = false;
+  #done = true;
+  #out: Uint8Array<ArrayBuffer> = EMPTY as Uint8Array<ArrayBuffer>;
+  #pieces: Uint8Array<ArrayBuffer>[] = [];
+
+  /** Creates the decompressor of one direction of a connection. */
+  constructor(options: InflaterOptions) {
+    const { windowBits = 15, contextTakeover } = options;
+    if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15) {
+      throw new RangeError(`Cannot create an Inflater: windowBits must be an integer from 8 to 15, got ${windowBits}`);
+    }
+    this.#windowBits = Math.max(windowBits, 9);
+    this.#contextTakeover = contextTakeover;
+  }
+
+  /** Whether a message was begun and is not done yet. */
+  get busy(): boolean {
+    return !this.#done;
+  }
+
+  /**
+   * Starts a message: its compressed payload, which the inflater reads (never
+   * changes) until the message is done, and the most bytes it may inflate to.
+   */
+  begin(payload: Uint8Array, maxLength: number): void {
+    let strm = this.#strm;
+    if (strm === null) {
+      strm = this.#strm = new ZStream();
+      // Raw DEFLATE: negative window bits (no zlib header, no checksum).
+      if (zlibInflateInit2(strm, -this.#windowBits) !== Z_OK) {
+        throw new Error(`Cannot create an Inflater: zlib refused ${this.#windowBits} window bits`);
+      }
+    }
+    strm.input = payload;
+    strm.next_in = 0;
+    strm.avail_in = payload.length;
+    this.#tailFed = false;
+    this.#full = false;
+    this.#done = false;
+    this.#limit = maxLength;
+    this.#total = 0;
+    this.#pieces = [];
+    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.output = this.#out;
+    strm.next_out = 0;
+    strm.avail_out = 0;
+  }
+
+  /**
+   * Inflates the current message until at least `budget` more bytes came out
+   * or it is done.
+   *
+   * @returns `true` when the message is done (take it with
+   * {@linkcode Inflater.take}), `false` when there is more to do.
+   * @throws {InflateDataError} for invalid compressed data.
+   * @throws {InflateLimitError} when the message inflates to more than `maxLength`.
+   */
+  step(budget: number): boolean {
+    const strm = this.#strm!;
+    let produced = 0;
+    try {
+      for (;;) {
+        if (strm.avail_in === 0) {
+          if (this.#tailFed) {
+            if (!this.#full) return this.#finish();
+          } else {
+            strm.input = TAIL;
+            strm.next_in = 0;
+            strm.avail_in = TAIL.length;
+            this.#tailFed = true;
+          }
+        }
+        if (strm.avail_out === 0) this.#grow();
+        // At most the rest of the budget per call: zlib fills all the room it gets.
+        const room = strm.avail_out;
+        const cap = budget - produced < room ? Math.max(budget - produced, 1024) : room;
+        strm.avail_out = cap;
+        const inBefore = strm.avail_in;
+        const status = zlibInflate(strm, Z_SYNC_FLUSH);
+        const n = cap - strm.avail_out;
+        strm.avail_out = room - n;
+        this.#full = n === cap;
+        this.#total += n;
+        produced += n;
+        if (this.#total > this.#limit) {
+          throw new InflateLimitError(`the message inflates to more than ${this.#limit} bytes`);
+        }
+        if (status === Z_STREAM_END) {
+          // A final block (BFINAL) ended the stream (RFC 7692 §7.2.3.4): the
+          // tail is not appended then; data after it, if any, is a new stream.
+          zlibInflateReset(strm);
+          if (strm.avail_in === 0) this.#tailFed = true;
+        } else if (status !== Z_OK && status !== Z_BUF_ERROR) {
+          throw new InflateDataError(strm.msg || `zlib error ${status}`);
+        } else if (n === 0 && strm.avail_in === inBefore && strm.avail_in > 0 && strm.avail_out > 0) {
+          throw new InflateDataError("the inflater made no progress");
+        }
+        if (produced >= budget && !(strm.avail_in === 0 && this.#tailFed && !this.#full)) {
+          this.#spill();
+          return false;
+        }
+      }
+    } catch (error) {
+      this.#abandon();
+      throw error;
+    }
+  }
+
+  /** The inflated message, once {@linkcode Inflater.step} returned `true`; owns its buffer. */
+  take(): Uint8Array<ArrayBuffer> {
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    if (pieces.length === 1) {
+      const only = pieces[0];
+      return only.byteLength === only.buffer.byteLength ? only : only.slice();
+    }
+    const data = new Uint8Array(this.#total);
+    let at = 0;
+    for (const piece of pieces) {
+      data.set(piece, at);
+      at += piece.length;
+    }
+    return data;
+  }
+
+  /**
+   * Inflates a whole message at once.
+   *
+   * @throws {InflateDataError} for invalid compressed data.
+   * @throws {InflateLimitError} when the message inflates to more than `maxLength`.
+   */
+  inflate(payload: Uint8Array, maxLength: number): Uint8Array<ArrayBuffer> {
+    this.begin(payload, maxLength);
+    this.step(Infinity);
+    return this.take();
+  }
+
+  /** Drops the current message (the connection is going away). */
+  cancel(): void {
+    if (!this.#done) this.#abandon();
+  }
+
+  #finish(): true {
+    const strm = this.#strm!;
+    const mode = strm.state.mode;
+    if (mode !== MODE_TYPE && mode !== MODE_TYPEDO && mode !== MODE_HEAD) {
+      this.#abandon();
+      throw new InflateDataError("the message ends inside a DEFLATE block");
+    }
+    this.#spill();
+    if (this.#pieces.length === 0) this.#pieces.push(new Uint8Array(0));
+    this.#done = true;
+    strm.input = EMPTY;
+    if (!this.#contextTakeover) zlibInflateReset(strm);
+    return true;
+  }
+
+  /** Gives the inflater a new output buffer: the shared scratch first, then growing ones. */
+  #grow(): void {
+    const strm = this.#strm!;
+    this.#keep();
+    // Room for one byte past the limit, so that passing it is seen.
+    const room = this.#limit + 1 - this.#total;
+    let out: Uint8Array<ArrayBuffer>;
+    if (this.#pieces.length === 0 && this.#out !== scratch) {
+      out = scratch ??= new Uint8Array(SCRATCH_SIZE);
+      if (room < out.length) out = out.subarray(0, room);
+    } else {
+      out = new Uint8Array(Math.min(room, MAX_PIECE, Math.max(SCRATCH_SIZE, this.#total)));
+    }
+    this.#out = out;
+    strm.output = out;
+    strm.next_out = 0;
+    strm.avail_out = out.length;
+  }
+
+  /** Moves what the current output buffer holds to the pieces (copied out of the scratch buffer). */
+  #keep(): void {
+    const strm = this.#strm!;
+    const used = strm.next_out;
+    if (used === 0) return;
+    const out = this.#out;
+    if (out.buffer === scratch?.buffer) this.#pieces.push(out.slice(0, used));
+    else this.#pieces.push(used === out.length ? out : out.subarray(0, used));
+  }
+
+  /** Before returning: no output stays in the shared scratch buffer. */
+  #spill(): void {
+    const strm = this.#strm!;
+    this.#keep();
+    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.output = this.#out;
+    strm.next_out = 0;
+    strm.avail_out = 0;
+  }
+
+  /** After a failure: the stream is reset, the message dropped. */
+  #abandon(): void {
+    const strm = this.#strm!;
+    this.#done = true;
+    this.#pieces = [];
+    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.input = EMPTY;
+    strm.avail_in = 0;
+    strm.output = this.#out;
+    strm.avail_out = 0;
+    strm.next_out = 0;
+    zlibInflateReset(strm);
+  }
+}
