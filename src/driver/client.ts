@@ -52,7 +52,7 @@ import {
   useExtensions,
   WebSocketDriver,
 } from "./driver.ts";
-import type { BinaryData, DriverOptions, SendOptions } from "./driver.ts";
+import type { BinaryData, DriverEvents, DriverOptions, SendOptions } from "./driver.ts";
 import { backoffDelay, RECONNECT_CLOSE_CODES, reconnectPolicy } from "./reconnect.ts";
 import type { ReconnectOptions, ReconnectPolicy } from "./reconnect.ts";
 import { maxRedirects, REDIRECT_STATUSES, redirectTarget, sameOrigin, withoutCredentials } from "./redirect.ts";
@@ -246,8 +246,9 @@ export class Client extends WebSocketDriver {
   /** Reconnection attempts since the last open. */
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The application closed (closeConnection, terminate, signal): no reconnection. */
+  /** The application closed (closeConnection, terminate, signal) or a listener threw: no reconnection. */
   #closedByApplication = false;
+  readonly #rethrowListenerErrors: boolean;
 
   /**
    * Checks `url` and `options`; connects on {@linkcode Client.startConnection}.
@@ -280,6 +281,7 @@ export class Client extends WebSocketDriver {
     }
     this.#proxy = proxy === undefined || proxy === false ? proxy : parseProxyUrl(proxy, "proxy option");
     this.#signal = signal;
+    this.#rethrowListenerErrors = driverOptions.rethrowListenerErrors === true;
     this.#maxLength = driverOptions.maxLength;
     this.#maskKey = driverOptions.maskKey;
     this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
@@ -643,6 +645,21 @@ export class Client extends WebSocketDriver {
       if (this.bufferedAmount + length > this.#outgoingHighWaterMark) return false;
     }
     return super.sendBinary(data, options);
+  }
+
+  /**
+   * A listener threw (see {@linkcode WebSocketDriver.listenerError}): as on a
+   * server, the connection closes with 1011 and the error is reported; and a
+   * reconnecting client stops for good, since the next connection would run
+   * the same listener into the same bug (an `open` listener that throws would
+   * otherwise reconnect in a loop). Between two attempts (a `reconnecting`
+   * listener threw) no further attempt is made: `close` (1006) follows.
+   */
+  protected override listenerError(error: unknown, event: keyof DriverEvents): void {
+    if (this.#rethrowListenerErrors) return super.listenerError(error, event);
+    this.#closedByApplication = true;
+    super.listenerError(error, event);
+    if (this.#started && this.readyState === "connecting") this.closeConnection();
   }
 
   /** Abandons a connection attempt (closeConnection before open). */

@@ -52,6 +52,11 @@ const STATES = { connecting: 0, open: 1, closing: 2, closed: 3 } as const;
  * empty close frame; a relative URL is a `SyntaxError` (there is no document
  * to resolve it against).
  *
+ * With the `reconnect` option (not a browser's), a dropped connection makes
+ * `readyState` go back to `CONNECTING` until the next `open` event (so
+ * `send()` throws meanwhile, as before the first open); `close` fires once,
+ * when the client gives up or `close()` was called.
+ *
  * @example An echo conversation
  * ```ts ignore
  * import { WebSocket } from "@x/wsd";
@@ -201,10 +206,14 @@ export class WebSocket extends EventTarget {
   /**
    * Sends a message: a string as text; an `ArrayBuffer`, a view or a `Blob`
    * as binary (a Blob's bytes are read first; later sends wait for it).
-   * Once closing, the data is counted in `bufferedAmount` and dropped, as
-   * browsers do.
+   * Once closing or closed, the data is dropped without an exception and,
+   * as the WHATWG standard asks of every `send()` that did not throw (and
+   * browsers do), still added to `bufferedAmount`, which then never goes
+   * down again.
    *
-   * @throws {DOMException} `InvalidStateError` while connecting.
+   * @throws {DOMException} `InvalidStateError` while `readyState` is
+   * `CONNECTING`: before the first open and, with the `reconnect` option,
+   * between two connections.
    */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
     if (this.readyState === WebSocket.CONNECTING) {
@@ -255,12 +264,10 @@ export class WebSocket extends EventTarget {
       this.#discarded += typeof message === "string" ? utf8Encoder.encode(message).length : message.byteLength;
       return;
     }
-    try {
-      if (typeof message === "string") client.sendText(message);
-      else client.sendBinary(message);
-    } catch {
-      // Closing started meanwhile: dropped, as once closing.
-    }
+    const sent = typeof message === "string" ? client.sendText(message) : client.sendBinary(message);
+    // Not sent (closing started meanwhile, or a sendQueuePolicy of "drop"):
+    // still counted, as the standard asks of every send that did not throw.
+    if (!sent) this.#discarded += typeof message === "string" ? utf8Encoder.encode(message).length : message.byteLength;
   }
 
   /**

@@ -2,11 +2,12 @@
 // dropped connection or a server restart; backoff; what is never retried.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { ListenerError } from "../../mod.ts";
 import { makeClient } from "../../client.ts";
 import type { Client } from "../../client.ts";
 import { makeServer, serve } from "../../server.ts";
 import { backoffDelay, reconnectPolicy } from "../../src/driver/reconnect.ts";
-import { closedPort, startFakeServer, startPythonEchoServer, withTimeout } from "./_servers.ts";
+import { closedPort, serverClose, startFakeServer, startPythonEchoServer, withTimeout } from "./_servers.ts";
 
 const FAST = { minDelay: 20, maxDelay: 100 };
 
@@ -281,5 +282,160 @@ describe("reconnect: which endings are retried", () => {
     assert.equal(client.send(new Uint8Array(30)), false);
     client.closeConnection();
     await client.closed;
+  });
+
+  it("sends while closing return false and are not carried over to the next connection", async () => {
+    const fake = await startFakeServer((c) => {
+      // The first connection: a 1012 close, and the socket kept open, so the
+      // client stays in "closing" until the test ends it.
+      if (fake.connections.length === 1) c.accept(undefined, serverClose(1012, "restarting"));
+      else c.accept();
+    });
+    const client = makeClient(fake.url, { reconnect: FAST });
+    const r = record(client);
+    try {
+      client.startConnection();
+      const first = await fake.nextConnection();
+      const echoed = await withTimeout(first.untilClose(), "the close echo");
+      assert.equal(echoed.at(-1)!.opcode, 8);
+      assert.equal(client.readyState, "closing");
+      // Not queued for the next connection, and not an exception: the same as without reconnect.
+      assert.equal(client.send("while closing"), false);
+      first.socket.end();
+      const second = await withTimeout(fake.nextConnection(), "the reconnection");
+      await r.until("the second open", () => r.count("open") === 2);
+      assert.equal(client.send("after"), true);
+      const frames = await withTimeout(second.frames(1), "the frame after");
+      assert.deepEqual(frames.map((f) => new TextDecoder().decode(f.payload)), ["after"]);
+      assert.deepEqual(r.events.map((e) => e[0]), ["open", "reconnecting", "open"]);
+    } finally {
+      client.terminate();
+      await fake.close();
+    }
+  });
+});
+
+describe("reconnect: a listener that throws", () => {
+  it("an open listener: 1011, reported on stderr, no reconnection (no loop), close once", async () => {
+    let connections = 0;
+    const closes: Array<[number, string]> = [];
+    const server = serve((request) => {
+      const ws = makeServer(request);
+      connections++;
+      ws.on("close", (code, reason) => closes.push([code, reason]));
+      return ws.startConnection();
+    }, { port: 0, hostname: "127.0.0.1" });
+    const { port } = await server.ready;
+    const client = makeClient(`ws://127.0.0.1:${port}/`, { reconnect: { minDelay: 0, maxDelay: 0 } });
+    const reported: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => reported.push(args);
+    let closeEvents = 0;
+    let reconnecting = 0;
+    try {
+      client.on("open", () => {
+        throw new Error("bug in open");
+      });
+      client.on("close", () => closeEvents++);
+      client.on("reconnecting", () => reconnecting++);
+      client.startConnection();
+      const { code } = await withTimeout(client.closed, "the close");
+      assert.equal(code, 1011);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(connections, 1);
+      assert.equal(reconnecting, 0);
+      assert.equal(closeEvents, 1);
+      assert.deepEqual(closes, [[1011, "Internal error"]]);
+      // Nobody listens to error: the exception went to stderr, the process lives on.
+      assert.ok(reported.some((args) => args.some((a) => a instanceof Error && a.message === "bug in open")));
+    } finally {
+      console.error = original;
+      client.terminate();
+      await server.close();
+    }
+  });
+
+  it("a message listener after a reconnection: 1011, error with a ListenerError, close once", async () => {
+    let connections = 0;
+    const server = serve((request) => {
+      const ws = makeServer(request);
+      const n = ++connections;
+      ws.on("open", () => {
+        if (n === 1) ws.closeConnection(1012, "restarting");
+        else ws.send("poison");
+      });
+      return ws.startConnection();
+    }, { port: 0, hostname: "127.0.0.1" });
+    const { port } = await server.ready;
+    const client = makeClient(`ws://127.0.0.1:${port}/`, { reconnect: FAST });
+    const r = record(client);
+    try {
+      client.on("message", (m) => {
+        if (m === "poison") throw new Error("bug in message");
+      });
+      client.startConnection();
+      assert.equal((await withTimeout(client.closed, "the close")).code, 1011);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(connections, 2);
+      assert.deepEqual(r.events.map((e) => e[0]), ["open", "reconnecting", "open", "error", "close"]);
+      assert.match(r.events[3][1] as string, /"message" listener threw: bug in message/);
+    } finally {
+      client.terminate();
+      await server.close();
+    }
+  });
+
+  it("a reconnecting listener: no further attempt, error then close once", async () => {
+    const port = await closedPort();
+    const client = makeClient(`ws://127.0.0.1:${port}/`, { reconnect: FAST });
+    const errors: unknown[] = [];
+    const r = record(client);
+    client.on("error", (e) => errors.push(e));
+    client.on("reconnecting", () => {
+      throw new Error("bug in reconnecting");
+    });
+    client.startConnection();
+    assert.equal((await withTimeout(client.closed, "the close")).code, 1006);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(r.events.map((e) => e[0]), ["reconnecting", "error", "close"]);
+    assert.ok(errors[0] instanceof ListenerError);
+    assert.equal((errors[0] as ListenerError).event, "reconnecting");
+  });
+
+  it("rethrowListenerErrors: the client is left alone (the exception is rethrown)", async () => {
+    let connections = 0;
+    const server = serve((request) => {
+      connections++;
+      return makeServer(request).startConnection();
+    }, { port: 0, hostname: "127.0.0.1" });
+    const { port } = await server.ready;
+    const client = makeClient(`ws://127.0.0.1:${port}/`, { reconnect: FAST, rethrowListenerErrors: true });
+    // What would be rethrown, caught here instead of ending the test process.
+    const rethrown: unknown[] = [];
+    const original = queueMicrotask;
+    globalThis.queueMicrotask = (callback) =>
+      original(() => {
+        try {
+          callback();
+        } catch (error) {
+          rethrown.push(error);
+        }
+      });
+    try {
+      client.on("open", () => {
+        throw new Error("rethrown");
+      });
+      client.startConnection();
+      await client.opened;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(client.readyState, "open");
+      assert.ok(rethrown.some((e) => e instanceof Error && e.message === "rethrown"));
+    } finally {
+      globalThis.queueMicrotask = original;
+      client.closeConnection();
+      await client.closed;
+      await server.close();
+    }
+    assert.equal(connections, 1);
   });
 });

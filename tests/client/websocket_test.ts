@@ -3,6 +3,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "../../mod.ts";
+import { makeServer, serve } from "../../server.ts";
 import { closedPort, startWsServer, withTimeout } from "./_servers.ts";
 import type { WsEchoServer } from "./_servers.ts";
 
@@ -137,8 +138,9 @@ describe("WebSocket: talking to a ws echo server", () => {
 
     ws.close(4000, "bye");
     assert.equal(ws.readyState, WebSocket.CLOSING);
+    const before = ws.bufferedAmount;
     ws.send("dropped");
-    assert.ok(ws.bufferedAmount >= 7); // counted, not sent, no exception
+    assert.equal(ws.bufferedAmount, before + 7); // counted, not sent, no exception
     const closed = await next<CloseEvent>(ws, "close");
     assert.ok(closed instanceof CloseEvent);
     assert.deepEqual([closed.code, closed.reason, closed.wasClean], [4000, "bye", true]);
@@ -146,6 +148,31 @@ describe("WebSocket: talking to a ws echo server", () => {
     assert.deepEqual(await server.connections.at(-1)!.closed, [4000, "bye"]);
     assert.equal(events.filter((e) => e === "error").length, 0);
     ws.close(); // nothing happens once closed
+  });
+
+  it("send() once closing or closed: no exception, nothing sent, and bufferedAmount grows (WHATWG send steps)", async () => {
+    const ws = new WebSocket(server.url);
+    await next(ws, "open");
+    const connection = server.connections.at(-1)!;
+    const heard: unknown[] = [];
+    connection.socket.on("message", (data: unknown) => heard.push(String(data)));
+    ws.send("kept");
+    await next(ws, "message");
+    ws.close();
+    const closing = ws.bufferedAmount;
+    ws.send("ab");
+    ws.send(new Uint8Array(3));
+    ws.send(new Blob([new Uint8Array(4)]));
+    assert.equal(ws.bufferedAmount, closing + 2 + 3 + 4);
+    await next(ws, "close");
+    assert.equal(ws.readyState, WebSocket.CLOSED);
+    const closed = ws.bufferedAmount;
+    assert.ok(closed >= 9);
+    ws.send("é"); // 2 bytes of UTF-8
+    ws.send(new ArrayBuffer(5));
+    assert.equal(ws.bufferedAmount, closed + 7);
+    await connection.closed;
+    assert.deepEqual(heard, ["kept"]);
   });
 
   it("close(): codes other than 1000 and 3000–4999 → InvalidAccessError; reason over 123 bytes → SyntaxError", async () => {
@@ -243,5 +270,57 @@ describe("WebSocket: talking to a ws echo server", () => {
     assert.deepEqual([closed.code, closed.wasClean], [1006, false]);
     assert.deepEqual(events, ["error", "close"]);
     assert.equal(ws.readyState, WebSocket.CLOSED);
+  });
+});
+
+describe("WebSocket: with the reconnect option", () => {
+  it("open fires again after a server restart, CONNECTING in between (send throws there), close once", async () => {
+    let connections = 0;
+    const server = serve((request) => {
+      const peer = makeServer(request);
+      const n = ++connections;
+      peer.on("open", () => {
+        if (n === 1) peer.closeConnection(1012, "restarting");
+      });
+      peer.on("message", (m) => peer.send(`${n}:${m}`));
+      return peer.startConnection();
+    }, { port: 0, hostname: "127.0.0.1" });
+    const { port } = await server.ready;
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { reconnect: { minDelay: 50, maxDelay: 50, jitter: false } });
+      const events = log(ws);
+      const states: number[] = [];
+      let secondOpen!: () => void;
+      const reopened = new Promise<void>((resolve) => (secondOpen = resolve));
+      ws.onopen = () => {
+        states.push(ws.readyState);
+        if (events.filter((e) => e === "open").length === 2) secondOpen();
+      };
+      await next(ws, "open");
+      // The server closes with 1012: the client goes back to CONNECTING.
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          const poll = () => ws.readyState === WebSocket.CONNECTING ? resolve() : setTimeout(poll, 5);
+          poll();
+        }),
+        "CONNECTING again",
+      );
+      assert.throws(
+        () => ws.send("while reconnecting"),
+        (e: unknown) => e instanceof DOMException && e.name === "InvalidStateError",
+      );
+      await withTimeout(reopened, "the second open");
+      ws.send("hi");
+      assert.equal((await next<MessageEvent>(ws, "message")).data, "2:hi");
+      ws.close(1000, "done");
+      const closed = await next<CloseEvent>(ws, "close");
+      assert.deepEqual([closed.code, closed.reason, closed.wasClean], [1000, "done", true]);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.deepEqual(events, ["open", "open", "message", "close"]);
+      assert.deepEqual(states, [WebSocket.OPEN, WebSocket.OPEN]);
+      assert.equal(connections, 2);
+    } finally {
+      await server.close();
+    }
   });
 });
