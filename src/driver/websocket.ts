@@ -118,7 +118,7 @@ export class WebSocket extends EventTarget {
   };
   #handlerListeners: Partial<Record<EventName, (event: Event) => void>> = {};
   /** The wrapper of each listener, by type and capture: what removeEventListener must remove. */
-  #wrappers = new Map<EventListenerOrEventListenerObject, Map<string, EventListener>>();
+  #wrappers = new Map<EventListener | EventListenerObject, Map<string, EventListener>>();
 
   /**
    * Connects to `url` (`ws:`, `wss:`, `http:` or `https:`).
@@ -361,7 +361,7 @@ export class WebSocket extends EventTarget {
    */
   override addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
+    listener: EventListener | EventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
     if (listener === null || listener === undefined) return;
@@ -388,7 +388,7 @@ export class WebSocket extends EventTarget {
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
   override removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
+    listener: EventListener | EventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
     if (listener === null || listener === undefined) return;
@@ -399,7 +399,7 @@ export class WebSocket extends EventTarget {
     super.removeEventListener(type, wrapper, options);
   }
 
-  #forget(listener: EventListenerOrEventListenerObject, key: string): void {
+  #forget(listener: EventListener | EventListenerObject, key: string): void {
     const byType = this.#wrappers.get(listener);
     byType?.delete(key);
     if (byType?.size === 0) this.#wrappers.delete(listener);

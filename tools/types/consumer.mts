@@ -2,7 +2,7 @@
 // compiles it with tsc, @types/node and no DOM lib against the declarations emitted from
 // our sources (as JSR's npm layer ships them), so a public type that needs `Deno.*`,
 // `Bun.*` or the DOM lib fails there. `deno check .` checks it against the sources.
-import { createHub, makeClient, makeServer, serve, WebSocketDriver } from "@x/wsd";
+import { createHub, makeClient, makeServer, serve, WebSocket, WebSocketDriver } from "@x/wsd";
 import type { Client, ClientOptions, ReadyState, ServeHandle, ServeOptions, Server } from "@x/wsd";
 import { makeServer as makeServer2 } from "@x/wsd/server";
 import { makeClient as makeClient2 } from "@x/wsd/client";
@@ -34,6 +34,19 @@ const state: ReadyState = client.readyState;
 const rtt: number = await client.ping();
 for await (const message of client) console.log(message, state, rtt);
 client.closeConnection(1000, "done");
+
+const reconnecting: Client = makeClient("ws://x/", {
+  reconnect: { retries: 5, minDelay: 100 },
+  followRedirects: 3,
+  proxy: false,
+});
+reconnecting.on("reconnecting", (attempt: number, delay: number, cause: Error) => console.log(attempt, delay, cause));
+reconnecting.send(new Uint8Array(1), { compress: false });
+const browser = new WebSocket("ws://x/", { protocols: ["chat"], reconnect: true });
+browser.binaryType = "arraybuffer";
+browser.onmessage = (event: MessageEvent) => console.log(event.data, browser.readyState === WebSocket.OPEN);
+browser.onclose = (event: CloseEvent) => console.log(event.code, event.reason, event.wasClean);
+browser.close(1000, "done");
 
 const driver = new WebSocketDriver("client");
 const pair = new TransformStream<Uint8Array, Uint8Array>();
