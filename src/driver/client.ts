@@ -130,7 +130,9 @@ export interface ClientOptions extends DriverOptions {
    * is emitted again on every successful reconnection; listeners, the
    * message iterator and `opened` carry over. Messages sent while
    * disconnected are queued, up to `outgoingHighWaterMark` bytes (over it a
-   * send returns `false`), and go out in order after the next `open`.
+   * send returns `false`), and go out in order after the next `open` (during
+   * a closing handshake a send returns `false`, as always). A listener that
+   * throws ends the reconnection for good (see `rethrowListenerErrors`).
    * `close` is emitted once: when the client gives up (after `error`) or the
    * application closed it.
    *
