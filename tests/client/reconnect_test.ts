@@ -7,7 +7,14 @@ import { makeClient } from "../../client.ts";
 import type { Client } from "../../client.ts";
 import { makeServer, serve } from "../../server.ts";
 import { backoffDelay, reconnectPolicy } from "../../src/driver/reconnect.ts";
-import { closedPort, serverClose, startFakeServer, startPythonEchoServer, withTimeout } from "./_servers.ts";
+import {
+  closedPort,
+  serverClose,
+  serverFrame,
+  startFakeServer,
+  startPythonEchoServer,
+  withTimeout,
+} from "./_servers.ts";
 
 const FAST = { minDelay: 20, maxDelay: 100 };
 
@@ -308,6 +315,57 @@ describe("reconnect: which endings are retried", () => {
       const frames = await withTimeout(second.frames(1), "the frame after");
       assert.deepEqual(frames.map((f) => new TextDecoder().decode(f.payload)), ["after"]);
       assert.deepEqual(r.events.map((e) => e[0]), ["open", "reconnecting", "open"]);
+    } finally {
+      client.terminate();
+      await fake.close();
+    }
+  });
+});
+
+describe("reconnect: backpressure carries over", () => {
+  it("a for await loop over its incomingHighWaterMark keeps the next connection unread until it catches up", async () => {
+    const MESSAGES = 200;
+    const SIZE = 10_000;
+    const join = (parts: Uint8Array[]) => {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) (out.set(p, at), at += p.length);
+      return out;
+    };
+    const fake = await startFakeServer((c) => {
+      if (fake.connections.length === 1) {
+        // 5 × 50 bytes (over the mark of 100) and a 1012 close, in the same
+        // read as the 101: the loop is behind when the connection ends.
+        const first = Array.from({ length: 5 }, (_, i) => serverFrame(0x1, `first ${i} `.padEnd(50, ".")));
+        c.accept(undefined, join([...first, serverClose(1012, "restarting")]));
+      } else {
+        c.accept();
+        for (let i = 0; i < MESSAGES; i++) c.socket.write(serverFrame(0x1, `second ${i} `.padEnd(SIZE, ".")));
+        c.socket.write(serverClose(1000, "done"));
+        c.untilClose().then(() => c.socket.end(), () => {});
+      }
+    });
+    // closeTimeout: the paused first connection does not read the server's end of it.
+    const client = makeClient(fake.url, { reconnect: FAST, incomingHighWaterMark: 100, closeTimeout: 200 });
+    const r = record(client);
+    try {
+      const iterator = client[Symbol.asyncIterator]();
+      client.startConnection();
+      await r.until("the second open", () => r.count("open") === 2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The loop is still behind, so the new socket is not read either (a
+      // chunk may have been read before the pause took effect).
+      const early = r.messages.filter((m) => String(m).startsWith("second")).length;
+      assert.ok(early < MESSAGES / 2, `${early} of ${MESSAGES} read while the loop was behind`);
+      const seen: string[] = [];
+      for (let result = await iterator.next(); !result.done; result = await iterator.next()) {
+        seen.push(String(result.value).split(" ").slice(0, 2).join(" "));
+      }
+      assert.equal(seen.length, 5 + MESSAGES);
+      assert.deepEqual(seen.slice(4, 7), ["first 4", "second 0", "second 1"]);
+      assert.equal(seen.at(-1), `second ${MESSAGES - 1}`);
+      assert.equal((await client.closed).code, 1000);
+      assert.equal(r.count("reconnecting"), 1);
     } finally {
       client.terminate();
       await fake.close();
