@@ -30,7 +30,9 @@ import type { RequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { ListenOptions, NetAddr, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "./driver.ts";
-import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import { checkAllowOrigins } from "./origin.ts";
+import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
 import type { HeartbeatOptions } from "./driver.ts";
 
@@ -130,9 +132,18 @@ export interface ServeOptions {
    * @default {false}
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * The origins allowed to open a WebSocket on this server (see
+   * `ServerOptions.allowOrigins`), unless the handler's `makeServer` sets its
+   * own; on every backend. Others get 403.
+   *
+   * @default {undefined}
+   */
+  allowOrigins?: AllowOrigins;
 }
 
 const SERVE_OPTION_KEYS = [
+  "allowOrigins",
   "perMessageDeflate",
   "port",
   "hostname",
@@ -208,7 +219,11 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
   const perMessageDeflate = options?.perMessageDeflate;
   deflateConfig(perMessageDeflate, "serve options"); // a bad setting fails here, not per request
-  const defaults = { heartbeat, perMessageDeflate }; // one object for every request
+  const allowOrigins = options?.allowOrigins;
+  if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "serve options");
+  const defaults = { heartbeat, perMessageDeflate, allowOrigins }; // one object for every request
+  // Deno's own socket: serve()'s heartbeat and compression do not apply there (see their docs).
+  const nativeDefaults = { allowOrigins };
   const offer = (request: Request) => offerUpgrade(request, defaults);
   const onError = options?.onError ?? ((error: unknown) => {
     console.error("Error in the request handler:", error);
@@ -275,6 +290,7 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
       running = await adapter.listenNative!(listen, async (request, info) => {
         // This listener stops last (see close()); meanwhile, refuse.
         if (shuttingDown) return statusResponse(503, "Server shutting down");
+        offerNativeUpgrade(request, null, nativeDefaults);
         const response = await answer(request, info);
         const server = serverForResponse(response);
         if (server !== undefined) track(server);
