@@ -336,6 +336,8 @@ export class NativeSession {
     this.#state = "closing";
     this.#early = [];
     this.#link.close(code, reason);
+    // Bun reports the close at once, inside close().
+    if ((this.#state as ReadyState) === "closed") return;
     // The runtime may wait for the peer's answer without end: our own timer
     // reports 1006 after closeTimeout and drops what the runtime lets us drop.
     this.#closeTimer ??= setTimeout(() => {
