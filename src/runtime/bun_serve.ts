@@ -26,7 +26,7 @@
 import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { ProtocolErrorType } from "../protocol/errors.ts";
-import { hasToken } from "../protocol/handshake.ts";
+import { parseExtensions } from "../protocol/extensions.ts";
 import type { NativeLink, NativeLinkEvents, NativeUpgrader } from "../driver/native.ts";
 import { offerNativeUpgrade } from "../driver/server.ts";
 import type { UpgradeDefaults } from "../driver/server.ts";
@@ -286,7 +286,8 @@ export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocket
   const defaults: UpgradeDefaults = { heartbeat, perMessageDeflate: deflate, allowOrigins: options?.allowOrigins };
 
   const upgraderFor = (server: BunUpgradeServer): NativeUpgrader => (request, headers) => {
-    const offered = deflate && hasToken(request.headers.get("sec-websocket-extensions"), "permessage-deflate");
+    const offer = deflate ? request.headers.get("sec-websocket-extensions") : null;
+    const offered = offer !== null && (parseExtensions(offer)?.some((e) => e.name === "permessage-deflate") ?? false);
     const link = new BunLink(offered ? "permessage-deflate" : "");
     const answer = new Headers();
     for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
