@@ -28,8 +28,7 @@
  * @module
  */
 
-import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
-import { ProtocolError } from "../protocol/errors.ts";
+import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { MessageCompression } from "../protocol/compression.ts";
 import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/extensions.ts";
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
@@ -435,7 +434,9 @@ export class Server extends WebSocketDriver {
   override ping(data?: string | BinaryData): Promise<number> {
     if (this.#native === null) return super.ping(data);
     try {
-      return this.#native.ping(data === undefined ? utf8Encoder.encode(`wsd-ping-${++pingCounter}`) : pingPayload(data));
+      return this.#native.ping(
+        data === undefined ? utf8Encoder.encode(`wsd-ping-${++pingCounter}`) : pingPayload(data),
+      );
     } catch (error) {
       return Promise.reject(error);
     }

@@ -273,7 +273,9 @@ function linkOf(ws: BunServerWebSocket): BunLink | null {
  * @throws {TypeError} for a handler that is not a function, or bad options.
  */
 export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocketsOptions): BunServeParts {
-  if (typeof handler !== "function") throw new TypeError("Cannot make the Bun.serve options: the handler must be a function");
+  if (typeof handler !== "function") {
+    throw new TypeError("Cannot make the Bun.serve options: the handler must be a function");
+  }
   checkOptions(options, OPTION_KEYS, "withWebSockets options");
   const maxLength = options?.maxLength ?? DEFAULT_MAX_LENGTH;
   if (!Number.isSafeInteger(maxLength) || maxLength < 0) {
