@@ -327,7 +327,7 @@ export class Server extends WebSocketDriver {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
           "and this runtime has no built-in upgrade; serve the handler with serve() " +
-          "(on Bun.serve: Bun.serve({ ...withWebSockets(handler) }))",
+          "(on Bun's serve, spread withWebSockets(handler) into its options)",
       );
     }
     const options = this.#driverOptions;
