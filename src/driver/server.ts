@@ -17,12 +17,14 @@
  *   that stands for the 101 answer (Fetch cannot build a real 101), and the
  *   backend, seeing it come back, writes the 101 head itself and runs this
  *   driver on the socket ({@linkcode completeUpgrade}).
- * - Anything else (Deno's `serve`, Deno Deploy): the runtime's own upgrade
- *   (Deno's `upgradeWebSocket`) is used, and this API is mapped onto the
- *   runtime's socket. What that socket cannot do (pings) throws.
+ * - `withWebSockets` (Bun's `serve`) marked the request with Bun's upgrade;
+ *   anything else (Deno's `serve`, Deno Deploy) gets Deno's `upgradeWebSocket`.
+ *   This API is then mapped onto the runtime's own socket by a
+ *   {@linkcode NativeSession}, chosen once in `startConnection()`. What that
+ *   socket cannot do (pings on Deno's) throws.
  *
- * A request that is not a valid upgrade gets an HTTP error answer (400, 405,
- * 426) from `startConnection()`, and the server emits `error`, then `close`
+ * A request that is not a valid upgrade, or from an origin `allowOrigins`
+ * refuses, gets an HTTP error answer (400, 403, 405, 426) from `startConnection()`, and the server emits `error`, then `close`
  * with 1006.
  *
  * @module
