@@ -9,7 +9,10 @@
  * `wasClean: false`; a close frame without a code gives 1005 with
  * `wasClean: true`; a protocol violation gives an `error` event naming it
  * ("Invalid UTF-8", "Reserved bits are not zero", …), then code 0 and
- * `wasClean: false` — Deno drops the connection without a close frame.
+ * `wasClean: false` — Deno drops the connection without a close frame. Its
+ * `idleTimeout` ends a silent peer with an `error` ("No response from ping
+ * frame.") and a close frame 1001 (then reports the close twice: 1001 and
+ * 1005).
  *
  * @module
  */
@@ -26,8 +29,10 @@ interface DenoUpgrade {
   upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
 }
 
-/** Deno's messages of a peer's violations, and what the driver calls them. */
+/** Deno's messages of a peer's violations (and of its idle timeout), and what the driver calls them. */
 const DENO_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
+  // Its idleTimeout (our heartbeat on this socket): what the driver's heartbeat reports.
+  [/no response from ping/i, "WSD_ERR_HEARTBEAT_TIMEOUT", CloseCode.ABNORMAL],
   [/utf-?8/i, "WSD_ERR_INVALID_UTF8", CloseCode.INVALID_PAYLOAD],
   [/reserved bits/i, "WSD_ERR_RESERVED_BITS", CloseCode.PROTOCOL_ERROR],
   [/fragmented/i, "WSD_ERR_CONTROL_FRAGMENTED", CloseCode.PROTOCOL_ERROR],

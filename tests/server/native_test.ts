@@ -363,6 +363,27 @@ if (!isDeno) {
         });
       });
 
+      it(
+        "heartbeat (Deno's idleTimeout): a silent peer → error WSD_ERR_HEARTBEAT_TIMEOUT, then close 1006",
+        T,
+        async () => {
+          await withNative(setup, { server: { heartbeat: { interval: 500, timeout: 500 } } }, async (server) => {
+            const raw = await RawClient.connect(server.port);
+            raw.write(requestHead());
+            await raw.readHead();
+            const record = await server.nextServer();
+            const [code] = await withTimeout(record.closed, "server close", 5_000);
+            assert.equal(code, 1006);
+            const names = record.events.map((e) => e[0]);
+            assert.deepEqual(names.slice(-2), ["error", "close"]);
+            assert.equal(names.filter((n) => n === "close").length, 1);
+            const error = record.events.at(-2)![1];
+            assert.ok(error instanceof ProtocolError && error.type === "WSD_ERR_HEARTBEAT_TIMEOUT");
+            await raw.close();
+          });
+        },
+      );
+
       it("closeTimeout: a peer that never answers our close frame → close 1006 after the timeout", T, async () => {
         await withNative(setup, { server: { closeTimeout: 200 } }, async (server) => {
           const raw = await RawClient.connect(server.port);
