@@ -143,6 +143,13 @@ export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | 
   nativeOffers.set(request, { upgrader, defaults });
 }
 
+/**
+ * Whether `ws` is a server on a runtime's own socket (which frames messages
+ * itself: a frame encoded for many cannot be handed to it). Internal, for
+ * the topics hub.
+ */
+export let onNativeSocket: (ws: unknown) => boolean;
+
 /** Responses of native upgrades, to the server they belong to. */
 const nativeResponses = new WeakMap<Response, Server>();
 
@@ -228,6 +235,10 @@ export class Server extends WebSocketDriver {
    * then), or before the runtime's socket opened (it refuses sends).
    */
   #pending: Array<string | Uint8Array> = NOTHING_PENDING;
+
+  static {
+    onNativeSocket = (ws) => ws instanceof Server && ws.#native !== null;
+  }
 
   /**
    * Checks the options; nothing is answered until

@@ -11,7 +11,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ProtocolError } from "../../mod.ts";
+import { createHub, ProtocolError } from "../../mod.ts";
 import { HandshakeError, makeServer, withWebSockets } from "../../server.ts";
 import type { BunUpgradeServer, WithWebSocketsOptions } from "../../server.ts";
 import {
@@ -371,6 +371,28 @@ if (bun === undefined) {
         const response = await exchange(server.port, requestHead({ headers: offer }));
         assert.equal(response.headers.get("sec-websocket-extensions"), null);
         assert.equal((await server.nextServer()).server.extensions, "");
+      });
+    });
+
+    it("topics: a hub publishes to connections on Bun's sockets (as messages, not pre-encoded frames)", T, async () => {
+      const hub = createHub();
+      await withBun({
+        echo: false,
+        beforeStart: (server) => server.on("open", () => hub.subscribe(server, "room")),
+      }, async (server, clients) => {
+        const a = await openClient("ours", server.url);
+        const b = await openClient("ws", server.url);
+        clients.push(a, b);
+        await opened(await server.nextServer());
+        await opened(await server.nextServer());
+        await delay(10);
+        assert.equal(hub.publish("room", "hello"), 2);
+        hub.publish("room", pattern(5));
+        for (const client of [a, b]) {
+          assert.equal(await client.nextMessage(), "hello");
+          const bytes = await client.nextMessage();
+          assert.ok(bytes instanceof Uint8Array && sameBytes(bytes, pattern(5)));
+        }
       });
     });
 
