@@ -65,6 +65,14 @@ export interface NativeLink {
   send(data: string | Uint8Array, compress: boolean): boolean;
   /** Sends a ping (only if `canPing`). */
   ping(data: Uint8Array): void;
+  /**
+   * Stops reading the socket until {@linkcode NativeLink.resume}, where the
+   * runtime can (Bun's can; Deno's cannot): TCP then pushes back on a peer
+   * that sends without reading what it is answered.
+   */
+  pause?(): void;
+  /** Reads the socket again after {@linkcode NativeLink.pause}. */
+  resume?(): void;
   /** Starts the closing handshake. */
   close(code: number, reason: string): void;
   /** Drops the connection without a closing handshake, where the runtime can. */
@@ -120,6 +128,8 @@ export class NativeSession {
   #failure: ProtocolError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #full = false;
+  /** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
+  #readPaused = false;
   #drainWaiters: Array<() => void> = [];
   #drainPoll: ReturnType<typeof setTimeout> | undefined;
   #pings: NativePing[] = [];
@@ -140,6 +150,7 @@ export class NativeSession {
       ping: (data) => {
         this.#inputSeen = true;
         this.#owner.emit("ping", data);
+        this.#pushBack(); // the runtime queued its pong
       },
       pong: (data) => {
         this.#inputSeen = true;
@@ -213,6 +224,24 @@ export class NativeSession {
     }
     if (this.#failure !== null) return; // nothing after a violation
     this.#owner.emit("message", data);
+    this.#pushBack();
+  }
+
+  /**
+   * After input was handled: stops reading while the socket's queue is over
+   * `outgoingHighWaterMark`, so that a peer that sends without reading (pings,
+   * or messages that are echoed) is slowed down by TCP instead of growing our
+   * memory; `#checkDrained` reads on. Unlike the driver's rule (answers only),
+   * the whole queue counts: the runtime's own socket does not say which bytes
+   * answer the peer, and no peer of ours waits on this one's reading.
+   */
+  #pushBack(): void {
+    const link = this.#link;
+    if (this.#readPaused || link.pause === undefined || this.#state === "closed") return;
+    if (link.bufferedAmount <= this.#options.outgoingHighWaterMark) return;
+    this.#readPaused = true;
+    link.pause();
+    if (!link.reportsDrain) this.#pollDrain();
   }
 
   /** Sends a message (text for a string); `false` when it was not sent (closing, closed, policy, dropped). */
@@ -260,6 +289,10 @@ export class NativeSession {
 
   #checkDrained(): void {
     if (this.#link.bufferedAmount > this.#options.outgoingHighWaterMark && this.#state !== "closed") return;
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      if (this.#state !== "closed") this.#link.resume?.();
+    }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();

@@ -55,6 +55,10 @@ export interface BunServerWebSocket {
   terminate(): void;
   /** Bytes buffered by Bun. */
   getBufferedAmount(): number;
+  /** Stops reading the socket. */
+  pause(): void;
+  /** Reads the socket again. */
+  resume(): void;
 }
 
 /** What this adapter uses of the server Bun passes to `fetch`. */
@@ -234,6 +238,14 @@ class BunLink implements NativeLink {
 
   ping(data: Uint8Array): void {
     if (this.#ws?.readyState === 1) this.#ws.ping(data);
+  }
+
+  pause(): void {
+    if (this.#ws !== null && this.#ws.readyState < 2) this.#ws.pause();
+  }
+
+  resume(): void {
+    if (this.#ws !== null && this.#ws.readyState < 2) this.#ws.resume();
   }
 
   close(code: number, reason: string): void {

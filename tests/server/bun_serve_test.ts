@@ -32,9 +32,14 @@ import {
   withTimeout,
   ws as wsPackage,
 } from "./_util.ts";
+import { clientFrame, OP_BINARY, OP_PING, RawWs, repeated } from "../../bench/reliability/_raw.ts";
 import type { ServerRecord, StartOptions, TestClient } from "./_util.ts";
 
 const T = { timeout: 20_000 };
+// What a non-reading flooder may get accepted once the server stops reading
+// (see tests/server/reliability_test.ts: the kernel's buffers both ways plus
+// one outgoingHighWaterMark come to about 14 MB here).
+const FLOOD_BOUND = 32 << 20;
 // deno-lint-ignore no-explicit-any
 const bun = (globalThis as any).Bun;
 
@@ -245,6 +250,35 @@ if (bun === undefined) {
         });
       },
     );
+
+    for (
+      const [what, frame, count] of [
+        ["pings", clientFrame(OP_PING, new Uint8Array(125)), 512],
+        ["16 KiB messages echoed", clientFrame(OP_BINARY, new Uint8Array(16384)), 4],
+      ] as const
+    ) {
+      it(`a peer that floods ${what} and never reads: Bun stops reading (pause), the server serves on`, T, async () => {
+        await withBun({}, async (server, clients) => {
+          const flooder = await RawWs.open(server.port, { paused: true });
+          try {
+            const { accepted, stalled } = await flooder.flood(repeated(frame, count), 8_000, {
+              limit: FLOOD_BOUND,
+              idle: 1_000,
+            });
+            assert.ok(
+              stalled && accepted < FLOOD_BOUND,
+              `Bun did not stop reading: the flooder got ${(accepted / (1 << 20)).toFixed(1)} MB accepted`,
+            );
+            const other = await openClient("ours", server.url);
+            clients.push(other);
+            other.send("still here");
+            assert.equal(await other.nextMessage(), "still here");
+          } finally {
+            await flooder.destroy();
+          }
+        });
+      });
+    }
 
     it("a peer killed mid-connection: close 1006; a close frame without a code: 1005", T, async () => {
       await withBun({}, async (server) => {
