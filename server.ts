@@ -51,6 +51,16 @@ export {
 export type { HeaderFields, RequestCheck } from "./src/protocol/handshake.ts";
 export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
 export type { ServerOptions } from "./src/driver/server.ts";
+export type { AllowOrigins } from "./src/driver/origin.ts";
+export { withWebSockets } from "./src/runtime/bun_serve.ts";
+export type {
+  BunFetchHandler,
+  BunServeParts,
+  BunServerWebSocket,
+  BunUpgradeServer,
+  BunWebSocketHandler,
+  WithWebSocketsOptions,
+} from "./src/runtime/bun_serve.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { availableBackends, DEFAULT_SERVE_HEARTBEAT, serve } from "./src/driver/serve.ts";
 export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";

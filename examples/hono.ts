@@ -10,8 +10,8 @@
  * Each runtime runs the app on its natural server: on Node, Hono's
  * `@hono/node-server`, with `serve(app.fetch, { server })` taking its upgrade
  * requests; on Deno and Bun, `serve(app.fetch)`. (`Deno.serve(app.fetch)` works
- * too, on Deno's own WebSocket; `Bun.serve(app.fetch)` needs an adapter for
- * Bun's.) Stops cleanly on SIGINT/SIGTERM.
+ * too, on Deno's own WebSocket; on Bun's own, `Bun.serve({ ...withWebSockets(app.fetch) })`.)
+ * Stops cleanly on SIGINT/SIGTERM.
  */
 import process from "node:process";
 import { parseArgs } from "node:util";

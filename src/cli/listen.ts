@@ -128,7 +128,8 @@ export async function runListen(io: CliProcess, options: CliOptions): Promise<nu
   try {
     addr = await server.ready;
   } catch (error) {
-    const message = `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`;
+    // serve()'s error already names the address ("Cannot listen on H:P: …").
+    const message = (error as Error).message;
     if (out.json) out.event({ event: "error", message });
     else out.error(message);
     return 1;

@@ -603,6 +603,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   protected override listenerError(error: unknown, event: keyof DriverEvents): void {
     if (this.#rethrowListenerErrors) return rethrowLater(error);
     const failure = new ListenerError(String(event), error);
+    // An error listener that throws is not told about it again (no loop), nor
+    // anyone once the connection is over. Told before the close starts, as for
+    // any failure: some sockets (Bun's) report the close at once.
+    const told = event !== "error" && event !== "close" && this.readyState !== "closed" &&
+      this.listenerCount("error") !== 0;
+    if (told) this.emit("error", failure);
     if (this.readyState === "open") {
       try {
         this.closeConnection(CloseCode.INTERNAL_ERROR, "Internal error");
@@ -610,11 +616,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.terminate(); // a socket that cannot send 1011 (a runtime's own) is dropped
       }
     }
-    // An error listener that throws is not told about it again (no loop), nor
-    // anyone once the connection is over.
-    const told = event !== "error" && event !== "close" && this.readyState !== "closed" &&
-      this.listenerCount("error") !== 0;
-    if (told) this.emit("error", failure);
     let reported = false;
     try {
       reported = this.reportListenerError(failure);

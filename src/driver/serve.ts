@@ -34,7 +34,9 @@ import type { RequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "./driver.ts";
-import { completeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import { checkAllowOrigins } from "./origin.ts";
+import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
 import type { HeartbeatOptions } from "./driver.ts";
 import type { ListenerError } from "./errors.ts";
@@ -168,6 +170,14 @@ export interface ServeOptions {
    * @default {undefined}
    */
   path?: string;
+  /**
+   * The origins allowed to open a WebSocket on this server (see
+   * `ServerOptions.allowOrigins`), unless the handler's `makeServer` sets its
+   * own; on every backend. Others get 403.
+   *
+   * @default {undefined}
+   */
+  allowOrigins?: AllowOrigins;
 }
 
 /** Options that set up a listener, and so do not apply to an existing server. */
@@ -177,6 +187,7 @@ const SERVE_OPTION_KEYS = [
   "onListenerError",
   "server",
   "path",
+  "allowOrigins",
   "perMessageDeflate",
   "port",
   "hostname",
@@ -300,7 +311,12 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   if (onListenerError !== undefined && typeof onListenerError !== "function") {
     throw new TypeError("Invalid onListenerError: expected a function");
   }
-  const defaults = { heartbeat, perMessageDeflate, onListenerError }; // one object for every request
+  const allowOrigins = options?.allowOrigins;
+  if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "serve options");
+  // one object for every request
+  const defaults = { heartbeat, perMessageDeflate, onListenerError, allowOrigins };
+  // Deno's own socket: serve()'s heartbeat and compression do not apply there (see their docs).
+  const nativeDefaults = { allowOrigins, onListenerError };
   const offer = (request: Request) => offerUpgrade(request, defaults);
   const answer = answerWith(handler, options?.onError ?? internalError);
 
@@ -374,6 +390,7 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
       return await adapter.listenNative!(listen, async (request, info) => {
         // This listener stops last (see close()); meanwhile, refuse.
         if (shuttingDown) return statusResponse(503, "Server shutting down");
+        offerNativeUpgrade(request, null, nativeDefaults);
         const response = await answer(request, info);
         const server = serverForResponse(response);
         if (server !== undefined) track(server);

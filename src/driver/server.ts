@@ -17,19 +17,20 @@
  *   that stands for the 101 answer (Fetch cannot build a real 101), and the
  *   backend, seeing it come back, writes the 101 head itself and runs this
  *   driver on the socket ({@linkcode completeUpgrade}).
- * - Anything else (Deno's `serve`, Deno Deploy): the runtime's own upgrade
- *   (Deno's `upgradeWebSocket`) is used, and this API is mapped onto the
- *   runtime's socket. What that socket cannot do (pings) throws.
+ * - `withWebSockets` (Bun's `serve`) marked the request with Bun's upgrade;
+ *   anything else (Deno's `serve`, Deno Deploy) gets Deno's `upgradeWebSocket`.
+ *   This API is then mapped onto the runtime's own socket by a
+ *   {@linkcode NativeSession}, chosen once in `startConnection()`. What that
+ *   socket cannot do (pings on Deno's) throws.
  *
- * A request that is not a valid upgrade gets an HTTP error answer (400, 405,
- * 426) from `startConnection()`, and the server emits `error`, then `close`
+ * A request that is not a valid upgrade, or from an origin `allowOrigins`
+ * refuses, gets an HTTP error answer (400, 403, 405, 426) from `startConnection()`, and the server emits `error`, then `close`
  * with 1006.
  *
  * @module
  */
 
-import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
-import { ProtocolError } from "../protocol/errors.ts";
+import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { MessageCompression } from "../protocol/compression.ts";
 import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/extensions.ts";
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
@@ -41,8 +42,8 @@ import {
   selectProtocol,
   validateRequest,
 } from "../protocol/handshake.ts";
+import { utf8Encoder } from "../protocol/utf8.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
-import type { NativeSocket } from "../runtime/native.ts";
 import type { HeaderFields } from "../protocol/handshake.ts";
 import {
   checkOptions,
@@ -53,8 +54,12 @@ import {
   useExtensions,
   WebSocketDriver,
 } from "./driver.ts";
-import { DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "./driver.ts";
+import { NativeSession } from "./native.ts";
+import type { NativeUpgrader } from "./native.ts";
+import { checkAllowOrigins, originAllowed } from "./origin.ts";
+import type { AllowOrigins } from "./origin.ts";
 import type { Transport } from "./transport.ts";
 import type { ListenerError } from "./errors.ts";
 
@@ -85,13 +90,33 @@ export interface ServerOptions extends DriverOptions {
    * @default {false}
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Which pages may open this WebSocket, by their `Origin` header: a list of
+   * origins (`"https://example.com"`; compared as serialized origins, scheme
+   * and host case-insensitive, default ports dropped) or a predicate. Any
+   * other origin gets 403. A request without `Origin` (not from a browser:
+   * browsers always send it) is allowed by a list; the opaque origin `"null"`
+   * (sandboxed frames, `file:` pages) only if the list has `"null"`. The
+   * predicate gets the `Origin` value (`null` when there is none) and the
+   * request. `undefined` allows every origin: see the README's section on
+   * cross-site WebSocket hijacking.
+   *
+   * @default {undefined}
+   */
+  allowOrigins?: AllowOrigins;
 }
 
-const SERVER_OPTION_KEYS = [...DRIVER_OPTION_KEYS, "acceptProtocols", "additionalHeaders", "perMessageDeflate"];
+const SERVER_OPTION_KEYS = [
+  ...DRIVER_OPTION_KEYS,
+  "acceptProtocols",
+  "additionalHeaders",
+  "perMessageDeflate",
+  "allowOrigins",
+];
 
 /** The error of a request that is not a valid WebSocket upgrade. */
 export class HandshakeError extends Error {
-  /** The HTTP status the request was answered with (400, 405, 426). */
+  /** The HTTP status the request was answered with (400, 403, 405, 426). */
   readonly status: number;
 
   /**
@@ -111,6 +136,29 @@ export class HandshakeError extends Error {
 const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Array>;
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+
+/**
+ * Requests a handler may upgrade with the runtime's own WebSocket (Bun.serve
+ * through `withWebSockets`, the `deno` backend of `serve()`): the upgrade to
+ * use (`null`: Deno's own) and the defaults of their servers.
+ */
+const nativeOffers = new WeakMap<Request, { upgrader: NativeUpgrader | null; defaults: UpgradeDefaults }>();
+
+/**
+ * Marks `request` as one that the runtime's own WebSocket will serve, with
+ * `upgrader` (or, for `null`, Deno's `upgradeWebSocket`) and the defaults of
+ * its server. For runtime adapters only.
+ */
+export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
+  nativeOffers.set(request, { upgrader, defaults });
+}
+
+/**
+ * Whether `ws` is a server on a runtime's own socket (which frames messages
+ * itself: a frame encoded for many cannot be handed to it). Internal, for
+ * the topics hub.
+ */
+export let onNativeSocket: (ws: unknown) => boolean;
 
 /** Responses of native upgrades, to the server they belong to. */
 const nativeResponses = new WeakMap<Response, Server>();
@@ -134,6 +182,8 @@ export interface UpgradeDefaults {
   onListenerError?: (error: ListenerError, ws: Server) => void;
   /** The permessage-deflate settings of `serve()`. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** The origins `serve()` allows. */
+  allowOrigins?: AllowOrigins;
 }
 /** Offered requests whose server made its upgrade answer, with that answer. */
 const upgrades = new WeakMap<Request, { server: Server; protocol: string | null; response: Response }>();
@@ -209,12 +259,13 @@ export class Server extends WebSocketDriver {
   readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
   readonly #deflate: DeflateConfig | null;
+  readonly #allowOrigins: AllowOrigins | undefined;
+  readonly #driverOptions: DriverOptions;
   #started = false;
-  #native: NativeSocket | null = null;
+  /** The session on the runtime's own socket, once startConnection() chose it. */
+  #native: NativeSession | null = null;
   #nativeProtocol: string | null = null;
-  #nativeClosed = false;
   #heartbeat: HeartbeatOptions | false | undefined;
-  #outgoingHighWaterMark: number;
   readonly #onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
   /**
    * Messages sent before the connection opened: before startConnection()
@@ -222,6 +273,10 @@ export class Server extends WebSocketDriver {
    * then), or before the runtime's socket opened (it refuses sends).
    */
   #pending: Array<string | Uint8Array> = NOTHING_PENDING;
+
+  static {
+    onNativeSocket = (ws) => ws instanceof Server && ws.#native !== null;
+  }
 
   /**
    * Checks the options; nothing is answered until
@@ -235,15 +290,17 @@ export class Server extends WebSocketDriver {
       throw new TypeError(`Cannot make a server: expected a Request, got ${typeof request}`);
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
-    const { acceptProtocols, additionalHeaders, perMessageDeflate, ...driverOptions } = options ?? {};
+    const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins, ...driverOptions } = options ?? {};
+    const defaults = offered.get(request) ?? nativeOffers.get(request)?.defaults;
     // serve()'s heartbeat applies unless the handler chose one (or false).
-    const heartbeat = driverOptions.heartbeat ??
-      (request instanceof Request ? offered.get(request)?.heartbeat : undefined);
+    const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
     super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
     this.#heartbeat = heartbeat;
-    this.#onListenerError = offered.get(request)?.onListenerError;
-    this.#outgoingHighWaterMark = driverOptions.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
+    this.#onListenerError = defaults?.onListenerError;
+    this.#driverOptions = driverOptions;
     this.request = request;
+    this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
+    if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
     if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
       throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
@@ -251,7 +308,7 @@ export class Server extends WebSocketDriver {
     this.#acceptProtocols = protocols;
     this.#additionalHeaders = additionalHeaders;
     this.#maxLength = driverOptions.maxLength ?? DEFAULT_MAX_LENGTH;
-    this.#deflate = deflateConfig(perMessageDeflate ?? offered.get(request)?.perMessageDeflate, "server options");
+    this.#deflate = deflateConfig(perMessageDeflate ?? defaults?.perMessageDeflate, "server options");
     // A bad additionalHeaders should fail here, not in the middle of a handshake.
     if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
   }
@@ -272,6 +329,12 @@ export class Server extends WebSocketDriver {
     const request = this.request;
     const check = validateRequest(request.method, request.headers);
     if (!check.ok) return this.#refuse(check.status, check.message, check.headers);
+    if (this.#allowOrigins !== undefined) {
+      const origin = request.headers.get("origin");
+      if (!originAllowed(this.#allowOrigins, origin, request)) {
+        return this.#refuse(403, `Origin not allowed: ${origin}`);
+      }
+    }
     const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
     if (offered.has(request)) {
       let extensions: string | null = null;
@@ -310,14 +373,29 @@ export class Server extends WebSocketDriver {
       : heartbeat === false
       ? 0
       : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
-    const native = nativeUpgrade(request, headers, idleTimeout);
+    const upgrade = nativeOffers.get(request)?.upgrader ?? nativeUpgrade;
+    const native = upgrade(request, headers, { idleTimeout });
     if (native === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
-          "and this runtime has no built-in upgrade; serve the handler with serve()",
+          "and this runtime has no built-in upgrade; serve the handler with serve() " +
+          "(on Bun's serve, spread withWebSockets(handler) into its options)",
       );
     }
-    this.#bindNative(native.socket, protocol);
+    const options = this.#driverOptions;
+    this.#nativeProtocol = protocol;
+    this.#native = new NativeSession(this, native.link, {
+      maxLength: this.#maxLength,
+      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      outgoingHighWaterMark: options.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK,
+      sendQueuePolicy: options.sendQueuePolicy ?? "buffer",
+      heartbeat: heartbeat === false ? undefined : heartbeat,
+      compress: this.#deflate !== null,
+    });
+    // What was sent before startConnection() goes first.
+    const early = this.#pending;
+    this.#pending = NOTHING_PENDING;
+    for (const data of early) this.#native.send(data);
     nativeResponses.set(native.response, this);
     return native.response;
   }
@@ -341,53 +419,23 @@ export class Server extends WebSocketDriver {
     return new Response(message + "\n", { status, headers });
   }
 
-  // ─────────────── the runtime's own socket (Deno serve, Deno Deploy) ───────────────
-
-  #bindNative(socket: NativeSocket, protocol: string | null): void {
-    this.#native = socket;
-    this.#nativeProtocol = protocol;
-    socket.binaryType = "arraybuffer";
-    socket.onopen = () => {
-      // What was sent before now goes first, as the driver does.
-      const pending = this.#pending;
-      this.#pending = NOTHING_PENDING;
-      for (const data of pending) socket.send(data);
-      this.emit("open");
-    };
-    socket.onmessage = (event: MessageEvent) => {
-      const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
-      if (byteLength(data) > this.#maxLength) {
-        // The runtime buffered it already; the limit still closes with 1009.
-        this.emit(
-          "error",
-          new ProtocolError(
-            "WSD_ERR_MESSAGE_TOO_BIG",
-            CloseCode.MESSAGE_TOO_BIG,
-            `Message too big: more than the limit of ${this.#maxLength} bytes`,
-          ),
-        );
-        if (socket.readyState === 1) socket.close(CloseCode.MESSAGE_TOO_BIG, "Message too big");
-        return;
-      }
-      this.emit("message", data);
-    };
-    socket.onclose = (event: CloseEvent) => {
-      if (this.#nativeClosed) return;
-      this.#nativeClosed = true;
-      this.emit("close", event.code || CloseCode.NO_STATUS, event.reason);
-    };
-  }
+  // ─────────────── the runtime's own socket (Deno serve, Deno Deploy, Bun.serve) ───────────────
+  // Chosen once in startConnection(): every method below goes to the
+  // NativeSession when there is one, else to the driver.
 
   /** The subprotocol agreed in the handshake, or `null`. */
   override get protocol(): string | null {
     return this.#native === null ? super.protocol : this.#nativeProtocol;
   }
 
+  /** The extensions agreed in the handshake (see {@linkcode WebSocketDriver.extensions}). */
+  override get extensions(): string {
+    return this.#native === null ? super.extensions : this.#native.extensions;
+  }
+
   /** The connection's state. */
   override get readyState(): ReadyState {
-    if (this.#native === null) return super.readyState;
-    if (this.#nativeClosed) return "closed";
-    return (["connecting", "open", "closing", "closed"] as const)[this.#native.readyState];
+    return this.#native === null ? super.readyState : this.#native.readyState;
   }
 
   /** Bytes accepted by the send methods and not yet handed to the socket. */
@@ -397,24 +445,16 @@ export class Server extends WebSocketDriver {
 
   /** What the connection runs on: the stream pair, or the runtime's own WebSocket. */
   override get socket(): unknown {
-    return this.#native ?? super.socket;
+    return this.#native === null ? super.socket : this.#native.socket;
   }
 
   /**
    * Resolves once `bufferedAmount` is at most `outgoingHighWaterMark` (see
-   * {@linkcode WebSocketDriver.drained}). The runtime's own socket tells no
-   * write completions: there it is polled every 10 ms.
+   * {@linkcode WebSocketDriver.drained}). Deno's own socket tells no write
+   * completions: there it is polled every 10 ms.
    */
   override drained(): Promise<void> {
-    const socket = this.#native;
-    if (socket === null) return super.drained();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (socket.bufferedAmount <= this.#outgoingHighWaterMark || socket.readyState >= 2) resolve();
-        else setTimeout(check, 10);
-      };
-      check();
-    });
+    return this.#native === null ? super.drained() : this.#native.drained();
   }
 
   /** Sends a text message (see {@linkcode WebSocketDriver.sendText}). */
@@ -437,16 +477,32 @@ export class Server extends WebSocketDriver {
   /**
    * Sends a ping (see {@linkcode WebSocketDriver.sendPing}).
    *
-   * @throws {DOMException} `NotSupportedError` on the runtime's own socket
-   * (Deno's `serve`), which cannot send pings; it answers the client's pings.
+   * @throws {DOMException} `NotSupportedError` on Deno's own socket (Deno's
+   * `serve`, Deno Deploy, the `deno` backend), which cannot send pings; it
+   * answers the client's pings.
    */
   override sendPing(data?: string | BinaryData, onPong?: () => void): boolean {
     if (this.#native === null) return super.sendPing(data, onPong);
-    throw new DOMException(
-      "Cannot send ping: the runtime's built-in WebSocket (Deno serve, Deno Deploy) cannot send pings; " +
-        "serve the handler with serve() for pings",
-      "NotSupportedError",
-    );
+    if (onPong !== undefined && typeof onPong !== "function") {
+      throw new TypeError("Cannot send ping: onPong must be a function");
+    }
+    return this.#native.sendPing(pingPayload(data), onPong);
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time (see
+   * {@linkcode WebSocketDriver.ping}); rejects with a `NotSupportedError` on
+   * Deno's own socket.
+   */
+  override ping(data?: string | BinaryData): Promise<number> {
+    if (this.#native === null) return super.ping(data);
+    try {
+      return this.#native.ping(
+        data === undefined ? utf8Encoder.encode(`wsd-ping-${++pingCounter}`) : pingPayload(data),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Starts the closing handshake (see {@linkcode WebSocketDriver.closeConnection}). */
@@ -456,20 +512,17 @@ export class Server extends WebSocketDriver {
   override closeConnection(a?: string | number, b?: number | string): boolean {
     if (this.#native === null) return super.closeConnection(a as string, b as number);
     const { code, reason } = closeArguments(a, b);
-    const socket = this.#native;
-    if (socket.readyState >= 2) return false;
-    socket.close(code, reason);
-    return true;
+    return this.#native.closeConnection(code, reason);
   }
 
   /**
-   * Drops the connection at once (see {@linkcode WebSocketDriver.terminate}). On
-   * the runtime's own socket, which cannot be torn down, it starts its close.
+   * Drops the connection at once (see {@linkcode WebSocketDriver.terminate}).
+   * Deno's own socket cannot be torn down: there its close is started, and
+   * `close` (1006) is reported at once.
    */
   override terminate(): void {
-    const socket = this.#native;
-    if (socket === null) return super.terminate();
-    if (socket.readyState < 2) socket.close();
+    if (this.#native === null) return super.terminate();
+    this.#native.terminate();
   }
 
   /** Keeps a message sent before the connection could take it. */
@@ -478,22 +531,11 @@ export class Server extends WebSocketDriver {
     this.#pending.push(data);
   }
 
-  /** Sends on the runtime's socket (or queues before it opened); `false` once it is closing or closed. */
+  /** A send before startConnection(), or on the runtime's socket. */
   #nativeSend(data: string | Uint8Array): boolean {
-    if (!this.#started) {
-      if (this.readyState !== "connecting") return false;
-      this.#queueEarly(data);
-      return true;
-    }
-    const socket = this.#native!;
-    if (socket.readyState !== 1 && socket.readyState !== 0) return false;
-    if (socket.readyState === 0) {
-      // The runtime's socket refuses sends before open: queue them, as the
-      // seed does; they go before whatever `open` listeners send.
-      this.#queueEarly(data);
-      return true;
-    }
-    socket.send(data);
+    if (this.#native !== null) return this.#native.send(data);
+    if (this.readyState !== "connecting") return false;
+    this.#queueEarly(data);
     return true;
   }
 }
@@ -517,12 +559,9 @@ export function makeServer(request: Request, options?: ServerOptions): Server {
   return new Server(request, options);
 }
 
-function byteLength(data: string | Uint8Array): number {
-  if (typeof data !== "string") return data.length;
-  let n = data.length;
-  for (let i = 0; i < data.length; i++) {
-    const c = data.charCodeAt(i);
-    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
-  }
-  return n;
+let pingCounter = 0;
+
+/** A ping's payload as bytes (a copy: the caller may reuse its buffer). */
+function pingPayload(data: string | BinaryData = new Uint8Array(0)): Uint8Array {
+  return typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
 }

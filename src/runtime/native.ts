@@ -1,15 +1,118 @@
 /**
  * The runtime's own server-side upgrade, for handlers that run where no raw
- * socket exists (`Deno.serve`, Deno Deploy): `Deno.upgradeWebSocket`.
+ * socket exists (`Deno.serve`, Deno Deploy): `Deno.upgradeWebSocket`, and its
+ * WebSocket as a {@linkcode NativeLink}.
+ *
+ * What Deno's socket reports, measured (Deno 2.9, see bench/RESULTS.md): a
+ * peer that drops the TCP connection gives an `error` event ("Unexpected EOF",
+ * "Connection reset by peer") then a `CloseEvent` with `code` 0 and
+ * `wasClean: false`; a close frame without a code gives 1005 with
+ * `wasClean: true`; a protocol violation gives an `error` event naming it
+ * ("Invalid UTF-8", "Reserved bits are not zero", …), then code 0 and
+ * `wasClean: false` — Deno drops the connection without a close frame. Its
+ * `idleTimeout` ends a silent peer with an `error` ("No response from ping
+ * frame.") and a close frame 1001 (then reports the close twice: 1001 and
+ * 1005).
  *
  * @module
  */
+
+import { CloseCode } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { ProtocolErrorType } from "../protocol/errors.ts";
+import type { NativeLink, NativeLinkEvents } from "../driver/native.ts";
 
 /** The runtime's WebSocket object, as the server drives it. */
 export type NativeSocket = WebSocket;
 
 interface DenoUpgrade {
   upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
+}
+
+/** Deno's messages of a peer's violations (and of its idle timeout), and what the driver calls them. */
+const DENO_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
+  // Its idleTimeout (our heartbeat on this socket): what the driver's heartbeat reports.
+  [/no response from ping/i, "WSD_ERR_HEARTBEAT_TIMEOUT", CloseCode.ABNORMAL],
+  [/utf-?8/i, "WSD_ERR_INVALID_UTF8", CloseCode.INVALID_PAYLOAD],
+  [/reserved bits/i, "WSD_ERR_RESERVED_BITS", CloseCode.PROTOCOL_ERROR],
+  [/fragmented/i, "WSD_ERR_CONTROL_FRAGMENTED", CloseCode.PROTOCOL_ERROR],
+  [/ping frame too large|control frame/i, "WSD_ERR_CONTROL_TOO_LONG", CloseCode.PROTOCOL_ERROR],
+  [/too large|too big/i, "WSD_ERR_MESSAGE_TOO_BIG", CloseCode.MESSAGE_TOO_BIG],
+  [/continuation/i, "WSD_ERR_UNEXPECTED_CONTINUATION", CloseCode.PROTOCOL_ERROR],
+  [/fragment/i, "WSD_ERR_EXPECTED_CONTINUATION", CloseCode.PROTOCOL_ERROR],
+  [/close code|status code/i, "WSD_ERR_INVALID_CLOSE_CODE", CloseCode.PROTOCOL_ERROR],
+  [/close frame/i, "WSD_ERR_CLOSE_PAYLOAD_LENGTH", CloseCode.PROTOCOL_ERROR],
+  [/invalid value|opcode/i, "WSD_ERR_INVALID_OPCODE", CloseCode.PROTOCOL_ERROR],
+];
+
+/**
+ * What an `error` event of Deno's socket means: `null` for a dropped
+ * connection (reported as close 1006 alone, as the driver does), a
+ * {@linkcode ProtocolError} for a violation Deno names, an `Error` otherwise.
+ */
+export function denoSocketError(message: string): Error | null {
+  if (/unexpected eof|os error|reset by peer|broken pipe|connection (closed|aborted)/i.test(message)) return null;
+  for (const [pattern, type, code] of DENO_VIOLATIONS) {
+    if (pattern.test(message)) return new ProtocolError(type, code, `${message} (reported by Deno's WebSocket)`);
+  }
+  return new Error(`Deno's WebSocket failed: ${message}`);
+}
+
+/** Deno's `WebSocket` of an upgraded request, as a {@linkcode NativeLink}. */
+class DenoLink implements NativeLink {
+  readonly name = "Deno's built-in WebSocket (Deno serve, Deno Deploy)";
+  readonly canPing = false;
+  readonly reportsDrain = false;
+  readonly extensions = "";
+  readonly #socket: WebSocket;
+
+  constructor(socket: WebSocket) {
+    this.#socket = socket;
+  }
+
+  get socket(): WebSocket {
+    return this.#socket;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  bind(events: NativeLinkEvents): void {
+    const socket = this.#socket;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => events.open();
+    socket.onmessage = (event: MessageEvent) => {
+      events.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
+    };
+    socket.onerror = (event: Event) => {
+      const error = denoSocketError((event as ErrorEvent).message ?? "");
+      if (error !== null) events.error(error);
+    };
+    socket.onclose = (event: CloseEvent) => {
+      // Code 0 and wasClean false: no close frame came (a drop, or a violation).
+      events.close(event.wasClean ? event.code || CloseCode.NO_STATUS : CloseCode.ABNORMAL, event.reason);
+    };
+  }
+
+  send(data: string | Uint8Array): boolean {
+    if (this.#socket.readyState !== 1) return false;
+    this.#socket.send(data);
+    return true;
+  }
+
+  ping(): void {
+    throw new DOMException("Cannot send ping: Deno's built-in WebSocket cannot send pings", "NotSupportedError");
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#socket.readyState < 2) this.#socket.close(code, reason);
+  }
+
+  terminate(): void {
+    // Deno's socket cannot be torn down: the best is to start its close.
+    if (this.#socket.readyState < 2) this.#socket.close();
+  }
 }
 
 /**
@@ -22,8 +125,8 @@ interface DenoUpgrade {
 export function nativeUpgrade(
   request: Request,
   headers: Headers,
-  idleTimeout?: number,
-): { socket: NativeSocket; response: Response } | null {
+  options: { idleTimeout?: number } = {},
+): { link: NativeLink; response: Response } | null {
   const deno = (globalThis as { Deno?: DenoUpgrade }).Deno;
   if (deno?.upgradeWebSocket === undefined) return null;
   // Deno's serve() reads a request's headers lazily from the connection, and
@@ -36,6 +139,7 @@ export function nativeUpgrade(
   // written "a,b" (as the ws package and others send it). The header is set
   // below with the others.
   // idleTimeout (seconds): the runtime's own keepalive, the only one its socket has.
+  const idleTimeout = options.idleTimeout;
   const { socket, response } = deno.upgradeWebSocket(request, idleTimeout === undefined ? {} : { idleTimeout });
   // Names the runtime set itself are not overridden; every value of the
   // others is kept (several Set-Cookie).
@@ -43,5 +147,5 @@ export function nativeUpgrade(
   for (const [name, value] of headers) {
     if (!own.has(name)) response.headers.append(name, value);
   }
-  return { socket, response };
+  return { link: new DenoLink(socket), response };
 }

@@ -31,7 +31,7 @@ import {
 } from "../driver/driver.ts";
 import type { BinaryData } from "../driver/driver.ts";
 import { EventEmitter } from "../driver/emitter.ts";
-import { Server } from "../driver/server.ts";
+import { onNativeSocket, Server } from "../driver/server.ts";
 import { BackplaneError } from "./backplane.ts";
 import type { Backplane } from "./backplane.ts";
 
@@ -519,8 +519,7 @@ function takesSharedFrames(ws: WebSocketDriver): boolean {
   if (ws.role !== "server" || ws.extensions !== "") return false;
   const proto = Object.getPrototypeOf(ws);
   if (proto !== Server.prototype && proto !== WebSocketDriver.prototype) return false;
-  const socket = ws.socket;
-  return socket !== null && !(typeof WebSocket === "function" && socket instanceof WebSocket);
+  return ws.socket !== null && !onNativeSocket(ws);
 }
 
 /** One unmasked, unfragmented data frame (RFC 6455 §5.2) of `outgoing`. */

@@ -11,13 +11,18 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { makeServer } from "../../server.ts";
-import { ProtocolError } from "../../mod.ts";
+import { ListenerError, ProtocolError } from "../../mod.ts";
 import {
   ACCEPT,
+  delay,
   exchange,
   HOST,
+  maskedFrame,
   openClient,
+  parseFrames,
+  parseHead,
   pattern,
+  RawClient,
   recordingHandler,
   requestHead,
   sameBytes,
@@ -26,6 +31,7 @@ import {
   withTimeout,
 } from "./_util.ts";
 import type { ClientKind, ServerRecord, StartOptions, TestClient } from "./_util.ts";
+import { HandshakeError } from "../../server.ts";
 
 const isDeno = "Deno" in globalThis;
 const T = { timeout: 20_000 };
@@ -308,6 +314,189 @@ if (!isDeno) {
           assert.ok(record.info.remoteAddr.port > 0);
         });
       });
+
+      it("a raw TCP peer killed mid-connection: close 1006 (not 1005), no error", T, async () => {
+        await withNative(setup, {}, async (server) => {
+          const raw = await RawClient.connect(server.port);
+          raw.write(requestHead());
+          assert.equal((await raw.readHead()).status, 101);
+          const record = await server.nextServer();
+          await withTimeout(
+            new Promise((r) => record.server.readyState === "open" ? r(0) : record.server.once("open", () => r(0))),
+            "open",
+          );
+          raw.socket.resetAndDestroy();
+          const [code] = await withTimeout(record.closed, "server close");
+          assert.equal(code, 1006);
+          assert.deepEqual(record.events.map((e) => e[0]), ["open", "close"]);
+          assert.equal(record.server.readyState, "closed");
+        });
+      });
+
+      it(
+        "a message listener that throws: that connection closes with 1011 (ListenerError), the next one works",
+        T,
+        async () => {
+          await withNative(setup, {
+            echo: false,
+            beforeStart: (ws) =>
+              ws.on("message", (m) => {
+                if (m === "boom") throw new Error("listener bug");
+                ws.send(m);
+              }),
+          }, async (server, clients) => {
+            const first = await connect(clients, "ours", server.url);
+            const record = await server.nextServer();
+            first.send("boom");
+            assert.equal((await withTimeout(first.closed, "client close"))[0], 1011);
+            const [code] = await withTimeout(record.closed, "server close");
+            assert.equal(code, 1011);
+            const error = record.events.find((e) => e[0] === "error")?.[1] as ListenerError;
+            assert.ok(error instanceof ListenerError);
+            assert.equal(error.code, 1011);
+            assert.equal((error.cause as Error).message, "listener bug");
+            const second = await connect(clients, "ours", server.url);
+            second.send("still here");
+            assert.equal(await second.nextMessage(), "still here");
+          });
+        },
+      );
+
+      it("a close frame without a code: close 1005", T, async () => {
+        await withNative(setup, {}, async (server) => {
+          const raw = await RawClient.connect(server.port);
+          raw.write(requestHead());
+          await raw.readHead();
+          const record = await server.nextServer();
+          raw.write(maskedFrame(0x8, new Uint8Array(0)));
+          const [code] = await withTimeout(record.closed, "server close");
+          assert.equal(code, 1005);
+          await raw.close();
+        });
+      });
+
+      it("a protocol violation the runtime found: error (ProtocolError 1007) then close 1007", T, async () => {
+        await withNative(setup, {}, async (server) => {
+          const raw = await RawClient.connect(server.port);
+          raw.write(requestHead());
+          await raw.readHead();
+          const record = await server.nextServer();
+          raw.write(maskedFrame(0x1, new Uint8Array([0xff])));
+          const [code] = await withTimeout(record.closed, "server close");
+          assert.equal(code, 1007);
+          assert.deepEqual(record.events.map((e) => e[0]).slice(-2), ["error", "close"]);
+          const error = record.events.at(-2)![1];
+          assert.ok(error instanceof ProtocolError);
+          assert.equal(error.type, "WSD_ERR_INVALID_UTF8");
+          await raw.close();
+        });
+      });
+
+      it(
+        "heartbeat (Deno's idleTimeout): a silent peer → error WSD_ERR_HEARTBEAT_TIMEOUT, then close 1006",
+        T,
+        async () => {
+          await withNative(setup, { server: { heartbeat: { interval: 500, timeout: 500 } } }, async (server) => {
+            const raw = await RawClient.connect(server.port);
+            raw.write(requestHead());
+            await raw.readHead();
+            const record = await server.nextServer();
+            const [code] = await withTimeout(record.closed, "server close", 5_000);
+            assert.equal(code, 1006);
+            const names = record.events.map((e) => e[0]);
+            assert.deepEqual(names.slice(-2), ["error", "close"]);
+            assert.equal(names.filter((n) => n === "close").length, 1);
+            const error = record.events.at(-2)![1];
+            assert.ok(error instanceof ProtocolError && error.type === "WSD_ERR_HEARTBEAT_TIMEOUT");
+            await raw.close();
+          });
+        },
+      );
+
+      it("closeTimeout: a peer that never answers our close frame → close 1006 after the timeout", T, async () => {
+        await withNative(setup, { server: { closeTimeout: 200 } }, async (server) => {
+          const raw = await RawClient.connect(server.port);
+          raw.write(requestHead());
+          await raw.readHead();
+          const record = await server.nextServer();
+          await delay(20);
+          assert.equal(record.server.closeConnection(4000, "bye"), true);
+          assert.equal(record.server.readyState, "closing");
+          assert.equal(record.server.send("late"), false);
+          const [code] = await withTimeout(record.closed, "server close", 3_000);
+          assert.equal(code, 1006);
+          // The close frame went out.
+          const frames = parseFrames(parseHead(raw.bytes()).rest);
+          assert.equal(frames.at(-1)?.opcode, 0x8);
+          await raw.close();
+        });
+      });
+
+      for (const policy of ["close", "drop", "throw"] as const) {
+        it(
+          `sendQueuePolicy "${policy}" applies over outgoingHighWaterMark (a peer that does not read)`,
+          T,
+          async () => {
+            await withNative(setup, {
+              server: { sendQueuePolicy: policy, outgoingHighWaterMark: 1 << 16 },
+              echo: false,
+            }, async (server) => {
+              const raw = await RawClient.connect(server.port);
+              raw.write(requestHead());
+              await raw.readHead();
+              raw.socket.pause();
+              const record = await server.nextServer();
+              await delay(20);
+              const big = new Uint8Array(1 << 20);
+              // The first send is admitted (nothing waits yet); the kernel takes
+              // a few MiB before Deno's buffer grows.
+              let result: boolean | Error = true;
+              for (let i = 0; i < 64 && result === true; i++) {
+                try {
+                  result = record.server.send(big);
+                } catch (error) {
+                  result = error as Error;
+                }
+              }
+              if (policy === "throw") {
+                assert.ok(result instanceof RangeError);
+                assert.equal(record.server.readyState, "open");
+              } else {
+                assert.equal(result, false);
+              }
+              if (policy === "close") {
+                assert.equal(record.server.readyState, "closing");
+                record.server.terminate();
+                const [code] = await withTimeout(record.closed, "close");
+                assert.equal(code, 1006);
+              } else {
+                assert.equal(record.server.readyState, "open");
+                record.server.terminate();
+              }
+              await raw.close();
+            });
+          },
+        );
+      }
+
+      it(
+        "allowOrigins: a listed origin opens, another gets 403 and error (HandshakeError 403) then close 1006",
+        T,
+        async () => {
+          await withNative(setup, { server: { allowOrigins: ["https://example.com"] } }, async (server) => {
+            const ok = await exchange(server.port, requestHead({ headers: { Origin: "https://EXAMPLE.com:443" } }));
+            assert.equal(ok.status, 101);
+            await server.nextServer();
+            const refused = await exchange(server.port, requestHead({ headers: { Origin: "https://evil.example" } }));
+            assert.equal(refused.status, 403);
+            const record = await server.nextServer();
+            const [code] = await withTimeout(record.closed, "close");
+            assert.equal(code, 1006);
+            const error = record.events[0][1];
+            assert.ok(error instanceof HandshakeError && error.status === 403);
+          });
+        },
+      );
 
       it("a bad handshake gets its HTTP error; the server emits error then close 1006", T, async () => {
         await withNative(setup, {}, async (server) => {

@@ -1,0 +1,460 @@
+/**
+ * A server connection on a runtime's own WebSocket (Deno's `upgradeWebSocket`,
+ * Bun's `ServerWebSocket` behind `Bun.serve`): the runtime does the framing,
+ * and {@linkcode NativeSession} maps this library's API onto it. The runtime
+ * adapters describe their socket as a {@linkcode NativeLink}; what a socket
+ * cannot do is said by its flags (`canPing`, `reportsDrain`) and reported to
+ * the caller, never ignored.
+ *
+ * ```text
+ *   runtime socket ─ NativeLink (src/runtime) ─ NativeLinkEvents ─ NativeSession ─ server.emit(…)
+ *   server.send/close/ping ─────────────────────────────────────── NativeSession ─ NativeLink
+ * ```
+ *
+ * The session keeps the rules the driver keeps on its own framing: `open`
+ * comes asynchronously and before any message; `close` exactly once, with the
+ * peer's code, 1005 for a close frame without one, 1006 for a dropped
+ * connection; `error` before `close` for a violation the runtime reported;
+ * `closeTimeout`, `sendQueuePolicy`, `maxLength` (checked per message, after
+ * the runtime buffered it) and, where the socket can ping, the heartbeat.
+ *
+ * @module
+ */
+
+import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { utf8Encoder } from "../protocol/utf8.ts";
+import { rethrowLater } from "./emitter.ts";
+import type { HeartbeatOptions, ReadyState, SendQueuePolicy, WebSocketDriver } from "./driver.ts";
+
+/** What a runtime socket reports to its session. */
+export interface NativeLinkEvents {
+  /** The socket opened. */
+  open(): void;
+  /** A whole message: `string` for text, `Uint8Array` for binary. */
+  message(data: string | Uint8Array): void;
+  /** A ping arrived (the runtime answered it). */
+  ping(data: Uint8Array): void;
+  /** A pong arrived. */
+  pong(data: Uint8Array): void;
+  /** The runtime's send buffer drained. */
+  drain(): void;
+  /** The runtime reported a failure (a protocol violation by the peer); `close` follows. */
+  error(error: Error): void;
+  /** The socket is closed: the peer's code, 1005 for a close frame without one, 1006 for a drop. */
+  close(code: number, reason: string): void;
+}
+
+/** A runtime's own server WebSocket, in runtime-free terms. Made by the runtime adapters. */
+export interface NativeLink {
+  /** The runtime socket, as `ws.socket` shows it. */
+  readonly socket: unknown;
+  /** Who made it, for error messages ("Deno's built-in WebSocket", …). */
+  readonly name: string;
+  /** Whether `ping()` works. */
+  readonly canPing: boolean;
+  /** Whether `drain` is reported (else `bufferedAmount` is polled). */
+  readonly reportsDrain: boolean;
+  /** The agreed extensions, as a `Sec-WebSocket-Extensions` value, or `""`. */
+  readonly extensions: string;
+  /** Bytes accepted by `send` and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /** Starts reporting events (once). */
+  bind(events: NativeLinkEvents): void;
+  /** Sends a message; `false` if the runtime dropped it. */
+  send(data: string | Uint8Array, compress: boolean): boolean;
+  /** Sends a ping (only if `canPing`). */
+  ping(data: Uint8Array): void;
+  /**
+   * Stops reading the socket until {@linkcode NativeLink.resume}, where the
+   * runtime can (Bun's can; Deno's cannot): TCP then pushes back on a peer
+   * that sends without reading what it is answered.
+   */
+  pause?(): void;
+  /** Reads the socket again after {@linkcode NativeLink.pause}. */
+  resume?(): void;
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void;
+  /** Drops the connection without a closing handshake, where the runtime can. */
+  terminate(): void;
+}
+
+/**
+ * A runtime's own upgrade of a request: the socket and the response the
+ * handler returns, or `null` when this runtime cannot upgrade this request.
+ * `headers` are the handshake's answer headers (the runtime computes the
+ * accept key itself), `idleTimeout` the runtime's own keepalive in seconds
+ * (0: none; only where the socket cannot ping).
+ */
+export type NativeUpgrader = (
+  request: Request,
+  headers: Headers,
+  options: { idleTimeout?: number },
+) => { link: NativeLink; response: Response } | null;
+
+/** The options a session keeps (checked by the driver's constructor already). */
+export interface NativeSessionOptions {
+  maxLength: number;
+  closeTimeout: number;
+  outgoingHighWaterMark: number;
+  sendQueuePolicy: SendQueuePolicy;
+  /** Run by the session where the socket can ping. */
+  heartbeat: HeartbeatOptions | undefined;
+  /** Whether messages are sent compressed (where the runtime agreed permessage-deflate). */
+  compress: boolean;
+}
+
+interface NativePing {
+  payload: Uint8Array;
+  onPong: (() => void) | undefined;
+  onLost?: () => void;
+}
+
+/** How often `bufferedAmount` is looked at where the runtime reports no drain. */
+const DRAIN_POLL_MS = 10;
+
+/**
+ * One server connection over a {@linkcode NativeLink}; its events are emitted
+ * on the `Server` that owns it. Internal (not exported from the package).
+ */
+export class NativeSession {
+  readonly #owner: WebSocketDriver;
+  readonly #link: NativeLink;
+  readonly #options: NativeSessionOptions;
+  #state: ReadyState = "connecting";
+  /** Messages sent before the socket opened (it refuses them until then). */
+  #early: Array<string | Uint8Array> = [];
+  /** A violation reported before `close`: its code is the close code reported. */
+  #failure: ProtocolError | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #full = false;
+  /** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
+  #readPaused = false;
+  #drainWaiters: Array<() => void> = [];
+  #drainPoll: ReturnType<typeof setTimeout> | undefined;
+  #pings: NativePing[] = [];
+  #pingCounter = 0;
+  #beatTimer: ReturnType<typeof setTimeout> | undefined;
+  #inputSeen = false;
+  #lastInput = 0;
+  #beatPingAt = 0;
+
+  /** Binds `link`, whose events are emitted on `owner`. */
+  constructor(owner: WebSocketDriver, link: NativeLink, options: NativeSessionOptions) {
+    this.#owner = owner;
+    this.#link = link;
+    this.#options = options;
+    link.bind({
+      open: () => this.#open(),
+      message: (data) => this.#message(data),
+      ping: (data) => {
+        this.#inputSeen = true;
+        this.#owner.emit("ping", data);
+        this.#pushBack(); // the runtime queued its pong
+      },
+      pong: (data) => {
+        this.#inputSeen = true;
+        this.#pong(data);
+        this.#owner.emit("pong", data);
+      },
+      drain: () => this.#checkDrained(),
+      error: (error) => {
+        if (this.#state === "closed") return;
+        if (error instanceof ProtocolError) this.#failure = error;
+        this.#owner.emit("error", error);
+      },
+      close: (code, reason) => {
+        const failure = this.#failure;
+        // A violation is reported with its own code, as the driver does, whatever the runtime says.
+        if (failure !== null && code === CloseCode.ABNORMAL) this.#finish(failure.code, failure.message);
+        else this.#finish(code, reason);
+      },
+    });
+  }
+
+  /** The runtime socket. */
+  get socket(): unknown {
+    return this.#link.socket;
+  }
+
+  /** The agreed extensions. */
+  get extensions(): string {
+    return this.#link.extensions;
+  }
+
+  /** The connection's state, as the session saw it. */
+  get readyState(): ReadyState {
+    return this.#state;
+  }
+
+  /** Bytes waiting to be sent. */
+  get bufferedAmount(): number {
+    let early = 0;
+    for (const m of this.#early) early += byteLength(m);
+    return this.#link.bufferedAmount + early;
+  }
+
+  #open(): void {
+    if (this.#state !== "connecting") return;
+    this.#state = "open";
+    // What was sent before now goes first, as the driver does.
+    const early = this.#early;
+    this.#early = [];
+    for (const data of early) this.#link.send(data, this.#options.compress);
+    this.#lastInput = performance.now();
+    this.#startHeartbeat();
+    this.#owner.emit("open");
+  }
+
+  #message(data: string | Uint8Array): void {
+    if (this.#state === "closed") return;
+    this.#inputSeen = true;
+    const max = this.#options.maxLength;
+    if (byteLength(data) > max) {
+      // The runtime buffered it already; the limit still closes with 1009.
+      const error = new ProtocolError(
+        "WSD_ERR_MESSAGE_TOO_BIG",
+        CloseCode.MESSAGE_TOO_BIG,
+        `Message too big: more than the limit of ${max} bytes`,
+      );
+      this.#failure = error;
+      this.#owner.emit("error", error);
+      if (this.#state === "open") this.#startClose(CloseCode.MESSAGE_TOO_BIG, "Message too big");
+      return;
+    }
+    if (this.#failure !== null) return; // nothing after a violation
+    this.#owner.emit("message", data);
+    this.#pushBack();
+  }
+
+  /**
+   * After input was handled: stops reading while the socket's queue is over
+   * `outgoingHighWaterMark`, so that a peer that sends without reading (pings,
+   * or messages that are echoed) is slowed down by TCP instead of growing our
+   * memory; `#checkDrained` reads on. Unlike the driver's rule (answers only),
+   * the whole queue counts: the runtime's own socket does not say which bytes
+   * answer the peer, and no peer of ours waits on this one's reading.
+   */
+  #pushBack(): void {
+    const link = this.#link;
+    if (this.#readPaused || link.pause === undefined || this.#state === "closed") return;
+    if (link.bufferedAmount <= this.#options.outgoingHighWaterMark) return;
+    this.#readPaused = true;
+    link.pause();
+    if (!link.reportsDrain) this.#pollDrain();
+  }
+
+  /** Sends a message (text for a string); `false` when it was not sent (closing, closed, policy, dropped). */
+  send(data: string | Uint8Array): boolean {
+    if (this.#state === "closing" || this.#state === "closed") return false;
+    if (this.#state === "connecting") {
+      this.#early.push(data);
+      return true;
+    }
+    if (!this.#admit()) return false;
+    const sent = this.#link.send(data, this.#options.compress);
+    if (!this.#full && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
+      this.#full = true;
+      if (!this.#link.reportsDrain) this.#pollDrain();
+    }
+    return sent;
+  }
+
+  /** `sendQueuePolicy`, while `bufferedAmount` is over `outgoingHighWaterMark`. */
+  #admit(): boolean {
+    const { sendQueuePolicy, outgoingHighWaterMark } = this.#options;
+    if (sendQueuePolicy === "buffer" || this.bufferedAmount <= outgoingHighWaterMark) return true;
+    switch (sendQueuePolicy) {
+      case "drop":
+        return false;
+      case "close":
+        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
+        return false;
+      default:
+        throw new RangeError(
+          `Cannot send: ${this.bufferedAmount} bytes are waiting, over outgoingHighWaterMark ` +
+            `(${outgoingHighWaterMark}); await drained() before sending more`,
+        );
+    }
+  }
+
+  #pollDrain(): void {
+    if (this.#drainPoll !== undefined) return;
+    this.#drainPoll = setTimeout(() => {
+      this.#drainPoll = undefined;
+      this.#checkDrained();
+      if ((this.#full || this.#drainWaiters.length !== 0) && this.#state !== "closed") this.#pollDrain();
+    }, DRAIN_POLL_MS);
+  }
+
+  #checkDrained(): void {
+    if (this.#link.bufferedAmount > this.#options.outgoingHighWaterMark && this.#state !== "closed") return;
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      if (this.#state !== "closed") this.#link.resume?.();
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    if (this.#full) {
+      this.#full = false;
+      if (this.#state !== "closed") this.#owner.emit("drain");
+    }
+  }
+
+  /** Resolves once `bufferedAmount` is at most `outgoingHighWaterMark`, or the connection closed. */
+  drained(): Promise<void> {
+    if (this.bufferedAmount <= this.#options.outgoingHighWaterMark || this.#state === "closed") {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#drainWaiters.push(resolve);
+      if (!this.#link.reportsDrain) this.#pollDrain();
+    });
+  }
+
+  #notSupported(what: string): DOMException {
+    return new DOMException(
+      `Cannot ${what}: ${this.#link.name} cannot send pings; serve the handler with serve() for pings`,
+      "NotSupportedError",
+    );
+  }
+
+  /** Sends a ping; `false` once closing. */
+  sendPing(data: Uint8Array, onPong?: () => void): boolean {
+    if (!this.#link.canPing) throw this.#notSupported("send ping");
+    if (data.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError(`Cannot send ping: the payload has ${data.length} bytes, at most 125 are allowed`);
+    }
+    if (this.#state === "closing" || this.#state === "closed") return false;
+    this.#pings.push({ payload: data, onPong });
+    // Before open, the runtime socket is not there yet: the ping goes once it is.
+    if (this.#state === "open") this.#link.ping(data);
+    else this.#owner.once("open", () => this.#link.ping(data));
+    return true;
+  }
+
+  /** Sends a ping and resolves with the round-trip time in ms. */
+  ping(data: Uint8Array): Promise<number> {
+    if (!this.#link.canPing) return Promise.reject(this.#notSupported("ping"));
+    const start = performance.now();
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    if (!this.sendPing(data, () => resolve(performance.now() - start))) {
+      return Promise.reject(new Error("Cannot get the pong: the connection is closing"));
+    }
+    this.#pings[this.#pings.length - 1].onLost = () => reject(new Error("Cannot get the pong: the connection closed"));
+    return promise;
+  }
+
+  #pong(payload: Uint8Array): void {
+    const index = this.#pings.findIndex((p) => sameBytes(p.payload, payload));
+    if (index < 0) return;
+    for (const ping of this.#pings.splice(0, index + 1)) {
+      try {
+        ping.onPong?.();
+      } catch (error) {
+        rethrowLater(error);
+      }
+    }
+  }
+
+  /** Starts the closing handshake; `false` once closing. */
+  closeConnection(code: number, reason: string): boolean {
+    if (this.#state === "closing" || this.#state === "closed") return false;
+    this.#startClose(code, reason);
+    return true;
+  }
+
+  #startClose(code: number, reason: string): void {
+    this.#state = "closing";
+    this.#early = [];
+    this.#link.close(code, reason);
+    // Bun reports the close at once, inside close().
+    if ((this.#state as ReadyState) === "closed") return;
+    // The runtime may wait for the peer's answer without end: our own timer
+    // reports 1006 after closeTimeout and drops what the runtime lets us drop.
+    this.#closeTimer ??= setTimeout(() => {
+      this.#closeTimer = undefined;
+      this.#link.terminate();
+      this.#finish(CloseCode.ABNORMAL, "Close timeout");
+    }, this.#options.closeTimeout);
+  }
+
+  /** Drops the connection (where the runtime can) and reports 1006 at once. */
+  terminate(): void {
+    if (this.#state === "closed") return;
+    this.#link.terminate();
+    // The link may have reported the close already (synchronously).
+    this.#finish(CloseCode.ABNORMAL, "Terminated");
+  }
+
+  #startHeartbeat(): void {
+    const beat = this.#options.heartbeat;
+    if (beat === undefined || !this.#link.canPing) return;
+    const step = beat.interval / 4;
+    const check = () => {
+      this.#beatTimer = undefined;
+      if (this.#state !== "open" && this.#state !== "closing") return;
+      const now = performance.now();
+      if (this.#inputSeen) {
+        this.#inputSeen = false;
+        this.#lastInput = now;
+        this.#beatPingAt = 0;
+      }
+      if (this.#beatPingAt !== 0) {
+        if (now - this.#beatPingAt >= beat.timeout) {
+          this.#owner.emit(
+            "error",
+            new ProtocolError(
+              "WSD_ERR_HEARTBEAT_TIMEOUT",
+              CloseCode.ABNORMAL,
+              `No answer from the peer within ${beat.timeout} ms of a ping`,
+            ),
+          );
+          this.terminate();
+          return;
+        }
+      } else if (now - this.#lastInput >= beat.interval) {
+        if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
+        this.#beatPingAt = now;
+      }
+      this.#beatTimer = setTimeout(check, Math.min(step, beat.timeout));
+    };
+    this.#beatTimer = setTimeout(check, step);
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#beatTimer);
+    clearTimeout(this.#drainPoll);
+    this.#closeTimer = this.#beatTimer = this.#drainPoll = undefined;
+    this.#early = [];
+    this.#full = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    const lost = this.#pings;
+    this.#pings = [];
+    for (const ping of lost) ping.onLost?.();
+    this.#owner.emit("close", code, reason);
+  }
+}
+
+/** The UTF-8 length of a string, or a byte array's length. */
+export function byteLength(data: string | Uint8Array): number {
+  if (typeof data !== "string") return data.length;
+  let n = data.length;
+  for (let i = 0; i < data.length; i++) {
+    const c = data.charCodeAt(i);
+    if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+  }
+  return n;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

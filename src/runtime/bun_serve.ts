@@ -1,0 +1,339 @@
+/**
+ * `Bun.serve` with this library's API on Bun's own WebSockets (uWebSockets
+ * framing, Bun's speed): {@linkcode withWebSockets} turns a plain Fetch
+ * handler, the same one `serve()` and `Deno.serve` run, into the `fetch` and
+ * `websocket` options of `Bun.serve`:
+ *
+ * ```ts ignore
+ * Bun.serve({ ...withWebSockets(handler), port: 8000 });
+ * ```
+ *
+ * Inside, `makeServer(request)` finds Bun's server through the request and
+ * `startConnection()` calls `server.upgrade()`; the response it returns
+ * tells the wrapped `fetch` to answer nothing (Bun answers the 101 itself).
+ * Each connection is a {@linkcode NativeLink} over Bun's `ServerWebSocket`,
+ * whose state hangs on the socket's `data`.
+ *
+ * Bun's behaviour, measured (Bun 1.4): `open` runs inside `server.upgrade()`;
+ * a violation makes Bun send the right close code (1002, 1007, 1009) and
+ * report 1006 with a reason naming it; `close(code)` reports the close at
+ * once; `send` returns -1 when it buffered (backpressure), 0 when it dropped
+ * the message (over `backpressureLimit`).
+ *
+ * @module
+ */
+
+import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { ProtocolErrorType } from "../protocol/errors.ts";
+import { parseExtensions } from "../protocol/extensions.ts";
+import type { NativeLink, NativeLinkEvents, NativeUpgrader } from "../driver/native.ts";
+import { offerNativeUpgrade } from "../driver/server.ts";
+import type { UpgradeDefaults } from "../driver/server.ts";
+import { checkOptions } from "../driver/driver.ts";
+import type { HeartbeatOptions } from "../driver/driver.ts";
+import { checkAllowOrigins } from "../driver/origin.ts";
+import type { AllowOrigins } from "../driver/origin.ts";
+
+/** What this adapter uses of Bun's `ServerWebSocket`. */
+export interface BunServerWebSocket {
+  /** The state given to `server.upgrade()`. */
+  readonly data: unknown;
+  /** WHATWG numbering: 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** How binary messages are handed over. */
+  binaryType?: string;
+  /** Sends text; -1: buffered (backpressure), 0: dropped, else bytes sent. */
+  sendText(data: string, compress?: boolean): number;
+  /** Sends bytes; as `sendText`. */
+  sendBinary(data: Uint8Array, compress?: boolean): number;
+  /** Sends a ping. */
+  ping(data?: Uint8Array): number;
+  /** Starts the closing handshake. */
+  close(code?: number, reason?: string): void;
+  /** Drops the connection. */
+  terminate(): void;
+  /** Bytes buffered by Bun. */
+  getBufferedAmount(): number;
+  /** Stops reading the socket. */
+  pause(): void;
+  /** Reads the socket again. */
+  resume(): void;
+}
+
+/** What this adapter uses of the server Bun passes to `fetch`. */
+export interface BunUpgradeServer {
+  /** Upgrades `request`; `false` if Bun refused it. */
+  upgrade(request: Request, options: { data: unknown; headers: Headers }): boolean;
+}
+
+/** The `websocket` option of `Bun.serve` that {@linkcode withWebSockets} makes. */
+export interface BunWebSocketHandler {
+  /** The largest message Bun accepts, in bytes (checked before buffering). */
+  maxPayloadLength: number;
+  /** Bytes Bun buffers per connection before it drops sends. */
+  backpressureLimit: number;
+  /** Whether Bun closes a connection over `backpressureLimit`. */
+  closeOnBackpressureLimit: boolean;
+  /** Bun's own idle timeout, in seconds (0: none; the heartbeat does that job). */
+  idleTimeout: number;
+  /** Whether Bun sends its own pings (no: the heartbeat does). */
+  sendPings: boolean;
+  /** Whether Bun agrees permessage-deflate. */
+  perMessageDeflate: boolean;
+  /** Bun's event handlers. */
+  open(ws: BunServerWebSocket): void;
+  /** A message. */
+  message(ws: BunServerWebSocket, message: string | Uint8Array): void;
+  /** The send buffer drained. */
+  drain(ws: BunServerWebSocket): void;
+  /** A ping arrived. */
+  ping(ws: BunServerWebSocket, data: Uint8Array): void;
+  /** A pong arrived. */
+  pong(ws: BunServerWebSocket, data: Uint8Array): void;
+  /** The connection closed. */
+  close(ws: BunServerWebSocket, code: number, reason: string): void;
+}
+
+/** A Fetch handler, as `Bun.serve` calls it (the server second). */
+export type BunFetchHandler = (request: Request, server: BunUpgradeServer) => Response | Promise<Response>;
+
+/** The options of `Bun.serve` that {@linkcode withWebSockets} makes. */
+export interface BunServeParts {
+  /** Runs the handler; answers nothing (`undefined`) for an upgrade, as Bun wants. */
+  fetch(request: Request, server: BunUpgradeServer): Response | undefined | Promise<Response | undefined>;
+  /** Bun's WebSocket handlers, shared by every connection. */
+  websocket: BunWebSocketHandler;
+}
+
+/** Options of {@linkcode withWebSockets}. */
+export interface WithWebSocketsOptions {
+  /**
+   * The heartbeat of every WebSocket (see `DriverOptions.heartbeat`), unless
+   * the handler's `makeServer` sets its own; `false` for none. Bun's own idle
+   * timeout is turned off.
+   *
+   * @default {{ interval: 30000, timeout: 30000 }}
+   */
+  heartbeat?: HeartbeatOptions | false;
+  /**
+   * Whether Bun agrees permessage-deflate (with its own parameters) and
+   * compresses what is sent, unless the handler's `makeServer` says
+   * otherwise for its messages.
+   *
+   * @default {false}
+   */
+  perMessageDeflate?: boolean;
+  /**
+   * The origins allowed (see `ServerOptions.allowOrigins`), unless the
+   * handler's `makeServer` sets its own.
+   *
+   * @default {undefined}
+   */
+  allowOrigins?: AllowOrigins;
+  /**
+   * The largest message Bun accepts on any connection, checked from the frame
+   * headers before buffering (a larger one: 1009). A smaller `maxLength` of
+   * `makeServer` is checked per message, once Bun buffered it.
+   *
+   * @default {0x3ffffff}
+   */
+  maxLength?: number;
+}
+
+const OPTION_KEYS = ["heartbeat", "perMessageDeflate", "allowOrigins", "maxLength"];
+
+/** The heartbeat `serve()` gives by default (its DEFAULT_SERVE_HEARTBEAT; not imported, to keep this module light). */
+const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 30_000, timeout: 30_000 };
+
+/** Bun's close reasons for a peer's violations, and what the driver calls them. */
+const BUN_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
+  [/utf-?8/i, "WSD_ERR_INVALID_UTF8", CloseCode.INVALID_PAYLOAD],
+  [/too big/i, "WSD_ERR_MESSAGE_TOO_BIG", CloseCode.MESSAGE_TOO_BIG],
+  [/masked/i, "WSD_ERR_MASK_EXPECTED", CloseCode.PROTOCOL_ERROR],
+  [/opcode/i, "WSD_ERR_INVALID_OPCODE", CloseCode.PROTOCOL_ERROR],
+  [/close/i, "WSD_ERR_INVALID_CLOSE_CODE", CloseCode.PROTOCOL_ERROR],
+];
+
+/** Responses that stand for an upgrade Bun answers itself. */
+const upgraded = new WeakSet<Response>();
+
+/** Handshake headers Bun writes itself. */
+const BUN_OWN_HEADERS = new Set(["upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions"]);
+
+/** Bun's `ServerWebSocket` of one connection, as a {@linkcode NativeLink}: the socket's `data`. */
+class BunLink implements NativeLink {
+  readonly name = "Bun's ServerWebSocket (Bun.serve)";
+  readonly canPing = true;
+  readonly reportsDrain = true;
+  readonly extensions: string;
+  #ws: BunServerWebSocket | null = null;
+  #events: NativeLinkEvents | null = null;
+  #opened = false;
+
+  constructor(extensions: string) {
+    this.extensions = extensions;
+  }
+
+  get socket(): BunServerWebSocket | null {
+    return this.#ws;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws === null || this.#ws.readyState > 1 ? 0 : this.#ws.getBufferedAmount();
+  }
+
+  bind(events: NativeLinkEvents): void {
+    this.#events = events;
+    // Bun opens the socket inside server.upgrade(), before the server could
+    // listen: `open` goes out in a microtask, as the driver emits it.
+    if (this.#opened) queueMicrotask(() => events.open());
+  }
+
+  onOpen(ws: BunServerWebSocket): void {
+    this.#ws = ws;
+    ws.binaryType = "uint8array";
+    this.#opened = true;
+    const events = this.#events;
+    if (events !== null) queueMicrotask(() => events.open());
+  }
+
+  onMessage(message: string | Uint8Array): void {
+    this.#events?.message(message);
+  }
+
+  onPing(data: Uint8Array): void {
+    this.#events?.ping(data);
+  }
+
+  onPong(data: Uint8Array): void {
+    this.#events?.pong(data);
+  }
+
+  onDrain(): void {
+    this.#events?.drain();
+  }
+
+  onClose(code: number, reason: string): void {
+    const events = this.#events;
+    if (events === null) return;
+    if (code === CloseCode.ABNORMAL && reason !== "") {
+      // Bun sent the peer the violation's close code and reports 1006 with its name.
+      const violation = BUN_VIOLATIONS.find(([pattern]) => pattern.test(reason));
+      events.error(
+        violation === undefined
+          ? new Error(`Bun's WebSocket failed: ${reason}`)
+          : new ProtocolError(violation[1], violation[2], `${reason} (reported by Bun's WebSocket)`),
+      );
+    }
+    events.close(code || CloseCode.NO_STATUS, reason);
+  }
+
+  send(data: string | Uint8Array, compress: boolean): boolean {
+    const ws = this.#ws;
+    if (ws === null || ws.readyState !== 1) return false;
+    const sent = typeof data === "string" ? ws.sendText(data, compress) : ws.sendBinary(data, compress);
+    return sent !== 0;
+  }
+
+  ping(data: Uint8Array): void {
+    if (this.#ws?.readyState === 1) this.#ws.ping(data);
+  }
+
+  pause(): void {
+    if (this.#ws !== null && this.#ws.readyState < 2) this.#ws.pause();
+  }
+
+  resume(): void {
+    if (this.#ws !== null && this.#ws.readyState < 2) this.#ws.resume();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#ws !== null && this.#ws.readyState < 2) this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    if (this.#ws !== null && this.#ws.readyState < 3) this.#ws.terminate();
+  }
+}
+
+function linkOf(ws: BunServerWebSocket): BunLink | null {
+  return ws.data instanceof BunLink ? ws.data : null;
+}
+
+/**
+ * Makes the `fetch` and `websocket` options of `Bun.serve` for `handler`, a
+ * plain Fetch handler that answers HTTP requests and calls
+ * `makeServer(request)` for WebSocket ones: this library's API on Bun's own
+ * WebSockets. On another runtime the `fetch` it makes just calls `handler`.
+ *
+ * @example An echo on /ws, "hello" elsewhere
+ * ```ts ignore
+ * import { makeServer, withWebSockets } from "@x/wsd";
+ *
+ * Bun.serve({
+ *   port: 8000,
+ *   ...withWebSockets((request) => {
+ *     if (new URL(request.url).pathname !== "/ws") return new Response("hello");
+ *     const ws = makeServer(request);
+ *     ws.on("message", (message) => ws.send(message));
+ *     return ws.startConnection();
+ *   }),
+ * });
+ * ```
+ *
+ * @throws {TypeError} for a handler that is not a function, or bad options.
+ */
+export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocketsOptions): BunServeParts {
+  if (typeof handler !== "function") {
+    throw new TypeError("Cannot make the Bun.serve options: the handler must be a function");
+  }
+  checkOptions(options, OPTION_KEYS, "withWebSockets options");
+  const maxLength = options?.maxLength ?? DEFAULT_MAX_LENGTH;
+  if (!Number.isSafeInteger(maxLength) || maxLength < 0) {
+    throw new RangeError(`Invalid maxLength ${maxLength}: expected a whole number of bytes, 0 or more`);
+  }
+  const deflate = options?.perMessageDeflate ?? false;
+  if (typeof deflate !== "boolean") throw new TypeError("Invalid perMessageDeflate: expected true or false on Bun");
+  const heartbeat = options?.heartbeat ?? DEFAULT_HEARTBEAT;
+  if (options?.allowOrigins !== undefined) checkAllowOrigins(options.allowOrigins, "withWebSockets options");
+  const defaults: UpgradeDefaults = { heartbeat, perMessageDeflate: deflate, allowOrigins: options?.allowOrigins };
+
+  const upgraderFor = (server: BunUpgradeServer): NativeUpgrader => (request, headers) => {
+    const offer = deflate ? request.headers.get("sec-websocket-extensions") : null;
+    const offered = offer !== null && (parseExtensions(offer)?.some((e) => e.name === "permessage-deflate") ?? false);
+    const link = new BunLink(offered ? "permessage-deflate" : "");
+    const answer = new Headers();
+    for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
+    if (!server.upgrade(request, { data: link, headers: answer })) return null;
+    // Fetch cannot make a 101: this response stands for it, and fetch answers Bun nothing.
+    const response = new Response(null, { status: 200 });
+    upgraded.add(response);
+    return { link, response };
+  };
+
+  const settle = (response: Response): Response | undefined => upgraded.has(response) ? undefined : response;
+
+  return {
+    fetch(request, server) {
+      if (typeof server?.upgrade === "function") offerNativeUpgrade(request, upgraderFor(server), defaults);
+      const response = handler(request, server);
+      return response instanceof Promise ? response.then(settle) : settle(response);
+    },
+    websocket: {
+      maxPayloadLength: maxLength,
+      // "buffer" is sendQueuePolicy's default: Bun must not drop what it was given.
+      backpressureLimit: 2 ** 32 - 1,
+      closeOnBackpressureLimit: false,
+      idleTimeout: 0,
+      sendPings: false,
+      perMessageDeflate: deflate,
+      open: (ws) => linkOf(ws)?.onOpen(ws),
+      message: (ws, message) => linkOf(ws)?.onMessage(message),
+      drain: (ws) => linkOf(ws)?.onDrain(),
+      ping: (ws, data) => linkOf(ws)?.onPing(data),
+      pong: (ws, data) => linkOf(ws)?.onPong(data),
+      close: (ws, code, reason) => linkOf(ws)?.onClose(code, reason),
+    },
+  };
+}
