@@ -134,6 +134,8 @@ export class HandshakeError extends Error {
 
 /** Shared by every server with nothing queued (frozen: a push onto it would throw, not mix servers). */
 const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Array>;
+/** The send options of a message queued with `compress: false`. */
+const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
@@ -273,6 +275,8 @@ export class Server extends WebSocketDriver {
    * then), or before the runtime's socket opened (it refuses sends).
    */
   #pending: Array<string | Uint8Array> = NOTHING_PENDING;
+  /** Which of `#pending` were sent with `compress: false` (their indexes). */
+  #pendingPlain: Set<number> | null = null;
 
   static {
     onNativeSocket = (ws) => ws instanceof Server && ws.#native !== null;
@@ -354,10 +358,14 @@ export class Server extends WebSocketDriver {
         ? createServerResponseFields(check.key, protocol, extensions)
         : createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
       const early = this.#pending;
+      const plain = this.#pendingPlain;
       this.#pending = NOTHING_PENDING;
-      for (const m of early) {
-        if (typeof m === "string") super.sendText(m);
-        else super.sendBinary(m);
+      this.#pendingPlain = null;
+      for (let i = 0; i < early.length; i++) {
+        const m = early[i];
+        const options = plain?.has(i) ? UNCOMPRESSED : undefined;
+        if (typeof m === "string") super.sendText(m, options);
+        else super.sendBinary(m, options);
       }
       // Fetch cannot make a 101 response: this 200 stands for it, and the
       // backend writes the real head (see completeUpgrade).
@@ -395,6 +403,7 @@ export class Server extends WebSocketDriver {
     // What was sent before startConnection() goes first.
     const early = this.#pending;
     this.#pending = NOTHING_PENDING;
+    this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
     nativeResponses.set(native.response, this);
     return native.response;
@@ -412,6 +421,7 @@ export class Server extends WebSocketDriver {
   #refuse(status: number, message: string, extraHeaders?: Headers): Response {
     const error = new HandshakeError(status, message);
     this.#pending = NOTHING_PENDING;
+    this.#pendingPlain = null;
     queueMicrotask(() => this.failConnecting(error));
     const headers = new Headers(extraHeaders);
     headers.set("Content-Type", "text/plain; charset=utf-8");
@@ -461,17 +471,17 @@ export class Server extends WebSocketDriver {
   override sendText(text: string, options?: SendOptions): boolean {
     if (this.#native === null && this.#started) return super.sendText(text, options);
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
-    // The runtime's own socket compresses as it agreed; the option is only checked.
-    if (options !== undefined) sendCompress(options);
-    return this.#nativeSend(text);
+    // The runtime's own socket compresses as it agreed; the option is only
+    // checked there, and kept for a send before startConnection().
+    return this.#nativeSend(text, options === undefined || sendCompress(options));
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
   override sendBinary(data: BinaryData, options?: SendOptions): boolean {
     if (this.#native === null && this.#started) return super.sendBinary(data, options);
-    if (options !== undefined) sendCompress(options);
+    const compress = options === undefined || sendCompress(options);
     // Copied now: what is sent must not change if the caller reuses its buffer.
-    return this.#nativeSend(toBytes(data, "Cannot send binary").slice());
+    return this.#nativeSend(toBytes(data, "Cannot send binary").slice(), compress);
   }
 
   /**
@@ -526,16 +536,17 @@ export class Server extends WebSocketDriver {
   }
 
   /** Keeps a message sent before the connection could take it. */
-  #queueEarly(data: string | Uint8Array): void {
+  #queueEarly(data: string | Uint8Array, compress = true): void {
     if (this.#pending === NOTHING_PENDING) this.#pending = [];
+    if (!compress) (this.#pendingPlain ??= new Set()).add(this.#pending.length);
     this.#pending.push(data);
   }
 
   /** A send before startConnection(), or on the runtime's socket. */
-  #nativeSend(data: string | Uint8Array): boolean {
+  #nativeSend(data: string | Uint8Array, compress = true): boolean {
     if (this.#native !== null) return this.#native.send(data);
     if (this.readyState !== "connecting") return false;
-    this.#queueEarly(data);
+    this.#queueEarly(data, compress);
     return true;
   }
 }

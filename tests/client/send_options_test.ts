@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { makeClient } from "../../client.ts";
 import { makeServer, serve, WebSocketDriver } from "../../mod.ts";
-import { startFakeServer, startWsServer } from "./_servers.ts";
+import { parseFrames, startFakeServer, startWsServer } from "./_servers.ts";
+import { parseHead, RawClient, requestHead } from "../server/_util.ts";
 
 describe("send options", () => {
   it("compress: false sends that message without RSV1, the others compressed (frames as the server saw them)", async () => {
@@ -71,6 +72,36 @@ describe("send options", () => {
       client.closeConnection();
       await client.closed;
     } finally {
+      await server.close();
+    }
+  });
+
+  it("a server's compress: false holds for sends before startConnection() and after open (frames as a raw client saw them)", async () => {
+    const text = "b".repeat(2000);
+    const server = serve((request) => {
+      const ws = makeServer(request, { perMessageDeflate: { threshold: 0 } });
+      ws.send(text, { compress: false }); // before the handshake: queued
+      ws.send(text);
+      ws.on("open", () => {
+        ws.sendBinary(new Uint8Array(2000), { compress: false });
+        ws.send(text);
+      });
+      return ws.startConnection();
+    }, { port: 0, hostname: "127.0.0.1" });
+    const { port } = await server.ready;
+    const raw = await RawClient.connect(port);
+    try {
+      raw.write(requestHead({ headers: { "Sec-WebSocket-Extensions": "permessage-deflate" } }));
+      const head = await raw.readHead();
+      assert.equal(head.status, 101);
+      assert.match(head.headers.get("sec-websocket-extensions") ?? "", /^permessage-deflate/);
+      const frames = () => parseFrames(raw.bytes().subarray(raw.bytes().length - parseHead(raw.bytes()).rest.length));
+      await raw.until(() => frames().length >= 4, "four frames");
+      assert.deepEqual(frames().map((f) => [f.opcode, f.rsv]), [[1, 0], [1, 4], [2, 0], [1, 4]]);
+      assert.equal(new TextDecoder().decode(frames()[0].payload), text);
+      assert.ok(frames()[1].payload.length < 100);
+    } finally {
+      await raw.close();
       await server.close();
     }
   });
