@@ -212,14 +212,9 @@ function parsePort(text: string): number {
   return port;
 }
 
-/**
- * Reads the command line (the arguments after the script's name).
- *
- * @throws {UsageError} for an unknown option, a missing or bad value, a
- * missing URL, or options that do not go together.
- */
-export function parseArgs(args: readonly string[]): CliOptions {
-  const options: CliOptions = {
+/** The options before the command line says anything. */
+function defaults(): CliOptions {
+  return {
     mode: "connect",
     url: "",
     headers: [],
@@ -243,131 +238,134 @@ export function parseArgs(args: readonly string[]): CliOptions {
     cert: undefined,
     key: undefined,
   };
-  // --help wins over everything else on the line, mistakes included.
-  const end = args.indexOf("--");
-  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === "-h" || a === "--help")) {
-    return { ...options, mode: "help" };
+}
+
+/** One option read from the command line: its long name, its value ("" for a flag), and the next index. */
+interface OptionRead {
+  name: string;
+  value: string;
+  next: number;
+}
+
+/** Reads the option at `args[i]` (which starts with "-"), and its value if it takes one. */
+function readOption(args: readonly string[], i: number): OptionRead {
+  const arg = args[i];
+  let name: string;
+  let inline: string | undefined;
+  if (arg.startsWith("--")) {
+    const eq = arg.indexOf("=");
+    name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (!(name in OPTIONS)) throw new UsageError(`Unknown option --${name}`);
+  } else {
+    const short = arg[1];
+    if (!(short in SHORT)) throw new UsageError(`Unknown option -${short}`);
+    name = SHORT[short];
+    if (arg.length > 2) inline = arg.slice(arg[2] === "=" ? 3 : 2);
   }
-  const seen = new Set<string>();
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      positional.push(...args.slice(i + 1));
+  const spelled = arg.startsWith("--") ? `--${name}` : `-${OPTIONS[name].short}`;
+  let value = "";
+  let next = i + 1;
+  if (OPTIONS[name].kind === "value") {
+    if (inline !== undefined) value = inline;
+    else if (next < args.length) value = args[next++];
+    else throw new UsageError(`Option ${spelled} needs a value`);
+  } else if (inline !== undefined) {
+    throw new UsageError(`Option ${spelled} takes no value`);
+  }
+  return { name, value, next };
+}
+
+/** Sets what option `name` with `value` says in `options`, checking the value. */
+function applyOption(options: CliOptions, name: string, value: string): void {
+  switch (name) {
+    case "header":
+      options.headers.push(parseHeader(value));
       break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      positional.push(arg);
-      continue;
-    }
-    let name: string;
-    let inline: string | undefined;
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      inline = eq < 0 ? undefined : arg.slice(eq + 1);
-      if (!(name in OPTIONS)) throw new UsageError(`Unknown option --${name}`);
-    } else {
-      const short = arg[1];
-      if (!(short in SHORT)) throw new UsageError(`Unknown option -${short}`);
-      name = SHORT[short];
-      if (arg.length > 2) inline = arg.slice(arg[2] === "=" ? 3 : 2);
-    }
-    const spelled = arg.startsWith("--") ? `--${name}` : `-${OPTIONS[name].short}`;
-    let value = "";
-    if (OPTIONS[name].kind === "value") {
-      if (inline !== undefined) value = inline;
-      else if (i + 1 < args.length) value = args[++i];
-      else throw new UsageError(`Option ${spelled} needs a value`);
-    } else if (inline !== undefined) {
-      throw new UsageError(`Option ${spelled} takes no value`);
-    }
-    seen.add(name);
-    switch (name) {
-      case "header":
-        options.headers.push(parseHeader(value));
-        break;
-      case "subprotocol":
-        options.protocols.push(value);
-        break;
-      case "deflate":
-        options.deflate = true;
-        break;
-      case "ca":
-        options.ca = value;
-        break;
-      case "insecure":
-        options.insecure = true;
-        break;
-      case "execute":
-        options.execute = value;
-        break;
-      case "count":
-        if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-          throw new UsageError(`Invalid --count ${JSON.stringify(value)}: expected a whole number, 0 or more`);
-        }
-        options.count = Number(value);
-        break;
-      case "ping":
-        options.ping = true;
-        break;
-      case "binary":
-        options.binary = true;
-        break;
-      case "wait":
-        options.wait = parseSeconds("wait", value, true);
-        break;
-      case "slash":
-        options.slash = true;
-        break;
-      case "no-slash":
-        options.slash = false;
-        break;
-      case "timeout":
-        options.timeout = parseSeconds("timeout", value, false);
-        break;
-      case "listen":
-        options.mode = "listen";
-        options.port = parsePort(value);
-        break;
-      case "host":
-        if (value === "") throw new UsageError("Invalid --host: expected an address, as in 127.0.0.1");
-        options.host = value;
-        break;
-      case "echo":
-        options.echo = true;
-        break;
-      case "cert":
-      case "key":
-        if (value === "") throw new UsageError(`Invalid --${name}: expected a PEM file`);
-        options[name] = value;
-        break;
-      case "max-length":
-        options.maxLength = parseBytes("max-length", value);
-        break;
-      case "json":
-        options.json = true;
-        break;
-      case "verbose":
-        options.verbose = true;
-        break;
-      case "help":
-        options.mode = "help";
-        break;
-    }
+    case "subprotocol":
+      options.protocols.push(value);
+      break;
+    case "deflate":
+      options.deflate = true;
+      break;
+    case "ca":
+      options.ca = value;
+      break;
+    case "insecure":
+      options.insecure = true;
+      break;
+    case "execute":
+      options.execute = value;
+      break;
+    case "count":
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+        throw new UsageError(`Invalid --count ${JSON.stringify(value)}: expected a whole number, 0 or more`);
+      }
+      options.count = Number(value);
+      break;
+    case "ping":
+      options.ping = true;
+      break;
+    case "binary":
+      options.binary = true;
+      break;
+    case "wait":
+      options.wait = parseSeconds("wait", value, true);
+      break;
+    case "slash":
+      options.slash = true;
+      break;
+    case "no-slash":
+      options.slash = false;
+      break;
+    case "timeout":
+      options.timeout = parseSeconds("timeout", value, false);
+      break;
+    case "listen":
+      options.mode = "listen";
+      options.port = parsePort(value);
+      break;
+    case "host":
+      if (value === "") throw new UsageError("Invalid --host: expected an address, as in 127.0.0.1");
+      options.host = value;
+      break;
+    case "echo":
+      options.echo = true;
+      break;
+    case "cert":
+    case "key":
+      if (value === "") throw new UsageError(`Invalid --${name}: expected a PEM file`);
+      options[name] = value;
+      break;
+    case "max-length":
+      options.maxLength = parseBytes("max-length", value);
+      break;
+    case "json":
+      options.json = true;
+      break;
+    case "verbose":
+      options.verbose = true;
+      break;
+    case "help":
+      options.mode = "help";
+      break;
   }
-  if (options.mode === "help") return options;
-  if (options.mode === "listen") {
-    if (positional.length > 0) {
-      throw new UsageError(`Unexpected argument ${JSON.stringify(positional[0])}: --listen takes no URL`);
-    }
-    const wrong = CONNECT_ONLY.find((o) => seen.has(o));
-    if (wrong) throw new UsageError(`Option --${wrong} is for connecting; it cannot be used with --listen`);
-    if ((options.cert === undefined) !== (options.key === undefined)) {
-      throw new UsageError("Options --cert and --key go together: give both for wss://");
-    }
-    return options;
+}
+
+/** Checks that the options of `--listen` go together. */
+function checkListen(options: CliOptions, positional: string[], seen: Set<string>): void {
+  if (positional.length > 0) {
+    throw new UsageError(`Unexpected argument ${JSON.stringify(positional[0])}: --listen takes no URL`);
   }
+  const wrong = CONNECT_ONLY.find((o) => seen.has(o));
+  if (wrong) throw new UsageError(`Option --${wrong} is for connecting; it cannot be used with --listen`);
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new UsageError("Options --cert and --key go together: give both for wss://");
+  }
+}
+
+/** Checks that the options of `wsd URL` go together, and that there is one URL. */
+function checkConnect(options: CliOptions, positional: string[], seen: Set<string>): void {
   const wrong = LISTEN_ONLY.find((o) => seen.has(o));
   if (wrong) throw new UsageError(`Option --${wrong} needs --listen PORT`);
   if (positional.length === 0) throw new UsageError("Missing the URL to connect to (or --listen PORT)");
@@ -385,6 +383,45 @@ export function parseArgs(args: readonly string[]): CliOptions {
   if (options.insecure && options.ca !== undefined) {
     throw new UsageError("Options --insecure and --ca do not go together: --insecure checks no certificate at all");
   }
+}
+
+/**
+ * Reads the command line (the arguments after the script's name).
+ *
+ * @throws {UsageError} for an unknown option, a missing or bad value, a
+ * missing URL, or options that do not go together.
+ */
+export function parseArgs(args: readonly string[]): CliOptions {
+  const options = defaults();
+  // --help wins over everything else on the line, mistakes included.
+  const end = args.indexOf("--");
+  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === "-h" || a === "--help")) {
+    return { ...options, mode: "help" };
+  }
+  const seen = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length;) {
+    const arg = args[i];
+    if (arg === "--") {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positional.push(arg);
+      i++;
+      continue;
+    }
+    const { name, value, next } = readOption(args, i);
+    seen.add(name);
+    applyOption(options, name, value);
+    i = next;
+  }
+  if (options.mode === "help") return options;
+  if (options.mode === "listen") {
+    checkListen(options, positional, seen);
+    return options;
+  }
+  checkConnect(options, positional, seen);
   options.url = positional[0];
   return options;
 }
