@@ -72,30 +72,30 @@ function bodyLines(body: Uint8Array): string[] {
   return shown;
 }
 
-/** Runs `wsd URL …`; resolves with the exit status. */
-export async function runClient(io: CliProcess, options: CliOptions): Promise<number> {
-  const session = options.execute === undefined && !options.ping;
-  const out = new Output(io, { json: options.json, prompt: session && io.stdinIsTerminal && io.stdoutIsTerminal });
-  const slash = options.slash ?? io.stdinIsTerminal;
+/** Reports a failure: an "error" event with `--json`, else a message and details on stderr. */
+function report(out: Output, message: string, details: string[] = [], extra: Record<string, unknown> = {}): void {
+  if (out.json) out.event({ event: "error", message, ...extra });
+  else out.error(message, details);
+}
 
-  const fail = (message: string, details: string[] = [], extra: Record<string, unknown> = {}): void => {
-    if (out.json) out.event({ event: "error", message, ...extra });
-    else out.error(message, details);
-  };
-
-  // ── the options of the client ──
+/** The client's options from the command line (reads `--ca`); `null` when `--ca` is unusable (reported). */
+async function clientOptionsOf(
+  io: CliProcess,
+  options: CliOptions,
+  out: Output,
+): Promise<ClientOptions & { perMessageDeflate?: boolean } | null> {
   let caCerts: string[] | undefined;
   if (options.ca !== undefined) {
     let pem: string;
     try {
       pem = await io.readTextFile(options.ca);
     } catch (error) {
-      fail(`Cannot read the CA file ${options.ca}: ${(error as Error).message}`);
-      return 2;
+      report(out, `Cannot read the CA file ${options.ca}: ${(error as Error).message}`);
+      return null;
     }
     if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-      fail(`Cannot use the CA file ${options.ca}: it holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
-      return 2;
+      report(out, `Cannot use the CA file ${options.ca}: it holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
+      return null;
     }
     caCerts = [pem];
   }
@@ -108,43 +108,138 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
   if (caCerts !== undefined) clientOptions.caCerts = caCerts;
   if (options.insecure) clientOptions.verifyCertificate = false;
   if (options.deflate) clientOptions.perMessageDeflate = true;
+  return clientOptions;
+}
 
-  let client: Client;
+/** The client for `options.url`; `null` when the URL or an option is refused (reported). */
+function createClient(options: CliOptions, clientOptions: ClientOptions, out: Output): Client | null {
   try {
-    client = makeClient(options.url, clientOptions);
+    return makeClient(options.url, clientOptions);
   } catch (error) {
     const message = (error as Error).message;
     const hint = !options.url.includes("://") && message.includes("URL")
       ? [`hint: a URL starts with ws:// or wss://, as in ws://${options.url}`]
       : [];
-    fail(message, hint);
-    return 2;
+    report(out, message, hint);
+    return null;
+  }
+}
+
+/** Runs `wsd URL …`; resolves with the exit status. */
+export async function runClient(io: CliProcess, options: CliOptions): Promise<number> {
+  const session = options.execute === undefined && !options.ping;
+  const out = new Output(io, { json: options.json, prompt: session && io.stdinIsTerminal && io.stdoutIsTerminal });
+  const clientOptions = await clientOptionsOf(io, options, out);
+  if (clientOptions === null) return 2;
+  const client = createClient(options, clientOptions, out);
+  if (client === null) return 2;
+  return await new ClientRun(io, options, out, client).run();
+}
+
+/** What `-x` came to: answers enough, the connection closed, the time ran out, or the send failed. */
+type Outcome = "answer" | "closed" | "timeout" | "unsent";
+
+/** One run of `wsd URL`: the client's events shown, then `-x`, `--ping` or a session. */
+class ClientRun {
+  readonly #io: CliProcess;
+  readonly #options: CliOptions;
+  readonly #out: Output;
+  readonly #client: Client;
+  /** Neither `-x` nor `--ping`: lines of input become messages. */
+  readonly #session: boolean;
+  #opened = false;
+  /** The code of the close we started, if we did. */
+  #ourCode: number | null = null;
+  /** Set when the outcome is a failure whatever the close code (-x without answer). */
+  #failed = false;
+  #interrupts = 0;
+  // -x: messages are answers only once MESSAGE was sent; it waits for `wanted` of them.
+  #answering = false;
+  #answers = 0;
+  readonly #wanted: number;
+  #enough: (() => void) | undefined;
+  readonly #answered: Promise<"answer">;
+  readonly #closed: Promise<[number, string]>;
+
+  constructor(io: CliProcess, options: CliOptions, out: Output, client: Client) {
+    this.#io = io;
+    this.#options = options;
+    this.#out = out;
+    this.#client = client;
+    this.#session = options.execute === undefined && !options.ping;
+    this.#wanted = options.count ?? (options.wait > 0 ? Infinity : 1);
+    this.#answered = new Promise<"answer">((resolve) => this.#enough = () => resolve("answer"));
+    this.#closed = new Promise<[number, string]>((resolve) =>
+      client.once("close", (code, reason) => resolve([code, reason]))
+    );
+    client.on("open", () => this.#onOpen());
+    client.on("message", (data) => this.#onMessage(data));
+    for (const kind of ["ping", "pong"] as const) {
+      client.on(kind, (data) => {
+        if (out.json) out.event({ event: kind, hex: toHex(data) });
+        else if (options.verbose) {
+          out.line("stdout", out.paint("stdout", "yellow", `< ${kind} ${describePayload(data)}`));
+        }
+      });
+    }
+    client.on("error", (error) => this.#onError(error));
+    client.on("close", (code, reason) => this.#onClose(code, reason));
   }
 
-  // ── events ──
-  let opened = false;
-  /** The code of the close we started, if we did. */
-  let ourCode: number | null = null;
-  /** Set when the outcome is a failure whatever the close code (-x without answer). */
-  let failed = false;
-  let interrupts = 0;
-  // -x: messages are answers only once MESSAGE was sent; it waits for `wanted` of them.
-  let answering = false;
-  let answers = 0;
-  const wanted = options.count ?? (options.wait > 0 ? Infinity : 1);
-  let enough: (() => void) | undefined;
-  const answered = new Promise<"answer">((resolve) => enough = () => resolve("answer"));
-  const closed = new Promise<[number, string]>((resolve) =>
-    client.once("close", (code, reason) => resolve([code, reason]))
-  );
+  /** Connects, then runs `-x`, `--ping` or the session; resolves with the exit status. */
+  async run(): Promise<number> {
+    // Ctrl-C: close cleanly; twice: drop the connection.
+    const onInterrupt = () => this.#interrupt();
+    const offSignals = [this.#io.onSignal("SIGINT", onInterrupt), this.#io.onSignal("SIGTERM", onInterrupt)];
+    this.#client.startConnection();
+    if (!(await this.#client.opened.then(() => true, () => false))) {
+      // Nothing to run.
+    } else if (this.#options.execute !== undefined) {
+      await this.#runExecute(this.#options.execute);
+    } else if (this.#options.ping) {
+      await this.#runPing();
+    } else {
+      this.#readInput().catch((error) => {
+        this.#fail(`Cannot read the input: ${(error as Error).message}`);
+        this.#startClose(1000);
+      });
+    }
+    const [code] = await this.#closed;
+    offSignals.forEach((off) => off());
+    return this.#status(code);
+  }
 
-  const startClose = (code = 1000, reason = ""): void => {
-    if (client.readyState === "connecting") client.closeConnection(code, reason);
-    else if (client.closeConnection(code, reason)) ourCode = code;
-  };
+  #fail(message: string, details: string[] = [], extra: Record<string, unknown> = {}): void {
+    report(this.#out, message, details, extra);
+  }
 
-  client.on("open", () => {
-    opened = true;
+  #startClose(code = 1000, reason = ""): void {
+    if (this.#client.readyState === "connecting") this.#client.closeConnection(code, reason);
+    else if (this.#client.closeConnection(code, reason)) this.#ourCode = code;
+  }
+
+  #status(code: number): number {
+    if (this.#interrupts >= 2) return 130;
+    if (!this.#opened || this.#failed || code === 1006) return 1;
+    return CLEAN_CODES.includes(code) || code === this.#ourCode ? 0 : 1;
+  }
+
+  #interrupt(): void {
+    this.#interrupts++;
+    if (this.#interrupts === 1 && this.#client.readyState === "open") {
+      if (!this.#out.json) this.#out.info(this.#out.paint("stderr", "dim", "Closing… (Ctrl-C again to quit at once)"));
+      this.#startClose(1000);
+    } else {
+      this.#client.terminate();
+      this.#interrupts = Math.max(this.#interrupts, 2);
+    }
+  }
+
+  /** The summary of the handshake: status, subprotocol, extensions (and with -v the headers). */
+  #onOpen(): void {
+    const out = this.#out;
+    const client = this.#client;
+    this.#opened = true;
     const response = client.response!;
     const extensions = extensionsOf(client);
     if (out.json) {
@@ -164,7 +259,7 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
     ];
     if (client.protocol !== null) lines.push(`  subprotocol: ${client.protocol}`);
     if (extensions !== "") lines.push(`  extensions: ${extensions}`);
-    if (options.verbose) {
+    if (this.#options.verbose) {
       lines.push("  response headers:");
       for (const [name, value] of response.headers) lines.push(`    ${name}: ${out.remote("stderr", value)}`);
     }
@@ -172,26 +267,12 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
       lines.push(out.paint("stderr", "dim", "Type a message and press Enter to send it; /help lists the commands."));
     }
     out.lines("stderr", lines);
-  });
+  }
 
-  client.on("message", (data) => {
-    if (!session && (!answering || answers >= wanted)) {
-      // --ping, and -x before its send (a greeting) or after its answers: not shown
-      // as answers; -v and --json tell what was left out.
-      if (out.json) {
-        out.event(
-          typeof data === "string"
-            ? { event: "skipped", type: "text", data }
-            : { event: "skipped", type: "binary", length: data.length, hex: toHex(data) },
-        );
-      } else if (options.verbose) {
-        const what = typeof data === "string" ? JSON.stringify(data) : `binary, ${data.length} bytes`;
-        const why = options.ping ? "not a pong" : answering ? "after the answers" : "before the send";
-        out.line("stderr", out.paint("stderr", "dim", out.remote("stderr", `(${why}, left out: ${what})`)));
-      }
-      return;
-    }
-    if (!session && ++answers === wanted) enough!();
+  #onMessage(data: string | Uint8Array): void {
+    const out = this.#out;
+    if (!this.#session && (!this.#answering || this.#answers >= this.#wanted)) return this.#onSkipped(data);
+    if (!this.#session && ++this.#answers === this.#wanted) this.#enough!();
     if (out.json) {
       out.event(
         typeof data === "string"
@@ -201,18 +282,32 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
     } else {
       out.message(data, out.promptMode ? "< " : "");
     }
-  });
-
-  for (const kind of ["ping", "pong"] as const) {
-    client.on(kind, (data) => {
-      if (out.json) out.event({ event: kind, hex: toHex(data) });
-      else if (options.verbose) out.line("stdout", out.paint("stdout", "yellow", `< ${kind} ${describePayload(data)}`));
-    });
   }
 
-  client.on("error", (error) => {
-    if (opened) return fail(error.message);
-    const response = client.response;
+  /**
+   * --ping, and -x before its send (a greeting) or after its answers: a message
+   * not shown as an answer; -v and --json tell what was left out.
+   */
+  #onSkipped(data: string | Uint8Array): void {
+    const out = this.#out;
+    if (out.json) {
+      out.event(
+        typeof data === "string"
+          ? { event: "skipped", type: "text", data }
+          : { event: "skipped", type: "binary", length: data.length, hex: toHex(data) },
+      );
+    } else if (this.#options.verbose) {
+      const what = typeof data === "string" ? JSON.stringify(data) : `binary, ${data.length} bytes`;
+      const why = this.#options.ping ? "not a pong" : this.#answering ? "after the answers" : "before the send";
+      out.line("stderr", out.paint("stderr", "dim", out.remote("stderr", `(${why}, left out: ${what})`)));
+    }
+  }
+
+  /** An error; before the open, with the HTTP answer's first lines and a TLS hint. */
+  #onError(error: Error): void {
+    if (this.#opened) return this.#fail(error.message);
+    const out = this.#out;
+    const response = this.#client.response;
     const details: string[] = [];
     const extra: Record<string, unknown> = {};
     if (response !== null && response.status !== 101) {
@@ -222,40 +317,51 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
       extra.statusText = response.statusText;
       extra.body = new TextDecoder().decode(response.body);
     }
-    if (client.url.protocol === "wss:" && isCertificateError(error.message)) {
+    if (this.#client.url.protocol === "wss:" && isCertificateError(error.message)) {
       details.push(
         "hint: the server's TLS certificate was not accepted. --ca FILE trusts the CA that signed it;",
         "      --insecure skips the check (for testing only).",
       );
     }
-    fail(error.message, details, extra);
-  });
+    this.#fail(error.message, details, extra);
+  }
 
-  client.on("close", (code, reason) => {
+  #onClose(code: number, reason: string): void {
+    const out = this.#out;
     out.endPrompt();
     if (out.json) return out.event({ event: "close", code, reason });
-    if (!opened) {
+    if (!this.#opened) {
       // A failure was reported as an error already; an interruption was not.
-      if (interrupts > 0) out.info("Interrupted before the connection opened.");
+      if (this.#interrupts > 0) out.info("Interrupted before the connection opened.");
       return;
     }
-    const clean = code !== 1006 && (CLEAN_CODES.includes(code) || code === ourCode);
+    const clean = code !== 1006 && (CLEAN_CODES.includes(code) || code === this.#ourCode);
     const text = `Closed: ${code} (${closeCodeName(code)})${reason === "" ? "" : ` ${JSON.stringify(reason)}`}`;
     out.line("stderr", out.paint("stderr", clean ? "green" : "yellow", out.remote("stderr", text)));
-  });
+  }
 
-  // ── Ctrl-C: close cleanly; twice: drop the connection ──
-  const onInterrupt = () => {
-    interrupts++;
-    if (interrupts === 1 && client.readyState === "open") {
-      if (!out.json) out.info(out.paint("stderr", "dim", "Closing… (Ctrl-C again to quit at once)"));
-      startClose(1000);
+  /** -x MESSAGE: sends it, waits for the answers, reports too few; the close is started. */
+  async #runExecute(message: string): Promise<void> {
+    const options = this.#options;
+    const wanted = this.#wanted;
+    const outcome = await this.#execute(message);
+    const count = wanted === Infinity ? "" : ` of ${wanted}`;
+    const within = `within ${seconds(options.wait > 0 ? options.wait : options.timeout)}`;
+    if (outcome === "timeout") this.#startClose(1000);
+    if (outcome === "answer" || this.#answers >= (wanted === Infinity ? 1 : wanted)) return;
+    this.#failed = true;
+    if (outcome === "unsent") {
+      // said already
+    } else if (this.#answers === 0) {
+      this.#fail(outcome === "timeout" ? `No answer ${within}` : "The connection closed before the answer came");
     } else {
-      client.terminate();
-      interrupts = Math.max(interrupts, 2);
+      this.#fail(
+        outcome === "timeout"
+          ? `Only ${this.#answers}${count} answers ${within}`
+          : `The connection closed after ${this.#answers}${count} answers`,
+      );
     }
-  };
-  const offSignals = [io.onSignal("SIGINT", onInterrupt), io.onSignal("SIGTERM", onInterrupt)];
+  }
 
   /**
    * -x: a ping first, and MESSAGE once its pong is back. A server answers a
@@ -265,169 +371,131 @@ export async function runClient(io: CliProcess, options: CliOptions): Promise<nu
    * `wanted` came, the connection closed, or the time is up (`--wait`, else
    * `--timeout`). The caller starts the close.
    */
-  const execute = async (message: string): Promise<"answer" | "closed" | "timeout" | "unsent"> => {
+  async #execute(message: string): Promise<Outcome> {
+    const client = this.#client;
+    const options = this.#options;
     const [barrier, cancelBarrier] = timer(BARRIER_MS);
-    await Promise.race([client.ping().catch(() => {}), barrier, closed]);
+    await Promise.race([client.ping().catch(() => {}), barrier, this.#closed]);
     cancelBarrier();
     if (client.readyState !== "open") return "closed";
-    answering = true;
+    this.#answering = true;
     let sent: boolean;
     try {
       sent = options.binary ? client.sendBinary(encoder.encode(message)) : client.sendText(message);
     } catch (error) {
-      fail(`Cannot send: ${(error as Error).message}`);
-      startClose(1000);
+      this.#fail(`Cannot send: ${(error as Error).message}`);
+      this.#startClose(1000);
       return "unsent";
     }
     if (!sent) {
-      fail("Cannot send: the connection is closing");
+      this.#fail("Cannot send: the connection is closing");
       return "unsent";
     }
-    if (wanted === 0) {
-      startClose(1000);
+    if (this.#wanted === 0) {
+      this.#startClose(1000);
       return "answer";
     }
     const [timeout, cancel] = timer(options.wait > 0 ? options.wait : options.timeout);
-    const outcome = await Promise.race([answered, closed.then(() => "closed" as const), timeout]);
+    const outcome = await Promise.race([this.#answered, this.#closed.then(() => "closed" as const), timeout]);
     cancel();
-    if (outcome === "answer") startClose(1000);
+    if (outcome === "answer") this.#startClose(1000);
     return outcome;
-  };
-
-  const status = (code: number): number => {
-    if (interrupts >= 2) return 130;
-    if (!opened || failed || code === 1006) return 1;
-    return CLEAN_CODES.includes(code) || code === ourCode ? 0 : 1;
-  };
-
-  client.startConnection();
-  if (!(await client.opened.then(() => true, () => false))) {
-    const [code] = await closed;
-    offSignals.forEach((off) => off());
-    return status(code);
   }
 
-  // ── -x and --ping ──
-  if (options.execute !== undefined) {
-    const outcome = await execute(options.execute);
-    const count = wanted === Infinity ? "" : ` of ${wanted}`;
-    const within = `within ${seconds(options.wait > 0 ? options.wait : options.timeout)}`;
-    if (outcome === "timeout") startClose(1000);
-    if (outcome !== "answer" && answers < (wanted === Infinity ? 1 : wanted)) {
-      failed = true;
-      if (outcome === "unsent") {
-        // said already
-      } else if (answers === 0) {
-        fail(outcome === "timeout" ? `No answer ${within}` : "The connection closed before the answer came");
-      } else {
-        fail(
-          outcome === "timeout"
-            ? `Only ${answers}${count} answers ${within}`
-            : `The connection closed after ${answers}${count} answers`,
-        );
-      }
-    }
-    const [code] = await closed;
-    offSignals.forEach((off) => off());
-    return status(code);
-  }
-  if (options.ping) {
-    const [timeout, cancel] = timer(options.timeout);
+  /** --ping: one round trip, its time shown; the close is started. */
+  async #runPing(): Promise<void> {
+    const out = this.#out;
+    const timeoutMs = this.#options.timeout;
+    const [timeout, cancel] = timer(timeoutMs);
     const outcome = await Promise.race([
-      client.ping().then((rtt) => {
+      this.#client.ping().then((rtt) => {
         if (out.json) out.event({ event: "rtt", ms: rtt });
         else out.line("stdout", `pong: ${formatMs(rtt)}`);
-        startClose(1000);
+        this.#startClose(1000);
         return "answer" as const;
       }, () => "error" as const),
-      closed.then(() => "closed" as const),
+      this.#closed.then(() => "closed" as const),
       timeout,
     ]);
     cancel();
     if (outcome === "timeout") {
-      failed = true;
-      fail(`No pong within ${seconds(options.timeout)}`);
-      startClose(1000);
+      this.#failed = true;
+      this.#fail(`No pong within ${seconds(timeoutMs)}`);
+      this.#startClose(1000);
     } else if (outcome === "closed" || outcome === "error") {
-      failed = true;
-      fail("The connection closed before the pong came");
+      this.#failed = true;
+      this.#fail("The connection closed before the pong came");
     }
-    const [code] = await closed;
-    offSignals.forEach((off) => off());
-    return status(code);
   }
 
-  // ── the session ──
-  const send = async (text: string | Uint8Array): Promise<void> => {
-    try {
-      if (typeof text !== "string") client.sendBinary(text);
-      else if (options.binary) client.sendBinary(encoder.encode(text));
-      else client.sendText(text);
-    } catch (error) {
-      return fail(`Cannot send: ${(error as Error).message}`);
-    }
-    await client.drained(); // a big file is sent no faster than the server takes it
-  };
-
-  const run = async (command: Command): Promise<void> => {
-    switch (command.kind) {
-      case "text":
-        return await send(command.text);
-      case "binary":
-        return await send(command.bytes);
-      case "ping":
-        try {
-          client.ping(command.data).then((rtt) => {
-            if (out.json) out.event({ event: "rtt", ms: rtt });
-            else out.line("stdout", `pong: ${formatMs(rtt)}`);
-          }, () => {});
-        } catch (error) {
-          fail(`/ping: ${(error as Error).message}`);
-        }
-        return;
-      case "close":
-        try {
-          startClose(command.code, command.reason);
-        } catch (error) {
-          fail(`/close: ${(error as Error).message}`);
-        }
-        return;
-      case "quit":
-        return startClose(1000);
-      case "help":
-        return out.lines("stderr", [...COMMAND_HELP]);
-      case "invalid":
-        return fail(command.message);
-    }
-  };
-
-  const input = async (): Promise<void> => {
+  /** The session: each line of input is a message (or a slash command); the end of input closes. */
+  async #readInput(): Promise<void> {
+    const out = this.#out;
+    const client = this.#client;
+    const slash = this.#options.slash ?? this.#io.stdinIsTerminal;
     out.prompt();
-    for await (const line of io.lines()) {
+    for await (const line of this.#io.lines()) {
       out.promptTaken();
       if (client.readyState !== "open") {
-        if (client.readyState === "closing") fail("Cannot send: the connection is closing");
+        if (client.readyState === "closing") this.#fail("Cannot send: the connection is closing");
         continue;
       }
-      await run(slash ? parseCommand(line) : { kind: "text", text: line });
+      await this.#command(slash ? parseCommand(line) : { kind: "text", text: line });
       if (client.readyState === "open") out.prompt();
     }
     // The end of input (Ctrl-D on a terminal).
     out.endPrompt();
     if (client.readyState !== "open") return;
-    if (options.wait > 0) {
-      const [waited, cancel] = timer(options.wait);
-      await Promise.race([waited, closed]);
+    if (this.#options.wait > 0) {
+      const [waited, cancel] = timer(this.#options.wait);
+      await Promise.race([waited, this.#closed]);
       cancel();
     }
-    startClose(1000);
-  };
-  input().catch((error) => {
-    fail(`Cannot read the input: ${(error as Error).message}`);
-    startClose(1000);
-  });
+    this.#startClose(1000);
+  }
 
-  const [code] = await closed;
-  offSignals.forEach((off) => off());
-  return status(code);
+  async #send(text: string | Uint8Array): Promise<void> {
+    const client = this.#client;
+    try {
+      if (typeof text !== "string") client.sendBinary(text);
+      else if (this.#options.binary) client.sendBinary(encoder.encode(text));
+      else client.sendText(text);
+    } catch (error) {
+      return this.#fail(`Cannot send: ${(error as Error).message}`);
+    }
+    await client.drained(); // a big file is sent no faster than the server takes it
+  }
+
+  async #command(command: Command): Promise<void> {
+    const out = this.#out;
+    switch (command.kind) {
+      case "text":
+        return await this.#send(command.text);
+      case "binary":
+        return await this.#send(command.bytes);
+      case "ping":
+        try {
+          this.#client.ping(command.data).then((rtt) => {
+            if (out.json) out.event({ event: "rtt", ms: rtt });
+            else out.line("stdout", `pong: ${formatMs(rtt)}`);
+          }, () => {});
+        } catch (error) {
+          this.#fail(`/ping: ${(error as Error).message}`);
+        }
+        return;
+      case "close":
+        try {
+          this.#startClose(command.code, command.reason);
+        } catch (error) {
+          this.#fail(`/close: ${(error as Error).message}`);
+        }
+        return;
+      case "quit":
+        return this.#startClose(1000);
+      case "help":
+        return out.lines("stderr", [...COMMAND_HELP]);
+      case "invalid":
+        return this.#fail(command.message);
+    }
+  }
 }
