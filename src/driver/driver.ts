@@ -31,11 +31,12 @@ import { isValidCloseCode } from "../protocol/close.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
 import { releaseFrame } from "../protocol/frame.ts";
-import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
+import { DEFAULT_WORK_BUDGET, END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
 import { ListenerError } from "./errors.ts";
+import { SliceQueue } from "./slices.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
 
@@ -272,6 +273,8 @@ const NONE: any[] = Object.freeze([]) as unknown as any[];
 const PAUSED_ITERATOR = 1;
 /** Answers to the peer's input wait for the socket, more than `outgoingHighWaterMark`. */
 const PAUSED_ANSWERS = 2;
+/** A message is being inflated in slices (taking turns with other connections): input waits behind it. */
+const PAUSED_WORK = 4;
 
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
 let receiveInput: (driver: WebSocketDriver, chunk: Uint8Array) => boolean;
@@ -315,6 +318,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #flushScheduled = false;
   #writing = 0;
   #inputEnded = false;
+  /** The input ended while the protocol had work pending: handled once the work is done. */
+  #inputEndWaits = false;
   /** `transport.end()` was called: nothing more may be written. */
   #outputEnding = false;
   /** `transport.end()` resolved: the output is finished. */
@@ -1014,18 +1019,57 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #receive(chunk: Uint8Array): boolean {
     this.#inputSeen = true;
     this.#inTurn = true;
+    const protocol = this.#protocol;
+    // While connections take turns at long work, new long work waits its turn
+    // too: it gets the inflater's least step here (small messages still end in it).
+    protocol.workBudget = WebSocketDriver.#slices.busy ? 0 : DEFAULT_WORK_BUDGET;
     let released: boolean;
     try {
-      released = this.#protocol.receiveData(chunk);
+      released = protocol.receiveData(chunk);
       this.#dispatch();
     } finally {
       this.#inTurn = false;
     }
     this.#flush(true);
+    if (protocol.workPending && (this.#pauses & PAUSED_WORK) === 0) {
+      this.#pauseFor(PAUSED_WORK, true);
+      WebSocketDriver.#slices.add(this);
+    }
     return released;
   }
 
+  /** The connections whose protocol has work pending, taking turns (see slices.ts). */
+  static #slices: SliceQueue<WebSocketDriver> = new SliceQueue((driver) => driver.#workSlice());
+
+  /** Does one slice of the protocol's pending work; returns whether more is pending. */
+  #workSlice(): boolean {
+    const protocol = this.#protocol;
+    if (protocol.workPending) {
+      protocol.workBudget = DEFAULT_WORK_BUDGET;
+      this.#inTurn = true;
+      try {
+        protocol.resume();
+        this.#dispatch();
+      } finally {
+        this.#inTurn = false;
+      }
+      this.#flush(true);
+      if (protocol.workPending) return true;
+    }
+    if (this.#readyState !== "closed") this.#pauseFor(PAUSED_WORK, false);
+    if (this.#inputEndWaits) {
+      this.#inputEndWaits = false;
+      this.#inputEnd();
+    }
+    return false;
+  }
+
   #inputEnd(): void {
+    // Input that arrived before the end is handled first.
+    if (this.#protocol.workPending) {
+      this.#inputEndWaits = true;
+      return;
+    }
     this.#inputEnded = true;
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";

@@ -55,13 +55,21 @@ export class MessageCompression {
   }
 
   /**
+   * The decompressor of received messages, made on first use: the protocol
+   * drives it a slice at a time ({@linkcode Inflater.begin},
+   * {@linkcode Inflater.step}).
+   */
+  inflater(): Inflater {
+    return this.#inflater ??= new Inflater({ windowBits: this.#receiveBits, contextTakeover: this.#receiveTakeover });
+  }
+
+  /**
    * Decompresses one message's payload, producing at most `maxLength` bytes.
    *
    * @throws {InflateDataError} for invalid compressed data.
    * @throws {InflateLimitError} when the message would be longer than `maxLength`.
    */
   decompress(payload: Uint8Array, maxLength: number): Uint8Array {
-    this.#inflater ??= new Inflater({ windowBits: this.#receiveBits, contextTakeover: this.#receiveTakeover });
-    return this.#inflater.inflate(payload, maxLength);
+    return this.inflater().inflate(payload, maxLength);
   }
 }
