@@ -9,6 +9,7 @@
  * @module
  */
 
+import { macrotask } from "../runtime/macrotask.ts";
 import { rethrowLater } from "./emitter.ts";
 
 /**
@@ -16,19 +17,6 @@ import { rethrowLater } from "./emitter.ts";
  * after the first slice that ends past it.
  */
 const RUN_MS = 2;
-
-type Macrotask = (callback: () => void) => unknown;
-
-/**
- * A callback after pending I/O: `setImmediate` where the runtime has it (it
- * runs after the I/O of the loop's turn, with no delay), else `setTimeout(0)`.
- */
-const macrotask: Macrotask = (() => {
-  const immediate = (globalThis as { setImmediate?: Macrotask }).setImmediate;
-  return typeof immediate === "function"
-    ? (callback: () => void) => immediate(callback)
-    : (callback: () => void) => setTimeout(callback, 0);
-})();
 
 /**
  * A round-robin queue of items with work pending, run a slice at a time in
