@@ -1038,7 +1038,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return released;
   }
 
-  /** The connections whose protocol has work pending, taking turns (see slices.ts). */
+  /** The connections whose protocol has work pending, in the order it came (see slices.ts). */
   static #slices: SliceQueue<WebSocketDriver> = new SliceQueue((driver) => driver.#workSlice());
 
   /** Does one slice of the protocol's pending work; returns whether more is pending. */

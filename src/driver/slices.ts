@@ -1,10 +1,16 @@
 /**
- * Fair turns for work whose size one peer decides (inflating a large message
- * or a decompression bomb): the connections with such work pending take turns,
- * one slice each, round-robin, and the event loop gets control back between
- * short runs of slices (a macrotask, after which I/O and timers run), so a
- * fresh connection's handshake and small messages go through while other
- * connections inflate megabytes.
+ * Work whose size one peer decides (inflating a large message or a
+ * decompression bomb), run in slices that give the event loop back: the
+ * connections with such work pending wait in a queue, the first one's work
+ * goes on a slice at a time, and after a short run of slices a macrotask
+ * lets I/O and timers run, so a fresh connection's handshake and other
+ * connections' messages go through while one connection inflates megabytes.
+ *
+ * One connection's work runs to its end before the next one's starts (in
+ * the order they came): taking turns would be fairer among the connections
+ * that send large compressed messages, but each of them would then hold a
+ * partly inflated message at once (200 bombers: 200 × maxLength), where
+ * the queue holds one.
  *
  * @module
  */
@@ -19,13 +25,13 @@ import { rethrowLater } from "./emitter.ts";
 const RUN_MS = 2;
 
 /**
- * A round-robin queue of items with work pending, run a slice at a time in
- * macrotasks. `run(item)` does one slice of the item's work and returns
- * whether more is pending (the item then goes to the back of the queue).
+ * A queue of items with work pending, run a slice at a time in macrotasks.
+ * `run(item)` does one slice of the item's work and returns whether more is
+ * pending (the item then stays first in the queue).
  */
 export class SliceQueue<T> {
   readonly #run: (item: T) => boolean;
-  #items: T[] = [];
+  readonly #items: T[] = [];
   #scheduled = false;
 
   /** Creates an empty queue whose items' slices `run` performs. */
@@ -38,7 +44,7 @@ export class SliceQueue<T> {
     return this.#items.length !== 0;
   }
 
-  /** Queues an item for its next slice (the caller adds each item once until `run` returns false). */
+  /** Queues an item (the caller adds each item once until `run` returns false for it). */
   add(item: T): void {
     this.#items.push(item);
     if (!this.#scheduled) {
@@ -47,21 +53,20 @@ export class SliceQueue<T> {
     }
   }
 
-  /** One run: slices round-robin until the queue is empty or RUN_MS passed. */
+  /** One run: slices of the first item's work (then the next's) until the queue is empty or RUN_MS passed. */
   #turn = (): void => {
     this.#scheduled = false;
     const items = this.#items;
     const start = performance.now();
     try {
       while (items.length !== 0) {
-        const item = items.shift()!;
         let more = false;
         try {
-          more = this.#run(item);
+          more = this.#run(items[0]);
         } catch (error) {
           rethrowLater(error);
         }
-        if (more) items.push(item);
+        if (!more) items.shift();
         if (performance.now() - start >= RUN_MS) break;
       }
     } finally {
