@@ -273,8 +273,10 @@ const NONE: any[] = Object.freeze([]) as unknown as any[];
 const PAUSED_ITERATOR = 1;
 /** Answers to the peer's input wait for the socket, more than `outgoingHighWaterMark`. */
 const PAUSED_ANSWERS = 2;
-/** A message is being inflated in slices (taking turns with other connections): input waits behind it. */
+/** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
 const PAUSED_WORK = 4;
+/** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
+const BUSY_WORK_BUDGET = 16 * 1024;
 
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
 let receiveInput: (driver: WebSocketDriver, chunk: Uint8Array) => boolean;
@@ -1020,9 +1022,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#inputSeen = true;
     this.#inTurn = true;
     const protocol = this.#protocol;
-    // While connections take turns at long work, new long work waits its turn
-    // too: it gets the inflater's least step here (small messages still end in it).
-    protocol.workBudget = WebSocketDriver.#slices.busy ? 0 : DEFAULT_WORK_BUDGET;
+    // While the loop is busy with long work, a new message gets a smaller
+    // slice here (many connections' input may come in one turn), and the rest
+    // of it waits its turn in the queue.
+    protocol.workBudget = WebSocketDriver.#slices.busy ? BUSY_WORK_BUDGET : DEFAULT_WORK_BUDGET;
     let released: boolean;
     try {
       released = protocol.receiveData(chunk);
