@@ -330,3 +330,25 @@ describe("while a message is pending", () => {
     assert.equal(protocol.eventsReceived().length, 1);
   });
 });
+
+describe("large frames are copied as they arrive", () => {
+  it("past 1 MiB waiting, each chunk of a large masked frame is unmasked on arrival (no call copies the whole frame)", () => {
+    for (const opcode of [OP.BINARY, OP.TEXT]) {
+      const data = Uint8Array.from({ length: 6 << 20 }, (_, i) => 0x20 + (i % 90));
+      const wire = frame({ opcode, payload: data, mask: KEY });
+      const protocol = new Protocol({ role: "server" });
+      const chunk = 64 * 1024;
+      let kept = 0;
+      for (let at = 0; at < wire.length; at += chunk) {
+        // A chunk of its own each time, as a transport hands them over.
+        if (!protocol.receiveData(wire.slice(at, at + chunk))) kept++;
+      }
+      // Only the chunks before 1 MiB had arrived waited in the queue (before, all 96 did).
+      assert.ok(kept <= 17, `${kept} chunks kept`);
+      const [event] = protocol.eventsReceived();
+      if (opcode === OP.TEXT) assert.equal(event.type === "text" && event.data, new TextDecoder().decode(data));
+      else assert.deepEqual(event.type === "binary" && event.data, data);
+    }
+  });
+});
+
