@@ -4,7 +4,9 @@
  * on first use, with the window and context takeover that were agreed.
  * Synchronous: compressing and decompressing happen inside the protocol's own
  * calls, so messages keep their order without any queue, and only one runs
- * at a time in a process.
+ * at a time in a process. A large received message is inflated over several
+ * calls (see `Protocol.workBudget`), the protocol parsing nothing behind it
+ * meanwhile.
  *
  * @module
  */

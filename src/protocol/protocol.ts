@@ -19,6 +19,13 @@
  * over (the server ends first, RFC 6455 §7.1.1) or the connection failed.
  * After a close frame arrives or a violation is found, it discards all input.
  *
+ * Work that one peer's input can make long is bounded per call: a compressed
+ * message is inflated a {@linkcode Protocol.workBudget} at a time; when it is
+ * not done, the call returns with {@linkcode Protocol.workPending} set, input
+ * is only queued, and {@linkcode Protocol.resume} goes on (the caller yields
+ * to its event loop in between). A large frame's bytes are copied and
+ * unmasked as they arrive once 1 MiB of them waits.
+ *
  * Incoming payloads are copied exactly once, out of the received chunks into a
  * buffer of their own (unmasked in that copy): received chunks are never
  * changed, and messages never pin a transport's read buffers. The protocol

@@ -88,7 +88,10 @@ describe("long inflating runs in slices, the event loop between them", () => {
     }
     // The event loop ran between slices: timers fired while the work was not done.
     const before = clock.ticks.filter((n) => n < peers.length).length;
-    assert.ok(before >= 4, `${before} timer callbacks ran before the messages were done (${clock.ticks.length} in all)`);
+    assert.ok(
+      before >= 4,
+      `${before} timer callbacks ran before the messages were done (${clock.ticks.length} in all)`,
+    );
     for (const p of [...peers, small]) p.driver.terminate();
   });
 

@@ -116,7 +116,11 @@ function fragments(opcode: number, payload: Uint8Array, parts: number, rand: () 
 /** Seeded messages of every kind a peer sends: text and binary, tiny to 300 KB, repetitive to random. */
 function messageBody(rand: () => number): { opcode: number; data: Uint8Array } {
   const r = rand();
-  const size = r < 0.6 ? Math.floor(rand() * 2000) : r < 0.95 ? Math.floor(rand() * 40_000) : Math.floor(rand() * 300_000);
+  const size = r < 0.6
+    ? Math.floor(rand() * 2000)
+    : r < 0.95
+    ? Math.floor(rand() * 40_000)
+    : Math.floor(rand() * 300_000);
   const kind = Math.floor(rand() * 4);
   if (kind === 0) {
     // Text with multi-byte characters (some cut at slice borders).
@@ -126,8 +130,9 @@ function messageBody(rand: () => number): { opcode: number; data: Uint8Array } {
     return { opcode: OP.TEXT, data: utf8(text) };
   }
   const data = new Uint8Array(size);
-  if (kind === 1) for (let i = 0; i < size; i++) data[i] = Math.floor(rand() * 256); // incompressible
-  else if (kind === 2) for (let i = 0; i < size; i++) data[i] = (i * 7) % 13; // very compressible
+  if (kind === 1) { for (let i = 0; i < size; i++) data[i] = Math.floor(rand() * 256); // incompressible
+   } else if (kind === 2) { for (let i = 0; i < size; i++) data[i] = (i * 7) % 13; // very compressible
+   }
   // kind 3: zeros
   return { opcode: OP.BINARY, data };
 }
@@ -190,12 +195,17 @@ describe("inflating in slices gives the results of inflating at once", () => {
           const expected = oneShot(() => make("server", { maxLength }), wire);
           for (const budget of [0, 1, 1024, size - 1, size]) {
             const sliced = run(make("server", { maxLength, budget }), wire);
-            assert.deepEqual(plain(sliced.events), plain(expected.events), `size ${size}, max ${maxLength}, budget ${budget}`);
+            assert.deepEqual(
+              plain(sliced.events),
+              plain(expected.events),
+              `size ${size}, max ${maxLength}, budget ${budget}`,
+            );
             assert.deepEqual(sliced.sent, expected.sent);
           }
           const first = plain(expected.events)[0];
-          if (maxLength < size) assert.deepEqual(first, { type: "error", errorType: "WSD_ERR_MESSAGE_TOO_BIG", code: 1009 });
-          else assert.equal(first.type, "binary");
+          if (maxLength < size) {
+            assert.deepEqual(first, { type: "error", errorType: "WSD_ERR_MESSAGE_TOO_BIG", code: 1009 });
+          } else assert.equal(first.type, "binary");
         }
       }
     }
@@ -318,14 +328,18 @@ describe("while a message is pending", () => {
     // Another connection's short text and compressed messages go through the same scratch buffer meanwhile.
     const b = make("server");
     b.receiveData(frame({ opcode: OP.TEXT, payload: "x".repeat(10_000), mask: KEY }));
-    b.receiveData(frame({ opcode: OP.BINARY, rsv: 0x40, payload: zlibDeflate(new Uint8Array(9000).fill(1)), mask: KEY }));
+    b.receiveData(
+      frame({ opcode: OP.BINARY, rsv: 0x40, payload: zlibDeflate(new Uint8Array(9000).fill(1)), mask: KEY }),
+    );
     assert.equal(b.eventsReceived().length, 2);
     assert.deepEqual(plain(finish(a)), [{ type: "binary", data }]);
   });
 
   it("a message that fits in the budget is reported in the same call (no pending work)", () => {
     const protocol = make("server");
-    protocol.receiveData(frame({ opcode: OP.TEXT, rsv: 0x40, payload: zlibDeflate(utf8("x".repeat(60_000))), mask: KEY }));
+    protocol.receiveData(
+      frame({ opcode: OP.TEXT, rsv: 0x40, payload: zlibDeflate(utf8("x".repeat(60_000))), mask: KEY }),
+    );
     assert.equal(protocol.workPending, false);
     assert.equal(protocol.eventsReceived().length, 1);
   });
@@ -351,4 +365,3 @@ describe("large frames are copied as they arrive", () => {
     }
   });
 });
-
