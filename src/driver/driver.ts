@@ -1059,7 +1059,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#flush(true);
       if (protocol.workPending) return true;
     }
-    if (this.#readyState !== "closed") this.#pauseFor(PAUSED_WORK, false);
+    if (this.#readyState === "closed") return false;
+    this.#pauseFor(PAUSED_WORK, false);
     if (this.#inputEndWaits) {
       this.#inputEndWaits = false;
       this.#inputEnd();
