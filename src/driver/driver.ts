@@ -276,7 +276,7 @@ const PAUSED_ANSWERS = 2;
 /** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
 const PAUSED_WORK = 4;
 /** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
-const BUSY_WORK_BUDGET = 16 * 1024;
+const BUSY_WORK_BUDGET = 4 * 1024;
 
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
 let receiveInput: (driver: WebSocketDriver, chunk: Uint8Array) => boolean;
