@@ -15,14 +15,8 @@
  * @module
  */
 
-import { macrotask } from "../runtime/macrotask.ts";
+import { macrotask, RUN_MS } from "../runtime/macrotask.ts";
 import { rethrowLater } from "./emitter.ts";
-
-/**
- * How long one run of slices may hold the event loop, in ms: the run stops
- * after the first slice that ends past it.
- */
-const RUN_MS = 2;
 
 /**
  * A queue of items with work pending, run a slice at a time in macrotasks.
@@ -53,7 +47,10 @@ export class SliceQueue<T> {
     }
   }
 
-  /** One run: slices of the first item's work (then the next's) until the queue is empty or RUN_MS passed. */
+  /**
+   * One run: slices of the first item's work (then the next's) until the
+   * queue is empty or the first slice that ends RUN_MS after the start.
+   */
   #turn = (): void => {
     this.#scheduled = false;
     const items = this.#items;
