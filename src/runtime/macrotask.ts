@@ -4,8 +4,8 @@
  *
  * `setImmediate` on Node and Bun (it runs after the loop's I/O, with no
  * delay). Not on Deno: there a chain of `setImmediate` callbacks runs ahead of
- * socket reads (measured: an echo round trip waited 460 ms behind a chain of
- * 2 ms slices), while `setTimeout(0)` lets them through.
+ * socket reads (a read waits for the whole chain to end), while
+ * `setTimeout(0)` lets them through.
  *
  * @module
  */
