@@ -219,7 +219,9 @@ export class Inflater {
           throw new InflateDataError("the inflater made no progress");
         }
         if (produced >= budget && !(strm.avail_in === 0 && this.#tailFed && !this.#full)) {
-          this.#spill();
+          // Output in the shared scratch buffer is moved out; a buffer of the
+          // message's own is kept, with its room, for the next step.
+          if (this.#out.buffer === scratch?.buffer) this.#spill();
           return false;
         }
       }
@@ -227,6 +229,18 @@ export class Inflater {
       this.#abandon();
       throw error;
     }
+  }
+
+  /**
+   * Copies the part of the current message's payload not read yet, so that
+   * the caller may reuse the payload's memory while the message is not done
+   * (a payload in a shared buffer, when inflating goes on later).
+   */
+  keepInput(): void {
+    const strm = this.#strm;
+    if (strm === null || this.#done || strm.input === TAIL || strm.avail_in === 0) return;
+    strm.input = strm.input.slice(strm.next_in, strm.next_in + strm.avail_in);
+    strm.next_in = 0;
   }
 
   /** The inflated message, once {@linkcode Inflater.step} returned `true`; owns its buffer. */

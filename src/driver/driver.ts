@@ -31,11 +31,12 @@ import { isValidCloseCode } from "../protocol/close.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
 import { releaseFrame } from "../protocol/frame.ts";
-import { END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
+import { DEFAULT_WORK_BUDGET, END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
 import { ListenerError } from "./errors.ts";
+import { SliceQueue } from "./slices.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
 
@@ -305,6 +306,10 @@ const NONE: any[] = Object.freeze([]) as unknown as any[];
 const PAUSED_ITERATOR = 1;
 /** Answers to the peer's input wait for the socket, more than `outgoingHighWaterMark`. */
 const PAUSED_ANSWERS = 2;
+/** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
+const PAUSED_WORK = 4;
+/** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
+const BUSY_WORK_BUDGET = 4 * 1024;
 
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
 let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Array) => boolean;
@@ -356,6 +361,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #flushScheduled = false;
   #writing = 0;
   #inputEnded = false;
+  /** The input ended while the protocol had work pending: handled once the work is done. */
+  #inputEndWaits = false;
   /** `transport.end()` was called: nothing more may be written. */
   #outputEnding = false;
   /** `transport.end()` resolved: the output is finished. */
@@ -1086,18 +1093,59 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #receive(chunk: Uint8Array): boolean {
     this.#inputSeen = true;
     this.#inTurn = true;
+    const protocol = this.#protocol;
+    // While the loop is busy with long work, a new message gets a smaller
+    // slice here (many connections' input may come in one turn), and the rest
+    // of it waits its turn in the queue.
+    protocol.workBudget = WebSocketDriver.#slices.busy ? BUSY_WORK_BUDGET : DEFAULT_WORK_BUDGET;
     let released: boolean;
     try {
-      released = this.#protocol.receiveData(chunk);
+      released = protocol.receiveData(chunk);
       this.#dispatch();
     } finally {
       this.#inTurn = false;
     }
     this.#flush(true);
+    if (protocol.workPending && (this.#pauses & PAUSED_WORK) === 0) {
+      this.#pauseFor(PAUSED_WORK, true);
+      WebSocketDriver.#slices.add(this);
+    }
     return released;
   }
 
+  /** The connections whose protocol has work pending, in the order it came (see slices.ts). */
+  static #slices: SliceQueue<WebSocketDriver> = new SliceQueue((driver) => driver.#workSlice());
+
+  /** Does one slice of the protocol's pending work; returns whether more is pending. */
+  #workSlice(): boolean {
+    const protocol = this.#protocol;
+    if (protocol.workPending) {
+      protocol.workBudget = DEFAULT_WORK_BUDGET;
+      this.#inTurn = true;
+      try {
+        protocol.resume();
+        this.#dispatch();
+      } finally {
+        this.#inTurn = false;
+      }
+      this.#flush(true);
+      if (protocol.workPending) return true;
+    }
+    if (this.#readyState === "closed") return false;
+    this.#pauseFor(PAUSED_WORK, false);
+    if (this.#inputEndWaits) {
+      this.#inputEndWaits = false;
+      this.#inputEnd();
+    }
+    return false;
+  }
+
   #inputEnd(): void {
+    // Input that arrived before the end is handled first.
+    if (this.#protocol.workPending) {
+      this.#inputEndWaits = true;
+      return;
+    }
     this.#inputEnded = true;
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";

@@ -4,7 +4,9 @@
  * on first use, with the window and context takeover that were agreed.
  * Synchronous: compressing and decompressing happen inside the protocol's own
  * calls, so messages keep their order without any queue, and only one runs
- * at a time in a process.
+ * at a time in a process. A large received message is inflated over several
+ * calls (see `Protocol.workBudget`), the protocol parsing nothing behind it
+ * meanwhile.
  *
  * @module
  */
@@ -55,13 +57,21 @@ export class MessageCompression {
   }
 
   /**
+   * The decompressor of received messages, made on first use: the protocol
+   * drives it a slice at a time ({@linkcode Inflater.begin},
+   * {@linkcode Inflater.step}).
+   */
+  inflater(): Inflater {
+    return this.#inflater ??= new Inflater({ windowBits: this.#receiveBits, contextTakeover: this.#receiveTakeover });
+  }
+
+  /**
    * Decompresses one message's payload, producing at most `maxLength` bytes.
    *
    * @throws {InflateDataError} for invalid compressed data.
    * @throws {InflateLimitError} when the message would be longer than `maxLength`.
    */
   decompress(payload: Uint8Array, maxLength: number): Uint8Array {
-    this.#inflater ??= new Inflater({ windowBits: this.#receiveBits, contextTakeover: this.#receiveTakeover });
-    return this.#inflater.inflate(payload, maxLength);
+    return this.inflater().inflate(payload, maxLength);
   }
 }

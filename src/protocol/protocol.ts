@@ -19,6 +19,13 @@
  * over (the server ends first, RFC 6455 §7.1.1) or the connection failed.
  * After a close frame arrives or a violation is found, it discards all input.
  *
+ * Work that one peer's input can make long is bounded per call: a compressed
+ * message is inflated a {@linkcode Protocol.workBudget} at a time; when it is
+ * not done, the call returns with {@linkcode Protocol.workPending} set, input
+ * is only queued, and {@linkcode Protocol.resume} goes on (the caller yields
+ * to its event loop in between). A large frame's bytes are copied and
+ * unmasked as they arrive once 1 MiB of them waits.
+ *
  * Incoming payloads are copied exactly once, out of the received chunks into a
  * buffer of their own (unmasked in that copy): received chunks are never
  * changed, and messages never pin a transport's read buffers. The protocol
@@ -98,6 +105,8 @@ const READ_LENGTH_64 = 2;
 const READ_MASK = 3;
 const READ_PAYLOAD = 4;
 const DISCARD = 5;
+/** A compressed message is being inflated, a slice per call (see Protocol.workPending). */
+const INFLATING = 6;
 
 const EMPTY = new Uint8Array(0);
 /** Payload pieces at most this long are copied by a loop rather than by set(). */
@@ -122,6 +131,14 @@ const TAIL_COPY = 4096;
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */
 const BIG_CHUNK = 256 * 1024;
+/**
+ * Payload bytes of a data frame that may wait uncopied: past this many, the
+ * frame's bytes are copied (and unmasked) as they arrive, so that a call never
+ * copies more than this plus one chunk, even for a frame of maxLength.
+ */
+const COPY_SLICE = 1024 * 1024;
+/** The default of {@linkcode Protocol.workBudget}, in bytes. */
+export const DEFAULT_WORK_BUDGET = 64 * 1024;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
@@ -196,6 +213,8 @@ export class Protocol {
   #messageLength = 0;
   /** Whether the message being received is compressed (RSV1 on its first frame). */
   #compressed = false;
+  /** The opcode of the message being inflated (state INFLATING). */
+  #inflating = 0;
   readonly #utf8 = new Utf8Validator();
 
   #events: ProtocolEvent[] = [];
@@ -212,6 +231,16 @@ export class Protocol {
   #closeCode = 0;
   #closeReason = "";
 
+  /**
+   * The most bytes a compressed message is inflated to in one call of
+   * {@linkcode Protocol.receiveData} or {@linkcode Protocol.resume}: past it,
+   * the call stops with {@linkcode Protocol.workPending} set, so that one
+   * peer's large message (or decompression bomb) never holds the caller for
+   * long. The caller may change it between calls (0: as little as the
+   * inflater can do, about 1 KiB).
+   */
+  workBudget: number = DEFAULT_WORK_BUDGET;
+
   /** Creates the state of one connection. */
   constructor(options: ProtocolOptions) {
     this.#client = options.role === "client";
@@ -226,6 +255,28 @@ export class Protocol {
    */
   useCompression(compression: MessageCompression | null): void {
     this.#compression = compression;
+  }
+
+  /**
+   * Whether a message is half done (being inflated) and waits for
+   * {@linkcode Protocol.resume}: until it is done, received chunks are only
+   * queued, and no event after it is produced.
+   */
+  get workPending(): boolean {
+    return this.#state === INFLATING;
+  }
+
+  /**
+   * Goes on with the pending work (see {@linkcode Protocol.workPending}) for
+   * another {@linkcode Protocol.workBudget}, then parses what was queued
+   * behind it (which may start new pending work). Does nothing when no work
+   * is pending.
+   */
+  resume(): void {
+    if (this.#state !== INFLATING || !this.#inflateStep()) return;
+    this.#parse();
+    this.#view = EMPTY;
+    if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
   }
 
   /** Whether a close frame was sent (no frame may follow it). */
@@ -433,8 +484,9 @@ export class Protocol {
             if (
               this.#early !== null ||
               (this.#length >= EARLY_COPY && this.#opcode < Opcode.CLOSE &&
-                this.#buffered >= this.#length >>> 3 &&
-                this.#chunks[this.#chunks.length - 1].length >= BIG_CHUNK)
+                ((this.#buffered >= this.#length >>> 3 &&
+                  this.#chunks[this.#chunks.length - 1].length >= BIG_CHUNK) ||
+                  this.#buffered >= COPY_SLICE))
             ) this.#copyArrived();
             return;
           }
@@ -725,15 +777,31 @@ export class Protocol {
   }
 
   /**
-   * Decompresses a whole compressed message (RFC 7692 §7.2.2) and reports it.
-   * `maxLength` bounds the inflated size while it is produced: a small frame
-   * that would inflate to gigabytes fails with 1009 after at most maxLength
-   * bytes.
+   * Starts decompressing a whole compressed message (RFC 7692 §7.2.2), and
+   * reports it if it is done within the work budget; otherwise the rest is
+   * left to resume() (state INFLATING), and parsing stops. `maxLength` bounds
+   * the inflated size while it is produced: a small frame that would inflate
+   * to gigabytes fails with 1009 after at most maxLength bytes.
    */
   #inflated(opcode: number, payload: Uint8Array): boolean {
-    let data: Uint8Array;
+    const inflater = this.#compression!.inflater();
+    inflater.begin(payload, this.#maxLength);
+    this.#inflating = opcode;
+    this.#state = INFLATING;
+    if (this.#inflateStep()) return true;
+    // A short payload is in the shared text scratch buffer: the rest of it is copied.
+    if (this.#state === INFLATING && payload.buffer === scratch?.buffer) inflater.keepInput();
+    return false;
+  }
+
+  /**
+   * Inflates the current message for one work budget; reports it when done.
+   * Returns whether parsing may go on (done, and the connection did not fail).
+   */
+  #inflateStep(): boolean {
+    const inflater = this.#compression!.inflater();
     try {
-      data = this.#compression!.decompress(payload, this.#maxLength);
+      if (!inflater.step(this.workBudget)) return false;
     } catch (error) {
       if (error instanceof InflateLimitError) {
         return this.#fail(
@@ -751,11 +819,11 @@ export class Protocol {
       }
       throw error;
     }
-    if (opcode === Opcode.BINARY) {
-      // A binary message owns its ArrayBuffer: small results of the inflater
-      // are views into a shared pool, whose other bytes are not this message's.
-      const owned = data.byteLength === data.buffer.byteLength ? data : data.slice();
-      this.#events.push({ type: "binary", data: owned });
+    this.#state = READ_HEADER;
+    const data = inflater.take();
+    if (this.#inflating === Opcode.BINARY) {
+      // take() returns a buffer of the message's own (never a view of a shared pool).
+      this.#events.push({ type: "binary", data });
       return true;
     }
     const text = decodeUtf8(data);
@@ -928,6 +996,7 @@ export class Protocol {
 
   /** Stops reading: every later byte is ignored. */
   #discard(): void {
+    if (this.#state === INFLATING) this.#compression!.inflater().cancel();
     this.#state = DISCARD;
     this.#chunks = [];
     this.#head = this.#offset = this.#buffered = 0;

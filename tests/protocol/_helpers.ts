@@ -425,6 +425,11 @@ export function feed(
   let ended = false;
   for (const chunk of chunksOf(bytes, splitting)) {
     protocol.receiveData(chunk);
+    // What a driver does: the work left pending (a message inflated in slices) goes on before more input.
+    while (protocol.workPending) {
+      events.push(...protocol.eventsReceived());
+      protocol.resume();
+    }
     events.push(...protocol.eventsReceived());
     const out = drain(protocol);
     if (ended) {
