@@ -15,8 +15,36 @@
  * @module
  */
 
-import { macrotask, RUN_MS } from "../runtime/macrotask.ts";
 import { rethrowLater } from "./emitter.ts";
+
+/** Schedules `callback` as a macrotask, after the I/O that is ready. */
+export type Macrotask = (callback: () => void) => unknown;
+
+const immediate = (globalThis as { setImmediate?: Macrotask }).setImmediate;
+/** What slices yield with: `setImmediate` runs after the loop's ready I/O, with no delay. */
+let macrotask: Macrotask = typeof immediate === "function"
+  ? (callback) => immediate(callback)
+  : (callback) => setTimeout(callback, 0);
+/**
+ * How long a run of slices may hold the event loop before it yields, in ms.
+ * Longer where the yield is a `setTimeout(0)`: a timer scheduled from a timer
+ * callback waits at least 4 ms once nested (the HTML timer clamp), so short
+ * runs would leave a large message's inflating mostly idle.
+ */
+let RUN_MS = typeof immediate === "function" ? 2 : 4;
+
+/**
+ * Sets how slices give the event loop back, for a runtime whose
+ * `setImmediate` does not let socket reads through (the runtime layer calls
+ * it once, when its adapter loads).
+ *
+ * @param schedule Schedules a callback after pending I/O.
+ * @param runMs How long a run of slices may last before it yields.
+ */
+export function useMacrotask(schedule: Macrotask, runMs: number): void {
+  macrotask = schedule;
+  RUN_MS = runMs;
+}
 
 /**
  * A queue of items with work pending, run a slice at a time in macrotasks.

@@ -10,6 +10,7 @@
 
 import { streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
+import { useMacrotask } from "../driver/slices.ts";
 import { binding } from "./mod.ts";
 import "./text.ts";
 import type {
@@ -84,6 +85,11 @@ function bindConn(conn: Deno.Conn): Transport {
     },
   });
 }
+
+// Slices of long work (src/driver/slices.ts) yield with setTimeout(0) here, in
+// 4 ms runs: on Deno a chain of setImmediate callbacks runs ahead of socket
+// reads (a read waits for the whole chain to end), while timers let them in.
+useMacrotask((callback) => setTimeout(callback, 0), 4);
 
 /** The smallest read buffer, and the one a new connection starts with. */
 const READ_MIN = 2 * 1024;
