@@ -29,7 +29,12 @@
  * @module
  */
 
+import { parseExtensions } from "./extensions.ts";
 import { sha1, sha1Base64 } from "./sha1.ts";
+import { base64, isBase64Char, isOws, isToken, quote } from "./syntax.ts";
+import { utf8Encoder } from "./utf8.ts";
+
+export { isToken };
 
 /**
  * The GUID that RFC 6455 §1.3 appends to `Sec-WebSocket-Key` before hashing
@@ -45,9 +50,6 @@ export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** The only protocol version this library speaks (RFC 6455 §4.1, §11.6). */
 const WEBSOCKET_VERSION = "13";
-
-/** Longest header value quoted back in an error message. */
-const MAX_QUOTED_LENGTH = 64;
 
 /** Handshake headers a server's `additionalHeaders` must not set. */
 const SERVER_RESERVED_HEADERS: readonly string[] = [
@@ -169,7 +171,7 @@ export interface ExpectedResponse {
  */
 export function computeAcceptKey(key: string): string {
   // A valid key is 24 ASCII characters: hashed without allocating.
-  return sha1Base64(key, WEBSOCKET_GUID) ?? bytesToBase64(sha1(new TextEncoder().encode(key + WEBSOCKET_GUID)));
+  return sha1Base64(key, WEBSOCKET_GUID) ?? base64(sha1(utf8Encoder.encode(key + WEBSOCKET_GUID)));
 }
 
 /**
@@ -185,7 +187,7 @@ export function computeAcceptKey(key: string): string {
  * ```
  */
 export function generateKey(): string {
-  return bytesToBase64(crypto.getRandomValues(new Uint8Array(16)));
+  return base64(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /**
@@ -209,28 +211,6 @@ export function isValidKey(key: string): boolean {
   if (key.length !== 24 || key[22] !== "=" || key[23] !== "=") return false;
   for (let i = 0; i < 22; i++) {
     if (!isBase64Char(key.charCodeAt(i))) return false;
-  }
-  return true;
-}
-
-/**
- * Whether `s` is an RFC 7230 §3.2.6 `token`: one or more `tchar`s
- * (`!#$%&'*+-.^_`|~`, digits and letters).
- *
- * @param s The string to check.
- * @returns `true` when `s` is a non-empty token.
- *
- * @example
- * ```ts ignore
- * isToken("chat.v2"); // true
- * isToken("a b"); // false
- * isToken(""); // false
- * ```
- */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    if (!isTchar(s.charCodeAt(i))) return false;
   }
   return true;
 }
@@ -267,7 +247,7 @@ export function parseTokenList(value: string | null): string[] {
       if (start !== -1) result.push(value.slice(start, end));
       start = -1;
       end = -1;
-    } else if (code !== SPACE && code !== HTAB) {
+    } else if (!isOws(code)) {
       if (start === -1) start = i;
       end = i + 1;
     }
@@ -705,19 +685,34 @@ export function validateResponse(
     }
   }
   // §4.1 item 5: extensions the client did not offer fail the connection.
+  // The header is parsed by the one RFC 6455 §9.1 grammar every end uses
+  // (`parseExtensions`); only which extensions were accepted is checked
+  // here, so a parameter's quoted value need not be a token (that rule is the
+  // extension's own negotiation's to apply: see `parseExtensions`).
   const extensionsHeader = headers.get("sec-websocket-extensions");
   const offeredExtensions = expected.extensions ?? [];
   let extensionCount = 0;
-  for (const name of parseExtensionNames(extensionsHeader)) {
-    if (!offeredExtensions.includes(name)) {
+  if (extensionsHeader !== null) {
+    const elements = parseExtensions(extensionsHeader, "any");
+    if (elements === null) {
       return {
         ok: false,
-        message: `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
-          quote(name)
-        }, which the client did not offer`,
+        message: `Invalid Sec-WebSocket-Extensions header: ${
+          quote(extensionsHeader)
+        } is not a list of extensions (RFC 6455 §9.1)`,
       };
     }
-    extensionCount++;
+    for (const { name } of elements) {
+      if (!offeredExtensions.includes(name)) {
+        return {
+          ok: false,
+          message: `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
+            quote(name)
+          }, which the client did not offer`,
+        };
+      }
+    }
+    extensionCount = elements.length;
   }
   return {
     ok: true,
@@ -752,102 +747,7 @@ export function isWebSocketRequest(request: Request): boolean {
 // ---------------------------------------------------------------------------
 // Private helpers.
 
-const HTAB = 0x09;
-const SPACE = 0x20;
-const QUOTE = 0x22;
 const COMMA = 0x2c;
-const SEMICOLON = 0x3b;
-const BACKSLASH = 0x5c;
-
-/** RFC 7230 §3.2.6: `tchar`. */
-export function isTchar(code: number): boolean {
-  // DIGIT, ALPHA
-  if (
-    (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) ||
-    (code >= 0x61 && code <= 0x7a)
-  ) {
-    return true;
-  }
-  switch (code) {
-    case 0x21: // !
-    case 0x23: // #
-    case 0x24: // $
-    case 0x25: // %
-    case 0x26: // &
-    case 0x27: // '
-    case 0x2a: // *
-    case 0x2b: // +
-    case 0x2d: // -
-    case 0x2e: // .
-    case 0x5e: // ^
-    case 0x5f: // _
-    case 0x60: // `
-    case 0x7c: // |
-    case 0x7e: // ~
-      return true;
-    default:
-      return false;
-  }
-}
-
-/** RFC 4648 §4: the base64 alphabet, without the pad character. */
-function isBase64Char(code: number): boolean {
-  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) ||
-    (code >= 0x30 && code <= 0x39) || code === 0x2b || code === 0x2f;
-}
-
-/**
- * The extension names in a `Sec-WebSocket-Extensions` value (RFC 6455 §9.1):
- * for each comma-separated element, the token before its first `;`.
- * Commas inside quoted parameter values do not split elements. Linear time.
- */
-function parseExtensionNames(value: string | null): string[] {
-  const names: string[] = [];
-  if (value === null) return names;
-  let elementStart = 0;
-  let nameEnd = -1; // index of the first ";" of the element, once seen
-  let inQuotes = false;
-  const length = value.length;
-  for (let i = 0; i <= length; i++) {
-    const code = i < length ? value.charCodeAt(i) : COMMA;
-    if (inQuotes && i < length) {
-      // RFC 7230 §3.2.6 quoted-pair; a trailing backslash escapes nothing.
-      if (code === BACKSLASH && i + 1 < length) i++;
-      else if (code === QUOTE) inQuotes = false;
-      continue;
-    }
-    if (code === QUOTE) {
-      inQuotes = true;
-    } else if (code === SEMICOLON) {
-      if (nameEnd === -1) nameEnd = i;
-    } else if (code === COMMA) {
-      const name = trimOws(
-        value.slice(elementStart, nameEnd === -1 ? i : nameEnd),
-      );
-      // RFC 7230 §7: skip empty elements. A parameter list without a name
-      // (";x") yields "", which no offered extension matches.
-      if (name.length > 0 || nameEnd !== -1) names.push(name);
-      elementStart = i + 1;
-      nameEnd = -1;
-    }
-  }
-  return names;
-}
-
-/** Strip SP and HTAB from both ends (RFC 7230 §3.2.3 OWS). */
-function trimOws(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (
-    start < end &&
-    (s.charCodeAt(start) === SPACE || s.charCodeAt(start) === HTAB)
-  ) start++;
-  while (
-    end > start &&
-    (s.charCodeAt(end - 1) === SPACE || s.charCodeAt(end - 1) === HTAB)
-  ) end--;
-  return s.slice(start, end);
-}
 
 /** Build a failed {@linkcode RequestCheck}. */
 function reject(
@@ -856,12 +756,6 @@ function reject(
   headers?: Record<string, string>,
 ): RequestCheck {
   return { ok: false, status, message, headers: new Headers(headers) };
-}
-
-/** Quote a value for an error message, shortened if long. */
-function quote(value: string): string {
-  const shown = value.length > MAX_QUOTED_LENGTH ? `${value.slice(0, MAX_QUOTED_LENGTH)}…` : value;
-  return JSON.stringify(shown);
 }
 
 /** Quote a header value for an error message, or say it is missing. */
@@ -889,13 +783,4 @@ function canonicalName(lowerName: string): string {
     default:
       return lowerName;
   }
-}
-
-/** RFC 4648 §4 base64 of `bytes`, via `btoa` over a binary string. */
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) {
-    binary += String.fromCharCode(bytes[i]);
-  }
-  return btoa(binary);
 }
