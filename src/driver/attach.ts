@@ -19,8 +19,8 @@
 
 import { runtimeAdapter } from "../runtime/mod.ts";
 import type { HttpBackendContext, NetAddr, ServeBackend } from "../runtime/types.ts";
-import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./serve.ts";
-import type { ServeHandler } from "./serve.ts";
+import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts";
+import type { ServeHandler } from "./handler.ts";
 import { checkOptions } from "./driver.ts";
 import type { HeartbeatOptions } from "./driver.ts";
 import { deflateConfig } from "../protocol/extensions.ts";

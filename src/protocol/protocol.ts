@@ -30,6 +30,7 @@
 
 import type { MessageCompression } from "./compression.ts";
 import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.ts";
+import type { Role } from "./constants.ts";
 import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.ts";
 import type { ClosePayload } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
@@ -47,8 +48,7 @@ import {
   Utf8Validator,
 } from "./utf8.ts";
 
-/** Which end of the connection this is: servers read masked frames, clients send them. */
-export type Role = "server" | "client";
+export type { Role };
 
 /** Options of {@linkcode Protocol}. */
 export interface ProtocolOptions {

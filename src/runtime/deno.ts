@@ -10,7 +10,7 @@
 
 import { streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
-import { binding } from "./mod.ts";
+import { binding } from "./binding.ts";
 import "./text.ts";
 import type {
   ConnectOptions,
