@@ -112,8 +112,8 @@ const POOL_MAX_BYTES = 2 * POOL_MAX_BUFFER;
 
 /**
  * The large-frame pool. Writing into freshly allocated memory costs its first
- * touch (a page fault per page: 16 MiB took 30–140 ms that way, against ~1.5 ms
- * into memory used before), so a large frame is encoded into a buffer that an
+ * touch (a page fault per page, many times the cost of writing into memory
+ * used before; see bench/RESULTS.md), so a large frame is encoded into a buffer that an
  * earlier frame used, once the transport that wrote that frame has let go of
  * it (see {@linkcode releaseFrame}). Only free buffers are kept here, the most
  * recently freed last; a buffer handed out and never given back is simply

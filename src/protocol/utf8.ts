@@ -128,21 +128,22 @@ export function decodeValidatedUtf8(bytes: Uint8Array): string {
 /** Decodes `bytes[start, end)`, all below 0x80, as a string (Latin-1 decoding is enough). */
 export type AsciiDecoder = (bytes: Uint8Array, start: number, end: number) => string;
 
-/** The faster decoder of short ASCII text the runtime adapter supplied, if any. */
+/** The faster decoder of short ASCII text the runtime layer supplied (`installTextDecoders`), if any. */
 let asciiDecoder: AsciiDecoder | null = null;
 
 /**
  * Text at most this many bytes long is checked for ASCII and, if it is, given
- * to the runtime's {@linkcode AsciiDecoder}: the check costs under 0.5 ns a
- * byte, a `TextDecoder` call 90–300 ns whatever the length.
+ * to the runtime's {@linkcode AsciiDecoder}: for short text the check costs
+ * less than the fixed cost of a `TextDecoder` call it saves (figures in
+ * bench/RESULTS.md).
  */
 export const SHORT_ASCII_TEXT = 128;
 
 /**
  * Sets the decoder {@linkcode decodeShortText} uses for ASCII text, or `null`
- * for none. The runtime adapters choose it (the protocol layer names no
- * runtime): a native Latin-1 slice is 2–6× faster than `TextDecoder` for short
- * strings on some runtimes.
+ * for none. The runtime layer chooses it (the protocol layer names no
+ * runtime): a native Latin-1 slice is several times faster than `TextDecoder`
+ * for short strings on some runtimes.
  *
  * @example
  * ```ts ignore

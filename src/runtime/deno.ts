@@ -11,7 +11,6 @@
 import { streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./binding.ts";
-import "./text.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,

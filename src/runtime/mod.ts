@@ -31,8 +31,14 @@ export function runtimeAdapter(): Promise<RuntimeAdapter> {
         new TypeError(`Invalid ${BINDING_VARIABLE}=${JSON.stringify(bindingValue)}: use "native" or "streams"`),
       );
     }
-    if (runtimeName === "deno") return import("./deno.ts").then((m) => m.denoAdapter);
-    if (runtimeName === "bun" && binding === "native") return import("./bun.ts").then((m) => m.bunAdapter);
-    return import("./node.ts").then((m) => m.nodeAdapter);
+    // The runtime's text decoders go to the protocol layer once, with the
+    // adapter (loaded, like it, only when a socket is wanted).
+    const text = import("./text.ts").then((m) => m.installTextDecoders());
+    const loaded: Promise<RuntimeAdapter> = runtimeName === "deno"
+      ? import("./deno.ts").then((m) => m.denoAdapter)
+      : runtimeName === "bun" && binding === "native"
+      ? import("./bun.ts").then((m) => m.bunAdapter)
+      : import("./node.ts").then((m) => m.nodeAdapter);
+    return Promise.all([loaded, text]).then(([loadedAdapter]) => loadedAdapter);
   })();
 }

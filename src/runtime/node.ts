@@ -18,7 +18,6 @@ import { serializeResponseHead } from "../protocol/http1.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./binding.ts";
-import "./text.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,
