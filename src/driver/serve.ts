@@ -222,15 +222,24 @@ export function availableBackends(): BackendName[] {
  * and may answer plain HTTP requests too) on the chosen backend.
  *
  * @example The seed's echo server
- * ```ts ignore
- * import { makeServer, serve } from "@x/wsd";
+ * ```ts
+ * import { makeClient, makeServer, serve } from "@x/wsd";
  *
  * const server = serve((request) => {
  *   const ws = makeServer(request);
  *   ws.on("message", (message) => ws.send(message));
  *   return ws.startConnection();
- * }, { port: 5000, onListen: ({ port }) => console.log(`Listening on ws://localhost:${port}/`) });
- * // later: await server.close();
+ * }, { port: 0, onListen: ({ port }) => console.log(`Listening on ws://localhost:${port}/`) });
+ * const { port } = await server.ready;
+ *
+ * const client = makeClient(`ws://127.0.0.1:${port}/`);
+ * const echoed = new Promise((resolve) => client.on("message", resolve));
+ * client.startConnection();
+ * client.send("hello"); // queued until open
+ * if (await echoed !== "hello") throw new Error("not echoed");
+ * client.closeConnection();
+ * await client.closed;
+ * await server.close();
  * ```
  */
 export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandle {

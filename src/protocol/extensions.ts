@@ -138,8 +138,14 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
  * `makeServer`, `makeClient` and `serve`. `true` means all defaults.
  *
  * @example
- * ```ts ignore
- * makeServer(request, { perMessageDeflate: { threshold: 256, serverNoContextTakeover: true } });
+ * ```ts
+ * import { makeServer } from "@x/wsd/server";
+ *
+ * const handler = (request: Request): Response => {
+ *   const ws = makeServer(request, { perMessageDeflate: { threshold: 256, serverNoContextTakeover: true } });
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * };
  * ```
  */
 export interface PerMessageDeflateOptions {

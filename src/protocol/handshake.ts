@@ -14,16 +14,19 @@
  * value (ws CVE-2021-32640 was a ReDoS in exactly this place).
  *
  * @example
- * ```ts ignore
- * const check = validateRequest(request.method, request.headers);
- * if (!check.ok) {
- *   return new Response(check.message, {
- *     status: check.status,
- *     headers: check.headers,
- *   });
+ * ```ts
+ * import { createServerResponseHeaders, selectProtocol, validateRequest } from "@x/wsd/server";
+ *
+ * function answer(request: Request): Response {
+ *   const check = validateRequest(request.method, request.headers);
+ *   if (!check.ok) {
+ *     return new Response(check.message, { status: check.status, headers: check.headers });
+ *   }
+ *   const protocol = selectProtocol(check.protocols, ["chat"]);
+ *   return new Response(null, { status: 101, headers: createServerResponseHeaders(check.key, protocol) });
  * }
- * const protocol = selectProtocol(check.protocols, ["chat"]);
- * const headers = createServerResponseHeaders(check.key, protocol);
+ * const refused = answer(new Request("http://localhost/", { method: "POST" }));
+ * if (refused.status !== 405 || refused.headers.get("allow") !== "GET") throw new Error("expected 405");
  * ```
  *
  * @module
@@ -41,9 +44,10 @@ export { isToken };
  * it into `Sec-WebSocket-Accept`.
  *
  * @example
- * ```ts ignore
- * // WEBSOCKET_GUID === "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
- * const accept = computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==");
+ * ```ts
+ * import { WEBSOCKET_GUID } from "./handshake.ts";
+ *
+ * if (WEBSOCKET_GUID !== "258EAFA5-E914-47DA-95CA-C5AB0DC85B11") throw new Error("RFC 6455 §1.3");
  * ```
  */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -164,9 +168,11 @@ export interface ExpectedResponse {
  * @returns The value of `Sec-WebSocket-Accept`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { computeAcceptKey } from "@x/wsd/server";
+ *
  * const accept = computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==");
- * // accept === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * if (accept !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("RFC 6455 §1.3's example");
  * ```
  */
 export function computeAcceptKey(key: string): string {
@@ -181,9 +187,11 @@ export function computeAcceptKey(key: string): string {
  * @returns A 24-character base64 string.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { generateKey } from "@x/wsd/client";
+ *
  * const key = generateKey();
- * // isValidKey(key) === true
+ * if (key.length !== 24 || !key.endsWith("==") || key === generateKey()) throw new Error("not a fresh key");
  * ```
  */
 export function generateKey(): string {
@@ -199,10 +207,12 @@ export function generateKey(): string {
  * @returns `true` when the key is well formed.
  *
  * @example
- * ```ts ignore
- * isValidKey("dGhlIHNhbXBsZSBub25jZQ=="); // true
- * isValidKey("dGhlIHNhbXBsZSBub25jZQ"); // false: no padding
- * isValidKey(""); // false
+ * ```ts
+ * import { isValidKey } from "./handshake.ts";
+ *
+ * if (!isValidKey("dGhlIHNhbXBsZSBub25jZQ==")) throw new Error("valid");
+ * if (isValidKey("dGhlIHNhbXBsZSBub25jZQ")) throw new Error("no padding");
+ * if (isValidKey("")) throw new Error("empty");
  * ```
  */
 export function isValidKey(key: string): boolean {
@@ -227,10 +237,13 @@ export function isValidKey(key: string): boolean {
  * @returns The non-empty elements, in order (empty for `null`).
  *
  * @example
- * ```ts ignore
- * parseTokenList("keep-alive, Upgrade"); // ["keep-alive", "Upgrade"]
- * parseTokenList(" ,a,\t, b ,"); // ["a", "b"]
- * parseTokenList(null); // []
+ * ```ts
+ * import { parseTokenList } from "./handshake.ts";
+ *
+ * const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+ * if (!same(parseTokenList("keep-alive, Upgrade"), ["keep-alive", "Upgrade"])) throw new Error("two");
+ * if (!same(parseTokenList(" ,a,\t, b ,"), ["a", "b"])) throw new Error("empty elements skipped");
+ * if (!same(parseTokenList(null), [])) throw new Error("absent");
  * ```
  */
 export function parseTokenList(value: string | null): string[] {
@@ -266,10 +279,11 @@ export function parseTokenList(value: string | null): string[] {
  * ignoring ASCII case.
  *
  * @example
- * ```ts ignore
- * hasToken("keep-alive, Upgrade", "upgrade"); // true
- * hasToken("keep-alive", "upgrade"); // false
- * hasToken(null, "upgrade"); // false
+ * ```ts
+ * import { hasToken } from "./handshake.ts";
+ *
+ * if (!hasToken("keep-alive, Upgrade", "upgrade")) throw new Error("case-insensitive");
+ * if (hasToken("keep-alive", "upgrade") || hasToken(null, "upgrade")) throw new Error("absent");
  * ```
  */
 export function hasToken(value: string | null, token: string): boolean {
@@ -296,7 +310,9 @@ export function hasToken(value: string | null, token: string): boolean {
  * @returns The outcome of the check.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { validateRequest } from "@x/wsd/server";
+ *
  * const check = validateRequest("GET", new Headers({
  *   Upgrade: "websocket",
  *   Connection: "Upgrade",
@@ -304,7 +320,7 @@ export function hasToken(value: string | null, token: string): boolean {
  *   "Sec-WebSocket-Version": "13",
  *   "Sec-WebSocket-Protocol": "chat, superchat",
  * }));
- * // check.ok === true, check.protocols deep-equals ["chat", "superchat"]
+ * if (!check.ok || check.protocols.join() !== "chat,superchat") throw new Error("expected a valid request");
  * ```
  */
 export function validateRequest(
@@ -399,9 +415,11 @@ export function validateRequest(
  * @returns The chosen subprotocol, or `null` when none is shared.
  *
  * @example
- * ```ts ignore
- * selectProtocol(["v2", "v1"], ["v1", "v2"]); // "v2"
- * selectProtocol(["v3"], ["v1"]); // null
+ * ```ts
+ * import { selectProtocol } from "@x/wsd/server";
+ *
+ * if (selectProtocol(["v2", "v1"], ["v1", "v2"]) !== "v2") throw new Error("the client's order wins");
+ * if (selectProtocol(["v3"], ["v1"]) !== null) throw new Error("none in common");
  * ```
  */
 export function selectProtocol(
@@ -428,13 +446,12 @@ export function selectProtocol(
  * token, or `additionalHeaders` sets one of the handshake headers.
  *
  * @example
- * ```ts ignore
- * const headers = createServerResponseHeaders(
- *   "dGhlIHNhbXBsZSBub25jZQ==",
- *   "chat",
- * );
- * // headers.get("sec-websocket-accept") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
- * const response = new Response(null, { status: 101, headers });
+ * ```ts
+ * import { createServerResponseHeaders } from "@x/wsd/server";
+ *
+ * const headers = createServerResponseHeaders("dGhlIHNhbXBsZSBub25jZQ==", "chat");
+ * if (headers.get("sec-websocket-accept") !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("accept key");
+ * if (headers.get("sec-websocket-protocol") !== "chat") throw new Error("subprotocol");
  * ```
  */
 export function createServerResponseHeaders(
@@ -462,10 +479,13 @@ export function createServerResponseHeaders(
  * @throws {TypeError} for an invalid key or a subprotocol that is not a token.
  *
  * @example
- * ```ts ignore
- * createServerResponseFields("dGhlIHNhbXBsZSBub25jZQ==", "chat");
+ * ```ts
+ * import { createServerResponseFields } from "./handshake.ts";
+ *
+ * const fields = createServerResponseFields("dGhlIHNhbXBsZSBub25jZQ==", "chat");
  * // { upgrade: "websocket", connection: "Upgrade",
  * //   "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "sec-websocket-protocol": "chat" }
+ * if (fields["sec-websocket-accept"] !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("accept key");
  * ```
  */
 export function createServerResponseFields(
@@ -502,9 +522,17 @@ export function createServerResponseFields(
  * not valid headers.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { checkServerAdditionalHeaders } from "./handshake.ts";
+ *
  * checkServerAdditionalHeaders({ "Set-Cookie": "a=b" }); // fine
- * checkServerAdditionalHeaders({ Upgrade: "x" }); // throws TypeError
+ * let refused = false;
+ * try {
+ *   checkServerAdditionalHeaders({ Upgrade: "x" });
+ * } catch (error) {
+ *   refused = error instanceof TypeError;
+ * }
+ * if (!refused) throw new Error("Upgrade is the handshake's own header");
  * ```
  */
 export function checkServerAdditionalHeaders(additionalHeaders: HeaderFields): Headers {
@@ -532,13 +560,15 @@ export function checkServerAdditionalHeaders(additionalHeaders: HeaderFields): H
  * handshake headers.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createClientRequestHeaders, generateKey } from "@x/wsd/client";
+ *
  * const headers = createClientRequestHeaders({
  *   host: "example.com:8080",
  *   key: generateKey(),
  *   protocols: ["chat", "superchat"],
  * });
- * // headers.get("sec-websocket-protocol") === "chat, superchat"
+ * if (headers.get("sec-websocket-protocol") !== "chat, superchat") throw new Error("offered subprotocols");
  * ```
  */
 export function createClientRequestHeaders(
@@ -606,7 +636,9 @@ export function createClientRequestHeaders(
  * the connection must fail.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { validateResponse } from "@x/wsd/client";
+ *
  * const check = validateResponse(
  *   101,
  *   new Headers({
@@ -618,6 +650,7 @@ export function createClientRequestHeaders(
  *   { key: "dGhlIHNhbXBsZSBub25jZQ==", protocols: ["chat", "superchat"] },
  * );
  * // check deep-equals { ok: true, protocol: "chat", extensions: null }
+ * if (!check.ok || check.protocol !== "chat" || check.extensions !== null) throw new Error("expected to open");
  * ```
  */
 export function validateResponse(
@@ -731,11 +764,13 @@ export function validateResponse(
  * @returns `true` when the request looks like a WebSocket upgrade.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { isWebSocketRequest } from "@x/wsd/server";
+ *
  * const request = new Request("http://localhost/", {
  *   headers: { Upgrade: "websocket", Connection: "keep-alive, Upgrade" },
  * });
- * isWebSocketRequest(request); // true
+ * if (!isWebSocketRequest(request)) throw new Error("an upgrade request");
  * ```
  */
 export function isWebSocketRequest(request: Request): boolean {
