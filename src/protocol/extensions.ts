@@ -8,7 +8,7 @@
  * @module
  */
 
-import { HTAB, isOws, isTchar, isToken } from "./syntax.ts";
+import { isTchar, isToken } from "./syntax.ts";
 
 /** One element of a `Sec-WebSocket-Extensions` value: a name and its parameters, in order. */
 export interface ExtensionElement {
@@ -18,6 +18,8 @@ export interface ExtensionElement {
   params: Array<[name: string, value: string | null]>;
 }
 
+const HTAB = 0x09;
+const SPACE = 0x20;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const SEMICOLON = 0x3b;
@@ -53,7 +55,7 @@ export function parseExtensions(value: string, quotedValues: "token" | "any" = "
   const skipOws = () => {
     while (i < length) {
       const c = value.charCodeAt(i);
-      if (!isOws(c)) break;
+      if (c !== SPACE && c !== HTAB) break;
       i++;
     }
   };

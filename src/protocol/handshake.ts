@@ -34,7 +34,7 @@
 
 import { parseExtensions } from "./extensions.ts";
 import { sha1, sha1Base64 } from "./sha1.ts";
-import { base64, isBase64Char, isOws, isToken, quote } from "./syntax.ts";
+import { base64, isBase64Char, isToken, quote } from "./syntax.ts";
 import { utf8Encoder } from "./utf8.ts";
 
 export { isToken };
@@ -260,7 +260,7 @@ export function parseTokenList(value: string | null): string[] {
       if (start !== -1) result.push(value.slice(start, end));
       start = -1;
       end = -1;
-    } else if (!isOws(code)) {
+    } else if (code !== SPACE && code !== HTAB) {
       if (start === -1) start = i;
       end = i + 1;
     }
@@ -782,6 +782,8 @@ export function isWebSocketRequest(request: Request): boolean {
 // ---------------------------------------------------------------------------
 // Private helpers.
 
+const HTAB = 0x09;
+const SPACE = 0x20;
 const COMMA = 0x2c;
 
 /** Build a failed {@linkcode RequestCheck}. */

@@ -74,7 +74,7 @@
  * @module
  */
 
-import { HTAB, isToken, quote, SPACE, TCHAR } from "./syntax.ts";
+import { isToken, quote, TCHAR } from "./syntax.ts";
 import { asciiSlice } from "./utf8.ts";
 
 /**
@@ -429,8 +429,10 @@ export function serializeRequestHead(
 // ---------------------------------------------------------------------------
 // The parser both public faces share.
 
+const HTAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
+const SPACE = 0x20;
 const COLON = 0x3a;
 const DEL = 0x7f;
 
