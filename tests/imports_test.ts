@@ -5,20 +5,17 @@
 // decide what a module sees at top level, and hides which layer sits on which.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const ENTRY_FILES = ["mod.ts", "server.ts", "client.ts", "cli.ts", "topics.ts", "redis.ts"];
 
+/** The .ts files below `dir`, as absolute paths. */
 function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = `${dir}/${name}`;
-    if (statSync(path).isDirectory()) out.push(...filesUnder(path));
-    else if (name.endsWith(".ts")) out.push(path);
-  }
-  return out;
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .filter((name) => name.endsWith(".ts"))
+    .map((name) => `${dir}/${name.replaceAll("\\", "/")}`);
 }
 
 /** The text of a module without its comments (doc examples import too), strings kept. */
