@@ -87,7 +87,9 @@ import { asciiSlice } from "./utf8.ts";
  * default, `--max-http-header-size`, is the same).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { DEFAULT_MAX_HEAD_SIZE, RequestHeadParser } from "./http1.ts";
+ *
  * // DEFAULT_MAX_HEAD_SIZE === 16384
  * const parser = new RequestHeadParser({ maxHeadSize: 2 * DEFAULT_MAX_HEAD_SIZE });
  * ```
@@ -101,7 +103,9 @@ export const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
  * building the `Headers` object (Go's and Node's defaults are in this range).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { DEFAULT_MAX_HEADERS, ResponseHeadParser } from "./http1.ts";
+ *
  * // DEFAULT_MAX_HEADERS === 100
  * const parser = new ResponseHeadParser({ maxHeaders: DEFAULT_MAX_HEADERS / 2 });
  * ```
@@ -180,7 +184,11 @@ export interface ResponseHead {
  *   handshake answers 405 to anything but GET).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { type HeadResult, type RequestHead, RequestHeadParser } from "./http1.ts";
+ *
+ * const parser = new RequestHeadParser();
+ * const chunk = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
  * const result: HeadResult<RequestHead> = parser.push(chunk);
  * switch (result.state) {
  *   case "incomplete": break; // read more
@@ -221,16 +229,18 @@ export type HeadResult<T> =
  * the caller as soon as `push()` returns.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { RequestHeadParser } from "./http1.ts";
+ *
  * const parser = new RequestHeadParser({ maxHeadSize: 8192 });
- * const bytes = new TextEncoder().encode(
- *   "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n\x81\x00",
- * );
- * parser.push(bytes.subarray(0, 10)); // { state: "incomplete" }
+ * const head = new TextEncoder().encode("GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n");
+ * const bytes = new Uint8Array([...head, 0x81, 0x00]); // and the first frame's header
+ * if (parser.push(bytes.subarray(0, 10)).state !== "incomplete") throw new Error("more to come");
  * const result = parser.push(bytes.subarray(10));
- * // result.state === "done", result.head.target === "/chat",
- * // result.head.headers.get("upgrade") === "websocket",
- * // result.rest deep-equals Uint8Array.of(0x81, 0x00)
+ * if (
+ *   result.state !== "done" || result.head.target !== "/chat" ||
+ *   result.head.headers.get("upgrade") !== "websocket" || result.rest.join() !== "129,0"
+ * ) throw new Error("expected the head and the first frame's bytes");
  * ```
  */
 export class RequestHeadParser {
@@ -278,13 +288,17 @@ export class RequestHeadParser {
  * most clients do.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ResponseHeadParser } from "./http1.ts";
+ *
  * const parser = new ResponseHeadParser();
  * const result = parser.push(new TextEncoder().encode(
  *   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
  * ));
- * // result.state === "done", result.head.status === 101,
- * // result.head.statusText === "Switching Protocols", result.rest.length === 0
+ * if (
+ *   result.state !== "done" || result.head.status !== 101 ||
+ *   result.head.statusText !== "Switching Protocols" || result.rest.length !== 0
+ * ) throw new Error("expected a 101");
  * ```
  */
 export class ResponseHeadParser {
@@ -344,7 +358,9 @@ export class ResponseHeadParser {
  * name that is not a token).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { serializeResponseHead } from "./http1.ts";
+ *
  * const bytes = serializeResponseHead(101, "Switching Protocols", new Headers({
  *   Upgrade: "websocket",
  *   Connection: "Upgrade",
@@ -352,6 +368,8 @@ export class ResponseHeadParser {
  * }));
  * // "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n
  * //  Sec-Websocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nUpgrade: websocket\r\n\r\n"
+ * const text = new TextDecoder().decode(bytes);
+ * if (!text.startsWith("HTTP/1.1 101 Switching Protocols\r\n") || !text.endsWith("\r\n\r\n")) throw new Error(text);
  * ```
  */
 export function serializeResponseHead(
@@ -397,7 +415,9 @@ export function serializeResponseHead(
  * {@linkcode serializeResponseHead}).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { serializeRequestHead } from "./http1.ts";
+ *
  * const bytes = serializeRequestHead("GET", "/chat", new Headers({
  *   Host: "example.com",
  *   Upgrade: "websocket",
@@ -406,6 +426,8 @@ export function serializeResponseHead(
  *   "Sec-WebSocket-Version": "13",
  * }));
  * // begins with "GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nHost: example.com\r\n"
+ * const text = new TextDecoder().decode(bytes);
+ * if (!text.startsWith("GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nHost: example.com\r\n")) throw new Error(text);
  * ```
  */
 export function serializeRequestHead(

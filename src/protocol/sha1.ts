@@ -8,9 +8,11 @@
  * only; it is not a security primitive in this library.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { sha1 } from "./sha1.ts";
+ *
  * const digest = sha1(new TextEncoder().encode("abc"));
- * // digest.length === 20
+ * if (digest.length !== 20) throw new Error("20 bytes");
  * ```
  *
  * @module
@@ -44,11 +46,13 @@ const BLOCK_SIZE = 64;
  * @returns The 20-byte digest.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { sha1 } from "./sha1.ts";
+ *
  * const hex = Array.from(sha1(new TextEncoder().encode("abc")))
  *   .map((b) => b.toString(16).padStart(2, "0"))
  *   .join("");
- * // hex === "a9993e364706816aba3e25717850c26c9cd0d89d"
+ * if (hex !== "a9993e364706816aba3e25717850c26c9cd0d89d") throw new Error("FIPS 180-4 example");
  * ```
  */
 export function sha1(data: Uint8Array): Uint8Array {
@@ -67,9 +71,11 @@ export function sha1(data: Uint8Array): Uint8Array {
  * for others it returns `null` (hash their bytes with {@linkcode sha1}).
  *
  * @example
- * ```ts ignore
- * sha1Base64("dGhlIHNhbXBsZSBub25jZQ==", "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
- * // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * ```ts
+ * import { sha1Base64 } from "./sha1.ts";
+ *
+ * const accept = sha1Base64("dGhlIHNhbXBsZSBub25jZQ==", "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+ * if (accept !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("RFC 6455 §1.3's example");
  * ```
  */
 export function sha1Base64(a: string, b: string): string | null {
