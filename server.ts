@@ -62,8 +62,10 @@ export type {
   WithWebSocketsOptions,
 } from "./src/runtime/bun_serve.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
-export { availableBackends, DEFAULT_SERVE_HEARTBEAT, serve } from "./src/driver/serve.ts";
-export type { BackendName, ServeHandle, ServeHandler, ServeHandlerInfo, ServeOptions } from "./src/driver/serve.ts";
+export { availableBackends, serve } from "./src/driver/serve.ts";
+export type { BackendName, ServeHandle, ServeOptions } from "./src/driver/serve.ts";
+export { DEFAULT_SERVE_HEARTBEAT } from "./src/driver/handler.ts";
+export type { ServeHandler, ServeHandlerInfo } from "./src/driver/handler.ts";
 export { handleUpgrade } from "./src/driver/attach.ts";
 export type { UpgradeListener, UpgradeOptions, UpgradeRequest, UpgradeServer } from "./src/driver/attach.ts";
 export type { NetAddr } from "./src/runtime/types.ts";

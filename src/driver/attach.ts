@@ -19,8 +19,8 @@
 
 import { runtimeAdapter } from "../runtime/mod.ts";
 import type { HttpBackendContext, NetAddr, ServeBackend } from "../runtime/types.ts";
-import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./serve.ts";
-import type { ServeHandler } from "./serve.ts";
+import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts";
+import type { ServeHandler } from "./handler.ts";
 import { checkOptions } from "./driver.ts";
 import type { HeartbeatOptions } from "./driver.ts";
 import { deflateConfig } from "../protocol/extensions.ts";
@@ -102,7 +102,7 @@ const UPGRADE_OPTION_KEYS = ["heartbeat", "perMessageDeflate", "onError"];
  * @returns The listener, for `server.on("upgrade", listener)`.
  *
  * @example Routing upgrades by hand, as with ws's `handleUpgrade`
- * ```ts ignore
+ * ```ts
  * import { createServer } from "node:http";
  * import { handleUpgrade, makeServer } from "@x/wsd";
  *
@@ -116,7 +116,8 @@ const UPGRADE_OPTION_KEYS = ["heartbeat", "perMessageDeflate", "onError"];
  *   if (req.url === "/ws") echo(req, socket, head);
  *   else socket.destroy();
  * });
- * server.listen(8080);
+ * server.listen(0, "127.0.0.1"); // 0: any free port
+ * await new Promise((resolve) => server.close(resolve));
  * ```
  */
 export function handleUpgrade(handler: ServeHandler, options?: UpgradeOptions): UpgradeListener {

@@ -41,26 +41,11 @@ import type { Server } from "./server.ts";
 import type { HeartbeatOptions } from "./driver.ts";
 import type { ListenerError } from "./errors.ts";
 import { attachUpgrades, isUpgradeServer } from "./attach.ts";
+import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts";
+import type { ServeHandler, ServeHandlerInfo } from "./handler.ts";
 import type { UpgradeServer } from "./attach.ts";
-
-/**
- * The heartbeat `serve()` gives its WebSockets by default: a ping after 30 s of
- * silence, and 30 s for any answer. Proxies and load balancers commonly drop
- * connections idle for 60 s; a ping every 30 s of silence keeps them open, and a
- * dead peer is found within a minute.
- */
-export const DEFAULT_SERVE_HEARTBEAT: HeartbeatOptions = { interval: 30_000, timeout: 30_000 };
 import { TransportRelay } from "./transport.ts";
 import type { Transport } from "./transport.ts";
-
-/** What a handler gets besides the request. */
-export interface ServeHandlerInfo {
-  /** The peer's address. */
-  remoteAddr: NetAddr;
-}
-
-/** A Fetch-style handler, the same on every backend (and on Deno's `serve`). */
-export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
 
 /** The names of the server backends. */
 export type BackendName = "tcp" | "node" | "deno";
@@ -227,28 +212,6 @@ export interface ServeHandle {
   readonly finished: Promise<void>;
 }
 
-/** The default `onError`: log, answer 500. */
-export function internalError(error: unknown): Response {
-  console.error("Error in the request handler:", error);
-  return new Response("Internal Server Error\n", { status: 500 });
-}
-
-/** Runs `handler` for a request; a throw (or an answer that is not a Response) becomes `onError`'s answer. */
-export function answerWith(
-  handler: ServeHandler,
-  onError: (error: unknown) => Response | Promise<Response>,
-): (request: Request, info: ServeHandlerInfo) => Promise<Response> {
-  return async (request, info) => {
-    try {
-      const response = await handler(request, info);
-      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
-      return response;
-    } catch (error) {
-      return await onError(error);
-    }
-  };
-}
-
 /** The backends this runtime has. */
 export function availableBackends(): BackendName[] {
   return runtimeName === "deno" ? ["tcp", "node", "deno"] : ["tcp", "node"];
@@ -259,15 +222,24 @@ export function availableBackends(): BackendName[] {
  * and may answer plain HTTP requests too) on the chosen backend.
  *
  * @example The seed's echo server
- * ```ts ignore
- * import { makeServer, serve } from "@x/wsd";
+ * ```ts
+ * import { makeClient, makeServer, serve } from "@x/wsd";
  *
  * const server = serve((request) => {
  *   const ws = makeServer(request);
  *   ws.on("message", (message) => ws.send(message));
  *   return ws.startConnection();
- * }, { port: 5000, onListen: ({ port }) => console.log(`Listening on ws://localhost:${port}/`) });
- * // later: await server.close();
+ * }, { port: 0, onListen: ({ port }) => console.log(`Listening on ws://localhost:${port}/`) });
+ * const { port } = await server.ready;
+ *
+ * const client = makeClient(`ws://127.0.0.1:${port}/`);
+ * const echoed = new Promise((resolve) => client.on("message", resolve));
+ * client.startConnection();
+ * client.send("hello"); // queued until open
+ * if (await echoed !== "hello") throw new Error("not echoed");
+ * client.closeConnection();
+ * await client.closed;
+ * await server.close();
  * ```
  */
 export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandle {

@@ -2,7 +2,9 @@
  * The server: the seed's `make-server`. A handler gets a Fetch `Request`,
  * makes a server for it, and returns what `startConnection()` gives back:
  *
- * ```ts ignore
+ * ```ts
+ * import { makeServer } from "@x/wsd/server";
+ *
  * const echo = (request: Request): Response => {
  *   const ws = makeServer(request);
  *   ws.on("message", (message) => ws.send(message));
@@ -242,7 +244,9 @@ function isCopyOf(response: Response, upgrade: Response): boolean {
  * {@linkcode makeServer}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { makeServer } from "@x/wsd/server";
+ *
  * const handler = (request: Request): Response => {
  *   const ws = makeServer(request, { acceptProtocols: ["chat"] });
  *   ws.on("message", (message) => ws.send(message));
@@ -556,14 +560,16 @@ export class Server extends WebSocketDriver {
  * the events, then return `startConnection()` from the handler.
  *
  * @example The seed's echo server
- * ```ts ignore
+ * ```ts
  * import { makeServer, serve } from "@x/wsd";
  *
- * serve((request) => {
+ * const server = serve((request) => {
  *   const ws = makeServer(request, { maxLength: 1 << 20 });
  *   ws.on("message", (message) => ws.send(message));
  *   return ws.startConnection();
- * }, { port: 5000 });
+ * }, { port: 0 }); // port 0: any free port
+ * await server.ready;
+ * await server.close();
  * ```
  */
 export function makeServer(request: Request, options?: ServerOptions): Server {

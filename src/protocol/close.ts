@@ -16,9 +16,11 @@ import { decodeUtf8, utf8Encoder } from "./utf8.ts";
  * libraries, frameworks and applications.
  *
  * @example
- * ```ts ignore
- * isValidCloseCode(1000); // true
- * isValidCloseCode(1005); // false: only ever reported, never sent
+ * ```ts
+ * import { isValidCloseCode } from "./close.ts";
+ *
+ * if (!isValidCloseCode(1000)) throw new Error("normal closure");
+ * if (isValidCloseCode(1005)) throw new Error("only ever reported, never sent");
  * ```
  */
 export function isValidCloseCode(code: number): boolean {
@@ -41,9 +43,12 @@ export interface ClosePayload {
  * sent; 1007 for a reason that is not UTF-8.
  *
  * @example
- * ```ts ignore
- * parseClosePayload(new Uint8Array([0x03, 0xe8, 0x62, 0x79, 0x65])); // { code: 1000, reason: "bye" }
- * parseClosePayload(new Uint8Array(0)); // { code: 1005, reason: "" }
+ * ```ts
+ * import { parseClosePayload } from "./close.ts";
+ *
+ * const bye = parseClosePayload(new Uint8Array([0x03, 0xe8, 0x62, 0x79, 0x65])); // { code: 1000, reason: "bye" }
+ * const none = parseClosePayload(new Uint8Array(0)); // { code: 1005, reason: "" }
+ * if (bye.code !== 1000 || bye.reason !== "bye" || none.code !== 1005) throw new Error("close payloads");
  * ```
  */
 export function parseClosePayload(payload: Uint8Array): ClosePayload {
@@ -79,8 +84,11 @@ export function parseClosePayload(payload: Uint8Array): ClosePayload {
  * and the UTF-8 reason. The caller has checked the code and the reason's length.
  *
  * @example
- * ```ts ignore
- * encodeClosePayload(1000, "bye"); // 03 e8 62 79 65
+ * ```ts
+ * import { encodeClosePayload } from "./close.ts";
+ *
+ * const payload = encodeClosePayload(1000, "bye"); // 03 e8 62 79 65
+ * if (payload.join() !== "3,232,98,121,101") throw new Error("03 e8 62 79 65");
  * ```
  */
 export function encodeClosePayload(code: number, reason: string): Uint8Array {
@@ -99,8 +107,11 @@ export function encodeClosePayload(code: number, reason: string): Uint8Array {
  * messages); a reason from the caller that is too long is a RangeError instead.
  *
  * @example
- * ```ts ignore
- * truncateReason("x".repeat(200)).length; // 123
+ * ```ts
+ * import { truncateReason } from "./close.ts";
+ *
+ * // A close frame carries 125 bytes at most, 2 of them the code.
+ * if (truncateReason("x".repeat(200)).length !== 123) throw new Error("truncated to 123 bytes");
  * ```
  */
 export function truncateReason(reason: string): string {

@@ -14,7 +14,7 @@
 import { Deflater } from "../codec/deflate.ts";
 import type { DeflateConfig, DeflateParams } from "./extensions.ts";
 import { Inflater } from "../codec/inflate.ts";
-import type { Role } from "./protocol.ts";
+import type { Role } from "./constants.ts";
 
 /** The compressor and decompressor of one connection. */
 export class MessageCompression {

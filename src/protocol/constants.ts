@@ -4,6 +4,9 @@
  * @module
  */
 
+/** Which end of the connection this is: servers read masked frames, clients send them. */
+export type Role = "server" | "client";
+
 /** Opcodes of RFC 6455 §5.2. */
 export const Opcode = {
   /** A continuation frame of a fragmented message. */

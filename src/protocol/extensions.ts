@@ -8,7 +8,7 @@
  * @module
  */
 
-import { isTchar, isToken } from "./handshake.ts";
+import { isTchar, isToken } from "./syntax.ts";
 
 /** One element of a `Sec-WebSocket-Extensions` value: a name and its parameters, in order. */
 export interface ExtensionElement {
@@ -35,12 +35,20 @@ const BACKSLASH = 0x5c;
  * extension-param = token [ OWS "=" OWS ( token | quoted-string ) ]
  * ```
  *
- * A quoted value must be a token once unescaped (RFC 6455 §9.1). Empty list
- * elements are skipped (RFC 7230 §7). Linear time; never throws.
+ * Empty list elements are skipped (RFC 9110 §5.6.1). Linear time; never
+ * throws. This is the one parser of the header: the server reading offers,
+ * the client reading the answer, and `validateResponse` all use it.
  *
+ * @param value The header value.
+ * @param quotedValues `"token"` (the default): a quoted parameter value must
+ * be a token once unescaped, as RFC 6455 §9.1 requires ("the value after
+ * quoted-string unescaping MUST conform to the 'token' ABNF"); this is what
+ * a negotiation reading parameters applies. `"any"`: any RFC 9110 §5.6.4
+ * quoted-string, for a check that reads extension names only and leaves
+ * the parameters to the extension's own negotiation.
  * @returns The elements, or `null` when the value breaks the grammar.
  */
-export function parseExtensions(value: string): ExtensionElement[] | null {
+export function parseExtensions(value: string, quotedValues: "token" | "any" = "token"): ExtensionElement[] | null {
   const elements: ExtensionElement[] = [];
   const length = value.length;
   let i = 0;
@@ -90,12 +98,17 @@ export function parseExtensions(value: string): ExtensionElement[] | null {
             }
             if (c === BACKSLASH) {
               if (i === length) return null;
+              const escaped = value.charCodeAt(i);
+              // RFC 9110 §5.6.4: quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+              if (!isQuotedText(escaped)) return null;
               unquoted += value[i++];
             } else {
+              // RFC 9110 §5.6.4: qdtext excludes control characters but HTAB.
+              if (!isQuotedText(c)) return null;
               unquoted += String.fromCharCode(c);
             }
           }
-          if (!closed || !isToken(unquoted)) return null;
+          if (!closed || (quotedValues === "token" && !isToken(unquoted))) return null;
           paramValue = unquoted;
         } else {
           paramValue = token();
@@ -112,6 +125,11 @@ export function parseExtensions(value: string): ExtensionElement[] | null {
   return elements;
 }
 
+/** HTAB, SP, VCHAR or obs-text: what a quoted-string may hold (RFC 9110 §5.6.4). */
+function isQuotedText(code: number): boolean {
+  return code === HTAB || (code >= 0x20 && code !== 0x7f && code <= 0xff);
+}
+
 // ───────────────────────────── permessage-deflate ─────────────────────────────
 
 /** The extension's registered name. */
@@ -122,8 +140,14 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
  * `makeServer`, `makeClient` and `serve`. `true` means all defaults.
  *
  * @example
- * ```ts ignore
- * makeServer(request, { perMessageDeflate: { threshold: 256, serverNoContextTakeover: true } });
+ * ```ts
+ * import { makeServer } from "@x/wsd/server";
+ *
+ * const handler = (request: Request): Response => {
+ *   const ws = makeServer(request, { perMessageDeflate: { threshold: 256, serverNoContextTakeover: true } });
+ *   ws.on("message", (message) => ws.send(message));
+ *   return ws.startConnection();
+ * };
  * ```
  */
 export interface PerMessageDeflateOptions {

@@ -38,9 +38,11 @@ export const RSV3 = 0x10;
  * plus 4 for a masking key.
  *
  * @example
- * ```ts ignore
- * headerSize(125, false); // 2
- * headerSize(126, true);  // 8
+ * ```ts
+ * import { headerSize } from "./frame.ts";
+ *
+ * if (headerSize(125, false) !== 2) throw new Error("7-bit length, no mask");
+ * if (headerSize(126, true) !== 8) throw new Error("16-bit length and a mask key");
  * ```
  */
 export function headerSize(payloadLength: number, masked: boolean): number {
@@ -56,9 +58,12 @@ export function headerSize(payloadLength: number, masked: boolean): number {
  * @returns The offset just past the header.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { FIN, writeHeader } from "./frame.ts";
+ *
  * const h = new Uint8Array(2);
  * writeHeader(h, 0, FIN | 0x1, 5, null); // 81 05
+ * if (h[0] !== 0x81 || h[1] !== 0x05) throw new Error("81 05");
  * ```
  */
 export function writeHeader(
@@ -112,8 +117,8 @@ const POOL_MAX_BYTES = 2 * POOL_MAX_BUFFER;
 
 /**
  * The large-frame pool. Writing into freshly allocated memory costs its first
- * touch (a page fault per page: 16 MiB took 30–140 ms that way, against ~1.5 ms
- * into memory used before), so a large frame is encoded into a buffer that an
+ * touch (a page fault per page, many times the cost of writing into memory
+ * used before; see bench/RESULTS.md), so a large frame is encoded into a buffer that an
  * earlier frame used, once the transport that wrote that frame has let go of
  * it (see {@linkcode releaseFrame}). Only free buffers are kept here, the most
  * recently freed last; a buffer handed out and never given back is simply
@@ -189,10 +194,13 @@ let sharedEnd = 0;
  * after {@linkcode releaseFrame} gave it back.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { FIN, OutgoingBuffer } from "./frame.ts";
+ *
  * const out = new OutgoingBuffer();
  * out.writeFrame(FIN | 0x1, new TextEncoder().encode("Hello"), null);
- * out.take(); // [Uint8Array [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]]
+ * const pieces = out.take(); // [Uint8Array [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]]
+ * if (pieces.length !== 1 || pieces[0].join() !== "129,5,72,101,108,108,111") throw new Error("one frame");
  * ```
  */
 export class OutgoingBuffer {

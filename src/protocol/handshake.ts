@@ -14,40 +14,46 @@
  * value (ws CVE-2021-32640 was a ReDoS in exactly this place).
  *
  * @example
- * ```ts ignore
- * const check = validateRequest(request.method, request.headers);
- * if (!check.ok) {
- *   return new Response(check.message, {
- *     status: check.status,
- *     headers: check.headers,
- *   });
+ * ```ts
+ * import { createServerResponseHeaders, selectProtocol, validateRequest } from "@x/wsd/server";
+ *
+ * function answer(request: Request): Response {
+ *   const check = validateRequest(request.method, request.headers);
+ *   if (!check.ok) {
+ *     return new Response(check.message, { status: check.status, headers: check.headers });
+ *   }
+ *   const protocol = selectProtocol(check.protocols, ["chat"]);
+ *   return new Response(null, { status: 101, headers: createServerResponseHeaders(check.key, protocol) });
  * }
- * const protocol = selectProtocol(check.protocols, ["chat"]);
- * const headers = createServerResponseHeaders(check.key, protocol);
+ * const refused = answer(new Request("http://localhost/", { method: "POST" }));
+ * if (refused.status !== 405 || refused.headers.get("allow") !== "GET") throw new Error("expected 405");
  * ```
  *
  * @module
  */
 
+import { parseExtensions } from "./extensions.ts";
 import { sha1, sha1Base64 } from "./sha1.ts";
+import { base64, isBase64Char, isToken, quote } from "./syntax.ts";
+import { utf8Encoder } from "./utf8.ts";
+
+export { isToken };
 
 /**
  * The GUID that RFC 6455 §1.3 appends to `Sec-WebSocket-Key` before hashing
  * it into `Sec-WebSocket-Accept`.
  *
  * @example
- * ```ts ignore
- * // WEBSOCKET_GUID === "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
- * const accept = computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==");
+ * ```ts
+ * import { WEBSOCKET_GUID } from "./handshake.ts";
+ *
+ * if (WEBSOCKET_GUID !== "258EAFA5-E914-47DA-95CA-C5AB0DC85B11") throw new Error("RFC 6455 §1.3");
  * ```
  */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** The only protocol version this library speaks (RFC 6455 §4.1, §11.6). */
 const WEBSOCKET_VERSION = "13";
-
-/** Longest header value quoted back in an error message. */
-const MAX_QUOTED_LENGTH = 64;
 
 /** Handshake headers a server's `additionalHeaders` must not set. */
 const SERVER_RESERVED_HEADERS: readonly string[] = [
@@ -162,14 +168,16 @@ export interface ExpectedResponse {
  * @returns The value of `Sec-WebSocket-Accept`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { computeAcceptKey } from "@x/wsd/server";
+ *
  * const accept = computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==");
- * // accept === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * if (accept !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("RFC 6455 §1.3's example");
  * ```
  */
 export function computeAcceptKey(key: string): string {
   // A valid key is 24 ASCII characters: hashed without allocating.
-  return sha1Base64(key, WEBSOCKET_GUID) ?? bytesToBase64(sha1(new TextEncoder().encode(key + WEBSOCKET_GUID)));
+  return sha1Base64(key, WEBSOCKET_GUID) ?? base64(sha1(utf8Encoder.encode(key + WEBSOCKET_GUID)));
 }
 
 /**
@@ -179,13 +187,15 @@ export function computeAcceptKey(key: string): string {
  * @returns A 24-character base64 string.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { generateKey } from "@x/wsd/client";
+ *
  * const key = generateKey();
- * // isValidKey(key) === true
+ * if (key.length !== 24 || !key.endsWith("==") || key === generateKey()) throw new Error("not a fresh key");
  * ```
  */
 export function generateKey(): string {
-  return bytesToBase64(crypto.getRandomValues(new Uint8Array(16)));
+  return base64(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /**
@@ -197,10 +207,12 @@ export function generateKey(): string {
  * @returns `true` when the key is well formed.
  *
  * @example
- * ```ts ignore
- * isValidKey("dGhlIHNhbXBsZSBub25jZQ=="); // true
- * isValidKey("dGhlIHNhbXBsZSBub25jZQ"); // false: no padding
- * isValidKey(""); // false
+ * ```ts
+ * import { isValidKey } from "./handshake.ts";
+ *
+ * if (!isValidKey("dGhlIHNhbXBsZSBub25jZQ==")) throw new Error("valid");
+ * if (isValidKey("dGhlIHNhbXBsZSBub25jZQ")) throw new Error("no padding");
+ * if (isValidKey("")) throw new Error("empty");
  * ```
  */
 export function isValidKey(key: string): boolean {
@@ -209,28 +221,6 @@ export function isValidKey(key: string): boolean {
   if (key.length !== 24 || key[22] !== "=" || key[23] !== "=") return false;
   for (let i = 0; i < 22; i++) {
     if (!isBase64Char(key.charCodeAt(i))) return false;
-  }
-  return true;
-}
-
-/**
- * Whether `s` is an RFC 7230 §3.2.6 `token`: one or more `tchar`s
- * (`!#$%&'*+-.^_`|~`, digits and letters).
- *
- * @param s The string to check.
- * @returns `true` when `s` is a non-empty token.
- *
- * @example
- * ```ts ignore
- * isToken("chat.v2"); // true
- * isToken("a b"); // false
- * isToken(""); // false
- * ```
- */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    if (!isTchar(s.charCodeAt(i))) return false;
   }
   return true;
 }
@@ -247,10 +237,13 @@ export function isToken(s: string): boolean {
  * @returns The non-empty elements, in order (empty for `null`).
  *
  * @example
- * ```ts ignore
- * parseTokenList("keep-alive, Upgrade"); // ["keep-alive", "Upgrade"]
- * parseTokenList(" ,a,\t, b ,"); // ["a", "b"]
- * parseTokenList(null); // []
+ * ```ts
+ * import { parseTokenList } from "./handshake.ts";
+ *
+ * const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+ * if (!same(parseTokenList("keep-alive, Upgrade"), ["keep-alive", "Upgrade"])) throw new Error("two");
+ * if (!same(parseTokenList(" ,a,\t, b ,"), ["a", "b"])) throw new Error("empty elements skipped");
+ * if (!same(parseTokenList(null), [])) throw new Error("absent");
  * ```
  */
 export function parseTokenList(value: string | null): string[] {
@@ -286,10 +279,11 @@ export function parseTokenList(value: string | null): string[] {
  * ignoring ASCII case.
  *
  * @example
- * ```ts ignore
- * hasToken("keep-alive, Upgrade", "upgrade"); // true
- * hasToken("keep-alive", "upgrade"); // false
- * hasToken(null, "upgrade"); // false
+ * ```ts
+ * import { hasToken } from "./handshake.ts";
+ *
+ * if (!hasToken("keep-alive, Upgrade", "upgrade")) throw new Error("case-insensitive");
+ * if (hasToken("keep-alive", "upgrade") || hasToken(null, "upgrade")) throw new Error("absent");
  * ```
  */
 export function hasToken(value: string | null, token: string): boolean {
@@ -316,7 +310,9 @@ export function hasToken(value: string | null, token: string): boolean {
  * @returns The outcome of the check.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { validateRequest } from "@x/wsd/server";
+ *
  * const check = validateRequest("GET", new Headers({
  *   Upgrade: "websocket",
  *   Connection: "Upgrade",
@@ -324,7 +320,7 @@ export function hasToken(value: string | null, token: string): boolean {
  *   "Sec-WebSocket-Version": "13",
  *   "Sec-WebSocket-Protocol": "chat, superchat",
  * }));
- * // check.ok === true, check.protocols deep-equals ["chat", "superchat"]
+ * if (!check.ok || check.protocols.join() !== "chat,superchat") throw new Error("expected a valid request");
  * ```
  */
 export function validateRequest(
@@ -419,9 +415,11 @@ export function validateRequest(
  * @returns The chosen subprotocol, or `null` when none is shared.
  *
  * @example
- * ```ts ignore
- * selectProtocol(["v2", "v1"], ["v1", "v2"]); // "v2"
- * selectProtocol(["v3"], ["v1"]); // null
+ * ```ts
+ * import { selectProtocol } from "@x/wsd/server";
+ *
+ * if (selectProtocol(["v2", "v1"], ["v1", "v2"]) !== "v2") throw new Error("the client's order wins");
+ * if (selectProtocol(["v3"], ["v1"]) !== null) throw new Error("none in common");
  * ```
  */
 export function selectProtocol(
@@ -448,13 +446,12 @@ export function selectProtocol(
  * token, or `additionalHeaders` sets one of the handshake headers.
  *
  * @example
- * ```ts ignore
- * const headers = createServerResponseHeaders(
- *   "dGhlIHNhbXBsZSBub25jZQ==",
- *   "chat",
- * );
- * // headers.get("sec-websocket-accept") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
- * const response = new Response(null, { status: 101, headers });
+ * ```ts
+ * import { createServerResponseHeaders } from "@x/wsd/server";
+ *
+ * const headers = createServerResponseHeaders("dGhlIHNhbXBsZSBub25jZQ==", "chat");
+ * if (headers.get("sec-websocket-accept") !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("accept key");
+ * if (headers.get("sec-websocket-protocol") !== "chat") throw new Error("subprotocol");
  * ```
  */
 export function createServerResponseHeaders(
@@ -482,10 +479,13 @@ export function createServerResponseHeaders(
  * @throws {TypeError} for an invalid key or a subprotocol that is not a token.
  *
  * @example
- * ```ts ignore
- * createServerResponseFields("dGhlIHNhbXBsZSBub25jZQ==", "chat");
+ * ```ts
+ * import { createServerResponseFields } from "./handshake.ts";
+ *
+ * const fields = createServerResponseFields("dGhlIHNhbXBsZSBub25jZQ==", "chat");
  * // { upgrade: "websocket", connection: "Upgrade",
  * //   "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "sec-websocket-protocol": "chat" }
+ * if (fields["sec-websocket-accept"] !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("accept key");
  * ```
  */
 export function createServerResponseFields(
@@ -522,9 +522,17 @@ export function createServerResponseFields(
  * not valid headers.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { checkServerAdditionalHeaders } from "./handshake.ts";
+ *
  * checkServerAdditionalHeaders({ "Set-Cookie": "a=b" }); // fine
- * checkServerAdditionalHeaders({ Upgrade: "x" }); // throws TypeError
+ * let refused = false;
+ * try {
+ *   checkServerAdditionalHeaders({ Upgrade: "x" });
+ * } catch (error) {
+ *   refused = error instanceof TypeError;
+ * }
+ * if (!refused) throw new Error("Upgrade is the handshake's own header");
  * ```
  */
 export function checkServerAdditionalHeaders(additionalHeaders: HeaderFields): Headers {
@@ -552,13 +560,15 @@ export function checkServerAdditionalHeaders(additionalHeaders: HeaderFields): H
  * handshake headers.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createClientRequestHeaders, generateKey } from "@x/wsd/client";
+ *
  * const headers = createClientRequestHeaders({
  *   host: "example.com:8080",
  *   key: generateKey(),
  *   protocols: ["chat", "superchat"],
  * });
- * // headers.get("sec-websocket-protocol") === "chat, superchat"
+ * if (headers.get("sec-websocket-protocol") !== "chat, superchat") throw new Error("offered subprotocols");
  * ```
  */
 export function createClientRequestHeaders(
@@ -626,7 +636,9 @@ export function createClientRequestHeaders(
  * the connection must fail.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { validateResponse } from "@x/wsd/client";
+ *
  * const check = validateResponse(
  *   101,
  *   new Headers({
@@ -638,6 +650,7 @@ export function createClientRequestHeaders(
  *   { key: "dGhlIHNhbXBsZSBub25jZQ==", protocols: ["chat", "superchat"] },
  * );
  * // check deep-equals { ok: true, protocol: "chat", extensions: null }
+ * if (!check.ok || check.protocol !== "chat" || check.extensions !== null) throw new Error("expected to open");
  * ```
  */
 export function validateResponse(
@@ -705,19 +718,34 @@ export function validateResponse(
     }
   }
   // §4.1 item 5: extensions the client did not offer fail the connection.
+  // The header is parsed by the one RFC 6455 §9.1 grammar every end uses
+  // (`parseExtensions`); only which extensions were accepted is checked
+  // here, so a parameter's quoted value need not be a token (that rule is the
+  // extension's own negotiation's to apply: see `parseExtensions`).
   const extensionsHeader = headers.get("sec-websocket-extensions");
   const offeredExtensions = expected.extensions ?? [];
   let extensionCount = 0;
-  for (const name of parseExtensionNames(extensionsHeader)) {
-    if (!offeredExtensions.includes(name)) {
+  if (extensionsHeader !== null) {
+    const elements = parseExtensions(extensionsHeader, "any");
+    if (elements === null) {
       return {
         ok: false,
-        message: `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
-          quote(name)
-        }, which the client did not offer`,
+        message: `Invalid Sec-WebSocket-Extensions header: ${
+          quote(extensionsHeader)
+        } is not a list of extensions (RFC 6455 §9.1)`,
       };
     }
-    extensionCount++;
+    for (const { name } of elements) {
+      if (!offeredExtensions.includes(name)) {
+        return {
+          ok: false,
+          message: `Invalid Sec-WebSocket-Extensions header: the server accepted extension ${
+            quote(name)
+          }, which the client did not offer`,
+        };
+      }
+    }
+    extensionCount = elements.length;
   }
   return {
     ok: true,
@@ -736,11 +764,13 @@ export function validateResponse(
  * @returns `true` when the request looks like a WebSocket upgrade.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { isWebSocketRequest } from "@x/wsd/server";
+ *
  * const request = new Request("http://localhost/", {
  *   headers: { Upgrade: "websocket", Connection: "keep-alive, Upgrade" },
  * });
- * isWebSocketRequest(request); // true
+ * if (!isWebSocketRequest(request)) throw new Error("an upgrade request");
  * ```
  */
 export function isWebSocketRequest(request: Request): boolean {
@@ -754,100 +784,7 @@ export function isWebSocketRequest(request: Request): boolean {
 
 const HTAB = 0x09;
 const SPACE = 0x20;
-const QUOTE = 0x22;
 const COMMA = 0x2c;
-const SEMICOLON = 0x3b;
-const BACKSLASH = 0x5c;
-
-/** RFC 7230 §3.2.6: `tchar`. */
-export function isTchar(code: number): boolean {
-  // DIGIT, ALPHA
-  if (
-    (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) ||
-    (code >= 0x61 && code <= 0x7a)
-  ) {
-    return true;
-  }
-  switch (code) {
-    case 0x21: // !
-    case 0x23: // #
-    case 0x24: // $
-    case 0x25: // %
-    case 0x26: // &
-    case 0x27: // '
-    case 0x2a: // *
-    case 0x2b: // +
-    case 0x2d: // -
-    case 0x2e: // .
-    case 0x5e: // ^
-    case 0x5f: // _
-    case 0x60: // `
-    case 0x7c: // |
-    case 0x7e: // ~
-      return true;
-    default:
-      return false;
-  }
-}
-
-/** RFC 4648 §4: the base64 alphabet, without the pad character. */
-function isBase64Char(code: number): boolean {
-  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) ||
-    (code >= 0x30 && code <= 0x39) || code === 0x2b || code === 0x2f;
-}
-
-/**
- * The extension names in a `Sec-WebSocket-Extensions` value (RFC 6455 §9.1):
- * for each comma-separated element, the token before its first `;`.
- * Commas inside quoted parameter values do not split elements. Linear time.
- */
-function parseExtensionNames(value: string | null): string[] {
-  const names: string[] = [];
-  if (value === null) return names;
-  let elementStart = 0;
-  let nameEnd = -1; // index of the first ";" of the element, once seen
-  let inQuotes = false;
-  const length = value.length;
-  for (let i = 0; i <= length; i++) {
-    const code = i < length ? value.charCodeAt(i) : COMMA;
-    if (inQuotes && i < length) {
-      // RFC 7230 §3.2.6 quoted-pair; a trailing backslash escapes nothing.
-      if (code === BACKSLASH && i + 1 < length) i++;
-      else if (code === QUOTE) inQuotes = false;
-      continue;
-    }
-    if (code === QUOTE) {
-      inQuotes = true;
-    } else if (code === SEMICOLON) {
-      if (nameEnd === -1) nameEnd = i;
-    } else if (code === COMMA) {
-      const name = trimOws(
-        value.slice(elementStart, nameEnd === -1 ? i : nameEnd),
-      );
-      // RFC 7230 §7: skip empty elements. A parameter list without a name
-      // (";x") yields "", which no offered extension matches.
-      if (name.length > 0 || nameEnd !== -1) names.push(name);
-      elementStart = i + 1;
-      nameEnd = -1;
-    }
-  }
-  return names;
-}
-
-/** Strip SP and HTAB from both ends (RFC 7230 §3.2.3 OWS). */
-function trimOws(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (
-    start < end &&
-    (s.charCodeAt(start) === SPACE || s.charCodeAt(start) === HTAB)
-  ) start++;
-  while (
-    end > start &&
-    (s.charCodeAt(end - 1) === SPACE || s.charCodeAt(end - 1) === HTAB)
-  ) end--;
-  return s.slice(start, end);
-}
 
 /** Build a failed {@linkcode RequestCheck}. */
 function reject(
@@ -856,12 +793,6 @@ function reject(
   headers?: Record<string, string>,
 ): RequestCheck {
   return { ok: false, status, message, headers: new Headers(headers) };
-}
-
-/** Quote a value for an error message, shortened if long. */
-function quote(value: string): string {
-  const shown = value.length > MAX_QUOTED_LENGTH ? `${value.slice(0, MAX_QUOTED_LENGTH)}…` : value;
-  return JSON.stringify(shown);
 }
 
 /** Quote a header value for an error message, or say it is missing. */
@@ -889,13 +820,4 @@ function canonicalName(lowerName: string): string {
     default:
       return lowerName;
   }
-}
-
-/** RFC 4648 §4 base64 of `bytes`, via `btoa` over a binary string. */
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) {
-    binary += String.fromCharCode(bytes[i]);
-  }
-  return btoa(binary);
 }

@@ -74,6 +74,7 @@
  * @module
  */
 
+import { isToken, quote, TCHAR } from "./syntax.ts";
 import { asciiSlice } from "./utf8.ts";
 
 /**
@@ -86,7 +87,9 @@ import { asciiSlice } from "./utf8.ts";
  * default, `--max-http-header-size`, is the same).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { DEFAULT_MAX_HEAD_SIZE, RequestHeadParser } from "./http1.ts";
+ *
  * // DEFAULT_MAX_HEAD_SIZE === 16384
  * const parser = new RequestHeadParser({ maxHeadSize: 2 * DEFAULT_MAX_HEAD_SIZE });
  * ```
@@ -100,7 +103,9 @@ export const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
  * building the `Headers` object (Go's and Node's defaults are in this range).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { DEFAULT_MAX_HEADERS, ResponseHeadParser } from "./http1.ts";
+ *
  * // DEFAULT_MAX_HEADERS === 100
  * const parser = new ResponseHeadParser({ maxHeaders: DEFAULT_MAX_HEADERS / 2 });
  * ```
@@ -179,7 +184,11 @@ export interface ResponseHead {
  *   handshake answers 405 to anything but GET).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { type HeadResult, type RequestHead, RequestHeadParser } from "./http1.ts";
+ *
+ * const parser = new RequestHeadParser();
+ * const chunk = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
  * const result: HeadResult<RequestHead> = parser.push(chunk);
  * switch (result.state) {
  *   case "incomplete": break; // read more
@@ -220,20 +229,22 @@ export type HeadResult<T> =
  * the caller as soon as `push()` returns.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { RequestHeadParser } from "./http1.ts";
+ *
  * const parser = new RequestHeadParser({ maxHeadSize: 8192 });
- * const bytes = new TextEncoder().encode(
- *   "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n\x81\x00",
- * );
- * parser.push(bytes.subarray(0, 10)); // { state: "incomplete" }
+ * const head = new TextEncoder().encode("GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n");
+ * const bytes = new Uint8Array([...head, 0x81, 0x00]); // and the first frame's header
+ * if (parser.push(bytes.subarray(0, 10)).state !== "incomplete") throw new Error("more to come");
  * const result = parser.push(bytes.subarray(10));
- * // result.state === "done", result.head.target === "/chat",
- * // result.head.headers.get("upgrade") === "websocket",
- * // result.rest deep-equals Uint8Array.of(0x81, 0x00)
+ * if (
+ *   result.state !== "done" || result.head.target !== "/chat" ||
+ *   result.head.headers.get("upgrade") !== "websocket" || result.rest.join() !== "129,0"
+ * ) throw new Error("expected the head and the first frame's bytes");
  * ```
  */
 export class RequestHeadParser {
-  #reader: HeadReader;
+  #core: HeadParser<RequestHead>;
 
   /**
    * Create a parser with the given limits (or the defaults).
@@ -244,7 +255,7 @@ export class RequestHeadParser {
    * may be 0).
    */
   constructor(limits?: HeadLimits) {
-    this.#reader = new HeadReader(limits, true);
+    this.#core = new HeadParser(limits, true, parseRequest);
   }
 
   /**
@@ -263,10 +274,7 @@ export class RequestHeadParser {
    * ```
    */
   push(chunk: Uint8Array): HeadResult<RequestHead> {
-    const end = this.#reader.scan(chunk);
-    if (typeof end !== "number") return end;
-    if (end === -1) return INCOMPLETE;
-    return this.#reader.finish(chunk, end, parseRequest);
+    return this.#core.push(chunk);
   }
 }
 
@@ -280,17 +288,21 @@ export class RequestHeadParser {
  * most clients do.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ResponseHeadParser } from "./http1.ts";
+ *
  * const parser = new ResponseHeadParser();
  * const result = parser.push(new TextEncoder().encode(
  *   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
  * ));
- * // result.state === "done", result.head.status === 101,
- * // result.head.statusText === "Switching Protocols", result.rest.length === 0
+ * if (
+ *   result.state !== "done" || result.head.status !== 101 ||
+ *   result.head.statusText !== "Switching Protocols" || result.rest.length !== 0
+ * ) throw new Error("expected a 101");
  * ```
  */
 export class ResponseHeadParser {
-  #reader: HeadReader;
+  #core: HeadParser<ResponseHead>;
 
   /**
    * Create a parser with the given limits (or the defaults).
@@ -301,7 +313,7 @@ export class ResponseHeadParser {
    * may be 0).
    */
   constructor(limits?: HeadLimits) {
-    this.#reader = new HeadReader(limits, false);
+    this.#core = new HeadParser(limits, false, parseResponse);
   }
 
   /**
@@ -322,10 +334,7 @@ export class ResponseHeadParser {
    * ```
    */
   push(chunk: Uint8Array): HeadResult<ResponseHead> {
-    const end = this.#reader.scan(chunk);
-    if (typeof end !== "number") return end;
-    if (end === -1) return INCOMPLETE;
-    return this.#reader.finish(chunk, end, parseResponse);
+    return this.#core.push(chunk);
   }
 }
 
@@ -349,7 +358,9 @@ export class ResponseHeadParser {
  * name that is not a token).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { serializeResponseHead } from "./http1.ts";
+ *
  * const bytes = serializeResponseHead(101, "Switching Protocols", new Headers({
  *   Upgrade: "websocket",
  *   Connection: "Upgrade",
@@ -357,6 +368,8 @@ export class ResponseHeadParser {
  * }));
  * // "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n
  * //  Sec-Websocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nUpgrade: websocket\r\n\r\n"
+ * const text = new TextDecoder().decode(bytes);
+ * if (!text.startsWith("HTTP/1.1 101 Switching Protocols\r\n") || !text.endsWith("\r\n\r\n")) throw new Error(text);
  * ```
  */
 export function serializeResponseHead(
@@ -402,7 +415,9 @@ export function serializeResponseHead(
  * {@linkcode serializeResponseHead}).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { serializeRequestHead } from "./http1.ts";
+ *
  * const bytes = serializeRequestHead("GET", "/chat", new Headers({
  *   Host: "example.com",
  *   Upgrade: "websocket",
@@ -411,6 +426,8 @@ export function serializeResponseHead(
  *   "Sec-WebSocket-Version": "13",
  * }));
  * // begins with "GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nHost: example.com\r\n"
+ * const text = new TextDecoder().decode(bytes);
+ * if (!text.startsWith("GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nHost: example.com\r\n")) throw new Error(text);
  * ```
  */
 export function serializeRequestHead(
@@ -418,7 +435,7 @@ export function serializeRequestHead(
   target: string,
   headers: Headers,
 ): Uint8Array {
-  if (typeof method !== "string" || !isTokenString(method)) {
+  if (typeof method !== "string" || !isToken(method)) {
     throw new TypeError(
       `Cannot serialize the request head: the method must be a token, got ${quote(String(method))}`,
     );
@@ -432,7 +449,7 @@ export function serializeRequestHead(
 }
 
 // ---------------------------------------------------------------------------
-// The scanner shared by both parsers.
+// The parser both public faces share.
 
 const HTAB = 0x09;
 const LF = 0x0a;
@@ -458,9 +475,6 @@ const PREAMBLE_CR = 5;
 /** Initial capacity of the head buffer; it doubles up to `maxHeadSize`. */
 const INITIAL_BUFFER_SIZE = 1024;
 
-/** Longest value quoted back in a caller-facing error message. */
-const MAX_QUOTED_LENGTH = 64;
-
 const INCOMPLETE: { state: "incomplete" } = Object.freeze({
   state: "incomplete",
 });
@@ -475,12 +489,16 @@ type HeadParse<T> = (
 ) => T | HeadFailure;
 
 /**
- * The part both parsers share: the limits, the end-of-head scan and the head
- * buffer. The scan is a six-state machine over bytes that also rejects bare
- * CR and bare LF as it goes, so the line splitter that runs afterwards can
- * trust that every CR is followed by LF.
+ * The one head parser; {@linkcode RequestHeadParser} and
+ * {@linkcode ResponseHeadParser} are its two faces, differing only in whether
+ * empty lines before the start line are skipped (RFC 9112 §2.2, a server's
+ * choice) and in how the complete head is read (`parse`). It holds the
+ * limits, the end-of-head scan and the head buffer. The scan is a six-state
+ * machine over bytes that also rejects bare CR and bare LF as it goes, so the
+ * line splitter that runs afterwards can trust that every CR is followed by
+ * LF.
  */
-class HeadReader {
+class HeadParser<T> {
   /** The largest head, in bytes, preamble included. */
   readonly maxHeadSize: number;
   /** The most header lines. */
@@ -499,12 +517,23 @@ class HeadReader {
   #whole: Uint8Array | null = null;
   /** Set once a push returned "done" or "error". */
   #spent = false;
+  /** Reads the complete head: the request or the status line, then the fields. */
+  readonly #parse: HeadParse<T>;
 
-  constructor(limits: HeadLimits | undefined, skipPreamble: boolean) {
+  constructor(limits: HeadLimits | undefined, skipPreamble: boolean, parse: HeadParse<T>) {
     const { maxHeadSize, maxHeaders } = readLimits(limits);
     this.maxHeadSize = maxHeadSize;
     this.maxHeaders = maxHeaders;
     this.#state = skipPreamble ? PREAMBLE : LINE_START;
+    this.#parse = parse;
+  }
+
+  /** See {@linkcode RequestHeadParser.push}. */
+  push(chunk: Uint8Array): HeadResult<T> {
+    const end = this.#scan(chunk);
+    if (typeof end !== "number") return end;
+    if (end === -1) return INCOMPLETE;
+    return this.#finish(chunk, end);
   }
 
   /**
@@ -513,7 +542,7 @@ class HeadReader {
    * @returns The index in `chunk` just past the final CRLF CRLF, -1 when the
    * end has not been seen yet, or the failure.
    */
-  scan(chunk: Uint8Array): number | HeadFailure {
+  #scan(chunk: Uint8Array): number | HeadFailure {
     if (this.#spent) {
       throw new TypeError("Cannot push: the head was already parsed");
     }
@@ -579,12 +608,9 @@ class HeadReader {
   }
 
   /** Parse the kept head and build the "done" or "error" result. */
-  finish<T>(
-    chunk: Uint8Array,
-    end: number,
-    parse: HeadParse<T>,
-  ): HeadResult<T> {
+  #finish(chunk: Uint8Array, end: number): HeadResult<T> {
     this.#spent = true;
+    const parse = this.#parse;
     // Parsed at once (into strings), so a view of the caller's chunk is fine.
     const whole = this.#whole;
     const parsed = whole !== null
@@ -1046,15 +1072,6 @@ function latin1(buffer: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** RFC 9110 §5.6.2: `tchar`, as a 256-entry table (1 = tchar). */
-const TCHAR: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  const chars = "!#$%&'*+-.^_`|~0123456789" +
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
-  return table;
-})();
-
 // ---------------------------------------------------------------------------
 // Serializing.
 
@@ -1093,7 +1110,7 @@ function headerLine(
   value: string,
   kind: "request" | "response",
 ): string {
-  if (typeof name !== "string" || !isTokenString(name)) {
+  if (typeof name !== "string" || !isToken(name)) {
     throw new TypeError(
       `Cannot serialize the ${kind} head: header name ${quote(String(name))} is not a token`,
     );
@@ -1129,15 +1146,6 @@ function canonicalName(name: string): string {
 const canonicalNames = new Map<string, string>();
 const MAX_CANONICAL_NAMES = 512;
 
-function isTokenString(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const code = s.charCodeAt(i);
-    if (code > 0xff || TCHAR[code] !== 1) return false;
-  }
-  return true;
-}
-
 /** Non-empty printable ASCII without spaces: a request target. */
 function isTargetString(s: string): boolean {
   if (s.length === 0) return false;
@@ -1155,12 +1163,6 @@ function isFieldText(s: string): boolean {
     if (code > 0xff || !isFieldByte(code)) return false;
   }
   return true;
-}
-
-/** Quote a caller's value for an error message, shortened if long. */
-function quote(value: string): string {
-  const shown = value.length > MAX_QUOTED_LENGTH ? `${value.slice(0, MAX_QUOTED_LENGTH)}…` : value;
-  return JSON.stringify(shown);
 }
 
 /** A short description of a value of the wrong type, for messages. */

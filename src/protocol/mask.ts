@@ -21,10 +21,12 @@ const keyWord = new Uint32Array(keyScratch.buffer);
  * @param phase How many payload bytes came before `data`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { maskInPlace } from "./mask.ts";
+ *
  * const data = new Uint8Array([0x7f, 0x9f, 0x4d, 0x51, 0x58]);
  * maskInPlace(data, new Uint8Array([0x37, 0xfa, 0x21, 0x3d]));
- * // data now holds "Hello" (RFC 6455 §5.7)
+ * if (new TextDecoder().decode(data) !== "Hello") throw new Error("RFC 6455 §5.7's example");
  * ```
  */
 export function maskInPlace(
@@ -66,8 +68,11 @@ let poolOffset = 0;
  * never changed afterwards.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { randomMaskKey } from "./mask.ts";
+ *
  * const key = randomMaskKey(); // Uint8Array(4)
+ * if (key.length !== 4) throw new Error("four bytes");
  * ```
  */
 export function randomMaskKey(): Uint8Array {

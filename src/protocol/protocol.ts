@@ -37,6 +37,7 @@
 
 import type { MessageCompression } from "./compression.ts";
 import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.ts";
+import type { Role } from "./constants.ts";
 import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.ts";
 import type { ClosePayload } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
@@ -54,8 +55,7 @@ import {
   Utf8Validator,
 } from "./utf8.ts";
 
-/** Which end of the connection this is: servers read masked frames, clients send them. */
-export type Role = "server" | "client";
+export type { Role };
 
 /** Options of {@linkcode Protocol}. */
 export interface ProtocolOptions {
@@ -122,11 +122,11 @@ const TAIL_COPY = 4096;
  * bytes is copied out of them as they come, once an eighth of it is there (so
  * that the frame's buffer is allocated only for a peer that sent a good part
  * of it). A transport that hands each read over in a large buffer of its own
- * (512 KiB on one runtime) then gets that memory back early, and the bytes are
- * copied while they are in the cache: measured on the 1 MiB echo, 2.5× fewer
- * page faults and 1.8× the bytes per CPU second. With 64 KiB chunks, copying
- * at the end measured better (the next message's buffer reuses the memory the
- * chunks were in), so smaller chunks wait as before.
+ * (Bun does) then gets that memory back early, and the bytes are copied while
+ * they are in the cache: fewer page faults and more bytes per CPU second on
+ * the large echo. With smaller chunks, copying at the end is better (the next
+ * message's buffer reuses the memory the chunks were in), so they wait as
+ * before. Measurements: bench/RESULTS.md, "Why the code is shaped this way".
  */
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */
@@ -144,9 +144,10 @@ const TEXT_SCRATCH = 16 * 1024;
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
 const ASCII_FIRST = 4096;
 /**
- * Strings at most this long are first encoded by a loop, as if ASCII: faster
- * than `encodeInto` up to 40–64 characters on every runtime (measured on Node,
- * Deno and Bun), and it needs no view of the destination.
+ * Strings at most this long are first encoded by a loop, as if ASCII: for
+ * short strings that is faster than `encodeInto` on every runtime (the
+ * crossing points are in bench/RESULTS.md), and it needs no view of the
+ * destination.
  */
 const ASCII_LOOP_CHARS = 40;
 /** Strings at most this long are encoded straight into the outgoing buffer. */

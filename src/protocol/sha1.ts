@@ -8,13 +8,17 @@
  * only; it is not a security primitive in this library.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { sha1 } from "./sha1.ts";
+ *
  * const digest = sha1(new TextEncoder().encode("abc"));
- * // digest.length === 20
+ * if (digest.length !== 20) throw new Error("20 bytes");
  * ```
  *
  * @module
  */
+
+import { base64 } from "./syntax.ts";
 
 /** FIPS 180-4 §5.3.1: the initial hash value H(0). */
 const H0 = 0x67452301;
@@ -42,22 +46,74 @@ const BLOCK_SIZE = 64;
  * @returns The 20-byte digest.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { sha1 } from "./sha1.ts";
+ *
  * const hex = Array.from(sha1(new TextEncoder().encode("abc")))
  *   .map((b) => b.toString(16).padStart(2, "0"))
  *   .join("");
- * // hex === "a9993e364706816aba3e25717850c26c9cd0d89d"
+ * if (hex !== "a9993e364706816aba3e25717850c26c9cd0d89d") throw new Error("FIPS 180-4 example");
  * ```
  */
 export function sha1(data: Uint8Array): Uint8Array {
-  const state = new Uint32Array([H0, H1, H2, H3, H4]);
+  const state = digest(data, data.length);
+  // FIPS 180-4 §6.1.2 step 4: the digest is H0 || H1 || H2 || H3 || H4.
+  const out = new Uint8Array(20);
+  for (let i = 0; i < 5; i++) writeUint32BE(out, i * 4, state[i]);
+  return out;
+}
 
-  const length = data.length;
+/**
+ * The SHA-1 digest of the concatenation of `a` and `b`, in base64: what the
+ * opening handshake needs (`Sec-WebSocket-Accept`), without allocating
+ * anything but the result. Only for Latin-1 strings (every char code below
+ * 256; the handshake's are ASCII) that fit in two blocks with their padding:
+ * for others it returns `null` (hash their bytes with {@linkcode sha1}).
+ *
+ * @example
+ * ```ts
+ * import { sha1Base64 } from "./sha1.ts";
+ *
+ * const accept = sha1Base64("dGhlIHNhbXBsZSBub25jZQ==", "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+ * if (accept !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") throw new Error("RFC 6455 §1.3's example");
+ * ```
+ */
+export function sha1Base64(a: string, b: string): string | null {
+  const length = a.length + b.length;
+  if (length > 2 * BLOCK_SIZE - 9) return null;
+  let bad = 0;
+  for (let i = 0; i < a.length; i++) bad |= scratch[i] = a.charCodeAt(i);
+  for (let i = 0; i < b.length; i++) bad |= scratch[a.length + i] = b.charCodeAt(i);
+  if (bad > 0xff) return null;
+  const state = digest(scratch, length);
+  for (let i = 0; i < 5; i++) writeUint32BE(digestBytes, i * 4, state[i]);
+  return base64(digestBytes);
+}
+
+/** The message schedule W0..W79, reused: hashing is synchronous. */
+const schedule = new Uint32Array(80);
+/** Two blocks of padded tail (or a short message), reused. */
+const scratch = new Uint8Array(2 * BLOCK_SIZE);
+/** The hash state, reused. */
+const hashState = new Uint32Array(5);
+/** The digest of {@linkcode sha1Base64}, reused. */
+const digestBytes = new Uint8Array(20);
+
+/**
+ * The one SHA-1 computation both faces share (FIPS 180-4 §6.1.2): hashes
+ * `data[0, length)` (which may be `scratch` itself) into `hashState`.
+ */
+function digest(data: Uint8Array, length: number): Uint32Array {
+  const state = hashState;
+  state[0] = H0;
+  state[1] = H1;
+  state[2] = H2;
+  state[3] = H3;
+  state[4] = H4;
   const fullBlocksEnd = length - (length % BLOCK_SIZE);
   for (let offset = 0; offset < fullBlocksEnd; offset += BLOCK_SIZE) {
     processBlock(state, schedule, data, offset);
   }
-
   // FIPS 180-4 §5.1.1: append the bit "1", then k zero bits, then the
   // message length in bits as a 64-bit big-endian integer, so that the
   // padded length is a multiple of 512 bits. The tail (0..63 bytes) plus
@@ -66,77 +122,18 @@ export function sha1(data: Uint8Array): Uint8Array {
   const tailLength = length - fullBlocksEnd;
   const paddedLength = tailLength < 56 ? BLOCK_SIZE : 2 * BLOCK_SIZE;
   const tail = scratch;
-  tail.fill(0, 0, paddedLength);
-  tail.set(data.subarray(fullBlocksEnd), 0);
-  pad(tail, tailLength, paddedLength, length);
-  for (let offset = 0; offset < paddedLength; offset += BLOCK_SIZE) {
-    processBlock(state, schedule, tail, offset);
-  }
-
-  // FIPS 180-4 §6.1.2 step 4: the digest is H0 || H1 || H2 || H3 || H4.
-  const digest = new Uint8Array(20);
-  for (let i = 0; i < 5; i++) writeUint32BE(digest, i * 4, state[i]);
-  return digest;
-}
-
-/** The message schedule W0..W79, reused: hashing is synchronous. */
-const schedule = new Uint32Array(80);
-/** Two blocks of padded tail (or a short message), reused. */
-const scratch = new Uint8Array(2 * BLOCK_SIZE);
-/** The hash state of {@linkcode sha1Base64}, reused. */
-const shortState = new Uint32Array(5);
-
-/** Appends the padding of a `length`-byte message whose tail is `tailLength` bytes of `tail`. */
-function pad(tail: Uint8Array, tailLength: number, paddedLength: number, length: number): void {
+  // (`set` copies correctly when `data` is `scratch` itself.)
+  if (data !== tail || fullBlocksEnd !== 0) tail.set(data.subarray(fullBlocksEnd, length), 0);
+  tail.fill(0, tailLength, paddedLength);
   tail[tailLength] = 0x80;
   // The bit length may exceed 2^32: split it into two 32-bit words
   // without going through 32-bit integer arithmetic for the high part.
   writeUint32BE(tail, paddedLength - 8, Math.floor(length / 0x20000000));
   writeUint32BE(tail, paddedLength - 4, (length << 3) >>> 0);
-}
-
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/**
- * The SHA-1 digest of the concatenation of `a` and `b`, in base64: what the
- * opening handshake needs (`Sec-WebSocket-Accept`), without allocating
- * anything but the result. Only for Latin-1 strings (every char code below
- * 256; the handshake's are ASCII) of together at most 119 characters: for
- * others it returns `null` (hash their bytes with {@linkcode sha1}).
- *
- * @example
- * ```ts ignore
- * sha1Base64("dGhlIHNhbXBsZSBub25jZQ==", "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
- * // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
- * ```
- */
-export function sha1Base64(a: string, b: string): string | null {
-  const length = a.length + b.length;
-  if (length > 2 * BLOCK_SIZE - 9) return null;
-  const paddedLength = length < 56 ? BLOCK_SIZE : 2 * BLOCK_SIZE;
-  const tail = scratch;
-  let bad = 0;
-  for (let i = 0; i < a.length; i++) bad |= tail[i] = a.charCodeAt(i);
-  for (let i = 0; i < b.length; i++) bad |= tail[a.length + i] = b.charCodeAt(i);
-  if (bad > 0xff) return null;
-  tail.fill(0, length, paddedLength);
-  pad(tail, length, paddedLength, length);
-  const state = shortState;
-  state[0] = H0;
-  state[1] = H1;
-  state[2] = H2;
-  state[3] = H3;
-  state[4] = H4;
-  for (let offset = 0; offset < paddedLength; offset += BLOCK_SIZE) processBlock(state, schedule, tail, offset);
-  // 20 bytes: six groups of three, then two bytes and one "=".
-  for (let i = 0; i < 5; i++) writeUint32BE(tail, i * 4, state[i]);
-  let out = "";
-  for (let i = 0; i < 18; i += 3) {
-    const n = (tail[i] << 16) | (tail[i + 1] << 8) | tail[i + 2];
-    out += BASE64[n >>> 18] + BASE64[(n >>> 12) & 63] + BASE64[(n >>> 6) & 63] + BASE64[n & 63];
+  for (let offset = 0; offset < paddedLength; offset += BLOCK_SIZE) {
+    processBlock(state, schedule, tail, offset);
   }
-  const n = (tail[18] << 8) | tail[19];
-  return out + BASE64[n >>> 10] + BASE64[(n >>> 4) & 63] + BASE64[(n << 2) & 63] + "=";
+  return state;
 }
 
 /** Hash one 64-byte block of `bytes` at `offset` into `state`. */

@@ -16,11 +16,14 @@ const INVALID = -1;
  * byte, without waiting for the message to end.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Utf8Validator } from "./utf8.ts";
+ *
  * const v = new Utf8Validator();
- * v.push(new Uint8Array([0xe2, 0x82])); // true: a sequence may continue
- * v.push(new Uint8Array([0xac]));       // true: "€" is complete
- * v.end();                              // true: nothing left unfinished
+ * if (!v.push(new Uint8Array([0xe2, 0x82]))) throw new Error("a sequence may continue");
+ * if (!v.push(new Uint8Array([0xac]))) throw new Error('"€" is complete');
+ * if (!v.end()) throw new Error("nothing left unfinished");
+ * if (v.push(new Uint8Array([0xc0]))) throw new Error("0xc0 never starts a sequence");
  * ```
  */
 export class Utf8Validator {
@@ -100,9 +103,11 @@ const looseDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
  * @returns The string, or `null` if `bytes` is not valid UTF-8.
  *
  * @example
- * ```ts ignore
- * decodeUtf8(new Uint8Array([0x48, 0x69])); // "Hi"
- * decodeUtf8(new Uint8Array([0xc0, 0x80])); // null (overlong)
+ * ```ts
+ * import { decodeUtf8 } from "./utf8.ts";
+ *
+ * if (decodeUtf8(new Uint8Array([0x48, 0x69])) !== "Hi") throw new Error("Hi");
+ * if (decodeUtf8(new Uint8Array([0xc0, 0x80])) !== null) throw new Error("overlong");
  * ```
  */
 export function decodeUtf8(bytes: Uint8Array): string | null {
@@ -117,8 +122,10 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
  * Decodes bytes that were already validated (by {@linkcode Utf8Validator}).
  *
  * @example
- * ```ts ignore
- * decodeValidatedUtf8(new Uint8Array([0x48, 0x69])); // "Hi"
+ * ```ts
+ * import { decodeValidatedUtf8 } from "./utf8.ts";
+ *
+ * if (decodeValidatedUtf8(new Uint8Array([0x48, 0x69])) !== "Hi") throw new Error("Hi");
  * ```
  */
 export function decodeValidatedUtf8(bytes: Uint8Array): string {
@@ -128,25 +135,31 @@ export function decodeValidatedUtf8(bytes: Uint8Array): string {
 /** Decodes `bytes[start, end)`, all below 0x80, as a string (Latin-1 decoding is enough). */
 export type AsciiDecoder = (bytes: Uint8Array, start: number, end: number) => string;
 
-/** The faster decoder of short ASCII text the runtime adapter supplied, if any. */
+/** The faster decoder of short ASCII text the runtime layer supplied (`installTextDecoders`), if any. */
 let asciiDecoder: AsciiDecoder | null = null;
 
 /**
  * Text at most this many bytes long is checked for ASCII and, if it is, given
- * to the runtime's {@linkcode AsciiDecoder}: the check costs under 0.5 ns a
- * byte, a `TextDecoder` call 90–300 ns whatever the length.
+ * to the runtime's {@linkcode AsciiDecoder}: for short text the check costs
+ * less than the fixed cost of a `TextDecoder` call it saves (figures in
+ * bench/RESULTS.md).
  */
 export const SHORT_ASCII_TEXT = 128;
 
 /**
  * Sets the decoder {@linkcode decodeShortText} uses for ASCII text, or `null`
- * for none. The runtime adapters choose it (the protocol layer names no
- * runtime): a native Latin-1 slice is 2–6× faster than `TextDecoder` for short
- * strings on some runtimes.
+ * for none. The runtime layer chooses it (the protocol layer names no
+ * runtime): a native Latin-1 slice is several times faster than `TextDecoder`
+ * for short strings on some runtimes.
  *
  * @example
- * ```ts ignore
- * useAsciiDecoder((bytes, start, end) => String.fromCharCode(...bytes.subarray(start, end)));
+ * ```ts
+ * import { decodeAscii, useAsciiDecoder } from "./utf8.ts";
+ *
+ * let calls = 0;
+ * useAsciiDecoder((bytes, start, end) => (calls++, String.fromCharCode(...bytes.subarray(start, end))));
+ * if (decodeAscii(new Uint8Array([0x48, 0x69]), 2) !== "Hi" || calls !== 1) throw new Error("not used");
+ * useAsciiDecoder(null); // back to TextDecoder
  * ```
  */
 export function useAsciiDecoder(decoder: AsciiDecoder | null): void {
@@ -161,8 +174,10 @@ export function useAsciiDecoder(decoder: AsciiDecoder | null): void {
  * @returns The string, or `null` if the bytes are not valid UTF-8.
  *
  * @example
- * ```ts ignore
- * decodeShortText(new Uint8Array([0x48, 0x69, 0]), 2); // "Hi"
+ * ```ts
+ * import { decodeShortText } from "./utf8.ts";
+ *
+ * if (decodeShortText(new Uint8Array([0x48, 0x69, 0]), 2) !== "Hi") throw new Error("Hi");
  * ```
  */
 export function decodeShortText(bytes: Uint8Array, length: number): string | null {
@@ -180,8 +195,10 @@ export function decodeShortText(bytes: Uint8Array, length: number): string | nul
  * all ASCII, with the runtime's ASCII decoder if there is one.
  *
  * @example
- * ```ts ignore
- * decodeAscii(new Uint8Array([0x48, 0x69, 0]), 2); // "Hi"
+ * ```ts
+ * import { decodeAscii } from "./utf8.ts";
+ *
+ * if (decodeAscii(new Uint8Array([0x48, 0x69, 0]), 2) !== "Hi") throw new Error("Hi");
  * ```
  */
 export function decodeAscii(bytes: Uint8Array, length: number): string {
@@ -195,8 +212,11 @@ export function decodeAscii(bytes: Uint8Array, length: number): string {
  * another way). For the short ASCII strings of HTTP heads.
  *
  * @example
- * ```ts ignore
- * asciiSlice(new Uint8Array([0x48, 0x69, 0x21]), 0, 2); // "Hi", or null without a runtime decoder
+ * ```ts
+ * import { asciiSlice } from "./utf8.ts";
+ *
+ * const hi = asciiSlice(new Uint8Array([0x48, 0x69, 0x21]), 0, 2); // "Hi", or null without a runtime decoder
+ * if (hi !== "Hi" && hi !== null) throw new Error("Hi");
  * ```
  */
 export function asciiSlice(bytes: Uint8Array, start: number, end: number): string | null {

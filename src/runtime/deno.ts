@@ -11,8 +11,7 @@
 import { streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { useMacrotask } from "../driver/slices.ts";
-import { binding } from "./mod.ts";
-import "./text.ts";
+import { binding } from "./binding.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,

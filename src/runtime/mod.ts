@@ -15,41 +15,11 @@
  * @module
  */
 
+import { binding, BINDING_VARIABLE, bindingValue, runtimeName } from "./binding.ts";
 import type { RuntimeAdapter } from "./types.ts";
 
-/** Which runtime this is. */
-export const runtimeName: "deno" | "bun" | "node" = "Deno" in globalThis
-  ? "deno"
-  : "Bun" in globalThis
-  ? "bun"
-  : "node";
-
-/** How connections are bound to the runtime's sockets. */
-export type Binding = "native" | "streams";
-
-const BINDING_VARIABLE = "WSD_BINDING";
-
-/** The raw value of WSD_BINDING, or undefined. */
-function bindingVariable(): string | undefined {
-  try {
-    if (runtimeName === "deno") {
-      const status = Deno.permissions.querySync({ name: "env", variable: BINDING_VARIABLE });
-      return status.state === "granted" ? Deno.env.get(BINDING_VARIABLE) : undefined;
-    }
-    const process = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-    return process?.env?.[BINDING_VARIABLE];
-  } catch {
-    return undefined;
-  }
-}
-
-const bindingValue = bindingVariable();
-
-/**
- * The binding in use: `WSD_BINDING` if set to `native` or `streams`, else
- * `native`. Any other value makes {@linkcode runtimeAdapter} reject.
- */
-export const binding: Binding = bindingValue === "streams" ? "streams" : "native";
+export { binding, runtimeName } from "./binding.ts";
+export type { Binding } from "./binding.ts";
 
 let adapter: Promise<RuntimeAdapter> | undefined;
 
@@ -61,8 +31,14 @@ export function runtimeAdapter(): Promise<RuntimeAdapter> {
         new TypeError(`Invalid ${BINDING_VARIABLE}=${JSON.stringify(bindingValue)}: use "native" or "streams"`),
       );
     }
-    if (runtimeName === "deno") return import("./deno.ts").then((m) => m.denoAdapter);
-    if (runtimeName === "bun" && binding === "native") return import("./bun.ts").then((m) => m.bunAdapter);
-    return import("./node.ts").then((m) => m.nodeAdapter);
+    // The runtime's text decoders go to the protocol layer once, with the
+    // adapter (loaded, like it, only when a socket is wanted).
+    const text = import("./text.ts").then((m) => m.installTextDecoders());
+    const loaded: Promise<RuntimeAdapter> = runtimeName === "deno"
+      ? import("./deno.ts").then((m) => m.denoAdapter)
+      : runtimeName === "bun" && binding === "native"
+      ? import("./bun.ts").then((m) => m.bunAdapter)
+      : import("./node.ts").then((m) => m.nodeAdapter);
+    return Promise.all([loaded, text]).then(([loadedAdapter]) => loadedAdapter);
   })();
 }

@@ -18,8 +18,7 @@ import { ResponseHeadParser, serializeResponseHead } from "../protocol/http1.ts"
 import { connectRequestHead, connectResponseError } from "../protocol/proxy.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
-import { binding } from "./mod.ts";
-import "./text.ts";
+import { binding } from "./binding.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,

@@ -1,9 +1,12 @@
 /**
  * Text decoding the runtimes do faster natively, handed down to the protocol
  * layer (which names no runtime): short ASCII messages are decoded with
- * `node:buffer`'s Latin-1 slice: for 32 bytes it takes 50 ns on Node, 35 on
- * Bun and 55 on Deno, where a fatal `TextDecoder` takes 95, 90 and 300.
- * Imported for its effect by the Node and Deno adapters (and so on Bun).
+ * `node:buffer`'s Latin-1 slice, which on every runtime costs a fraction of a
+ * fatal `TextDecoder` call for a short string (figures in bench/RESULTS.md,
+ * "Why the code is shaped this way").
+ *
+ * Nothing happens on import: `runtimeAdapter()` (`mod.ts`) calls
+ * {@linkcode installTextDecoders} once, when it loads the runtime's adapter.
  *
  * @module
  */
@@ -27,4 +30,7 @@ function latin1Decoder(): AsciiDecoder | null {
 /** The ASCII decoder this runtime hands to the protocol layer, or `null` (then `TextDecoder` is used). */
 export const asciiDecoder: AsciiDecoder | null = latin1Decoder();
 
-useAsciiDecoder(asciiDecoder);
+/** Hands this runtime's decoders to the protocol layer (`useAsciiDecoder`). */
+export function installTextDecoders(): void {
+  useAsciiDecoder(asciiDecoder);
+}

@@ -83,10 +83,14 @@ export interface Backplane {
  * holds the underlying error.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { BackplaneError, createHub, inProcessBackplane } from "@x/wsd/topics";
+ *
+ * const hub = createHub({ backplane: inProcessBackplane("app") });
  * hub.on("error", (error) => {
  *   if (error instanceof BackplaneError) console.warn("backplane:", error.message);
  * });
+ * await hub.close();
  * ```
  */
 export class BackplaneError extends Error {

@@ -16,8 +16,11 @@ import type { Backplane, BackplaneSink } from "./backplane.ts";
  * open: close the hub to release it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { BroadcastChannelBackplane, createHub } from "@x/wsd/topics";
+ *
  * const hub = createHub({ backplane: new BroadcastChannelBackplane("chat") });
+ * await hub.close();
  * ```
  */
 export class BroadcastChannelBackplane implements Backplane {

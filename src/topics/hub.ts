@@ -140,16 +140,19 @@ interface Outgoing {
  * theirs reach these. Make one with {@linkcode createHub}.
  *
  * @example A room
- * ```ts ignore
+ * ```ts
  * import { createHub, makeServer, serve } from "@x/wsd";
  *
  * const hub = createHub();
- * serve((request) => {
+ * const server = serve((request) => {
  *   const ws = makeServer(request);
  *   ws.on("open", () => hub.subscribe(ws, "room:1"));
  *   ws.on("message", (message) => hub.publish("room:1", message, { except: ws }));
  *   return ws.startConnection();
- * }, { port: 5000 });
+ * }, { port: 0 }); // port 0: any free port
+ * await server.ready;
+ * await server.close();
+ * await hub.close();
  * ```
  */
 export class Hub extends EventEmitter<HubEvents> {
@@ -482,7 +485,7 @@ export class Hub extends EventEmitter<HubEvents> {
  * a backplane over those of every process on it.
  *
  * @example A room
- * ```ts ignore
+ * ```ts
  * import { createHub, makeServer } from "@x/wsd";
  *
  * const hub = createHub();                                  // this process only

@@ -19,10 +19,14 @@ const buses = new Map<string, Set<InProcessBackplane>>();
  * to every other member subscribed to the topic, as a real backplane would.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { createHub, inProcessBackplane } from "@x/wsd/topics";
+ *
  * const a = createHub({ backplane: inProcessBackplane("app") });
  * const b = createHub({ backplane: inProcessBackplane("app") });
  * // a.publish("news", "hi") reaches the subscribers of a (now) and of b (a microtask later)
+ * a.publish("news", "hi");
+ * await Promise.all([a.close(), b.close()]);
  * ```
  */
 export class InProcessBackplane implements Backplane {

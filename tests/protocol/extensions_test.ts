@@ -60,6 +60,17 @@ describe("parseExtensions (RFC 6455 §9.1)", () => {
     }
   });
 
+  it('"any" quoted values: any RFC 9110 §5.6.4 quoted-string, the rest of the grammar unchanged', () => {
+    assert.deepEqual(parseExtensions('a; b="two, words", c; d="\\"x"', "any"), [
+      { name: "a", params: [["b", "two, words"]] },
+      { name: "c", params: [["d", '"x']] },
+    ]);
+    assert.equal(parseExtensions('a; b="two, words"'), null, "the default keeps RFC 6455 §9.1's token rule");
+    for (const bad of ['a; b="open', 'a; b="x\\', "a; =1", "a b", "a; b=", 'a; b="\u0001"', 'a; b="\\\u007f"']) {
+      assert.equal(parseExtensions(bad, "any"), null, bad);
+    }
+  });
+
   it("runs in linear time on hostile input (CVE-2020-7662 was a ReDoS here)", () => {
     const inputs = [
       "a" + ";b".repeat(200_000),

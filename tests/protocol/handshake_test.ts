@@ -802,6 +802,28 @@ describe("RFC 6455 §4.1: reading the server's opening handshake", () => {
     );
   });
 
+  it("fails on an extensions header that breaks the RFC 6455 §9.1 grammar", () => {
+    for (
+      const value of [
+        'permessage-deflate; x="a', // unclosed quoted string
+        'permessage-deflate; x="a\\', // a backslash that escapes nothing
+        "permessage-deflate; =1", // a parameter without a name
+        "permessage-deflate; a b", // two tokens in a row
+        "permessage-deflate x", // no ";" or "," between the name and a token
+        "permessage-deflate; x=", // "=" without a value
+      ]
+    ) {
+      expectFailed(
+        validateResponse(
+          101,
+          responseHeaders({ "Sec-WebSocket-Extensions": value }),
+          { ...expected, extensions: ["permessage-deflate"] },
+        ),
+        "is not a list of extensions",
+      );
+    }
+  });
+
   it("does not split extensions on commas inside quoted strings", () => {
     const value = 'permessage-deflate; x="a, b", permessage-deflate; y="\\", c"';
     assert.deepEqual(
