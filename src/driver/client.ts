@@ -551,8 +551,7 @@ export class Client extends WebSocketDriver {
       extensions: this.#deflate === null ? undefined : deflateOffer(this.#deflate),
     });
     if (url.username !== "" && !headers.has("authorization")) {
-      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-      headers.set("Authorization", `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(credentials)))}`);
+      headers.set("Authorization", basicAuthorization(url.username, url.password));
     }
     return headers;
   }

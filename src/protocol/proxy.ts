@@ -14,6 +14,8 @@
 
 import { serializeRequestHead } from "./http1.ts";
 import type { ResponseHead } from "./http1.ts";
+import { base64 } from "./syntax.ts";
+import { utf8Encoder } from "./utf8.ts";
 
 /** `hostname:port`, with brackets around an IPv6 address: the CONNECT target and its Host. */
 export function authority(hostname: string, port: number): string {
@@ -36,9 +38,7 @@ export function connectRequestHead(hostname: string, port: number, authorization
 /** `Basic` credentials (RFC 7617) for a user name and password as they appear in a URL (percent-encoded). */
 export function basicAuthorization(username: string, password: string): string {
   const credentials = `${decodeURIComponent(username)}:${decodeURIComponent(password)}`;
-  let binary = "";
-  for (const byte of new TextEncoder().encode(credentials)) binary += String.fromCharCode(byte);
-  return `Basic ${btoa(binary)}`;
+  return `Basic ${base64(utf8Encoder.encode(credentials))}`;
 }
 
 /**
