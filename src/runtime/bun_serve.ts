@@ -33,6 +33,7 @@ import type { UpgradeDefaults } from "../driver/server.ts";
 import { checkOptions } from "../driver/driver.ts";
 import type { HeartbeatOptions } from "../driver/driver.ts";
 import { checkAllowOrigins } from "../driver/origin.ts";
+import { DEFAULT_SERVE_HEARTBEAT } from "../driver/handler.ts";
 import type { AllowOrigins } from "../driver/origin.ts";
 
 /** What this adapter uses of Bun's `ServerWebSocket`. */
@@ -142,9 +143,6 @@ export interface WithWebSocketsOptions {
 }
 
 const OPTION_KEYS = ["heartbeat", "perMessageDeflate", "allowOrigins", "maxLength"];
-
-/** The heartbeat `serve()` gives by default (its DEFAULT_SERVE_HEARTBEAT; not imported, to keep this module light). */
-const DEFAULT_HEARTBEAT: HeartbeatOptions = { interval: 30_000, timeout: 30_000 };
 
 /** Bun's close reasons for a peer's violations, and what the driver calls them. */
 const BUN_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
@@ -295,7 +293,7 @@ export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocket
   }
   const deflate = options?.perMessageDeflate ?? false;
   if (typeof deflate !== "boolean") throw new TypeError("Invalid perMessageDeflate: expected true or false on Bun");
-  const heartbeat = options?.heartbeat ?? DEFAULT_HEARTBEAT;
+  const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
   if (options?.allowOrigins !== undefined) checkAllowOrigins(options.allowOrigins, "withWebSockets options");
   const defaults: UpgradeDefaults = { heartbeat, perMessageDeflate: deflate, allowOrigins: options?.allowOrigins };
 
