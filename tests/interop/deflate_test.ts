@@ -57,13 +57,17 @@ function describeMessage(m: string | Uint8Array): string {
   return typeof m === "string" ? `text(${m.length})` : `binary(${m.length})`;
 }
 
-/** Sends every message from `client` and checks each echo, in order. */
-async function exchange(client: Client, sent: Array<string | Uint8Array>): Promise<void> {
+/**
+ * Sends every message from `client` and checks each echo, in order, within
+ * `limit` ms (the at-size runs compress 17 MB each way with pako: seconds on a
+ * quiet machine, several times that on a loaded one).
+ */
+async function exchange(client: Client, sent: Array<string | Uint8Array>, limit = 10_000): Promise<void> {
   const recorder = watch(client);
   client.startConnection();
   await recorder.opened;
   for (const m of sent) client.send(m);
-  const echoes = await recorder.nextMessages(sent.length);
+  const echoes = await recorder.nextMessages(sent.length, limit);
   assert.equal(echoes.length, sent.length);
   for (let i = 0; i < sent.length; i++) {
     assert.deepEqual(echoes[i], sent[i], `echo ${i}: ${describeMessage(sent[i])}`);
@@ -167,15 +171,15 @@ function atSize(): Uint8Array[] {
 }
 
 describe("permessage-deflate at size: 1000 messages of 16 KiB–1 MiB with context takeover", () => {
-  it("our client with a ws server", async () => {
+  it("our client with a ws server", { timeout: 90_000 }, async () => {
     const server = await startWsServer({ perMessageDeflate: { threshold: 0 }, maxPayload: 1 << 24 });
     try {
-      await exchange(makeClient(server.url, { perMessageDeflate: true }), atSize());
+      await exchange(makeClient(server.url, { perMessageDeflate: true }), atSize(), 60_000);
     } finally {
       await server.close();
     }
   });
-  it("our server (node backend) with our client, each checking every byte", async () => {
+  it("our server (node backend) with our client, each checking every byte", { timeout: 90_000 }, async () => {
     const handle = serve((request) => {
       const server = makeServer(request, { perMessageDeflate: true });
       server.on("message", (m) => server.send(m));
@@ -183,7 +187,7 @@ describe("permessage-deflate at size: 1000 messages of 16 KiB–1 MiB with conte
     }, { port: 0, hostname: "127.0.0.1", backend: "node" });
     try {
       const { port } = await handle.ready;
-      await exchange(makeClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }), atSize());
+      await exchange(makeClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }), atSize(), 60_000);
     } finally {
       await handle.close();
     }

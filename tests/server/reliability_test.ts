@@ -237,7 +237,8 @@ describe("serve().close() while peers are sending", () => {
       };
       for (let i = 0; i < 4; i++) c.send(OP_TEXT, message);
     }
-    await delay(500);
+    // Every client mid-conversation before SIGTERM (seconds on a loaded machine).
+    for (let waited = 0; waited < 15_000 && !clients.every((c) => c.messages > 0); waited += 50) await delay(50);
     assert.ok(clients.every((c) => c.messages > 0), "every client got echoes before SIGTERM");
     child.kill("SIGTERM");
     const code = await withTimeout(child.exited, "the child to exit after SIGTERM", 15_000);
