@@ -56,8 +56,16 @@ stop_server() { # SIGTERM, 10 s to exit, then SIGKILL; returns 1 if it had to be
   wait "$pid" 2>/dev/null
   return $rc
 }
-stop_suite() { # the suite run in progress, if any (its own process group)
-  [ -n "$RPID" ] && kill -TERM -- "-$RPID" 2>/dev/null
+descendants() { # pid: its children, grandchildren, … (run.sh's `timeout` leaves its process group)
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+stop_suite() { # the suite run in progress, if any, and everything it started
+  [ -n "$RPID" ] || return 0
+  kill -TERM "$RPID" $(descendants "$RPID") 2>/dev/null
   RPID=""
 }
 trap 'stop_suite; stop_server; exit 130' INT TERM
@@ -105,7 +113,7 @@ for entry in "${EXAMPLES[@]}"; do
       status=1
     fi
     echo "$agent: ${cmd[*]} --port $port --hostname 127.0.0.1; run.sh --url ws://127.0.0.1:$port/ws --agent $agent${FULL[*]:+ --full}"
-    setsid "$SUITE/run.sh" --url "ws://127.0.0.1:$port/ws" --agent "$agent" "${FULL[@]}" \
+    "$SUITE/run.sh" --url "ws://127.0.0.1:$port/ws" --agent "$agent" "${FULL[@]}" \
       > "$OUT/logs/summary-$agent.txt" 2>&1 &
     RPID=$!
     wait "$RPID"

@@ -603,8 +603,8 @@ export interface ClientRecorder {
   readonly opened: Promise<void>;
   /** Resolves with the `close` event's code and reason (a fresh promise each time). */
   readonly closed: Promise<[code: number, reason: string]>;
-  /** Resolves once `n` messages arrived. */
-  nextMessages(n: number): Promise<Array<string | Uint8Array>>;
+  /** Resolves once `n` messages arrived (rejects after `limit` ms, default 10 s). */
+  nextMessages(n: number, limit?: number): Promise<Array<string | Uint8Array>>;
 }
 
 /** Records every event of `client`; add it before `startConnection()`. */
@@ -657,11 +657,12 @@ export function watch(client: Client): ClientRecorder {
     get closed() {
       return withTimeout(closed, "close", 15_000);
     },
-    nextMessages(n: number) {
+    nextMessages(n: number, limit?: number) {
       if (messages().length >= n) return Promise.resolve(messages());
       return withTimeout(
         new Promise((resolve) => waiters.push([n, resolve])),
         `${n} message(s) at the client`,
+        limit,
       );
     },
   };
