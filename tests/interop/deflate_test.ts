@@ -173,7 +173,7 @@ function atSize(): Uint8Array[] {
 }
 
 describe(`permessage-deflate at size: ${AT_SIZE} messages of 16 KiB–1 MiB with context takeover`, () => {
-  it("our client with a ws server", async () => {
+  it("our client with a ws server", { timeout: AT_SIZE_LIMIT }, async () => {
     const server = await startWsServer({ perMessageDeflate: { threshold: 0 }, maxPayload: 1 << 24 });
     try {
       await exchange(makeClient(server.url, { perMessageDeflate: true }), atSize(), AT_SIZE_LIMIT);
@@ -181,7 +181,7 @@ describe(`permessage-deflate at size: ${AT_SIZE} messages of 16 KiB–1 MiB with
       await server.close();
     }
   });
-  it("our server (node backend) with our client, each checking every byte", async () => {
+  it("our server (node backend) with our client, each checking every byte", { timeout: AT_SIZE_LIMIT }, async () => {
     const handle = serve((request) => {
       const server = makeServer(request, { perMessageDeflate: true });
       server.on("message", (m) => server.send(m));
@@ -194,19 +194,25 @@ describe(`permessage-deflate at size: ${AT_SIZE} messages of 16 KiB–1 MiB with
       await handle.close();
     }
   });
-  it("our client with a Python websockets server (12-bit windows, its defaults)", async () => {
-    const server = await startPythonEchoServer();
-    try {
-      const client = makeClient(server.url, { perMessageDeflate: true });
-      await exchange(client, atSize(), AT_SIZE_LIMIT);
-      assert.match(client.extensions, /^permessage-deflate/);
-      assert.doesNotMatch(client.extensions, /no_context_takeover/);
-    } finally {
-      await server.close();
-    }
-  });
+  it(
+    "our client with a Python websockets server (12-bit windows, its defaults)",
+    { timeout: AT_SIZE_LIMIT },
+    async () => {
+      const server = await startPythonEchoServer();
+      try {
+        const client = makeClient(server.url, { perMessageDeflate: true });
+        await exchange(client, atSize(), AT_SIZE_LIMIT);
+        assert.match(client.extensions, /^permessage-deflate/);
+        assert.doesNotMatch(client.extensions, /no_context_takeover/);
+      } finally {
+        await server.close();
+      }
+    },
+  );
   for (const backend of availableBackends().filter((b: BackendName) => b !== "deno")) {
-    it(`a Python websockets client with our server (backend ${backend}), every echo checked by Python`, async () => {
+    it(`a Python websockets client with our server (backend ${backend}), every echo checked by Python`, {
+      timeout: AT_SIZE_LIMIT,
+    }, async () => {
       const handle = serve((request) => {
         const server = makeServer(request, { perMessageDeflate: true });
         server.on("message", (m) => server.send(m));
