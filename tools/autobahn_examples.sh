@@ -23,7 +23,9 @@ ROOT=$PWD
 SUITE="${AUTOBAHN_DIR:-$ROOT/../shared/autobahn}"
 OUT="${AUTOBAHN_OUT:-${TMPDIR:-/tmp}/autobahn-reports}/examples"
 export PATH="$ROOT/tools/rt/node_modules/.bin:$PATH" NO_COLOR=1 RUST_BACKTRACE=0
-export AUTOBAHN_OUT="$OUT"
+# run.sh clears its report directory on every run: each run gets "$OUT/run",
+# and its report is moved to "$OUT/servers" afterwards.
+export AUTOBAHN_OUT="$OUT/run"
 
 ONLY="" FULL=()
 while [ $# -gt 0 ]; do
@@ -41,7 +43,7 @@ done
 EXAMPLES=("node_http.ts|node bun deno" "hono.ts|node bun deno" "bun_serve.ts|bun")
 
 mkdir -p "$OUT/logs"
-rm -rf "$OUT/servers"
+rm -rf "$OUT/servers" "$OUT/run"
 : > "$OUT/examples-timings.tsv"
 status=0
 SPID="" RPID=""
@@ -98,7 +100,7 @@ for entry in "${EXAMPLES[@]}"; do
       deno) cmd=(deno run -A "examples/$file") ;;
       *) cmd=("$runtime" "examples/$file") ;;
     esac
-    log="$OUT/logs/example-$agent.log"
+    log="$OUT/logs/example-$agent.log"   # (the suite's own logs: $OUT/run/logs)
     "${cmd[@]}" --port "$port" --hostname 127.0.0.1 > "$log" 2>&1 &
     SPID=$!
     if ! wait_port "$port"; then
@@ -118,7 +120,9 @@ for entry in "${EXAMPLES[@]}"; do
     RPID=$!
     wait "$RPID"
     RPID=""
-    cat "$OUT/timings.tsv" >> "$OUT/examples-timings.tsv" 2>/dev/null
+    cat "$OUT/run/timings.tsv" >> "$OUT/examples-timings.tsv" 2>/dev/null
+    mkdir -p "$OUT/servers"
+    [ -d "$OUT/run/servers/$agent" ] && mv "$OUT/run/servers/$agent" "$OUT/servers/"
     if ! stop_server; then
       echo "$agent: did not exit within 10 s of SIGTERM (killed)"
       status=1
