@@ -604,7 +604,7 @@ export interface ClientRecorder {
   readonly opened: Promise<void>;
   /** Resolves with the `close` event's code and reason (a fresh promise each time). */
   readonly closed: Promise<[code: number, reason: string]>;
-  /** Resolves once `n` messages arrived (within `limit` ms, 10 s by default). */
+  /** Resolves once `n` messages arrived (rejects after `limit` ms, default 10 s). */
   nextMessages(n: number, limit?: number): Promise<Array<string | Uint8Array>>;
 }
 

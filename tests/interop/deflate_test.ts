@@ -14,6 +14,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import process from "node:process";
 import { availableBackends, makeClient, makeServer, serve } from "../../mod.ts";
 import type { BackendName, Client, PerMessageDeflateOptions, Server } from "../../mod.ts";
 import { PYTHON, startFakeServer, startPythonEchoServer, startWsServer, watch } from "../client/_servers.ts";
@@ -57,12 +58,8 @@ function describeMessage(m: string | Uint8Array): string {
   return typeof m === "string" ? `text(${m.length})` : `binary(${m.length})`;
 }
 
-/**
- * Sends every message from `client` and checks each echo, in order, within
- * `limit` ms (the at-size runs compress 17 MB each way with pako: seconds on a
- * quiet machine, several times that on a loaded one).
- */
-async function exchange(client: Client, sent: Array<string | Uint8Array>, limit = 10_000): Promise<void> {
+/** Sends every message from `client` and checks each echo, in order (all of them within `limit` ms). */
+async function exchange(client: Client, sent: Array<string | Uint8Array>, limit?: number): Promise<void> {
   const recorder = watch(client);
   client.startConnection();
   await recorder.opened;
@@ -148,9 +145,14 @@ describe("permessage-deflate: our client with a ws server", () => {
   });
 });
 
+/** Messages per connection at size: 1000, or 10 000 with WSD_FUZZ_LONG=1 (minutes, not seconds). */
+const AT_SIZE = process.env.WSD_FUZZ_LONG === "1" ? 10_000 : 1000;
+/** How long the echoes of one at-size connection may take (a loaded 2-core CI box included). */
+const AT_SIZE_LIMIT = AT_SIZE * 60;
+
 /**
  * The Autobahn 12.2.x shape at size (the hand-written codec corrupted these):
- * 1000 binary messages, slices of slowly varying bytes (a bitmap's), 16 KiB
+ * AT_SIZE binary messages, slices of slowly varying bytes (a bitmap's), 16 KiB
  * mostly, every 100th 64 KiB, and one of 1 MiB, all with context takeover.
  */
 function atSize(): Uint8Array[] {
@@ -161,8 +163,8 @@ function atSize(): Uint8Array[] {
     return v;
   });
   const out: Uint8Array[] = [];
-  for (let k = 0, at = 0; k < 1000; k++) {
-    const size = k === 500 ? 1024 * 1024 : k % 100 === 0 ? 64 * 1024 : 16 * 1024;
+  for (let k = 0, at = 0; k < AT_SIZE; k++) {
+    const size = k === AT_SIZE / 2 ? 1024 * 1024 : k % 100 === 0 ? 64 * 1024 : 16 * 1024;
     if (at + size > image.length) at = 0;
     out.push(image.slice(at, at + size));
     at += size;
@@ -170,16 +172,16 @@ function atSize(): Uint8Array[] {
   return out;
 }
 
-describe("permessage-deflate at size: 1000 messages of 16 KiB–1 MiB with context takeover", () => {
-  it("our client with a ws server", { timeout: 90_000 }, async () => {
+describe(`permessage-deflate at size: ${AT_SIZE} messages of 16 KiB–1 MiB with context takeover`, () => {
+  it("our client with a ws server", { timeout: AT_SIZE_LIMIT }, async () => {
     const server = await startWsServer({ perMessageDeflate: { threshold: 0 }, maxPayload: 1 << 24 });
     try {
-      await exchange(makeClient(server.url, { perMessageDeflate: true }), atSize(), 60_000);
+      await exchange(makeClient(server.url, { perMessageDeflate: true }), atSize(), AT_SIZE_LIMIT);
     } finally {
       await server.close();
     }
   });
-  it("our server (node backend) with our client, each checking every byte", { timeout: 90_000 }, async () => {
+  it("our server (node backend) with our client, each checking every byte", { timeout: AT_SIZE_LIMIT }, async () => {
     const handle = serve((request) => {
       const server = makeServer(request, { perMessageDeflate: true });
       server.on("message", (m) => server.send(m));
@@ -187,11 +189,60 @@ describe("permessage-deflate at size: 1000 messages of 16 KiB–1 MiB with conte
     }, { port: 0, hostname: "127.0.0.1", backend: "node" });
     try {
       const { port } = await handle.ready;
-      await exchange(makeClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }), atSize(), 60_000);
+      await exchange(makeClient(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true }), atSize(), AT_SIZE_LIMIT);
     } finally {
       await handle.close();
     }
   });
+  it(
+    "our client with a Python websockets server (12-bit windows, its defaults)",
+    { timeout: AT_SIZE_LIMIT },
+    async () => {
+      const server = await startPythonEchoServer();
+      try {
+        const client = makeClient(server.url, { perMessageDeflate: true });
+        await exchange(client, atSize(), AT_SIZE_LIMIT);
+        assert.match(client.extensions, /^permessage-deflate/);
+        assert.doesNotMatch(client.extensions, /no_context_takeover/);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+  for (const backend of availableBackends().filter((b: BackendName) => b !== "deno")) {
+    it(`a Python websockets client with our server (backend ${backend}), every echo checked by Python`, {
+      timeout: AT_SIZE_LIMIT,
+    }, async () => {
+      const handle = serve((request) => {
+        const server = makeServer(request, { perMessageDeflate: true });
+        server.on("message", (m) => server.send(m));
+        return server.startConnection();
+      }, { port: 0, hostname: "127.0.0.1", backend });
+      try {
+        const { port } = await handle.ready;
+        const script = fileURLToPath(new URL("./_py_at_size_client.py", import.meta.url));
+        const child = spawn(PYTHON, [script, `ws://127.0.0.1:${port}/`, String(AT_SIZE)], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "", err = "";
+        child.stdout!.setEncoding("utf8").on("data", (s: string) => out += s);
+        child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        const code = await withTimeout(exited, "the Python client", AT_SIZE_LIMIT).catch((error) => {
+          child.kill();
+          throw error;
+        });
+        assert.equal(code, 0, `${out}\n${err}`);
+        const result = JSON.parse(out) as { extensions: string; echoes: number; mismatch: unknown };
+        assert.deepEqual(result.mismatch, null);
+        assert.equal(result.echoes, AT_SIZE);
+        assert.match(result.extensions, /^permessage-deflate/);
+        assert.doesNotMatch(result.extensions, /no_context_takeover/);
+      } finally {
+        await handle.close();
+      }
+    });
+  }
 });
 
 describe("permessage-deflate: ws clients against our server", () => {
