@@ -470,7 +470,7 @@ class WebSocketServer {
     if (this.#shuttingDown) return statusResponse(503, "Server shutting down");
     offerNativeUpgrade(request, null, this.#settings.nativeDefaults);
     const response = await this.#answer(request, info);
-    const server = serverForResponse(response);
+    const server = serverForResponse(request, response);
     if (server !== undefined) this.#track(server);
     return response;
   };
