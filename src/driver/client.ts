@@ -394,19 +394,14 @@ export class Client extends WebSocketDriver {
     }
   }
 
-  /**
-   * Connects to `url` and sends the handshake: attaches the driver once the
-   * answer is valid (returning `undefined`), returns the `Location` of a
-   * redirect to follow, or throws.
-   */
-  async #handshake(url: URL, signal: AbortSignal, credentials: boolean): Promise<string | null | undefined> {
+  /** Opens the TCP or TLS connection for `url` (through a proxy, if one applies). */
+  async #open(url: URL, signal: AbortSignal): Promise<Transport> {
     const adapter = await runtimeAdapter();
     const tls = url.protocol === "wss:";
     const hostname = unbracket(url.hostname);
     const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
-    let connection: Transport;
     try {
-      connection = await adapter.connect({
+      return await adapter.connect({
         hostname,
         port,
         tls,
@@ -422,6 +417,15 @@ export class Client extends WebSocketDriver {
       // A proxy's 4xx (407: credentials) stays; its 5xx (a target down) may pass.
       throw typeof status === "number" && status < 500 ? permanent(failure) : failure;
     }
+  }
+
+  /**
+   * Connects to `url` and sends the handshake: attaches the driver once the
+   * answer is valid (returning `undefined`), returns the `Location` of a
+   * redirect to follow, or throws.
+   */
+  async #handshake(url: URL, signal: AbortSignal, credentials: boolean): Promise<string | null | undefined> {
+    const connection = await this.#open(url, signal);
     this.#connection = connection;
     // The answer's head is read through a relay; the bytes after it go to the driver.
     const answer = readResponseHead(connection, url);
