@@ -35,12 +35,10 @@ import { acceptDeflateResponse, deflateConfig, deflateOffer, PERMESSAGE_DEFLATE 
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import { createClientRequestHeaders, generateKey, isToken, validateResponse } from "../protocol/handshake.ts";
 import type { HeaderFields } from "../protocol/handshake.ts";
-import { ResponseHeadParser, serializeRequestHead } from "../protocol/http1.ts";
-import type { ResponseHead } from "../protocol/http1.ts";
+import { serializeRequestHead } from "../protocol/http1.ts";
 import { Protocol } from "../protocol/protocol.ts";
 import { basicAuthorization } from "../protocol/proxy.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
-import { proxyFromEnvironment } from "../runtime/proxy.ts";
 import type { ProxyTarget } from "../runtime/types.ts";
 import {
   checkOptions,
@@ -56,7 +54,17 @@ import type { BinaryData, DriverEvents, DriverOptions, SendOptions } from "./dri
 import { backoffDelay, RECONNECT_CLOSE_CODES, reconnectPolicy } from "./reconnect.ts";
 import type { ReconnectOptions, ReconnectPolicy } from "./reconnect.ts";
 import { maxRedirects, REDIRECT_STATUSES, redirectTarget, sameOrigin, withoutCredentials } from "./redirect.ts";
-import { TransportRelay } from "./transport.ts";
+import {
+  describe,
+  isPermanent,
+  parseProxyUrl,
+  parseUrl,
+  permanent,
+  proxyTarget,
+  readErrorBody,
+  readResponseHead,
+  unbracket,
+} from "./client_handshake.ts";
 import type { Transport } from "./transport.ts";
 
 /** How long the connection and the opening handshake may take, by default. */
@@ -194,20 +202,6 @@ export interface HandshakeResponse {
    * for at most a second. Empty for a 101.
    */
   body: Uint8Array;
-}
-
-/** How much of the body of a refused handshake is kept in `response.body`. */
-const MAX_ERROR_BODY = 4096;
-
-/** How long the body of a refused handshake is waited for, in milliseconds. */
-const ERROR_BODY_TIMEOUT = 1000;
-
-/** Failures that another attempt would not mend (4xx, bad handshakes, redirect errors): never retried. */
-const PERMANENT = new WeakSet<Error>();
-
-function permanent(error: Error): Error {
-  PERMANENT.add(error);
-  return error;
 }
 
 /**
@@ -400,19 +394,14 @@ export class Client extends WebSocketDriver {
     }
   }
 
-  /**
-   * Connects to `url` and sends the handshake: attaches the driver once the
-   * answer is valid (returning `undefined`), returns the `Location` of a
-   * redirect to follow, or throws.
-   */
-  async #handshake(url: URL, signal: AbortSignal, credentials: boolean): Promise<string | null | undefined> {
+  /** Opens the TCP or TLS connection for `url` (through a proxy, if one applies). */
+  async #open(url: URL, signal: AbortSignal): Promise<Transport> {
     const adapter = await runtimeAdapter();
     const tls = url.protocol === "wss:";
     const hostname = unbracket(url.hostname);
     const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
-    let connection: Transport;
     try {
-      connection = await adapter.connect({
+      return await adapter.connect({
         hostname,
         port,
         tls,
@@ -428,31 +417,18 @@ export class Client extends WebSocketDriver {
       // A proxy's 4xx (407: credentials) stays; its 5xx (a target down) may pass.
       throw typeof status === "number" && status < 500 ? permanent(failure) : failure;
     }
+  }
+
+  /**
+   * Connects to `url` and sends the handshake: attaches the driver once the
+   * answer is valid (returning `undefined`), returns the `Location` of a
+   * redirect to follow, or throws.
+   */
+  async #handshake(url: URL, signal: AbortSignal, credentials: boolean): Promise<string | null | undefined> {
+    const connection = await this.#open(url, signal);
     this.#connection = connection;
     // The answer's head is read through a relay; the bytes after it go to the driver.
-    const parser = new ResponseHeadParser();
-    const answer = Promise.withResolvers<{ head: ResponseHead; transport: Transport }>();
-    answer.promise.catch(() => {});
-    const relay: TransportRelay = new TransportRelay(connection, {
-      data(chunk) {
-        const result = parser.push(chunk);
-        if (result.state === "incomplete") return;
-        if (result.state === "error") {
-          relay.handOff();
-          return answer.reject(
-            permanent(new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`)),
-          );
-        }
-        answer.resolve({ head: result.head, transport: relay.handOff(result.rest) });
-      },
-      end(error) {
-        answer.reject(
-          error === undefined
-            ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
-            : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
-        );
-      },
-    });
+    const answer = readResponseHead(connection, url);
     const onAbort = () => {
       answer.reject(signal.reason);
       connection.abort();
@@ -523,23 +499,7 @@ export class Client extends WebSocketDriver {
 
   /** The proxy to reach `url` through: the option, else the environment's. */
   #proxyFor(url: URL): ProxyTarget | undefined {
-    let proxy = this.#proxy;
-    if (proxy === false) return undefined;
-    if (proxy === undefined) {
-      const fromEnvironment = proxyFromEnvironment(url);
-      if (fromEnvironment === null) return undefined;
-      try {
-        proxy = parseProxyUrl(fromEnvironment, "proxy from the environment");
-      } catch (error) {
-        throw permanent(new Error(`Cannot connect to ${url}: ${(error as Error).message}`));
-      }
-    }
-    return {
-      hostname: unbracket(proxy.hostname),
-      port: proxy.port === "" ? 80 : Number(proxy.port),
-      authorization: proxy.username === "" ? undefined : basicAuthorization(proxy.username, proxy.password),
-      label: `${proxy.protocol}//${proxy.host}`,
-    };
+    return proxyTarget(this.#proxy, url);
   }
 
   #requestHeaders(key: string, url: URL = this.#target, credentials = true): Headers {
@@ -561,7 +521,7 @@ export class Client extends WebSocketDriver {
     this.#connection = null;
     if (this.readyState !== "connecting") return;
     const failure = error instanceof Error ? error : new Error(String(error));
-    if (!PERMANENT.has(failure) && this.#retry(failure)) return;
+    if (!isPermanent(failure) && this.#retry(failure)) return;
     this.#stopRetrying();
     this.failConnecting(failure);
   }
@@ -690,117 +650,6 @@ export function makeClient(url: string | URL, options?: ClientOptions): Client {
   return new Client(url, options);
 }
 
-/**
- * Reads the start of the body of a refused handshake (RFC 9112 §6.3): up to
- * `Content-Length`, the last chunk, or the end of the connection, keeping at
- * most {@linkcode MAX_ERROR_BODY} bytes and waiting at most
- * {@linkcode ERROR_BODY_TIMEOUT} ms. Never throws: what arrived is kept.
- */
-function readErrorBody(transport: Transport, headers: Headers): Promise<Uint8Array> {
-  const chunked = (headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked");
-  const declared = Number(headers.get("content-length") ?? NaN);
-  const length = chunked || !Number.isSafeInteger(declared) || declared < 0 ? Infinity : declared;
-  // Chunked framing takes some bytes of its own: keep room for it.
-  const limit = chunked ? MAX_ERROR_BODY * 2 : Math.min(length, MAX_ERROR_BODY);
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const complete = () => size >= limit || (chunked && endsChunked(parts, size));
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      transport.abort();
-      const raw = new Uint8Array(size);
-      let at = 0;
-      for (const part of parts) {
-        raw.set(part, at);
-        at += part.length;
-      }
-      const body = chunked ? dechunk(raw) : raw;
-      resolve(body.slice(0, Math.min(length, MAX_ERROR_BODY)));
-    };
-    const timer = setTimeout(finish, ERROR_BODY_TIMEOUT);
-    if (complete()) return finish();
-    // What came after the head arrives first; the connection failing keeps what arrived.
-    transport.start({
-      data(chunk) {
-        if (done) return;
-        parts.push(chunk);
-        size += chunk.length;
-        if (complete()) finish();
-      },
-      end: finish,
-    });
-  });
-}
-
-/** Whether the `size` bytes read so far end with the last chunk ("0\r\n\r\n"). */
-function endsChunked(parts: Uint8Array[], size: number): boolean {
-  const end = size === 5 ? "0\r\n\r\n" : "\r\n0\r\n\r\n";
-  let tail = "";
-  for (let i = parts.length - 1; i >= 0 && tail.length < end.length; i--) {
-    tail = String.fromCharCode(...parts[i].subarray(Math.max(0, parts[i].length - end.length))) + tail;
-  }
-  return tail.endsWith(end);
-}
-
-/** Removes chunked transfer coding (RFC 9112 §7.1), leniently: stops at anything malformed. */
-function dechunk(raw: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  let at = 0;
-  while (at < raw.length) {
-    let end = at;
-    while (end + 1 < raw.length && !(raw[end] === 0x0d && raw[end + 1] === 0x0a)) end++;
-    if (end + 1 >= raw.length) break;
-    const size = parseInt(String.fromCharCode(...raw.subarray(at, end)).split(";")[0].trim(), 16);
-    if (!Number.isFinite(size) || size <= 0) break;
-    const start = end + 2;
-    for (let i = start; i < Math.min(start + size, raw.length); i++) out.push(raw[i]);
-    at = start + size + 2;
-  }
-  return new Uint8Array(out);
-}
-
-/** Checks and normalizes a WebSocket URL (WHATWG WebSockets §3.1, "parse a WebSocket URL"). */
-function parseUrl(input: string | URL): URL {
-  if (typeof input !== "string" && !(input instanceof URL)) {
-    throw new TypeError(`Invalid WebSocket URL: expected a string or a URL, got ${typeof input}`);
-  }
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new TypeError(`Invalid WebSocket URL ${JSON.stringify(String(input))}: it cannot be parsed`);
-  }
-  if (url.protocol === "http:") url.protocol = "ws:";
-  else if (url.protocol === "https:") url.protocol = "wss:";
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    throw new TypeError(`Invalid WebSocket URL ${url}: the scheme must be ws:, wss:, http: or https:`);
-  }
-  if (url.hash !== "" || String(input).includes("#")) {
-    throw new TypeError(`Invalid WebSocket URL ${JSON.stringify(String(input))}: a fragment is not allowed`);
-  }
-  if (url.hostname === "") throw new TypeError(`Invalid WebSocket URL ${url}: it has no host`);
-  return url;
-}
-
-/** Checks a proxy URL: `http://[user:password@]host[:port]`. */
-function parseProxyUrl(value: string | URL, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`Invalid ${what} ${JSON.stringify(String(value))}: it cannot be parsed as a URL`);
-  }
-  if (url.protocol !== "http:") {
-    throw new TypeError(`Invalid ${what} ${url.protocol}//${url.host}: only http: proxies are supported`);
-  }
-  if (url.hostname === "") throw new TypeError(`Invalid ${what}: it has no host`);
-  return url;
-}
-
 /** The length of `text` in UTF-8, without encoding it. */
 function utf8Length(text: string): number {
   let length = text.length;
@@ -815,16 +664,4 @@ function utf8Length(text: string): number {
     } else length += 2;
   }
   return length;
-}
-
-function unbracket(hostname: string): string {
-  return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-  }
-  return String(error);
 }

@@ -32,9 +32,10 @@ import {
 } from "../protocol/http1.ts";
 import type { RequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
-import type { ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
+import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "./driver.ts";
 import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import type { UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
@@ -243,6 +244,30 @@ export function availableBackends(): BackendName[] {
  * ```
  */
 export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandle {
+  return new WebSocketServer(handler, serveSettings(handler, options)).handle();
+}
+
+/** What {@linkcode serve} runs with: its options checked, defaults filled in. */
+interface ServeSettings {
+  backend: BackendName;
+  /** The existing server to serve upgrades on, or `undefined` to listen. */
+  attachTo: UpgradeServer | undefined;
+  path: string | undefined;
+  listen: ListenOptions;
+  headTimeout: number;
+  maxHeadSize: number;
+  shutdownTimeout: number;
+  /** What the servers of raw-socket upgrades default to. */
+  defaults: UpgradeDefaults;
+  /** Deno's own socket: serve()'s heartbeat and compression do not apply there (see their docs). */
+  nativeDefaults: UpgradeDefaults;
+  /** The options as given (for `signal` and `onListen`). */
+  options: ServeOptions | undefined;
+  onError: (error: unknown) => Response | Promise<Response>;
+}
+
+/** Checks the arguments of {@linkcode serve}; throws what `serve()` throws for a mistake. */
+function serveSettings(handler: ServeHandler, options: ServeOptions | undefined): ServeSettings {
   if (typeof handler !== "function") throw new TypeError("Cannot serve: the handler must be a function");
   checkOptions(options, SERVE_OPTION_KEYS, "serve options");
   const attachTo = options?.server;
@@ -273,9 +298,6 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   if ((options?.cert === undefined) !== (options?.key === undefined)) {
     throw new TypeError("Invalid TLS options: cert and key go together");
   }
-  const headTimeout = options?.headTimeout ?? 10_000;
-  const maxHeadSize = options?.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
-  const shutdownTimeout = options?.shutdownTimeout ?? 5_000;
   const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
   const perMessageDeflate = options?.perMessageDeflate;
   deflateConfig(perMessageDeflate, "serve options"); // a bad setting fails here, not per request
@@ -285,159 +307,214 @@ export function serve(handler: ServeHandler, options?: ServeOptions): ServeHandl
   }
   const allowOrigins = options?.allowOrigins;
   if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "serve options");
-  // one object for every request
-  const defaults = { heartbeat, perMessageDeflate, onListenerError, allowOrigins };
-  // Deno's own socket: serve()'s heartbeat and compression do not apply there (see their docs).
-  const nativeDefaults = { allowOrigins, onListenerError };
-  const offer = (request: Request) => offerUpgrade(request, defaults);
-  const answer = answerWith(handler, options?.onError ?? internalError);
-
-  const sockets = new Set<Server>();
-  const connections = new Set<Transport>();
-  let addr: NetAddr | null = null;
-  let closing: Promise<void> | null = null;
-  let running: ServeBackend | null = null;
-  const finished = Promise.withResolvers<void>();
-
-  let shuttingDown = false;
-
-  /** Closes `server` with 1001 "going away": now if open, else once it opens. */
-  const goAway = (server: Server) => {
-    if (server.readyState === "connecting") server.once("open", () => goAway(server));
-    else if (server.readyState === "open") server.closeConnection(CloseCode.GOING_AWAY, "Server shutting down");
-  };
-
-  const track = (server: Server) => {
-    sockets.add(server);
-    server.once("close", () => sockets.delete(server));
-    // An upgrade whose handler was still running when close() began: without
-    // this it would stay open, and keep the listener's close waiting for it.
-    if (shuttingDown) goAway(server);
-  };
-
-  const listen: ListenOptions = {
-    hostname: options?.hostname ?? "0.0.0.0",
-    port,
-    cert: options?.cert,
-    key: options?.key,
-  };
-
-  const httpContext = { answer, offerUpgrade: offer, completeUpgrade, track };
-  // Attached at once, so that no upgrade is missed while the adapter loads.
-  const attached = attachTo === undefined ? null : attachUpgrades(attachTo, path, httpContext);
-
-  const ready = (async (): Promise<NetAddr> => {
-    if (attached !== null) {
-      running = attached;
-      addr = await attached.listening;
-      options?.onListen?.(addr);
-      return addr;
-    }
-    const adapter = await runtimeAdapter();
-    try {
-      running = await listenOn(adapter, backend);
-    } catch (error) {
-      throw listenFailure(error, listen);
-    }
-    addr = running.addr;
-    options?.onListen?.(addr);
-    return addr;
-  })();
-
-  async function listenOn(adapter: RuntimeAdapter, backend: BackendName): Promise<ServeBackend> {
-    if (backend === "tcp") {
-      return await adapter.listenTcp(listen, (connection, remoteAddr) => {
-        connections.add(connection);
-        serveConnection(connection, remoteAddr, listen.cert !== undefined, {
-          answer,
-          track,
-          headTimeout,
-          maxHeadSize,
-          offer,
-        }).finally(() => connections.delete(connection));
-      });
-    } else if (backend === "node") {
-      return await adapter.listenHttp(listen, httpContext);
-    } else {
-      return await adapter.listenNative!(listen, async (request, info) => {
-        // This listener stops last (see close()); meanwhile, refuse.
-        if (shuttingDown) return statusResponse(503, "Server shutting down");
-        offerNativeUpgrade(request, null, nativeDefaults);
-        const response = await answer(request, info);
-        const server = serverForResponse(response);
-        if (server !== undefined) track(server);
-        return response;
-      });
-    }
-  }
-  // Whether the caller watches `ready` or `finished`: if not, a failure to
-  // listen is thrown where nobody can miss it (`serve(h, { port })` with the
-  // port taken used to end the process quietly with status 0).
-  let watched = false;
-  ready.catch((error) => {
-    finished.reject(error);
-    if (!watched) {
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-  });
-  // A listen failure rejects both promises; a caller that handles `ready`
-  // alone must not get an unhandled rejection (which ends the process).
-  finished.promise.catch(() => {});
-
-  const close = (): Promise<void> => {
-    watched = true; // a server closed before it listened needs no loud failure
-    return closing ??= (async () => {
-      shuttingDown = true;
-      // (An existing server may never listen: its upgrade listener is what stops.)
-      if (attached === null) await ready.catch(() => {});
-      // The runtime's own server (the native backend) sends its own close
-      // frame to upgraded sockets when it stops, before ours: the sockets
-      // would then report 1005 instead of 1001. So it stops last; the others
-      // stop accepting first.
-      const stopped = backend === "deno" ? undefined : running?.close();
-      for (const server of sockets) goAway(server);
-      const all = [...sockets].map((s) =>
-        new Promise<void>((resolve) => s.readyState === "closed" ? resolve() : s.once("close", () => resolve()))
-      );
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, shutdownTimeout));
-      await Promise.race([Promise.all(all), deadline]);
-      for (const connection of connections) connection.abort();
-      // The listener's own close may wait for requests still in a handler (or
-      // a response body still streaming): it gets what is left of the time.
-      const stopping = stopped ?? running?.close();
-      await Promise.race([stopping, deadline]);
-      clearTimeout(timer);
-      // Then what is left is torn down: upgraded connections (no longer in
-      // `connections`), and whatever the listener still holds.
-      for (const server of sockets) server.terminate();
-      running?.closeAll?.();
-      await stopping;
-      finished.resolve();
-    })();
-  };
-  options?.signal?.addEventListener("abort", () => close(), { once: true });
-
   return {
     backend,
-    get ready() {
-      watched = true;
-      return ready;
-    },
-    get addr() {
-      return addr;
-    },
-    get port() {
-      return addr?.port ?? 0;
-    },
-    close,
-    get finished() {
-      watched = true;
-      return finished.promise;
-    },
+    attachTo,
+    path,
+    listen: { hostname: options?.hostname ?? "0.0.0.0", port, cert: options?.cert, key: options?.key },
+    headTimeout: options?.headTimeout ?? 10_000,
+    maxHeadSize: options?.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
+    shutdownTimeout: options?.shutdownTimeout ?? 5_000,
+    // one object for every request
+    defaults: { heartbeat, perMessageDeflate, onListenerError, allowOrigins },
+    nativeDefaults: { allowOrigins, onListenerError },
+    options,
+    onError: options?.onError ?? internalError,
   };
+}
+
+/** Closes `server` with 1001 "going away": now if open, else once it opens. */
+function goAway(server: Server): void {
+  if (server.readyState === "connecting") server.once("open", () => goAway(server));
+  else if (server.readyState === "open") server.closeConnection(CloseCode.GOING_AWAY, "Server shutting down");
+}
+
+/**
+ * What {@linkcode serve} starts (as ws's `WebSocketServer`, python-websockets'
+ * `Server`): one listener on one backend (or the upgrades of an existing
+ * server), the WebSockets it upgraded, and their shutdown. Its
+ * {@linkcode WebSocketServer.handle} is what `serve()` returns.
+ */
+class WebSocketServer {
+  readonly #settings: ServeSettings;
+  readonly #answer: (request: Request, info: ServeHandlerInfo) => Promise<Response>;
+  /** The open (or opening) WebSockets this server upgraded. */
+  readonly #sockets = new Set<Server>();
+  /** The tcp backend's connections still in their HTTP part (head, handler, plain answer). */
+  readonly #connections = new Set<Transport>();
+  /** What the node backend, and an existing server, need from this one. */
+  readonly #httpContext: HttpBackendContext;
+  /** The upgrades of an existing server (the `server` option), else `null`. */
+  readonly #attached: (ServeBackend & { listening: Promise<NetAddr> }) | null;
+  #running: ServeBackend | null = null;
+  #addr: NetAddr | null = null;
+  readonly #ready: Promise<NetAddr>;
+  readonly #finished = Promise.withResolvers<void>();
+  #closing: Promise<void> | null = null;
+  #shuttingDown = false;
+  /**
+   * Whether the caller watches `ready` or `finished`: if not, a failure to
+   * listen is thrown where nobody can miss it (`serve(h, { port })` with the
+   * port taken used to end the process quietly with status 0).
+   */
+  #watched = false;
+
+  constructor(handler: ServeHandler, settings: ServeSettings) {
+    this.#settings = settings;
+    this.#answer = answerWith(handler, settings.onError);
+    this.#httpContext = {
+      answer: this.#answer,
+      offerUpgrade: this.#offer,
+      completeUpgrade,
+      track: this.#track,
+    };
+    // Attached at once, so that no upgrade is missed while the adapter loads.
+    this.#attached = settings.attachTo === undefined
+      ? null
+      : attachUpgrades(settings.attachTo, settings.path, this.#httpContext);
+    this.#ready = this.#listen();
+    this.#ready.catch((error) => {
+      this.#finished.reject(error);
+      if (!this.#watched) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    });
+    // A listen failure rejects both promises; a caller that handles `ready`
+    // alone must not get an unhandled rejection (which ends the process).
+    this.#finished.promise.catch(() => {});
+    settings.options?.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** The {@linkcode ServeHandle} of this server, what `serve()` returns. */
+  handle(): ServeHandle {
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    return {
+      backend: this.#settings.backend,
+      get ready() {
+        self.#watched = true;
+        return self.#ready;
+      },
+      get addr() {
+        return self.#addr;
+      },
+      get port() {
+        return self.#addr?.port ?? 0;
+      },
+      close: () => this.close(),
+      get finished() {
+        self.#watched = true;
+        return self.#finished.promise;
+      },
+    };
+  }
+
+  /** Marks a request of a raw-socket backend as one this server upgrades. */
+  readonly #offer = (request: Request): void => offerUpgrade(request, this.#settings.defaults);
+
+  /** Keeps an upgraded server until it closes, so that close() can send it away. */
+  readonly #track = (server: Server): void => {
+    this.#sockets.add(server);
+    server.once("close", () => this.#sockets.delete(server));
+    // An upgrade whose handler was still running when close() began: without
+    // this it would stay open, and keep the listener's close waiting for it.
+    if (this.#shuttingDown) goAway(server);
+  };
+
+  /** Starts listening (or waits for the existing server to); resolves with the address. */
+  async #listen(): Promise<NetAddr> {
+    const attached = this.#attached;
+    let addr: NetAddr;
+    if (attached !== null) {
+      this.#running = attached;
+      addr = this.#addr = await attached.listening;
+    } else {
+      const adapter = await runtimeAdapter();
+      try {
+        this.#running = await this.#listenOn(adapter);
+      } catch (error) {
+        throw listenFailure(error, this.#settings.listen);
+      }
+      addr = this.#addr = this.#running.addr;
+    }
+    this.#settings.options?.onListen?.(addr);
+    return addr;
+  }
+
+  /** The listener of the chosen backend. */
+  async #listenOn(adapter: RuntimeAdapter): Promise<ServeBackend> {
+    const { backend, listen } = this.#settings;
+    if (backend === "tcp") return await adapter.listenTcp(listen, this.#acceptTcp);
+    if (backend === "node") return await adapter.listenHttp(listen, this.#httpContext);
+    return await adapter.listenNative!(listen, this.#answerNative);
+  }
+
+  /** One connection of the tcp backend, tracked until its HTTP part is over. */
+  readonly #acceptTcp = (connection: Transport, remoteAddr: NetAddr): void => {
+    const { listen, headTimeout, maxHeadSize } = this.#settings;
+    this.#connections.add(connection);
+    serveConnection(connection, remoteAddr, listen.cert !== undefined, {
+      answer: this.#answer,
+      track: this.#track,
+      headTimeout,
+      maxHeadSize,
+      offer: this.#offer,
+    }).finally(() => this.#connections.delete(connection));
+  };
+
+  /** One request of the deno backend (Deno's `serve`). */
+  readonly #answerNative = async (request: Request, info: ServeHandlerInfo): Promise<Response> => {
+    // This listener stops last (see close()); meanwhile, refuse.
+    if (this.#shuttingDown) return statusResponse(503, "Server shutting down");
+    offerNativeUpgrade(request, null, this.#settings.nativeDefaults);
+    const response = await this.#answer(request, info);
+    const server = serverForResponse(request, response);
+    if (server !== undefined) this.#track(server);
+    return response;
+  };
+
+  /**
+   * Stops accepting, closes every open WebSocket with 1001 "going away", waits
+   * up to `shutdownTimeout` for them, then ends what is left. Once only: a
+   * second call gets the same promise.
+   */
+  close(): Promise<void> {
+    this.#watched = true; // a server closed before it listened needs no loud failure
+    return this.#closing ??= this.#shutdown();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#shuttingDown = true;
+    // (An existing server may never listen: its upgrade listener is what stops.)
+    if (this.#attached === null) await this.#ready.catch(() => {});
+    const running = this.#running;
+    // The runtime's own server (the native backend) sends its own close
+    // frame to upgraded sockets when it stops, before ours: the sockets
+    // would then report 1005 instead of 1001. So it stops last; the others
+    // stop accepting first.
+    const stopped = this.#settings.backend === "deno" ? undefined : running?.close();
+    for (const server of this.#sockets) goAway(server);
+    const all = [...this.#sockets].map((s) =>
+      new Promise<void>((resolve) => s.readyState === "closed" ? resolve() : s.once("close", () => resolve()))
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#settings.shutdownTimeout));
+    await Promise.race([Promise.all(all), deadline]);
+    for (const connection of this.#connections) connection.abort();
+    // The listener's own close may wait for requests still in a handler (or
+    // a response body still streaming): it gets what is left of the time.
+    const stopping = stopped ?? running?.close();
+    await Promise.race([stopping, deadline]);
+    clearTimeout(timer);
+    // Then what is left is torn down: upgraded connections (no longer in
+    // `connections`), and whatever the listener still holds.
+    for (const server of this.#sockets) server.terminate();
+    running?.closeAll?.();
+    await stopping;
+    this.#finished.resolve();
+  }
 }
 
 interface ConnectionContext {

@@ -141,43 +141,6 @@ const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
-/**
- * Requests a handler may upgrade with the runtime's own WebSocket (Bun.serve
- * through `withWebSockets`, the `deno` backend of `serve()`): the upgrade to
- * use (`null`: Deno's own) and the defaults of their servers.
- */
-const nativeOffers = new WeakMap<Request, { upgrader: NativeUpgrader | null; defaults: UpgradeDefaults }>();
-
-/**
- * Marks `request` as one that the runtime's own WebSocket will serve, with
- * `upgrader` (or, for `null`, Deno's `upgradeWebSocket`) and the defaults of
- * its server. For runtime adapters only.
- */
-export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
-  nativeOffers.set(request, { upgrader, defaults });
-}
-
-/**
- * Whether `ws` is a server on a runtime's own socket (which frames messages
- * itself: a frame encoded for many cannot be handed to it). Internal, for
- * the topics hub.
- */
-export let onNativeSocket: (ws: unknown) => boolean;
-
-/** Responses of native upgrades, to the server they belong to. */
-const nativeResponses = new WeakMap<Response, Server>();
-
-/**
- * The server whose `startConnection()` made `response` through the runtime's
- * own upgrade, if any: lets a backend track the connection. For backends only.
- */
-export function serverForResponse(response: Response): Server | undefined {
-  return nativeResponses.get(response);
-}
-
-/** Requests whose backend will complete an upgrade itself. */
-const offered = new WeakMap<Request, UpgradeDefaults>();
-
 /** Options a backend applies to the servers of its requests, unless the handler sets them. */
 export interface UpgradeDefaults {
   /** The heartbeat of `serve()`, or `false` for none. */
@@ -189,18 +152,92 @@ export interface UpgradeDefaults {
   /** The origins `serve()` allows. */
   allowOrigins?: AllowOrigins;
 }
-/** Offered requests whose server made its upgrade answer, with that answer. */
-const upgrades = new WeakMap<Request, { server: Server; protocol: string | null; response: Response }>();
-/** Fails a server whose upgrade answer the handler did not return (set by the class, which may). */
-let failUpgrade: (server: Server, error: Error) => void;
+
+/** One upgrade in flight: a request a backend offered, and what its server answered. */
+interface Upgrade {
+  /** What the servers of this request default to. */
+  readonly defaults: UpgradeDefaults;
+  /**
+   * `null`: the backend has the raw socket, writes the 101 head and runs the
+   * driver itself ({@linkcode offerUpgrade}). Otherwise the runtime's own
+   * socket serves it, through `upgrader` (`null`: Deno's `upgradeWebSocket`)
+   * ({@linkcode offerNativeUpgrade}).
+   */
+  readonly native: { readonly upgrader: NativeUpgrader | null } | null;
+  /** The server's answer, once its `startConnection()` made it (`null` before, and once taken). */
+  answer: { server: Server; protocol: string | null; response: Response } | null;
+}
+
+/**
+ * The registry of upgrades, the one place where a backend and the servers its
+ * handler makes meet (a handler passes them nothing but the request and the
+ * response). Keyed by the request; a request is offered once, by the backend
+ * that received it, before its handler runs.
+ *
+ * | step | who | reads / writes |
+ * |---|---|---|
+ * | offer | {@linkcode offerUpgrade} (serve()'s tcp and node backends, `attachUpgrades`), {@linkcode offerNativeUpgrade} (serve()'s deno backend, `withWebSockets` on Bun) | writes the entry: defaults and kind |
+ * | make | the `Server` constructor | reads `defaults` (serve()'s heartbeat, compression, origins, onListenerError) |
+ * | start | `Server.startConnection()` | reads the kind; writes `answer` (a raw offer's 101 stand-in, or the runtime's upgrade response) |
+ * | complete | {@linkcode completeUpgrade} (raw backends) | reads `answer` and clears it (one upgrade per answer) |
+ * | track | {@linkcode serverForResponse} (serve()'s deno backend) | reads `answer` |
+ *
+ * Dropped with the request: a WeakMap, so an upgrade that is never completed
+ * (the handler threw, the client went away) leaves nothing behind. A request
+ * no backend offered (Deno's `serve` used directly, Deno Deploy) has no entry:
+ * its server uses the runtime's built-in upgrade, if any, and no defaults.
+ */
+const upgradeRegistry = new WeakMap<Request, Upgrade>();
 
 /**
  * Marks `request` as coming from a backend with a raw socket, which will write
  * the 101 answer and run the connection itself. For backends only.
  */
 export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}): void {
-  offered.set(request, defaults);
+  upgradeRegistry.set(request, { defaults, native: null, answer: null });
 }
+
+/**
+ * Marks `request` as one that the runtime's own WebSocket will serve, with
+ * `upgrader` (or, for `null`, Deno's `upgradeWebSocket`) and the defaults of
+ * its server. For runtime adapters only.
+ */
+export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
+  upgradeRegistry.set(request, { defaults, native: { upgrader }, answer: null });
+}
+
+/**
+ * The server whose `startConnection()` made `response` for `request` through
+ * the runtime's own upgrade, if any: lets a backend track the connection. For
+ * backends only.
+ */
+export function serverForResponse(request: Request, response: Response): Server | undefined {
+  const upgrade = upgradeRegistry.get(request);
+  if (upgrade === undefined || upgrade.native === null || upgrade.answer?.response !== response) return undefined;
+  return upgrade.answer.server;
+}
+
+/**
+ * Whether `ws` is a server on a runtime's own socket (which frames messages
+ * itself: a frame encoded for many cannot be handed to it). Internal, for
+ * the topics hub.
+ */
+export function onNativeSocket(ws: unknown): boolean {
+  return friend.onNativeSocket(ws);
+}
+
+/**
+ * What this module's functions may do with a `Server`'s private and protected
+ * members: set by the class's one `static {}` block (the driver layer's
+ * friend-access pattern, as `useExtensions` in driver.ts), so that none of it
+ * is public API.
+ */
+let friend: {
+  /** Fails a server whose upgrade answer the handler did not return. */
+  failUpgrade(server: Server, error: Error): void;
+  /** See {@linkcode onNativeSocket}. */
+  onNativeSocket(ws: unknown): boolean;
+};
 
 /**
  * What a backend does with a handler's response to an offered request: if it
@@ -213,14 +250,15 @@ export function completeUpgrade(
   request: Request,
   response: Response,
 ): { headers: Headers; server: Server; start: (transport: Transport) => void } | null {
-  const upgrade = upgrades.get(request);
-  if (upgrade === undefined) return null;
-  upgrades.delete(request);
-  const { server, protocol } = upgrade;
-  if (response !== upgrade.response && !isCopyOf(response, upgrade.response)) {
+  const upgrade = upgradeRegistry.get(request);
+  if (upgrade === undefined || upgrade.native !== null || upgrade.answer === null) return null;
+  const answer = upgrade.answer;
+  upgrade.answer = null;
+  const { server, protocol } = answer;
+  if (response !== answer.response && !isCopyOf(response, answer.response)) {
     // The handler (or a middleware around it) answered something else: this
     // connection will never open, and says so.
-    failUpgrade(
+    friend.failUpgrade(
       server,
       new HandshakeError(response.status, `The handler answered ${response.status}, not the upgrade`),
     );
@@ -256,7 +294,10 @@ function isCopyOf(response: Response, upgrade: Response): boolean {
  */
 export class Server extends WebSocketDriver {
   static {
-    failUpgrade = (server, error) => server.failConnecting(error);
+    friend = {
+      failUpgrade: (server, error) => server.failConnecting(error),
+      onNativeSocket: (ws) => ws instanceof Server && ws.#native !== null,
+    };
   }
 
   /** The upgrade request: URL, headers, for routing and authorization. */
@@ -282,10 +323,6 @@ export class Server extends WebSocketDriver {
   /** Which of `#pending` were sent with `compress: false` (their indexes). */
   #pendingPlain: Set<number> | null = null;
 
-  static {
-    onNativeSocket = (ws) => ws instanceof Server && ws.#native !== null;
-  }
-
   /**
    * Checks the options; nothing is answered until
    * {@linkcode Server.startConnection}.
@@ -299,7 +336,7 @@ export class Server extends WebSocketDriver {
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
     const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins, ...driverOptions } = options ?? {};
-    const defaults = offered.get(request) ?? nativeOffers.get(request)?.defaults;
+    const defaults = upgradeRegistry.get(request)?.defaults;
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
     super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
@@ -344,7 +381,8 @@ export class Server extends WebSocketDriver {
       }
     }
     const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
-    if (offered.has(request)) {
+    const upgrade = upgradeRegistry.get(request);
+    if (upgrade !== undefined && upgrade.native === null) {
       let extensions: string | null = null;
       if (this.#deflate !== null && check.extensions !== null) {
         const offers = parseExtensions(check.extensions);
@@ -374,7 +412,7 @@ export class Server extends WebSocketDriver {
       // Fetch cannot make a 101 response: this 200 stands for it, and the
       // backend writes the real head (see completeUpgrade).
       const response = new Response(null, { status: 200, headers });
-      upgrades.set(request, { server: this, protocol, response });
+      upgrade.answer = { server: this, protocol, response };
       return response;
     }
     const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
@@ -385,8 +423,7 @@ export class Server extends WebSocketDriver {
       : heartbeat === false
       ? 0
       : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
-    const upgrade = nativeOffers.get(request)?.upgrader ?? nativeUpgrade;
-    const native = upgrade(request, headers, { idleTimeout });
+    const native = (upgrade?.native?.upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
@@ -409,7 +446,7 @@ export class Server extends WebSocketDriver {
     this.#pending = NOTHING_PENDING;
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
-    nativeResponses.set(native.response, this);
+    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response };
     return native.response;
   }
 
