@@ -26,8 +26,7 @@
  * @module
  */
 
-import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
-import { isValidCloseCode } from "../protocol/close.ts";
+import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
 import { releaseFrame } from "../protocol/frame.ts";
@@ -36,9 +35,26 @@ import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
 import { ListenerError } from "./errors.ts";
+import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
+import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
+import { closeArguments, driverSettings, sendCompress, toBytes, typeName } from "./options.ts";
+import type { CloseInfo, DriverOptions, DriverSettings, SendOptions, SendQueuePolicy } from "./options.ts";
 import { SliceQueue } from "./slices.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
+
+export { CloseError } from "./iteration.ts";
+export {
+  checkOptions,
+  closeArguments,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_INCOMING_HIGH_WATER_MARK,
+  DEFAULT_OUTGOING_HIGH_WATER_MARK,
+  DRIVER_OPTION_KEYS,
+  sendCompress,
+  toBytes,
+} from "./options.ts";
+export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions, SendQueuePolicy } from "./options.ts";
 
 /**
  * The key of the driver's internal method that queues a frame encoded once
@@ -46,9 +62,6 @@ import type { StreamPair, Transport, TransportSink } from "./transport.ts";
  * entry points: it is not public API.
  */
 export const sendEncodedFrame: unique symbol = Symbol("wsd.sendEncodedFrame");
-
-/** How long the closing handshake may take before the transport is torn down. */
-export const DEFAULT_CLOSE_TIMEOUT = 5_000;
 
 /** The states of a connection, as the seed names them. */
 export type ReadyState = "connecting" | "open" | "closing" | "closed";
@@ -84,106 +97,6 @@ export type DriverEvents = {
   reconnecting: [attempt: number, delay: number, cause: Error];
 };
 
-/** Options of one `send`, `sendText` or `sendBinary`. */
-export interface SendOptions {
-  /**
-   * `false` sends this message uncompressed even when permessage-deflate was
-   * agreed and the message is over its `threshold` (data that is compressed
-   * already, such as images, gains nothing). Without permessage-deflate it
-   * changes nothing.
-   *
-   * @default {true}
-   */
-  compress?: boolean;
-}
-
-/**
- * Reads {@linkcode SendOptions}: whether the message may be compressed.
- *
- * @throws {TypeError} for an unknown key or a `compress` that is not a boolean.
- */
-export function sendCompress(options: SendOptions): boolean {
-  checkOptions(options, ["compress"], "send options");
-  const { compress } = options;
-  if (compress !== undefined && typeof compress !== "boolean") {
-    throw new TypeError(`Cannot send: compress must be true or false, got ${typeName(compress)}`);
-  }
-  return compress !== false;
-}
-
-/** Options every connection takes. */
-export interface DriverOptions {
-  /**
-   * The largest message accepted, in bytes. A larger one closes the connection
-   * with 1009, decided from the frame headers before the payload is buffered.
-   *
-   * @default {0x3ffffff}
-   */
-  maxLength?: number;
-  /**
-   * Milliseconds the closing handshake may take, from the close frame sent or
-   * received until the transport is finished in both directions; then it is
-   * torn down.
-   *
-   * @default {5000}
-   */
-  closeTimeout?: number;
-  /**
-   * Where a client's masking keys come from. For tests only: the default draws
-   * each key from `crypto.getRandomValues`, as RFC 6455 §5.3 requires.
-   */
-  maskKey?: () => Uint8Array;
-  /**
-   * Keepalive with dead-peer detection: after `interval` ms without any input
-   * a ping is sent (silence is checked every quarter interval, so the ping
-   * goes out between `interval` and 1.25 × `interval` after the last input:
-   * no clock is read per message); if nothing at all arrives within `timeout`
-   * ms after it, the connection emits `error` (`WSD_ERR_HEARTBEAT_TIMEOUT`)
-   * and is dropped (`close` with 1006). Off by default (`serve()` turns it on for its
-   * servers: see its `heartbeat` option); `false` turns it off.
-   *
-   * @default {undefined}
-   */
-  heartbeat?: HeartbeatOptions | false;
-  /**
-   * Bytes of received messages that a message iterator (`for await … of ws`)
-   * may hold unread; past that the driver stops reading the socket, so TCP
-   * backpressure slows the peer down, and reads again once the iterator caught
-   * up to half of it. Events (`on("message")`) are not affected.
-   *
-   * @default {1048576}
-   */
-  incomingHighWaterMark?: number;
-  /**
-   * Bytes of sent data waiting for the socket (`bufferedAmount`) above which
-   * {@linkcode WebSocketDriver.drained} waits and `writable` applies
-   * backpressure; `drain` is emitted when it falls back to this or below.
-   *
-   * @default {1048576}
-   */
-  outgoingHighWaterMark?: number;
-  /**
-   * What a send does while `bufferedAmount` is over `outgoingHighWaterMark`;
-   * see {@linkcode SendQueuePolicy}. (`writable` always waits.)
-   *
-   * @default {"buffer"}
-   */
-  sendQueuePolicy?: SendQueuePolicy;
-  /**
-   * What happens when one of this connection's listeners throws (or an
-   * `async` listener's promise rejects). By default (`false`) the connection
-   * is closed with 1011 and the exception is reported as a
-   * {@linkcode ListenerError} (the `error` event; on servers of `serve()`
-   * also its `onListenerError`; on stderr when nobody listens), so one
-   * connection's bug never ends the process. `true` rethrows it from a
-   * microtask instead, as an uncaught exception (which ends the process on
-   * Node and Deno), and leaves the connection alone.
-   *
-   * @default {false}
-   */
-  rethrowListenerErrors?: boolean;
-}
-
 /**
  * Records the extensions a handshake agreed on, before `attach()`: with
  * permessage-deflate, the compression state of the connection. For the server
@@ -194,97 +107,6 @@ export let useExtensions: (
   extensions: string,
   compression: MessageCompression | null,
 ) => void;
-
-/** The keys of {@linkcode DriverOptions}, for the check of unknown options. */
-export const DRIVER_OPTION_KEYS: readonly string[] = [
-  "maxLength",
-  "closeTimeout",
-  "maskKey",
-  "heartbeat",
-  "incomingHighWaterMark",
-  "outgoingHighWaterMark",
-  "sendQueuePolicy",
-  "rethrowListenerErrors",
-];
-
-/**
- * What `send`, `sendText` and `sendBinary` do while `bufferedAmount` is over
- * `outgoingHighWaterMark`: `"buffer"` queues anyway (memory grows), `"drop"`
- * drops the message (the call returns `false`), `"close"` closes the
- * connection with 1008 (and returns `false`), `"throw"` throws a RangeError.
- */
-export type SendQueuePolicy = "buffer" | "drop" | "close" | "throw";
-
-/** The default of {@linkcode DriverOptions.outgoingHighWaterMark}: 1 MiB. */
-export const DEFAULT_OUTGOING_HIGH_WATER_MARK = 1 << 20;
-
-/** The default of {@linkcode DriverOptions.incomingHighWaterMark}: 1 MiB. */
-export const DEFAULT_INCOMING_HIGH_WATER_MARK = 1 << 20;
-
-/**
- * What a message iterator throws when the connection closed with a code other
- * than 1000 (normal) or 1001 (going away).
- *
- * @example
- * ```ts ignore
- * try {
- *   for await (const message of ws) console.log(message);
- * } catch (error) {
- *   if (error instanceof CloseError) console.log("closed with", error.code, error.reason);
- * }
- * ```
- */
-export class CloseError extends Error {
-  /** The close code. */
-  readonly code: number;
-  /** The close reason. */
-  readonly reason: string;
-
-  /**
-   * Creates the error of a connection closed with `code` and `reason`.
-   *
-   * @param code The close code.
-   * @param reason The close reason.
-   */
-  constructor(code: number, reason: string) {
-    super(`The connection closed with ${code}${reason ? ` (${reason})` : ""}`);
-    this.name = "CloseError";
-    this.code = code;
-    this.reason = reason;
-  }
-}
-
-/** Keepalive: a ping after `interval` ms without input; no input within `timeout` ms of it ends the connection. */
-export interface HeartbeatOptions {
-  /** Milliseconds of silence from the peer before a ping is sent. */
-  interval: number;
-  /** Milliseconds to wait for any frame after that ping before giving up. */
-  timeout: number;
-}
-
-/** How a connection ended: what `close` reported. */
-export interface CloseInfo {
-  /** The close code (1005: the peer's close frame had none; 1006: no close frame). */
-  code: number;
-  /** The close reason. */
-  reason: string;
-}
-
-/**
- * Checks an options object: a plain object whose keys are all known. A typo in
- * plain JavaScript must not pass silently.
- */
-export function checkOptions(options: object | undefined, known: readonly string[], what: string): void {
-  if (options === undefined) return;
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid ${what}: expected an object, got ${options === null ? "null" : typeof options}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`Unknown option "${key}" in ${what}: expected one of ${known.join(", ")}`);
-    }
-  }
-}
 
 interface PendingPing {
   payload: Uint8Array;
@@ -314,6 +136,8 @@ const BUSY_WORK_BUDGET = 4 * 1024;
 /** Set in the driver's static block: what {@linkcode DriverSink} calls. */
 let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Array) => boolean;
 let endInput: (driver: WebSocketDriver, transport: Transport) => void;
+/** Set in the driver's static block: what a connection's {@linkcode Heartbeat} calls when due. */
+let heartbeatDue: (driver: WebSocketDriver) => void;
 
 /**
  * Puts a connection that just finished (inside {@linkcode WebSocketDriver.finished})
@@ -350,7 +174,7 @@ export let restartDriver: (driver: WebSocketDriver, protocol: Protocol) => void;
 export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #role: Role;
   #protocol: Protocol;
-  readonly #closeTimeout: number;
+  readonly #settings: DriverSettings;
   #readyState: ReadyState = "connecting";
   #subprotocol: string | null = null;
   #extensions = "";
@@ -368,18 +192,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   /** `transport.end()` resolved: the output is finished. */
   #outputEnded = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The heartbeat's interval and timeout in ms; 0 when there is none. */
-  readonly #heartbeatInterval: number = 0;
-  readonly #heartbeatTimeout: number = 0;
-  /** When this connection's heartbeat is due (performance.now()), and its place in the clock's heap (-1: none). */
-  #beatDue = 0;
-  #beatIndex = -1;
-  /** Whether input arrived since the heartbeat last looked (a flag: cheaper than a clock per read). */
-  #inputSeen = false;
-  /** When the heartbeat last found that input had arrived (performance.now()). */
-  #lastInput = 0;
-  /** When the heartbeat's unanswered ping was sent, or 0. */
-  #heartbeatPingAt = 0;
+  /** The keepalive, if the options asked for one. */
+  readonly #heartbeat: Heartbeat<WebSocketDriver> | null = null;
   #pingCounter = 0;
   /** Whether the connection opened (1), closed before that (2), or neither yet (0). */
   #openState: 0 | 1 | 2 = 0;
@@ -388,12 +202,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #closed: PromiseWithResolvers<CloseInfo> | null = null;
   /** What `close` reported, once it did. */
   #closeInfo: CloseInfo | null = null;
-  readonly #highWaterMark: number;
-  // The message iterator: its queue, the bytes in it, the next() waiting.
-  #iterating = false;
-  #queue: Array<string | Uint8Array> = NONE;
-  #queueBytes = 0;
-  #waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>> | null = null;
+  /** The message iterator last asked for (`for await … of ws`), or null. */
+  #iterator: MessageIterator | null = null;
   /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
   #pauses = 0;
   /**
@@ -402,7 +212,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * taken yet: past `outgoingHighWaterMark` the peer is not read any more.
    */
   #answering = 0;
-  readonly #rethrowListenerErrors: boolean;
   readonly #outgoingHighWaterMark: number;
   readonly #sendQueuePolicy: SendQueuePolicy;
   /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
@@ -422,48 +231,19 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (role !== "server" && role !== "client") {
       throw new TypeError(`Invalid role ${JSON.stringify(role)}: expected "server" or "client"`);
     }
-    checkOptions(options, DRIVER_OPTION_KEYS, "driver options");
-    const maxLength = options?.maxLength ?? DEFAULT_MAX_LENGTH;
-    if (!Number.isSafeInteger(maxLength) || maxLength < 0) {
-      throw new RangeError(`Invalid maxLength ${maxLength}: expected a whole number of bytes, 0 or more`);
-    }
-    const closeTimeout = options?.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    if (!Number.isFinite(closeTimeout) || closeTimeout < 0) {
-      throw new RangeError(`Invalid closeTimeout ${closeTimeout}: expected milliseconds, 0 or more`);
-    }
-    if (options?.maskKey !== undefined && typeof options.maskKey !== "function") {
-      throw new TypeError("Invalid maskKey: expected a function returning 4 bytes");
-    }
-    const heartbeat = options?.heartbeat;
-    if (heartbeat !== undefined && heartbeat !== false) {
-      const { interval, timeout } = heartbeat ?? {};
-      if (!(Number.isFinite(interval) && interval > 0 && Number.isFinite(timeout) && timeout > 0)) {
-        throw new RangeError("Invalid heartbeat: expected { interval, timeout } in milliseconds, both more than 0");
-      }
-      this.#heartbeatInterval = interval;
-      this.#heartbeatTimeout = timeout;
-    }
-    const highWaterMark = options?.incomingHighWaterMark ?? DEFAULT_INCOMING_HIGH_WATER_MARK;
-    if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
-      throw new RangeError(`Invalid incomingHighWaterMark ${highWaterMark}: expected a whole number of bytes`);
-    }
-    this.#highWaterMark = highWaterMark;
-    const outgoing = options?.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK;
-    if (!Number.isSafeInteger(outgoing) || outgoing < 0) {
-      throw new RangeError(`Invalid outgoingHighWaterMark ${outgoing}: expected a whole number of bytes`);
-    }
-    this.#outgoingHighWaterMark = outgoing;
-    const policy = options?.sendQueuePolicy ?? "buffer";
-    if (!["buffer", "drop", "close", "throw"].includes(policy)) {
-      throw new TypeError(
-        `Invalid sendQueuePolicy ${JSON.stringify(policy)}: use "buffer", "drop", "close" or "throw"`,
+    const settings = this.#settings = driverSettings(options);
+    if (settings.heartbeatInterval !== 0) {
+      this.#heartbeat = new Heartbeat<WebSocketDriver>(
+        this,
+        settings.heartbeatInterval,
+        settings.heartbeatTimeout,
+        heartbeatDue,
       );
     }
-    this.#sendQueuePolicy = policy;
-    this.#rethrowListenerErrors = options?.rethrowListenerErrors === true;
+    this.#outgoingHighWaterMark = settings.outgoingHighWaterMark;
+    this.#sendQueuePolicy = settings.sendQueuePolicy;
     this.#role = role;
-    this.#closeTimeout = closeTimeout;
-    this.#protocol = new Protocol({ role, maxLength, maskKey: options?.maskKey });
+    this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
   }
 
   /** The WebSocket version in use: always `"hybi-13"` (RFC 6455). */
@@ -500,6 +280,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     endInput = (driver, transport) => {
       if (driver.#transport === transport) driver.#inputEnd();
     };
+    heartbeatDue = (driver) => driver.#heartbeatDue();
     restartDriver = (driver, protocol) => {
       if (driver.#readyState !== "closed") throw new TypeError("Cannot restart: the connection is not closed");
       driver.#protocol = protocol;
@@ -511,7 +292,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#inTurn = driver.#flushScheduled = false;
       driver.#writing = 0;
       driver.#inputEnded = driver.#outputEnding = driver.#outputEnded = false;
-      driver.#heartbeatPingAt = 0;
+      driver.#heartbeat?.reset();
       // Unread messages of the iterator still hold the new connection back;
       // answers of the old one are gone with it.
       driver.#pauses &= PAUSED_ITERATOR;
@@ -575,13 +356,11 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (event === "open") {
       this.#openState = 1;
       this.#opened?.resolve();
-    } else if (event === "message" && this.#iterating) {
-      this.#enqueue(args[0] as string | Uint8Array);
+    } else if (event === "message" && this.#iterator?.active) {
+      this.#iterator.push(args[0] as string | Uint8Array);
     } else if (event === "close") {
       const [code, reason] = args as DriverEvents["close"];
-      const waiter = this.#waiter;
-      this.#waiter = null;
-      if (waiter !== null) this.#settleEnd(waiter, code, reason);
+      this.#iterator?.end(code, reason);
       this.#closeInfo = { code, reason };
       if (this.#openState === 0) {
         this.#openState = 2;
@@ -608,7 +387,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * ```
    */
   protected override listenerError(error: unknown, event: keyof DriverEvents): void {
-    if (this.#rethrowListenerErrors) return rethrowLater(error);
+    if (this.#settings.rethrowListenerErrors) return rethrowLater(error);
     const failure = new ListenerError(String(event), error);
     // An error listener that throws is not told about it again (no loop), nor
     // anyone once the connection is over. Told before the close starts, as for
@@ -662,68 +441,16 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * ```
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<string | Uint8Array> {
-    if (this.#iterating) {
+    if (this.#iterator?.active) {
       throw new TypeError(
         "Cannot iterate: this connection already has an active message iterator; read it from one loop",
       );
     }
-    this.#iterating = true;
-    const stop = (): IteratorResult<string | Uint8Array> => {
-      this.#iterating = false;
-      this.#queue = NONE;
-      this.#queueBytes = 0;
-      this.#waiter?.resolve({ value: undefined, done: true });
-      this.#waiter = null;
-      this.#pauseFor(PAUSED_ITERATOR, false);
-      return { value: undefined, done: true };
-    };
-    const iterator: AsyncIterableIterator<string | Uint8Array> = {
-      next: (): Promise<IteratorResult<string | Uint8Array>> => {
-        if (!this.#iterating) return Promise.resolve({ value: undefined, done: true });
-        if (this.#queue.length !== 0) {
-          const value = this.#queue.shift()!;
-          this.#queueBytes -= value.length;
-          if (this.#queueBytes <= this.#highWaterMark / 2) this.#pauseFor(PAUSED_ITERATOR, false);
-          return Promise.resolve({ value, done: false });
-        }
-        if (this.readyState === "closed") {
-          const waiter = Promise.withResolvers<IteratorResult<string | Uint8Array>>();
-          this.closed.then(({ code, reason }) => this.#settleEnd(waiter, code, reason));
-          return waiter.promise;
-        }
-        this.#waiter ??= Promise.withResolvers();
-        return this.#waiter.promise;
-      },
-      return: (): Promise<IteratorResult<string | Uint8Array>> => Promise.resolve(stop()),
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
-    return iterator;
-  }
-
-  #enqueue(message: string | Uint8Array): void {
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = null;
-      waiter.resolve({ value: message, done: false });
-      return;
-    }
-    if (this.#queue === NONE) this.#queue = [];
-    this.#queue.push(message);
-    this.#queueBytes += message.length;
-    if (this.#queueBytes > this.#highWaterMark) this.#pauseFor(PAUSED_ITERATOR, true);
-  }
-
-  /** Ends an iteration: done on a clean close, a CloseError on any other. */
-  #settleEnd(
-    waiter: PromiseWithResolvers<IteratorResult<string | Uint8Array>>,
-    code: number,
-    reason: string,
-  ): void {
-    this.#iterating = false;
-    if (code === CloseCode.NORMAL || code === CloseCode.GOING_AWAY) waiter.resolve({ value: undefined, done: true });
-    else waiter.reject(new CloseError(code, reason));
+    return this.#iterator = new MessageIterator(
+      this,
+      this.#settings.incomingHighWaterMark,
+      (paused) => this.#pauseFor(PAUSED_ITERATOR, paused),
+    );
   }
 
   /** Sets or clears one reason to stop reading; the transport is read while there is none. */
@@ -741,7 +468,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * and not read yet. Above `incomingHighWaterMark` the socket is not read.
    */
   get incomingBufferedAmount(): number {
-    return this.#queueBytes;
+    return this.#iterator?.bytes ?? 0;
   }
 
   /**
@@ -779,19 +506,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * `for await … of ws`; made on first use, one per connection.
    */
   get readable(): ReadableStream<string | Uint8Array> {
-    return this.#readable ??= (() => {
-      const messages = this[Symbol.asyncIterator]();
-      return new ReadableStream<string | Uint8Array>({
-        async pull(controller) {
-          const { value, done } = await messages.next();
-          if (done) controller.close();
-          else controller.enqueue(value);
-        },
-        async cancel() {
-          await messages.return!();
-        },
-      }, { highWaterMark: 0 });
-    })();
+    return this.#readable ??= messageStream(this[Symbol.asyncIterator]());
   }
 
   /**
@@ -801,20 +516,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * waits for the connection to close; aborting it closes with 1011.
    */
   get writable(): WritableStream<string | Uint8Array> {
-    return this.#writable ??= new WritableStream<string | Uint8Array>({
-      write: async (chunk) => {
-        await this.opened;
-        this.send(chunk);
-        await this.drained();
-      },
-      close: async () => {
-        this.closeConnection();
-        await this.closed;
-      },
-      abort: () => {
-        this.closeConnection(CloseCode.INTERNAL_ERROR, "The writable stream was aborted");
-      },
-    });
+    return this.#writable ??= sendStream(this);
   }
 
   /** What the connection runs on: the stream pair or transport given to `attach`. */
@@ -842,9 +544,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       }
       if (this.#readyState === "connecting") {
         this.#readyState = "open";
-        this.#inputSeen = false;
-        this.#lastInput = performance.now();
-        if (this.#heartbeatInterval !== 0) this.#scheduleHeartbeat(this.#heartbeatInterval / 4);
+        this.#heartbeat?.start();
         this.emit("open");
       }
       this.#flush();
@@ -1091,7 +791,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** Handles a chunk of input; returns whether the transport may reuse its memory. */
   #receive(chunk: Uint8Array): boolean {
-    this.#inputSeen = true;
+    const heartbeat = this.#heartbeat;
+    if (heartbeat !== null) heartbeat.inputSeen = true;
     this.#inTurn = true;
     const protocol = this.#protocol;
     // While the loop is busy with long work, a new message gets a smaller
@@ -1191,7 +892,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.emit("message", data);
       return;
     }
-    if (this.#iterating) this.#enqueue(data);
+    const iterator = this.#iterator;
+    if (iterator !== null && iterator.active) iterator.push(data);
     emitOne<DriverEvents, "message">(this, "message", data);
   }
 
@@ -1309,144 +1011,30 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
       this.#tearDown();
-    }, this.#closeTimeout);
+    }, this.#settings.closeTimeout);
   }
 
-  // The heartbeats of all connections share one timer: a binary min-heap of
-  // the connections by due time, and a timer for the earliest. A connection
-  // then costs two numbers instead of a timer object and a closure each.
-  static #beats: WebSocketDriver[] = [];
-  static #beatTimer: ReturnType<typeof setTimeout> | undefined;
-  static #beatTimerDue = Infinity;
-
-  #scheduleHeartbeat(delay: number): void {
-    const beats = WebSocketDriver.#beats;
-    const due = performance.now() + Math.max(0, delay);
-    const earlier = this.#beatIndex === -1 || due < this.#beatDue;
-    this.#beatDue = due;
-    if (this.#beatIndex === -1) {
-      this.#beatIndex = beats.length;
-      beats.push(this);
-    }
-    if (earlier) WebSocketDriver.#siftUp(this.#beatIndex);
-    else WebSocketDriver.#siftDown(this.#beatIndex);
-    WebSocketDriver.#armBeats();
-  }
-
-  #cancelHeartbeat(): void {
-    const i = this.#beatIndex;
-    if (i === -1) return;
-    this.#beatIndex = -1;
-    const beats = WebSocketDriver.#beats;
-    const last = beats.pop()!;
-    if (last !== this) {
-      beats[i] = last;
-      last.#beatIndex = i;
-      WebSocketDriver.#siftUp(i);
-      WebSocketDriver.#siftDown(last.#beatIndex);
-    }
-    WebSocketDriver.#armBeats();
-  }
-
-  static #siftUp(i: number): void {
-    const beats = WebSocketDriver.#beats;
-    const driver = beats[i];
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (beats[parent].#beatDue <= driver.#beatDue) break;
-      beats[i] = beats[parent];
-      beats[i].#beatIndex = i;
-      i = parent;
-    }
-    beats[i] = driver;
-    driver.#beatIndex = i;
-  }
-
-  static #siftDown(i: number): void {
-    const beats = WebSocketDriver.#beats;
-    const driver = beats[i];
-    const n = beats.length;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && beats[child + 1].#beatDue < beats[child].#beatDue) child++;
-      if (beats[child].#beatDue >= driver.#beatDue) break;
-      beats[i] = beats[child];
-      beats[i].#beatIndex = i;
-      i = child;
-    }
-    beats[i] = driver;
-    driver.#beatIndex = i;
-  }
-
-  /** Sets the shared timer for the earliest heartbeat, if it is not set for that already. */
-  static #armBeats(): void {
-    const first = WebSocketDriver.#beats[0];
-    const due = first === undefined ? Infinity : first.#beatDue;
-    if (due === WebSocketDriver.#beatTimerDue) return;
-    clearTimeout(WebSocketDriver.#beatTimer);
-    WebSocketDriver.#beatTimerDue = due;
-    WebSocketDriver.#beatTimer = due === Infinity
-      ? undefined
-      : setTimeout(WebSocketDriver.#runBeats, Math.max(0, due - performance.now()));
-  }
-
-  /** The shared timer: checks every connection whose heartbeat is due. */
-  static #runBeats(): void {
-    WebSocketDriver.#beatTimerDue = Infinity;
-    WebSocketDriver.#beatTimer = undefined;
-    const beats = WebSocketDriver.#beats;
-    // A timer may fire a little before performance.now() reaches its due time.
-    const now = performance.now() + 1;
-    try {
-      while (beats.length !== 0 && beats[0].#beatDue <= now) {
-        const driver = beats[0];
-        driver.#cancelHeartbeat();
-        driver.#checkHeartbeat();
-      }
-    } finally {
-      WebSocketDriver.#armBeats();
-    }
-  }
-
-  /** The heartbeat's one timer: ping after silence, give up after a silent timeout. */
-  #checkHeartbeat(): void {
-    const interval = this.#heartbeatInterval;
-    const timeout = this.#heartbeatTimeout;
+  /** The heartbeat is due: it says whether to ping, or to give up on a silent peer. */
+  #heartbeatDue(): void {
     if (this.#readyState !== "open" && this.#readyState !== "closing") return;
-    const now = performance.now();
-    // Input is noted by a flag, not a time: while it flows this timer looks
-    // every quarter interval, so a ping follows the last input after between
-    // `interval` and 1.25 × `interval`.
-    const step = interval / 4;
-    if (this.#inputSeen) {
-      this.#inputSeen = false;
-      this.#lastInput = now;
-      this.#heartbeatPingAt = 0; // the peer is alive
-    }
-    if (this.#heartbeatPingAt !== 0) {
-      if (now - this.#heartbeatPingAt >= timeout) {
-        this.emit(
-          "error",
-          new ProtocolError(
-            "WSD_ERR_HEARTBEAT_TIMEOUT",
-            CloseCode.ABNORMAL,
-            `No answer from the peer within ${timeout} ms of a ping`,
-          ),
-        );
-        this.#tearDown();
-        return;
+    const heartbeat = this.#heartbeat!;
+    const action = heartbeat.check();
+    if (action === HEARTBEAT_PING) {
+      if (this.#readyState === "open" && !this.#protocol.closeSent) {
+        this.#protocol.sendPing(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
+        this.#sent();
       }
-      return this.#scheduleHeartbeat(Math.min(step, this.#heartbeatPingAt + timeout - now));
+    } else if (action === HEARTBEAT_TIMED_OUT) {
+      this.emit(
+        "error",
+        new ProtocolError(
+          "WSD_ERR_HEARTBEAT_TIMEOUT",
+          CloseCode.ABNORMAL,
+          `No answer from the peer within ${heartbeat.timeout} ms of a ping`,
+        ),
+      );
+      this.#tearDown();
     }
-    const idle = now - this.#lastInput;
-    if (idle < interval) return this.#scheduleHeartbeat(Math.min(step, interval - idle));
-    if (this.#readyState === "open" && !this.#protocol.closeSent) {
-      this.#protocol.sendPing(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
-      this.#sent();
-    }
-    this.#heartbeatPingAt = now;
-    this.#scheduleHeartbeat(Math.min(step, timeout));
   }
 
   #maybeFinish(): void {
@@ -1460,7 +1048,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = undefined;
     }
-    this.#cancelHeartbeat();
+    this.#heartbeat?.stop();
     this.#full = false;
     for (const resolve of this.#drainWaiters) resolve();
     this.#drainWaiters = NONE;
@@ -1484,47 +1072,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   protected finished(code: number, reason: string): void {
     this.emit("close", code, reason);
   }
-}
-
-/**
- * Reads `closeConnection`'s arguments, in the seed's order `(reason, code)` or
- * the WHATWG order `(code, reason)`, with their defaults (1000, "").
- *
- * @throws {RangeError} for a code that may not be sent or a reason over 123 bytes.
- * @throws {TypeError} for a reason that is not a string.
- */
-export function closeArguments(a: unknown, b: unknown): CloseInfo {
-  let reason: unknown = a, code: unknown = b;
-  if (typeof a === "number") [code, reason] = [a, b];
-  code ??= CloseCode.NORMAL;
-  reason ??= "";
-  if (typeof code !== "number" || !isValidCloseCode(code)) {
-    throw new RangeError(
-      `Cannot close: invalid close code ${String(code)}; use 1000, 1001–1003, 1007–1014 or 3000–4999`,
-    );
-  }
-  if (typeof reason !== "string") {
-    throw new TypeError(`Cannot close: the reason must be a string, got ${typeName(reason)}`);
-  }
-  const reasonBytes = utf8Encoder.encode(reason).length;
-  if (reasonBytes > MAX_CLOSE_REASON_BYTES) {
-    throw new RangeError(`Cannot close: the reason has ${reasonBytes} bytes of UTF-8, at most 123 are allowed`);
-  }
-  return { code, reason };
-}
-
-/** Views `data` as bytes (no copy); a TypeError naming `what` for anything else. */
-export function toBytes(data: unknown, what: string): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`${what}: expected a Uint8Array, ArrayBuffer or ArrayBufferView, got ${typeName(data)}`);
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return value.constructor?.name ?? "object";
-  return typeof value;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
