@@ -35,10 +35,11 @@ import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
 import { ListenerError } from "./errors.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
 import { closeArguments, driverSettings, sendCompress, toBytes, typeName } from "./options.ts";
-import type { CloseInfo, DriverOptions, DriverSettings, SendOptions, SendQueuePolicy } from "./options.ts";
+import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
 import { SliceQueue } from "./slices.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
@@ -130,6 +131,14 @@ const PAUSED_ITERATOR = 1;
 const PAUSED_ANSWERS = 2;
 /** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
 const PAUSED_WORK = 4;
+/** The input ended (bits of `#ends`). */
+const INPUT_ENDED = 1;
+/** The input ended while the protocol had work pending: handled once the work is done. */
+const INPUT_END_WAITS = 2;
+/** `transport.end()` was called: nothing more may be written. */
+const OUTPUT_ENDING = 4;
+/** `transport.end()` resolved: the output is finished. */
+const OUTPUT_ENDED = 8;
 /** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
 const BUSY_WORK_BUDGET = 4 * 1024;
 
@@ -184,24 +193,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #inTurn = false;
   #flushScheduled = false;
   #writing = 0;
-  #inputEnded = false;
-  /** The input ended while the protocol had work pending: handled once the work is done. */
-  #inputEndWaits = false;
-  /** `transport.end()` was called: nothing more may be written. */
-  #outputEnding = false;
-  /** `transport.end()` resolved: the output is finished. */
-  #outputEnded = false;
+  /** How far the ends of the transport are: bits of INPUT_* and OUTPUT_*. */
+  #ends = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The keepalive, if the options asked for one. */
   readonly #heartbeat: Heartbeat<WebSocketDriver> | null = null;
   #pingCounter = 0;
-  /** Whether the connection opened (1), closed before that (2), or neither yet (0). */
-  #openState: 0 | 1 | 2 = 0;
-  /** `opened` and `closed`, made when first asked for (most connections never are). */
-  #opened: PromiseWithResolvers<void> | null = null;
-  #closed: PromiseWithResolvers<CloseInfo> | null = null;
-  /** What `close` reported, once it did. */
-  #closeInfo: CloseInfo | null = null;
+  /** Opened or not, closed how, and the promises of both. */
+  readonly #lifecycle: Lifecycle = new Lifecycle();
   /** The message iterator last asked for (`for await … of ws`), or null. */
   #iterator: MessageIterator | null = null;
   /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
@@ -212,8 +211,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * taken yet: past `outgoingHighWaterMark` the peer is not read any more.
    */
   #answering = 0;
-  readonly #outgoingHighWaterMark: number;
-  readonly #sendQueuePolicy: SendQueuePolicy;
   /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
   #full = false;
   #drainWaiters: Array<() => void> = NONE;
@@ -240,8 +237,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         heartbeatDue,
       );
     }
-    this.#outgoingHighWaterMark = settings.outgoingHighWaterMark;
-    this.#sendQueuePolicy = settings.sendQueuePolicy;
     this.#role = role;
     this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
   }
@@ -291,7 +286,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#socket = null;
       driver.#inTurn = driver.#flushScheduled = false;
       driver.#writing = 0;
-      driver.#inputEnded = driver.#outputEnding = driver.#outputEnded = false;
+      driver.#ends = 0;
       driver.#heartbeat?.reset();
       // Unread messages of the iterator still hold the new connection back;
       // answers of the old one are gone with it.
@@ -323,29 +318,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * (a refused connection, a failed handshake). Nobody has to await it.
    */
   get opened(): Promise<void> {
-    if (this.#opened === null) {
-      const opened = this.#opened = Promise.withResolvers<void>();
-      // Nobody has to await it: a rejection nobody handles must not end the program.
-      opened.promise.catch(() => {});
-      if (this.#openState === 1) opened.resolve();
-      else if (this.#openState === 2) opened.reject(this.#closedEarly());
-    }
-    return this.#opened.promise;
+    return this.#lifecycle.opened;
   }
 
   /** Resolves once, with what `close` reported, when the connection is over. */
   get closed(): Promise<CloseInfo> {
-    if (this.#closed === null) {
-      this.#closed = Promise.withResolvers<CloseInfo>();
-      if (this.#closeInfo !== null) this.#closed.resolve(this.#closeInfo);
-    }
-    return this.#closed.promise;
-  }
-
-  /** The rejection of `opened` when the connection closed before it opened. */
-  #closedEarly(): Error {
-    const { code, reason } = this.#closeInfo!;
-    return new Error(`The connection closed before it opened (${code}${reason ? ` ${reason}` : ""})`);
+    return this.#lifecycle.closed;
   }
 
   /**
@@ -354,19 +332,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   override emit<K extends keyof DriverEvents>(event: K, ...args: DriverEvents[K]): boolean {
     if (event === "open") {
-      this.#openState = 1;
-      this.#opened?.resolve();
+      this.#lifecycle.open();
     } else if (event === "message" && this.#iterator?.active) {
       this.#iterator.push(args[0] as string | Uint8Array);
     } else if (event === "close") {
       const [code, reason] = args as DriverEvents["close"];
       this.#iterator?.end(code, reason);
-      this.#closeInfo = { code, reason };
-      if (this.#openState === 0) {
-        this.#openState = 2;
-        this.#opened?.reject(this.#closedEarly());
-      }
-      this.#closed?.resolve(this.#closeInfo);
+      this.#lifecycle.close(code, reason);
     }
     return super.emit(event, ...args);
   }
@@ -485,7 +457,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * ```
    */
   drained(): Promise<void> {
-    if (this.bufferedAmount <= this.#outgoingHighWaterMark || this.readyState === "closed") return Promise.resolve();
+    if (this.bufferedAmount <= this.#settings.outgoingHighWaterMark || this.readyState === "closed") {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       if (this.#drainWaiters === NONE) this.#drainWaiters = [];
       this.#drainWaiters.push(resolve);
@@ -631,8 +605,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * `outgoingHighWaterMark`: whether the message may be queued.
    */
   #admit(): boolean {
-    if (this.#sendQueuePolicy === "buffer" || this.bufferedAmount <= this.#outgoingHighWaterMark) return true;
-    switch (this.#sendQueuePolicy) {
+    if (this.#settings.sendQueuePolicy === "buffer" || this.bufferedAmount <= this.#settings.outgoingHighWaterMark) {
+      return true;
+    }
+    switch (this.#settings.sendQueuePolicy) {
       case "drop":
         return false;
       case "close":
@@ -641,7 +617,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       default:
         throw new RangeError(
           `Cannot send: ${this.bufferedAmount} bytes are waiting, over outgoingHighWaterMark ` +
-            `(${this.#outgoingHighWaterMark}); await drained() before sending more`,
+            `(${this.#settings.outgoingHighWaterMark}); await drained() before sending more`,
         );
     }
   }
@@ -781,7 +757,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** After a send: write now at the end of this turn, or in a microtask. */
   #sent(): void {
-    if (!this.#full && this.bufferedAmount > this.#outgoingHighWaterMark) this.#full = true;
+    if (!this.#full && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#full = true;
     if (this.#inTurn || this.#flushScheduled || this.#transport === null) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
@@ -834,8 +810,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     }
     if (this.#readyState === "closed") return false;
     this.#pauseFor(PAUSED_WORK, false);
-    if (this.#inputEndWaits) {
-      this.#inputEndWaits = false;
+    if ((this.#ends & INPUT_END_WAITS) !== 0) {
+      this.#ends &= ~INPUT_END_WAITS;
       this.#inputEnd();
     }
     return false;
@@ -844,10 +820,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #inputEnd(): void {
     // Input that arrived before the end is handled first.
     if (this.#protocol.workPending) {
-      this.#inputEndWaits = true;
+      this.#ends |= INPUT_END_WAITS;
       return;
     }
-    this.#inputEnded = true;
+    this.#ends |= INPUT_ENDED;
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";
     this.#protocol.receiveEof();
@@ -919,7 +895,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #flush(answers = false): void {
     this.#flushScheduled = false;
     const transport = this.#transport;
-    if (transport === null || this.#outputEnding) return;
+    if (transport === null || (this.#ends & OUTPUT_ENDING) !== 0) return;
     // A piece the transport let go of may be reused for a later frame.
     const release = transport.releasesChunks === true;
     const pieces = this.#protocol.dataToSend();
@@ -959,11 +935,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     // application sends on its own (sendQueuePolicy is for that): a peer of
     // ours that sends a lot at once keeps reading, so two peers never both
     // wait for the other to read.
-    if (this.#answering > this.#outgoingHighWaterMark) {
+    if (this.#answering > this.#settings.outgoingHighWaterMark) {
       this.#pauseFor(PAUSED_ANSWERS, true);
       // With "close" a full queue ends the connection, whether a send or the
       // answers found it full (once paused, no send may come to find it).
-      if (this.#sendQueuePolicy === "close") this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
+      if (this.#settings.sendQueuePolicy === "close") {
+        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
+      }
     }
   }
 
@@ -971,18 +949,18 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #writeDone(length: number, answer = 0): void {
     this.#writing -= length;
     this.#answering -= answer;
-    if ((this.#pauses & PAUSED_ANSWERS) !== 0 && this.#answering <= this.#outgoingHighWaterMark) {
+    if ((this.#pauses & PAUSED_ANSWERS) !== 0 && this.#answering <= this.#settings.outgoingHighWaterMark) {
       this.#pauseFor(PAUSED_ANSWERS, false);
     }
-    if (this.#full && this.bufferedAmount <= this.#outgoingHighWaterMark) this.#drained();
+    if (this.#full && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
   }
 
   #endOutput(transport: Transport): void {
-    this.#outputEnding = true;
+    this.#ends |= OUTPUT_ENDING;
     transport.end().then(
       () => {
         if (this.#transport !== transport) return;
-        this.#outputEnded = true;
+        this.#ends |= OUTPUT_ENDED;
         this.#maybeFinish();
       },
       (error) => {
@@ -1002,7 +980,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#transport?.abort();
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
-    this.#inputEnded = this.#outputEnding = this.#outputEnded = true;
+    this.#ends = INPUT_ENDED | OUTPUT_ENDING | OUTPUT_ENDED;
     this.#finish();
   }
 
@@ -1038,7 +1016,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   #maybeFinish(): void {
-    if (this.#inputEnded && this.#outputEnded && this.#writing === 0) this.#finish();
+    if ((this.#ends & (INPUT_ENDED | OUTPUT_ENDED)) === (INPUT_ENDED | OUTPUT_ENDED) && this.#writing === 0) {
+      this.#finish();
+    }
   }
 
   #finish(): void {
