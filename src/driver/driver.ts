@@ -149,6 +149,19 @@ let endInput: (driver: WebSocketDriver, transport: Transport) => void;
 let heartbeatDue: (driver: WebSocketDriver) => void;
 
 /**
+ * The transitions of a connection that runs on the runtime's own socket (a
+ * `NativeSession`, src/driver/native.ts), which reports them instead of the
+ * protocol: it opened (settles `opened`, emits `open`), a message arrived (to
+ * the iterator and `message`), it is over (ends the iterator, settles
+ * `opened` and `closed`, emits `close`). Not exported from the package.
+ */
+export let sessionOpened: (driver: WebSocketDriver) => void;
+/** See {@linkcode sessionOpened}. */
+export let sessionMessage: (driver: WebSocketDriver, data: string | Uint8Array) => void;
+/** See {@linkcode sessionOpened}. */
+export let sessionClosed: (driver: WebSocketDriver, code: number, reason: string) => void;
+
+/**
  * Puts a connection that just finished (inside {@linkcode WebSocketDriver.finished})
  * back into `connecting`, with `protocol` as its fresh protocol state, ready
  * for another `attach()`: for the reconnecting client (not exported from the
@@ -276,6 +289,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (driver.#transport === transport) driver.#inputEnd();
     };
     heartbeatDue = (driver) => driver.#heartbeatDue();
+    sessionOpened = (driver) => driver.#announceOpen();
+    sessionMessage = (driver, data) => driver.#message(data);
+    sessionClosed = (driver, code, reason) => driver.#announceClose(code, reason);
     restartDriver = (driver, protocol) => {
       if (driver.#readyState !== "closed") throw new TypeError("Cannot restart: the connection is not closed");
       driver.#protocol = protocol;
@@ -326,21 +342,17 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return this.#lifecycle.closed;
   }
 
-  /**
-   * Emits `event`; also settles {@linkcode WebSocketDriver.opened} and
-   * {@linkcode WebSocketDriver.closed}, whatever emitted them.
-   */
-  override emit<K extends keyof DriverEvents>(event: K, ...args: DriverEvents[K]): boolean {
-    if (event === "open") {
-      this.#lifecycle.open();
-    } else if (event === "message" && this.#iterator?.active) {
-      this.#iterator.push(args[0] as string | Uint8Array);
-    } else if (event === "close") {
-      const [code, reason] = args as DriverEvents["close"];
-      this.#iterator?.end(code, reason);
-      this.#lifecycle.close(code, reason);
-    }
-    return super.emit(event, ...args);
+  /** The transition to open, told: settles `opened`, then emits `open`. */
+  #announceOpen(): void {
+    this.#lifecycle.open();
+    this.emit("open");
+  }
+
+  /** The transition to over, told: ends the message iterator, settles `opened` and `closed`, then emits `close`. */
+  #announceClose(code: number, reason: string): void {
+    this.#iterator?.end(code, reason);
+    this.#lifecycle.close(code, reason);
+    this.emit("close", code, reason);
   }
 
   /**
@@ -519,7 +531,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (this.#readyState === "connecting") {
         this.#readyState = "open";
         this.#heartbeat?.start();
-        this.emit("open");
+        this.#announceOpen();
       }
       this.#flush();
       t.start(new DriverSink(this, t));
@@ -676,7 +688,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (this.#readyState === "connecting") {
       this.#readyState = "closed";
       this.abandon();
-      queueMicrotask(() => this.emit("close", CloseCode.ABNORMAL, "Closed before the connection opened"));
+      queueMicrotask(() => this.#announceClose(CloseCode.ABNORMAL, "Closed before the connection opened"));
       return true;
     }
     if (this.#readyState !== "open" || this.#protocol.closeSent) return false;
@@ -702,7 +714,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (this.#readyState !== "connecting") return;
     this.#readyState = "closed";
     this.emit("error", error);
-    this.emit("close", CloseCode.ABNORMAL, error.message);
+    this.#announceClose(CloseCode.ABNORMAL, error.message);
   }
 
   /**
@@ -744,7 +756,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#readyState = "closed";
       this.abandon();
       this.#transport?.abort();
-      queueMicrotask(() => this.emit("close", CloseCode.ABNORMAL, "Terminated before the connection opened"));
+      queueMicrotask(() => this.#announceClose(CloseCode.ABNORMAL, "Terminated before the connection opened"));
       return;
     }
     this.#tearDown();
@@ -860,17 +872,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
-   * Emits `message`: what `emit("message", data)` does, without its argument
-   * arrays, unless a subclass changed `emit`.
+   * Hands a message to the iterator, if one reads, and emits `message`
+   * without the argument arrays of `emit`, unless a subclass changed `emit`.
    */
   #message(data: string | Uint8Array): void {
-    if (this.emit !== WebSocketDriver.prototype.emit) {
-      this.emit("message", data);
-      return;
-    }
     const iterator = this.#iterator;
     if (iterator !== null && iterator.active) iterator.push(data);
-    emitOne<DriverEvents, "message">(this, "message", data);
+    if (this.emit !== WebSocketDriver.prototype.emit) this.emit("message", data);
+    else emitOne<DriverEvents, "message">(this, "message", data);
   }
 
   /** Calls the callback of the ping this pong answers, and of every earlier one. */
@@ -1050,7 +1059,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * @param reason The close reason.
    */
   protected finished(code: number, reason: string): void {
-    this.emit("close", code, reason);
+    this.#announceClose(code, reason);
   }
 }
 

@@ -25,6 +25,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { rethrowLater } from "./emitter.ts";
+import { sessionClosed, sessionMessage, sessionOpened } from "./driver.ts";
 import type { HeartbeatOptions, ReadyState, SendQueuePolicy, WebSocketDriver } from "./driver.ts";
 
 /** What a runtime socket reports to its session. */
@@ -203,7 +204,7 @@ export class NativeSession {
     for (const data of early) this.#link.send(data, this.#options.compress);
     this.#lastInput = performance.now();
     this.#startHeartbeat();
-    this.#owner.emit("open");
+    sessionOpened(this.#owner);
   }
 
   #message(data: string | Uint8Array): void {
@@ -223,7 +224,7 @@ export class NativeSession {
       return;
     }
     if (this.#failure !== null) return; // nothing after a violation
-    this.#owner.emit("message", data);
+    sessionMessage(this.#owner, data);
     this.#pushBack();
   }
 
@@ -438,7 +439,7 @@ export class NativeSession {
     const lost = this.#pings;
     this.#pings = [];
     for (const ping of lost) ping.onLost?.();
-    this.#owner.emit("close", code, reason);
+    sessionClosed(this.#owner, code, reason);
   }
 }
 
