@@ -26,7 +26,7 @@
  * @module
  */
 
-import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
+import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
 import { releaseFrame } from "../protocol/frame.ts";
@@ -35,14 +35,17 @@ import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
 import { ListenerError } from "./errors.ts";
-import { Lifecycle } from "./lifecycle.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
-import { closeArguments, driverSettings, sendCompress, toBytes, typeName } from "./options.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { acknowledged } from "./pings.ts";
+import type { PendingPing } from "./pings.ts";
+import { closeArguments, driverSettings, pingPayload, sendCompress, toBytes, typeName } from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
 import { SliceQueue } from "./slices.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
+import type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
 export { CloseError } from "./iteration.ts";
 export {
@@ -56,6 +59,7 @@ export {
   toBytes,
 } from "./options.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions, SendQueuePolicy } from "./options.ts";
+export type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
 /**
  * The key of the driver's internal method that queues a frame encoded once
@@ -63,40 +67,6 @@ export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions, SendQueue
  * entry points: it is not public API.
  */
 export const sendEncodedFrame: unique symbol = Symbol("wsd.sendEncodedFrame");
-
-/** The states of a connection, as the seed names them. */
-export type ReadyState = "connecting" | "open" | "closing" | "closed";
-
-/** Anything `send` and `sendBinary` accept as binary data. */
-export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
-
-/** The events of a connection and their arguments. */
-export type DriverEvents = {
-  /** The connection opened; sends queued before now were written. */
-  open: [];
-  /** A whole message: `string` for text, `Uint8Array` for binary. */
-  message: [data: string | Uint8Array];
-  /**
-   * The peer broke the protocol (a {@linkcode ProtocolError}; `close` follows
-   * with its `code`), or the connection could not be opened (an `Error` saying
-   * why; `close` follows with 1006).
-   */
-  error: [error: ProtocolError | Error];
-  /** The connection is over; emitted exactly once. */
-  close: [code: number, reason: string];
-  /** A ping arrived (it was answered already). */
-  ping: [data: Uint8Array];
-  /** A pong arrived. */
-  pong: [data: Uint8Array];
-  /** `bufferedAmount` fell back to `outgoingHighWaterMark` or below, after it had been above. */
-  drain: [];
-  /**
-   * A client with the `reconnect` option lost its connection (or an attempt
-   * failed) and waits `delay` ms before attempt number `attempt`; `cause` says
-   * what happened. Servers never emit it.
-   */
-  reconnecting: [attempt: number, delay: number, cause: Error];
-};
 
 /**
  * Records the extensions a handshake agreed on, before `attach()`: with
@@ -108,13 +78,6 @@ export let useExtensions: (
   extensions: string,
   compression: MessageCompression | null,
 ) => void;
-
-interface PendingPing {
-  payload: Uint8Array;
-  onPong: (() => void) | undefined;
-  /** Called instead of `onPong` when the connection ends first. */
-  onLost?: () => void;
-}
 
 /**
  * The empty queue every connection starts with (pings, messages, drain
@@ -646,13 +609,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * @throws {RangeError} if `data` is longer than 125 bytes.
    */
   sendPing(data: string | BinaryData = new Uint8Array(0), onPong?: () => void): boolean {
-    const payload = typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
-    if (payload.length > MAX_CONTROL_PAYLOAD) {
-      throw new RangeError(`Cannot send ping: the payload has ${payload.length} bytes, at most 125 are allowed`);
-    }
-    if (onPong !== undefined && typeof onPong !== "function") {
-      throw new TypeError(`Cannot send ping: onPong must be a function, got ${typeName(onPong)}`);
-    }
+    const payload = pingPayload(data, onPong);
     if (!this.#canSend()) return false;
     if (this.#pings === NONE) this.#pings = [];
     this.#pings.push({ payload, onPong });
@@ -884,11 +841,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** Calls the callback of the ping this pong answers, and of every earlier one. */
   #pong(payload: Uint8Array): void {
-    const pings = this.#pings;
-    const index = pings.findIndex((p) => sameBytes(p.payload, payload));
-    if (index < 0) return;
-    const acknowledged = pings.splice(0, index + 1);
-    for (const ping of acknowledged) {
+    for (const ping of acknowledged(this.#pings, payload)) {
       try {
         ping.onPong?.();
       } catch (error) {
@@ -1061,12 +1014,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   protected finished(code: number, reason: string): void {
     this.#announceClose(code, reason);
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Where a connection's transport delivers: one small object per connection (not an object and two closures). */

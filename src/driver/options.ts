@@ -8,7 +8,7 @@
  * @module
  */
 
-import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES } from "../protocol/constants.ts";
+import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { isValidCloseCode } from "../protocol/close.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 
@@ -268,6 +268,24 @@ export function closeArguments(a: unknown, b: unknown): CloseInfo {
     throw new RangeError(`Cannot close: the reason has ${reasonBytes} bytes of UTF-8, at most 123 are allowed`);
   }
   return { code, reason };
+}
+
+/**
+ * Reads `sendPing`'s arguments: the payload (a string as UTF-8; bytes copied,
+ * so that changing them later does not change what is matched).
+ *
+ * @throws {TypeError} for data that is neither a string nor bytes, or an `onPong` that is not a function.
+ * @throws {RangeError} for a payload over 125 bytes.
+ */
+export function pingPayload(data: unknown, onPong: unknown): Uint8Array {
+  const payload = typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
+  if (payload.length > MAX_CONTROL_PAYLOAD) {
+    throw new RangeError(`Cannot send ping: the payload has ${payload.length} bytes, at most 125 are allowed`);
+  }
+  if (onPong !== undefined && typeof onPong !== "function") {
+    throw new TypeError(`Cannot send ping: onPong must be a function, got ${typeName(onPong)}`);
+  }
+  return payload;
 }
 
 /** Views `data` as bytes (no copy); a TypeError naming `what` for anything else. */
