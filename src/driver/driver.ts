@@ -23,6 +23,19 @@
  * down by the close timeout), with the peer's close code, the code of the
  * violation we failed the connection with, or 1006.
  *
+ * Around the class: options.ts (options and argument checks), types.ts,
+ * lifecycle.ts (`opened`/`closed`), iteration.ts (the message iterator and
+ * streams), heartbeat.ts (keepalive on one process-wide timer), pings.ts,
+ * slices.ts (fair slicing of long work).
+ *
+ * Friend access, one pattern: what the server, client, topics and
+ * `NativeSession` of this library may do to a connection beyond its public
+ * API is an exported `let` function (`useExtensions`, `restartDriver`,
+ * `sendEncodedFrame`, `session*`) that the class's `static {}` block sets,
+ * reaching its `#private` members; the module's own helpers (`DriverSink`,
+ * the heartbeat) use unexported ones the same way. None is exported from the
+ * package.
+ *
  * @module
  */
 
@@ -62,11 +75,13 @@ export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions, SendQueue
 export type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
 /**
- * The key of the driver's internal method that queues a frame encoded once
- * for many connections (topic fan-out). Not re-exported from the package's
- * entry points: it is not public API.
+ * Queues `frame`, a whole data frame encoded once and shared by many server
+ * connections (topic fan-out), with the checks of
+ * {@linkcode WebSocketDriver.sendBinary}; returns what it would. For server
+ * connections that run on a transport (not the runtime's own socket); the
+ * bytes are copied. Not exported from the package.
  */
-export const sendEncodedFrame: unique symbol = Symbol("wsd.sendEncodedFrame");
+export let sendEncodedFrame: (driver: WebSocketDriver, frame: Uint8Array) => boolean;
 
 /**
  * Records the extensions a handshake agreed on, before `attach()`: with
@@ -252,6 +267,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (driver.#transport === transport) driver.#inputEnd();
     };
     heartbeatDue = (driver) => driver.#heartbeatDue();
+    sendEncodedFrame = (driver, frame) => driver.#sendEncodedFrame(frame);
     sessionOpened = (driver) => driver.#announceOpen();
     sessionMessage = (driver, data) => driver.#message(data);
     sessionClosed = (driver, code, reason) => driver.#announceClose(code, reason);
@@ -560,15 +576,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return true;
   }
 
-  /**
-   * Internal (topic fan-out): queues `frame`, a whole data frame encoded once
-   * and shared by many server connections, with the checks of
-   * {@linkcode WebSocketDriver.sendBinary}. For server connections that run
-   * on a transport (not the runtime's own socket); the bytes are copied.
-   *
-   * @ignore
-   */
-  [sendEncodedFrame](frame: Uint8Array): boolean {
+  /** See {@linkcode sendEncodedFrame}. */
+  #sendEncodedFrame(frame: Uint8Array): boolean {
     if (!this.#canSend() || !this.#admit()) return false;
     this.#protocol.sendEncodedFrame(frame);
     this.#sent();

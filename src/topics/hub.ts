@@ -409,7 +409,7 @@ export class Hub extends EventEmitter<HubEvents> {
     try {
       if (state === "open" && subscriber.raw === RAW_UNKNOWN) subscriber.raw = takesSharedFrames(ws) ? RAW_YES : RAW_NO;
       if (state === "open" && subscriber.raw === RAW_YES) {
-        queued = ws[sendEncodedFrame](outgoing.frame ??= encodeFrame(outgoing));
+        queued = sendEncodedFrame(ws, outgoing.frame ??= encodeFrame(outgoing));
       } else if (outgoing.binary) {
         queued = ws.sendBinary(outgoing.payload);
       } else {
