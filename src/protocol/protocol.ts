@@ -32,6 +32,9 @@
  * keeps references to the chunks it has not parsed yet (the start of a frame
  * that has not all arrived), so a transport hands over each chunk for good.
  *
+ * This file keeps the state and the message assembly; the chunk queue is
+ * `reader.ts`, the header rules `frame_check.ts`, the encoder `sender.ts`.
+ *
  * @module
  */
 
