@@ -556,7 +556,10 @@ export class Protocol {
         this.#early = this.#message;
       }
     }
-    this.#copyBytes(this.#early, this.#earlyAt, this.#queue.buffered);
+    const count = this.#queue.buffered, copied = this.#copied;
+    if (count === 0) return;
+    this.#copied += count;
+    this.#queue.copy(this.#early, this.#earlyAt + copied, count, this.#masked ? this.#key : null, copied);
   }
 
   /**
@@ -656,18 +659,12 @@ export class Protocol {
    * `dst`, whose byte `at` is the payload's first, unmasked.
    */
   #copyPayload(dst: Uint8Array, at: number): Uint8Array {
-    this.#copyBytes(dst, at, this.#length - this.#copied);
+    const copied = this.#copied;
+    const count = this.#length - copied;
+    if (count !== 0) this.#queue.copy(dst, at + copied, count, this.#masked ? this.#key : null, copied);
     this.#copied = 0;
     this.#early = null;
     return dst;
-  }
-
-  /** Copies the next `count` payload bytes out of the chunks into their place in `dst` (payload from `at`), unmasked. */
-  #copyBytes(dst: Uint8Array, at: number, count: number): void {
-    if (count === 0) return;
-    const phase = this.#copied;
-    this.#copied += count;
-    this.#queue.copy(dst, at + phase, count, this.#masked ? this.#key : null, phase);
   }
 
   /** Stops reading: every later byte is ignored. */
