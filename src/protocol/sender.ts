@@ -71,18 +71,27 @@ export class Sender {
     this.#out.writeRaw(frame);
   }
 
-  /** Encodes a text message, compressed unless `compress` is false. */
+  /**
+   * Encodes a text message, compressed unless `compress` is false. Short
+   * enough to be inlined where it is called: the common short ASCII message
+   * goes to its loop without the rest.
+   */
   sendText(text: string, compress: boolean): void {
     const compression = this.compression;
     if (compression !== null && compress && text.length >= compression.threshold) {
       this.writeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(utf8Encoder.encode(text)));
       return;
     }
+    if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
+    this.#sendText(text);
+  }
+
+  /** Encodes an uncompressed text message that is long or not all ASCII. */
+  #sendText(text: string): void {
     if (text.length > DIRECT_TEXT_CHARS) {
       this.writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
       return;
     }
-    if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
     // Encode straight into the outgoing buffer. Room for the longest possible
     // encoding (3 bytes per UTF-16 unit) is cheap for short text; longer text
     // first gets room for ASCII only (JSON, mostly), and the longest room if
