@@ -79,3 +79,26 @@ export class ProtocolError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * The close code each violation causes: the table above, as data, so that the
+ * one failure funnel needs only the type.
+ */
+export const CLOSE_CODES: Readonly<Record<ProtocolErrorType, number>> = Object.freeze({
+  WSD_ERR_RESERVED_BITS: 1002,
+  WSD_ERR_INVALID_OPCODE: 1002,
+  WSD_ERR_MASK_EXPECTED: 1002,
+  WSD_ERR_MASK_UNEXPECTED: 1002,
+  WSD_ERR_NON_MINIMAL_LENGTH: 1002,
+  WSD_ERR_LENGTH_TOP_BIT: 1002,
+  WSD_ERR_CONTROL_TOO_LONG: 1002,
+  WSD_ERR_CONTROL_FRAGMENTED: 1002,
+  WSD_ERR_UNEXPECTED_CONTINUATION: 1002,
+  WSD_ERR_EXPECTED_CONTINUATION: 1002,
+  WSD_ERR_CLOSE_PAYLOAD_LENGTH: 1002,
+  WSD_ERR_INVALID_CLOSE_CODE: 1002,
+  WSD_ERR_INVALID_UTF8: 1007,
+  WSD_ERR_INVALID_COMPRESSED_DATA: 1007,
+  WSD_ERR_MESSAGE_TOO_BIG: 1009,
+  WSD_ERR_HEARTBEAT_TIMEOUT: 1006,
+});

@@ -32,71 +32,39 @@
  * keeps references to the chunks it has not parsed yet (the start of a frame
  * that has not all arrived), so a transport hands over each chunk for good.
  *
+ * This file keeps the state and the message assembly; the chunk queue is
+ * `reader.ts`, the header rules `frame_check.ts`, the encoder `sender.ts`.
+ *
  * @module
  */
 
 import type { MessageCompression } from "./compression.ts";
-import { CloseCode, DEFAULT_MAX_LENGTH, MAX_CONTROL_PAYLOAD, Opcode } from "./constants.ts";
+import { CloseCode, DEFAULT_MAX_LENGTH, Opcode } from "./constants.ts";
 import type { Role } from "./constants.ts";
 import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.ts";
 import type { ClosePayload } from "./close.ts";
-import { ProtocolError } from "./errors.ts";
+import { CLOSE_CODES, ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
 import { InflateDataError, InflateLimitError } from "../codec/inflate.ts";
-import { FIN, headerSize, OutgoingBuffer, RSV1, RSV2, RSV3, writeHeader } from "./frame.ts";
-import { maskInPlace, randomMaskKey } from "./mask.ts";
+import { FIN, RSV1 } from "./frame.ts";
+import { checkHeader, readLength64 } from "./frame_check.ts";
+import { END_OF_STREAM } from "./events.ts";
+import type { ProtocolEvent, ProtocolOptions } from "./events.ts";
+import { randomMaskKey } from "./mask.ts";
+import { ChunkQueue } from "./reader.ts";
+import { Sender } from "./sender.ts";
 import {
   decodeAscii,
   decodeShortText,
   decodeUtf8,
   decodeValidatedUtf8,
   SHORT_ASCII_TEXT,
-  utf8Encoder,
   Utf8Validator,
 } from "./utf8.ts";
 
 export type { Role };
-
-/** Options of {@linkcode Protocol}. */
-export interface ProtocolOptions {
-  /** Which end of the connection this is. */
-  role: Role;
-  /**
-   * The largest message accepted, in bytes, checked from frame headers before
-   * any payload is stored; a larger one fails the connection with 1009.
-   *
-   * @default {0x3ffffff}
-   */
-  maxLength?: number;
-  /**
-   * Where a client's masking keys come from (tests inject fixed keys).
-   *
-   * @default {randomMaskKey}
-   */
-  maskKey?: () => Uint8Array;
-  /**
-   * The permessage-deflate state when the extension was negotiated (RFC 7692):
-   * RSV1 then marks compressed messages, both ways.
-   *
-   * @default {null}
-   */
-  compression?: MessageCompression | null;
-}
-
-/** What {@linkcode Protocol.eventsReceived} reports. */
-export type ProtocolEvent =
-  | { type: "text"; data: string }
-  | { type: "binary"; data: Uint8Array }
-  | { type: "ping"; data: Uint8Array }
-  | { type: "pong"; data: Uint8Array }
-  | { type: "close"; code: number; reason: string }
-  | { type: "error"; error: ProtocolError };
-
-/**
- * The item of {@linkcode Protocol.dataToSend} that means "end the transport now"
- * (half-close for a server, after its last frame). Compare by identity.
- */
-export const END_OF_STREAM: Uint8Array = new Uint8Array(0);
+export { END_OF_STREAM } from "./events.ts";
+export type { ProtocolEvent, ProtocolOptions } from "./events.ts";
 
 // Parser states.
 const READ_HEADER = 0;
@@ -109,50 +77,10 @@ const DISCARD = 5;
 const INFLATING = 6;
 
 const EMPTY = new Uint8Array(0);
-/** Payload pieces at most this long are copied by a loop rather than by set(). */
-const SMALL_COPY = 64;
-/** Queued chunks beyond this many are merged (see Protocol.#compact). */
-const MAX_QUEUED_CHUNKS = 128;
-/** The size merged chunks grow to. */
-const MERGED_CHUNK = 4096;
-/** Bytes of a received chunk left waiting for the rest of their frame are copied up to this many. */
-const TAIL_COPY = 4096;
-/**
- * A data frame at least this long that arrives in chunks of at least BIG_CHUNK
- * bytes is copied out of them as they come, once an eighth of it is there (so
- * that the frame's buffer is allocated only for a peer that sent a good part
- * of it). A transport that hands each read over in a large buffer of its own
- * (Bun does) then gets that memory back early, and the bytes are copied while
- * they are in the cache: fewer page faults and more bytes per CPU second on
- * the large echo. With smaller chunks, copying at the end is better (the next
- * message's buffer reuses the memory the chunks were in), so they wait as
- * before. Measurements: bench/RESULTS.md, "Why the code is shaped this way".
- */
-const EARLY_COPY = 64 * 1024;
-/** See EARLY_COPY. */
-const BIG_CHUNK = 256 * 1024;
-/**
- * Payload bytes of a data frame that may wait uncopied: past this many, the
- * frame's bytes are copied (and unmasked) as they arrive, so that a call never
- * copies more than this plus one chunk, even for a frame of maxLength.
- */
-const COPY_SLICE = 1024 * 1024;
 /** The default of {@linkcode Protocol.workBudget}, in bytes. */
 export const DEFAULT_WORK_BUDGET = 64 * 1024;
 /** Text payloads at most this long are decoded from a reused buffer. */
 const TEXT_SCRATCH = 16 * 1024;
-/** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
-const ASCII_FIRST = 4096;
-/**
- * Strings at most this long are first encoded by a loop, as if ASCII: for
- * short strings that is faster than `encodeInto` on every runtime (the
- * crossing points are in bench/RESULTS.md), and it needs no view of the
- * destination.
- */
-const ASCII_LOOP_CHARS = 40;
-/** Strings at most this long are encoded straight into the outgoing buffer. */
-const DIRECT_TEXT_CHARS = 16 * 1024;
-
 /**
  * The buffer short text payloads are decoded from, shared by all connections:
  * decoding is synchronous, so no two uses overlap.
@@ -161,12 +89,6 @@ let scratch: Uint8Array | null = null;
 function textScratch(): Uint8Array {
   return scratch ??= new Uint8Array(TEXT_SCRATCH);
 }
-
-/**
- * Header bytes that arrived split over chunks, gathered for reading: shared by
- * every connection, since they are read at once (parsing is synchronous).
- */
-const headerScratch = new Uint8Array(8);
 
 /**
  * One WebSocket connection's protocol state, after the opening handshake.
@@ -183,16 +105,10 @@ const headerScratch = new Uint8Array(8);
 export class Protocol {
   readonly #client: boolean;
   readonly #maxLength: number;
-  readonly #maskKey: () => Uint8Array;
   #compression: MessageCompression | null;
 
-  // Received bytes not parsed yet: a queue of chunks.
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #offset = 0;
-  #buffered = 0;
-  // The bytes of the last #read(): a chunk, or headerScratch when they crossed chunks.
-  #view: Uint8Array = EMPTY;
+  /** Received bytes not parsed yet. */
+  readonly #queue = new ChunkQueue();
 
   // The frame being parsed.
   #state = READ_HEADER;
@@ -220,7 +136,7 @@ export class Protocol {
 
   #events: ProtocolEvent[] = [];
 
-  readonly #out = new OutgoingBuffer();
+  readonly #sender: Sender;
   #endPending = false;
   #endSent = false;
 
@@ -246,8 +162,8 @@ export class Protocol {
   constructor(options: ProtocolOptions) {
     this.#client = options.role === "client";
     this.#maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
-    this.#maskKey = options.maskKey ?? randomMaskKey;
     this.#compression = options.compression ?? null;
+    this.#sender = new Sender(this.#client, options.maskKey ?? randomMaskKey, this.#compression);
   }
 
   /**
@@ -256,6 +172,7 @@ export class Protocol {
    */
   useCompression(compression: MessageCompression | null): void {
     this.#compression = compression;
+    this.#sender.compression = compression;
   }
 
   /**
@@ -276,8 +193,7 @@ export class Protocol {
   resume(): void {
     if (this.#state !== INFLATING || !this.#inflateStep()) return;
     this.#parse();
-    this.#view = EMPTY;
-    if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
+    this.#queue.settle();
   }
 
   /** Whether a close frame was sent (no frame may follow it). */
@@ -312,7 +228,7 @@ export class Protocol {
 
   /** Bytes produced by sends and not yet taken by {@linkcode Protocol.dataToSend}. */
   get bytesToSend(): number {
-    return this.#out.size;
+    return this.#sender.size;
   }
 
   // ───────────────────────────── receiving ─────────────────────────────
@@ -327,8 +243,8 @@ export class Protocol {
    */
   receiveData(chunk: Uint8Array): boolean {
     if (this.#state === DISCARD || chunk.length === 0) return true;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
+    const queue = this.#queue;
+    queue.push(chunk);
     if (this.#state === READ_PAYLOAD && this.#validated >= 0) {
       // Every buffered byte belongs to this text frame: check the new ones now.
       const n = Math.min(chunk.length, this.#length - this.#validated);
@@ -345,69 +261,8 @@ export class Protocol {
       this.#validated += n;
     }
     this.#parse();
-    this.#view = EMPTY; // an idle connection keeps no chunk alive
-    if (this.#chunks.length - this.#head > MAX_QUEUED_CHUNKS) this.#compact();
-    return this.#release(chunk);
-  }
-
-  /**
-   * After a chunk was parsed: whether the queue holds no reference to it. The
-   * bytes of it that wait for the rest of their frame are copied when they
-   * are few (TAIL_COPY), so that a transport may read into the same memory
-   * again, and a small remainder never pins a large read buffer.
-   */
-  #release(chunk: Uint8Array): boolean {
-    if (this.#buffered === 0) return true;
-    const chunks = this.#chunks;
-    const last = chunks.length - 1;
-    // Not the last queued chunk: #compact merged (copied) it.
-    if (chunks[last] !== chunk) return true;
-    const from = last === this.#head ? this.#offset : 0;
-    if (chunk.length - from > TAIL_COPY) return false;
-    chunks[last] = chunk.slice(from);
-    if (last === this.#head) this.#offset = 0;
-    return true;
-  }
-
-  /**
-   * Merges runs of small queued chunks, so that a peer trickling a large frame
-   * in tiny reads cannot make the queue hold one object per byte. Chunks of
-   * MERGED_CHUNK bytes or more are never merged again: each byte is copied at
-   * most once here.
-   */
-  #compact(): void {
-    const chunks = this.#chunks;
-    const merged: Uint8Array[] = [chunks[this.#head]];
-    let group: Uint8Array[] = [];
-    let groupBytes = 0;
-    const flush = () => {
-      if (group.length === 1) merged.push(group[0]);
-      else if (group.length > 1) {
-        const joined = new Uint8Array(groupBytes);
-        let at = 0;
-        for (const c of group) {
-          joined.set(c, at);
-          at += c.length;
-        }
-        merged.push(joined);
-      }
-      group = [];
-      groupBytes = 0;
-    };
-    for (let i = this.#head + 1; i < chunks.length; i++) {
-      const chunk = chunks[i];
-      if (chunk.length >= MERGED_CHUNK) {
-        flush();
-        merged.push(chunk);
-        continue;
-      }
-      group.push(chunk);
-      groupBytes += chunk.length;
-      if (groupBytes >= MERGED_CHUNK) flush();
-    }
-    flush();
-    this.#chunks = merged;
-    this.#head = 0;
+    queue.settle();
+    return queue.release(chunk);
   }
 
   /** Tells that the transport's input ended (or broke). */
@@ -430,48 +285,42 @@ export class Protocol {
   }
 
   #parse(): void {
+    const queue = this.#queue;
     for (;;) {
       switch (this.#state) {
         case READ_HEADER: {
-          if (this.#buffered < 2) return;
-          const i = this.#read(2);
-          if (!this.#readHeader(this.#view[i], this.#view[i + 1])) return;
+          if (queue.buffered < 2) return;
+          const i = queue.read(2);
+          if (!this.#readHeader(queue.view[i], queue.view[i + 1])) return;
           break;
         }
         case READ_LENGTH_16: {
-          if (this.#buffered < 2) return;
-          const i = this.#read(2);
-          const length = (this.#view[i] << 8) | this.#view[i + 1];
+          if (queue.buffered < 2) return;
+          const i = queue.read(2);
+          const length = (queue.view[i] << 8) | queue.view[i + 1];
           if (length < 126) return this.#nonMinimal(length);
           if (!this.#setLength(length)) return;
           break;
         }
         case READ_LENGTH_64: {
-          if (this.#buffered < 8) return;
-          const i = this.#read(8);
-          const v = this.#view;
-          const high = ((v[i] << 24) | (v[i + 1] << 16) | (v[i + 2] << 8) | v[i + 3]) >>>
-            0;
-          const low = ((v[i + 4] << 24) | (v[i + 5] << 16) | (v[i + 6] << 8) |
-            v[i + 7]) >>> 0;
-          // RFC 6455 §5.2: "the most significant bit MUST be 0".
-          if (high >= 0x80000000) {
+          if (queue.buffered < 8) return;
+          const i = queue.read(8);
+          const length = readLength64(queue.view, i);
+          if (length < 0) {
             this.#fail(
               "WSD_ERR_LENGTH_TOP_BIT",
-              CloseCode.PROTOCOL_ERROR,
               "Invalid frame length: the most significant bit of a 64-bit length must be 0",
             );
             return;
           }
-          const length = high * 0x100000000 + low;
           if (length < 0x10000) return this.#nonMinimal(length);
           if (!this.#setLength(length)) return;
           break;
         }
         case READ_MASK: {
-          if (this.#buffered < 4) return;
-          const i = this.#read(4);
-          const key = this.#key, v = this.#view;
+          if (queue.buffered < 4) return;
+          const i = queue.read(4);
+          const key = this.#key, v = queue.view;
           key[0] = v[i];
           key[1] = v[i + 1];
           key[2] = v[i + 2];
@@ -480,14 +329,10 @@ export class Protocol {
           break;
         }
         case READ_PAYLOAD: {
-          if (this.#buffered < this.#length - this.#copied) {
+          if (queue.buffered < this.#length - this.#copied) {
             // (Every buffered byte is this frame's; with some buffered, there is a last chunk.)
             if (
-              this.#early !== null ||
-              (this.#length >= EARLY_COPY && this.#opcode < Opcode.CLOSE &&
-                ((this.#buffered >= this.#length >>> 3 &&
-                  this.#chunks[this.#chunks.length - 1].length >= BIG_CHUNK) ||
-                  this.#buffered >= COPY_SLICE))
+              this.#early !== null || (this.#opcode < Opcode.CLOSE && queue.copyEarly(this.#length))
             ) this.#copyArrived();
             return;
           }
@@ -500,80 +345,14 @@ export class Protocol {
     }
   }
 
-  /** Checks the first two bytes of a frame (RFC 6455 §5.2, §5.4, §5.5). */
+  /** Checks the first two bytes of a frame (see frame_check.ts) and takes what they say. */
   #readHeader(b0: number, b1: number): boolean {
+    const violation = checkHeader(b0, b1, this.#client, this.#compression !== null, this.#messageOpcode !== 0);
+    if (violation !== null) return this.#fail(violation.type, violation.message);
     const opcode = b0 & 0x0f;
     const fin = (b0 & FIN) !== 0;
     const masked = (b1 & 0x80) !== 0;
     const length = b1 & 0x7f;
-    // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated".
-    if ((b0 & (RSV1 | RSV2 | RSV3)) !== 0) {
-      if ((b0 & (RSV2 | RSV3)) !== 0 || this.#compression === null) {
-        return this.#fail(
-          "WSD_ERR_RESERVED_BITS",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid frame header: RSV bits set without a negotiated extension",
-        );
-      }
-      // RFC 7692 §6.1: RSV1 marks a compressed message, on its first frame only.
-      if (opcode === Opcode.CONTINUATION || opcode >= Opcode.CLOSE) {
-        return this.#fail(
-          "WSD_ERR_RESERVED_BITS",
-          CloseCode.PROTOCOL_ERROR,
-          `Invalid frame header: RSV1 set on a ${opcode === Opcode.CONTINUATION ? "continuation" : "control"} frame`,
-        );
-      }
-    }
-    if (opcode >= Opcode.CLOSE) {
-      if (opcode > Opcode.PONG) return this.#invalidOpcode(opcode);
-      // RFC 6455 §5.5: "Control frames MUST NOT be fragmented" and carry at most 125 bytes.
-      if (!fin) {
-        return this.#fail(
-          "WSD_ERR_CONTROL_FRAGMENTED",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid control frame: FIN must be set",
-        );
-      }
-      if (length > MAX_CONTROL_PAYLOAD) {
-        return this.#fail(
-          "WSD_ERR_CONTROL_TOO_LONG",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid control frame: the payload is longer than 125 bytes",
-        );
-      }
-    } else if (opcode === Opcode.CONTINUATION) {
-      if (this.#messageOpcode === 0) {
-        return this.#fail(
-          "WSD_ERR_UNEXPECTED_CONTINUATION",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid frame: a continuation frame with no message to continue",
-        );
-      }
-    } else if (opcode <= Opcode.BINARY) {
-      if (this.#messageOpcode !== 0) {
-        return this.#fail(
-          "WSD_ERR_EXPECTED_CONTINUATION",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid frame: a new message started before the fragmented one ended",
-        );
-      }
-    } else {
-      return this.#invalidOpcode(opcode);
-    }
-    // RFC 6455 §5.1: clients mask every frame, servers none.
-    if (masked !== !this.#client) {
-      return this.#client
-        ? this.#fail(
-          "WSD_ERR_MASK_UNEXPECTED",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid frame: a server must not mask its frames",
-        )
-        : this.#fail(
-          "WSD_ERR_MASK_EXPECTED",
-          CloseCode.PROTOCOL_ERROR,
-          "Invalid frame: a client must mask its frames",
-        );
-    }
     this.#fin = fin;
     this.#opcode = opcode;
     this.#masked = masked;
@@ -609,7 +388,6 @@ export class Protocol {
     ) {
       return this.#fail(
         "WSD_ERR_MESSAGE_TOO_BIG",
-        CloseCode.MESSAGE_TOO_BIG,
         `Message too big: more than the limit of ${this.#maxLength} bytes`,
       );
     }
@@ -630,14 +408,15 @@ export class Protocol {
     const opcode = this.#opcode;
     if (opcode === Opcode.TEXT) this.#utf8.reset();
     if (
-      this.#buffered < this.#length && !this.#compressed &&
+      this.#queue.buffered < this.#length && !this.#compressed &&
       (opcode === Opcode.TEXT ||
         (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT))
     ) {
       const key = this.#masked ? this.#key : undefined;
       let phase = 0;
-      for (let c = this.#head; c < this.#chunks.length; c++) {
-        const chunk = c === this.#head ? this.#chunks[c].subarray(this.#offset) : this.#chunks[c];
+      const { chunks, head, offset } = this.#queue;
+      for (let c = head; c < chunks.length; c++) {
+        const chunk = c === head ? chunks[c].subarray(offset) : chunks[c];
         if (!this.#utf8.push(chunk, key, phase)) return this.#invalidUtf8();
         phase += chunk.length;
       }
@@ -662,9 +441,7 @@ export class Protocol {
       // A whole message in one frame: the common case.
       if (this.#compressed) {
         // Its compressed bytes are needed only while it is inflated.
-        const payload = length <= TEXT_SCRATCH
-          ? this.#copyPayload(textScratch(), 0).subarray(0, length)
-          : this.#copyPayload(this.#early ?? new Uint8Array(length), 0);
+        const payload = this.#wholePayload(length);
         return this.#inflated(opcode, payload);
       }
       if (opcode === Opcode.BINARY) {
@@ -679,9 +456,9 @@ export class Protocol {
       if (!streamed && length <= TEXT_SCRATCH) {
         const scratch = textScratch();
         let text: string | null;
-        if (length !== 0 && length <= SHORT_ASCII_TEXT && this.#chunks[this.#head].length - this.#offset >= length) {
+        if (length !== 0 && length <= SHORT_ASCII_TEXT && this.#queue.contiguous(length)) {
           // Short and in one chunk (the common case): unmask and check for ASCII in one loop.
-          const bits = this.#copyShortPayload(scratch);
+          const bits = this.#queue.copyShort(scratch, length, this.#masked ? this.#key : null);
           text = bits < 0x80 ? decodeAscii(scratch, length) : decodeUtf8(scratch.subarray(0, length));
         } else {
           text = decodeShortText(this.#copyPayload(scratch, 0), length);
@@ -690,9 +467,7 @@ export class Protocol {
         this.#events.push({ type: "text", data: text });
         return true;
       }
-      const payload = length <= TEXT_SCRATCH
-        ? this.#copyPayload(textScratch(), 0).subarray(0, length)
-        : this.#copyPayload(this.#early ?? new Uint8Array(length), 0);
+      const payload = this.#wholePayload(length);
       let text: string | null;
       if (streamed) {
         text = this.#utf8.end() ? decodeValidatedUtf8(payload) : null;
@@ -731,6 +506,13 @@ export class Protocol {
     if (!this.#utf8.end()) return this.#invalidUtf8();
     this.#events.push({ type: "text", data: decodeValidatedUtf8(message) });
     return true;
+  }
+
+  /** The payload of a whole message in one frame, needed only until decoded or inflated: short ones in a shared scratch. */
+  #wholePayload(length: number): Uint8Array {
+    return length <= TEXT_SCRATCH
+      ? this.#copyPayload(textScratch(), 0).subarray(0, length)
+      : this.#copyPayload(this.#early ?? new Uint8Array(length), 0);
   }
 
   /**
@@ -774,7 +556,10 @@ export class Protocol {
         this.#early = this.#message;
       }
     }
-    this.#copyBytes(this.#early, this.#earlyAt, this.#buffered);
+    const count = this.#queue.buffered, copied = this.#copied;
+    if (count === 0) return;
+    this.#copied += count;
+    this.#queue.copy(this.#early, this.#earlyAt + copied, count, this.#masked ? this.#key : null, copied);
   }
 
   /**
@@ -807,14 +592,12 @@ export class Protocol {
       if (error instanceof InflateLimitError) {
         return this.#fail(
           "WSD_ERR_MESSAGE_TOO_BIG",
-          CloseCode.MESSAGE_TOO_BIG,
           `Message too big: it inflates to more than the limit of ${this.#maxLength} bytes`,
         );
       }
       if (error instanceof InflateDataError) {
         return this.#fail(
           "WSD_ERR_INVALID_COMPRESSED_DATA",
-          CloseCode.INVALID_PAYLOAD,
           `Invalid compressed message: ${error.message}`,
         );
       }
@@ -850,7 +633,7 @@ export class Protocol {
       close = parseClosePayload(payload);
     } catch (error) {
       const e = error as ProtocolError;
-      return this.#fail(e.type, e.code, e.message);
+      return this.#fail(e.type, e.message);
     }
     this.#closeReceived = true;
     this.#closeCode = close.code;
@@ -872,135 +655,23 @@ export class Protocol {
   }
 
   /**
-   * Copies the current frame's payload, which lies in the current chunk, to
-   * the start of `dst`, unmasked, four bytes a step; returns the OR of its
-   * bytes (under 0x80: all ASCII).
-   */
-  #copyShortPayload(dst: Uint8Array): number {
-    const length = this.#length;
-    const chunk = this.#chunks[this.#head];
-    const offset = this.#offset;
-    let bits = 0;
-    let i = 0;
-    if (this.#masked) {
-      const key = this.#key;
-      const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
-      for (; i + 4 <= length; i += 4) {
-        const a = chunk[offset + i] ^ k0, b = chunk[offset + i + 1] ^ k1;
-        const c = chunk[offset + i + 2] ^ k2, d = chunk[offset + i + 3] ^ k3;
-        dst[i] = a;
-        dst[i + 1] = b;
-        dst[i + 2] = c;
-        dst[i + 3] = d;
-        bits |= a | b | c | d;
-      }
-      for (; i < length; i++) bits |= dst[i] = chunk[offset + i] ^ key[i & 3];
-    } else {
-      for (; i < length; i++) bits |= dst[i] = chunk[offset + i];
-    }
-    this.#buffered -= length;
-    if (offset + length === chunk.length) this.#nextChunk();
-    else this.#offset = offset + length;
-    return bits;
-  }
-
-  /**
    * Copies the rest of the current frame's payload out of the chunks into
    * `dst`, whose byte `at` is the payload's first, unmasked.
    */
   #copyPayload(dst: Uint8Array, at: number): Uint8Array {
-    this.#copyBytes(dst, at, this.#length - this.#copied);
+    const copied = this.#copied;
+    const count = this.#length - copied;
+    if (count !== 0) this.#queue.copy(dst, at + copied, count, this.#masked ? this.#key : null, copied);
     this.#copied = 0;
     this.#early = null;
     return dst;
-  }
-
-  /** Copies the next `count` payload bytes out of the chunks into their place in `dst` (payload from `at`), unmasked. */
-  #copyBytes(dst: Uint8Array, at: number, count: number): void {
-    let remaining = count;
-    if (remaining === 0) return;
-    this.#buffered -= remaining;
-    const key = this.#masked ? this.#key : null;
-    let pos = at + this.#copied;
-    this.#copied += count;
-    while (remaining > 0) {
-      const chunk = this.#chunks[this.#head];
-      const offset = this.#offset;
-      const n = Math.min(chunk.length - offset, remaining);
-      if (n <= SMALL_COPY) {
-        // Small pieces: a fused copy-and-unmask loop beats subarray() + set().
-        if (key === null) {
-          for (let i = 0; i < n; i++) dst[pos + i] = chunk[offset + i];
-        } else {
-          const phase = pos - at;
-          for (let i = 0; i < n; i++) {
-            dst[pos + i] = chunk[offset + i] ^ key[(phase + i) & 3];
-          }
-        }
-      } else {
-        dst.set(
-          offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n),
-          pos,
-        );
-        if (key !== null) {
-          maskInPlace(dst.subarray(pos, pos + n), key, pos - at);
-        }
-      }
-      pos += n;
-      remaining -= n;
-      if (offset + n === chunk.length) this.#nextChunk();
-      else this.#offset = offset + n;
-    }
-  }
-
-  /**
-   * Consumes `n` (at most 8) header bytes; returns their index in `#view`, which
-   * is the current chunk when they are contiguous and `headerScratch` otherwise.
-   */
-  #read(n: number): number {
-    const chunk = this.#chunks[this.#head];
-    const offset = this.#offset;
-    this.#buffered -= n;
-    if (chunk.length - offset > n) {
-      this.#offset = offset + n;
-      this.#view = chunk;
-      return offset;
-    }
-    if (chunk.length - offset === n) {
-      this.#view = chunk;
-      this.#nextChunk();
-      return offset;
-    }
-    for (let i = 0; i < n; i++) {
-      let c = this.#chunks[this.#head];
-      if (this.#offset === c.length) {
-        this.#nextChunk();
-        c = this.#chunks[this.#head];
-      }
-      headerScratch[i] = c[this.#offset++];
-    }
-    if (this.#offset === this.#chunks[this.#head].length) this.#nextChunk();
-    this.#view = headerScratch;
-    return 0;
-  }
-
-  #nextChunk(): void {
-    this.#offset = 0;
-    if (++this.#head === this.#chunks.length) {
-      this.#chunks.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024) {
-      this.#chunks.splice(0, this.#head);
-      this.#head = 0;
-    }
   }
 
   /** Stops reading: every later byte is ignored. */
   #discard(): void {
     if (this.#state === INFLATING) this.#compression!.inflater().cancel();
     this.#state = DISCARD;
-    this.#chunks = [];
-    this.#head = this.#offset = this.#buffered = 0;
+    this.#queue.clear();
     this.#message = EMPTY;
     this.#messageOpcode = this.#messageLength = 0;
     this.#early = null;
@@ -1008,35 +679,20 @@ export class Protocol {
   }
 
   #nonMinimal(length: number): void {
-    this.#fail(
-      "WSD_ERR_NON_MINIMAL_LENGTH",
-      CloseCode.PROTOCOL_ERROR,
-      `Invalid frame length: ${length} must use the shortest length encoding`,
-    );
-  }
-
-  #invalidOpcode(opcode: number): false {
-    return this.#fail(
-      "WSD_ERR_INVALID_OPCODE",
-      CloseCode.PROTOCOL_ERROR,
-      `Invalid frame: reserved opcode 0x${opcode.toString(16)}`,
-    );
+    this.#fail("WSD_ERR_NON_MINIMAL_LENGTH", `Invalid frame length: ${length} must use the shortest length encoding`);
   }
 
   #invalidUtf8(): false {
-    return this.#fail(
-      "WSD_ERR_INVALID_UTF8",
-      CloseCode.INVALID_PAYLOAD,
-      "Invalid UTF-8 in a text message",
-    );
+    return this.#fail("WSD_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message");
   }
 
   /**
-   * Fails the connection (RFC 6455 §7.1.7): reports the error, sends a close
-   * frame with its code unless one was sent already, ends the transport and
-   * discards all further input.
+   * Fails the connection (RFC 6455 §7.1.7) with the close code of `type`
+   * (errors.ts): reports the error, sends a close frame with that code unless
+   * one was sent already, ends the transport and discards all further input.
    */
-  #fail(type: ProtocolErrorType, code: number, message: string): false {
+  #fail(type: ProtocolErrorType, message: string): false {
+    const code = CLOSE_CODES[type];
     const error = new ProtocolError(type, code, message);
     this.#discard();
     this.#events.push({ type: "error", error });
@@ -1057,70 +713,7 @@ export class Protocol {
    * uncompressed even with permessage-deflate.
    */
   sendText(text: string, compress = true): void {
-    const compression = this.#compression;
-    if (compression !== null && compress && text.length >= compression.threshold) {
-      this.#writeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(utf8Encoder.encode(text)));
-      return;
-    }
-    if (text.length > DIRECT_TEXT_CHARS) {
-      this.#writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
-      return;
-    }
-    if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
-    // Encode straight into the outgoing buffer. Room for the longest possible
-    // encoding (3 bytes per UTF-16 unit) is cheap for short text; longer text
-    // first gets room for ASCII only (JSON, mostly), and the longest room if
-    // it did not fit. The bytes move if the header came out shorter.
-    const key = this.#client ? this.#maskKey() : null;
-    const masked = key !== null;
-    const longest = text.length * 3;
-    let room = longest > ASCII_FIRST ? text.length : longest;
-    let dst: Uint8Array, offset: number, maxHeader: number, payloadAt: number, written: number;
-    for (;;) {
-      maxHeader = headerSize(room, masked);
-      dst = this.#out.reserve(maxHeader + room);
-      offset = this.#out.offset;
-      payloadAt = offset + maxHeader;
-      const result = utf8Encoder.encodeInto(text, dst.subarray(payloadAt, payloadAt + room));
-      written = result.written;
-      if (result.read === text.length || room === longest) break;
-      room = longest;
-    }
-    const header = headerSize(written, masked);
-    if (header < maxHeader) {
-      dst.copyWithin(offset + header, payloadAt, payloadAt + written);
-    }
-    writeHeader(dst, offset, FIN | Opcode.TEXT, written, key);
-    if (masked) {
-      maskInPlace(
-        dst.subarray(offset + header, offset + header + written),
-        key,
-      );
-    }
-    this.#out.commit(header + written);
-  }
-
-  /**
-   * Encodes short text that is all ASCII by a loop, straight after its header
-   * (no view, no result object); returns `false`, having written nothing, at
-   * the first character that is not ASCII.
-   */
-  #sendShortAscii(text: string): boolean {
-    const length = text.length;
-    const header = headerSize(length, this.#client);
-    const dst = this.#out.reserve(header + length);
-    const offset = this.#out.offset;
-    const at = offset + header;
-    for (let i = 0; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) return false;
-      dst[at + i] = c;
-    }
-    const key = this.#client ? this.#maskKey() : null;
-    writeHeader(dst, offset, FIN | Opcode.TEXT, length, key);
-    if (key !== null) maskInPlace(dst.subarray(at, at + length), key);
-    this.#out.commit(header + length);
-    return true;
+    this.#sender.sendText(text, compress);
   }
 
   /**
@@ -1128,12 +721,7 @@ export class Protocol {
    * false` leaves it uncompressed even with permessage-deflate.
    */
   sendBinary(data: Uint8Array, compress = true): void {
-    const compression = this.#compression;
-    if (compression !== null && compress && data.length >= compression.threshold) {
-      this.#writeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
-      return;
-    }
-    this.#writeFrame(FIN | Opcode.BINARY, data);
+    this.#sender.sendBinary(data, compress);
   }
 
   /**
@@ -1152,7 +740,7 @@ export class Protocol {
    * a whole, valid data frame for this end (unmasked for a server).
    */
   sendEncodedFrame(frame: Uint8Array): void {
-    this.#out.writeRaw(frame);
+    this.#sender.writeRaw(frame);
   }
 
   /** Encodes a ping; the caller checks that `data` has at most 125 bytes. */
@@ -1187,7 +775,7 @@ export class Protocol {
       this.#closePending = null;
       this.#writeClose(pending.code, pending.reason);
     }
-    const pieces = this.#out.take();
+    const pieces = this.#sender.take();
     if (this.#endPending && !this.#endSent) {
       this.#endSent = true;
       pieces.push(END_OF_STREAM);
@@ -1201,10 +789,6 @@ export class Protocol {
   }
 
   #writeFrame(firstByte: number, payload: Uint8Array): void {
-    this.#out.writeFrame(
-      firstByte,
-      payload,
-      this.#client ? this.#maskKey() : null,
-    );
+    this.#sender.writeFrame(firstByte, payload);
   }
 }

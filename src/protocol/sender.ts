@@ -1,0 +1,160 @@
+/**
+ * The send side of a connection (ws's `Sender`): frames encoded into one
+ * outgoing buffer, masked for a client, compressed when permessage-deflate
+ * was negotiated, with the fast paths that encode text straight into that
+ * buffer. What may be sent when (after a close, say) is `protocol.ts`'s
+ * business: this module only encodes.
+ *
+ * @module
+ */
+
+import type { MessageCompression } from "./compression.ts";
+import { Opcode } from "./constants.ts";
+import { FIN, headerSize, OutgoingBuffer, RSV1, writeHeader } from "./frame.ts";
+import { maskInPlace } from "./mask.ts";
+import { utf8Encoder } from "./utf8.ts";
+
+/** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
+const ASCII_FIRST = 4096;
+/**
+ * Strings at most this long are first encoded by a loop, as if ASCII: for
+ * short strings that is faster than `encodeInto` on every runtime (the
+ * crossing points are in bench/RESULTS.md), and it needs no view of the
+ * destination.
+ */
+const ASCII_LOOP_CHARS = 40;
+/** Strings at most this long are encoded straight into the outgoing buffer. */
+const DIRECT_TEXT_CHARS = 16 * 1024;
+
+/** Encodes the frames one end of a connection sends. */
+export class Sender {
+  readonly #client: boolean;
+  readonly #maskKey: () => Uint8Array;
+  readonly #out = new OutgoingBuffer();
+  /** The permessage-deflate state, or `null` when not negotiated. */
+  compression: MessageCompression | null;
+
+  /**
+   * Creates the encoder of one end.
+   *
+   * @param client Whether this is the client end (its frames are masked).
+   * @param maskKey Where the masking keys come from.
+   * @param compression The permessage-deflate state, if negotiated.
+   */
+  constructor(client: boolean, maskKey: () => Uint8Array, compression: MessageCompression | null) {
+    this.#client = client;
+    this.#maskKey = maskKey;
+    this.compression = compression;
+  }
+
+  /** Bytes encoded and not yet taken. */
+  get size(): number {
+    return this.#out.size;
+  }
+
+  /** The bytes encoded so far, in order; the buffer is then empty. */
+  take(): Uint8Array[] {
+    return this.#out.take();
+  }
+
+  /** Encodes one frame: `firstByte` is FIN, RSV and opcode; `payload` is copied. */
+  writeFrame(firstByte: number, payload: Uint8Array): void {
+    this.#out.writeFrame(
+      firstByte,
+      payload,
+      this.#client ? this.#maskKey() : null,
+    );
+  }
+
+  /** Queues an encoded frame as is. */
+  writeRaw(frame: Uint8Array): void {
+    this.#out.writeRaw(frame);
+  }
+
+  /**
+   * Encodes a text message, compressed unless `compress` is false. Short
+   * enough to be inlined where it is called: the common short ASCII message
+   * goes to its loop without the rest.
+   */
+  sendText(text: string, compress: boolean): void {
+    const compression = this.compression;
+    if (compression !== null && compress && text.length >= compression.threshold) {
+      this.writeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(utf8Encoder.encode(text)));
+      return;
+    }
+    if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
+    this.#sendText(text);
+  }
+
+  /** Encodes an uncompressed text message that is long or not all ASCII. */
+  #sendText(text: string): void {
+    if (text.length > DIRECT_TEXT_CHARS) {
+      this.writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
+      return;
+    }
+    // Encode straight into the outgoing buffer. Room for the longest possible
+    // encoding (3 bytes per UTF-16 unit) is cheap for short text; longer text
+    // first gets room for ASCII only (JSON, mostly), and the longest room if
+    // it did not fit. The bytes move if the header came out shorter.
+    const key = this.#client ? this.#maskKey() : null;
+    const masked = key !== null;
+    const longest = text.length * 3;
+    let room = longest > ASCII_FIRST ? text.length : longest;
+    let dst: Uint8Array, offset: number, maxHeader: number, payloadAt: number, written: number;
+    for (;;) {
+      maxHeader = headerSize(room, masked);
+      dst = this.#out.reserve(maxHeader + room);
+      offset = this.#out.offset;
+      payloadAt = offset + maxHeader;
+      const result = utf8Encoder.encodeInto(text, dst.subarray(payloadAt, payloadAt + room));
+      written = result.written;
+      if (result.read === text.length || room === longest) break;
+      room = longest;
+    }
+    const header = headerSize(written, masked);
+    if (header < maxHeader) {
+      dst.copyWithin(offset + header, payloadAt, payloadAt + written);
+    }
+    writeHeader(dst, offset, FIN | Opcode.TEXT, written, key);
+    if (masked) {
+      maskInPlace(
+        dst.subarray(offset + header, offset + header + written),
+        key,
+      );
+    }
+    this.#out.commit(header + written);
+  }
+
+  /**
+   * Encodes short text that is all ASCII by a loop, straight after its header
+   * (no view, no result object); returns `false`, having written nothing, at
+   * the first character that is not ASCII.
+   */
+  #sendShortAscii(text: string): boolean {
+    const length = text.length;
+    const header = headerSize(length, this.#client);
+    const dst = this.#out.reserve(header + length);
+    const offset = this.#out.offset;
+    const at = offset + header;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      dst[at + i] = c;
+    }
+    const key = this.#client ? this.#maskKey() : null;
+    writeHeader(dst, offset, FIN | Opcode.TEXT, length, key);
+    if (key !== null) maskInPlace(dst.subarray(at, at + length), key);
+    this.#out.commit(header + length);
+    return true;
+  }
+
+  /** Encodes a binary message, compressed unless `compress` is false; `data` is copied. */
+  sendBinary(data: Uint8Array, compress: boolean): void {
+    const compression = this.compression;
+    if (compression !== null && compress && data.length >= compression.threshold) {
+      this.writeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
+      return;
+    }
+    this.writeFrame(FIN | Opcode.BINARY, data);
+  }
+}
