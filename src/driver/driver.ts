@@ -53,7 +53,15 @@ import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { acknowledged } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
-import { closeArguments, driverSettings, pingPayload, sendCompress, toBytes, typeName } from "./options.ts";
+import {
+  closeArguments,
+  driverSettings,
+  overQueuePolicy,
+  pingPayload,
+  sendCompress,
+  toBytes,
+  typeName,
+} from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
 import { SliceQueue } from "./slices.ts";
 import { streamTransport, WRITTEN } from "./transport.ts";
@@ -589,21 +597,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * `outgoingHighWaterMark`: whether the message may be queued.
    */
   #admit(): boolean {
-    if (this.#settings.sendQueuePolicy === "buffer" || this.bufferedAmount <= this.#settings.outgoingHighWaterMark) {
-      return true;
+    const { sendQueuePolicy, outgoingHighWaterMark } = this.#settings;
+    if (sendQueuePolicy === "buffer" || this.bufferedAmount <= outgoingHighWaterMark) return true;
+    if (overQueuePolicy(sendQueuePolicy, this.bufferedAmount, outgoingHighWaterMark) === "close") {
+      this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
     }
-    switch (this.#settings.sendQueuePolicy) {
-      case "drop":
-        return false;
-      case "close":
-        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
-        return false;
-      default:
-        throw new RangeError(
-          `Cannot send: ${this.bufferedAmount} bytes are waiting, over outgoingHighWaterMark ` +
-            `(${this.#settings.outgoingHighWaterMark}); await drained() before sending more`,
-        );
-    }
+    return false;
   }
 
   /**

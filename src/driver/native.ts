@@ -25,6 +25,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { rethrowLater } from "./emitter.ts";
+import { overQueuePolicy } from "./options.ts";
 import { sessionClosed, sessionMessage, sessionOpened } from "./driver.ts";
 import type { HeartbeatOptions, ReadyState, SendQueuePolicy, WebSocketDriver } from "./driver.ts";
 
@@ -265,18 +266,10 @@ export class NativeSession {
   #admit(): boolean {
     const { sendQueuePolicy, outgoingHighWaterMark } = this.#options;
     if (sendQueuePolicy === "buffer" || this.bufferedAmount <= outgoingHighWaterMark) return true;
-    switch (sendQueuePolicy) {
-      case "drop":
-        return false;
-      case "close":
-        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
-        return false;
-      default:
-        throw new RangeError(
-          `Cannot send: ${this.bufferedAmount} bytes are waiting, over outgoingHighWaterMark ` +
-            `(${outgoingHighWaterMark}); await drained() before sending more`,
-        );
+    if (overQueuePolicy(sendQueuePolicy, this.bufferedAmount, outgoingHighWaterMark) === "close") {
+      this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
     }
+    return false;
   }
 
   #pollDrain(): void {

@@ -135,6 +135,30 @@ export const DRIVER_OPTION_KEYS: readonly string[] = [
  */
 export type SendQueuePolicy = "buffer" | "drop" | "close" | "throw";
 
+/**
+ * What `policy` makes of a send while `buffered` bytes wait over
+ * `outgoingHighWaterMark` (the caller checked that first, on its fast path):
+ * `false` to drop it, `"close"` to close with 1008 and drop it; `"throw"`
+ * throws the RangeError here. The driver and the runtimes' own sockets share it.
+ */
+export function overQueuePolicy(
+  policy: SendQueuePolicy,
+  buffered: number,
+  outgoingHighWaterMark: number,
+): false | "close" {
+  switch (policy) {
+    case "close":
+      return "close";
+    case "throw":
+      throw new RangeError(
+        `Cannot send: ${buffered} bytes are waiting, over outgoingHighWaterMark ` +
+          `(${outgoingHighWaterMark}); await drained() before sending more`,
+      );
+    default:
+      return false;
+  }
+}
+
 /** The default of {@linkcode DriverOptions.outgoingHighWaterMark}: 1 MiB. */
 export const DEFAULT_OUTGOING_HIGH_WATER_MARK = 1 << 20;
 
