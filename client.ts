@@ -43,11 +43,11 @@ export type {
   HeaderFields,
   ResponseCheck,
 } from "./src/protocol/handshake.ts";
-export { Client, DEFAULT_OPEN_TIMEOUT, makeClient } from "./src/driver/client.ts";
-export type { ClientOptions, HandshakeResponse } from "./src/driver/client.ts";
-export type { ReconnectOptions } from "./src/driver/reconnect.ts";
-export { WebSocket } from "./src/driver/websocket.ts";
-export type { BinaryType, WebSocketOptions } from "./src/driver/websocket.ts";
+export { Client, DEFAULT_OPEN_TIMEOUT, makeClient } from "./src/client/client.ts";
+export type { ClientOptions, HandshakeResponse } from "./src/client/client.ts";
+export type { ReconnectOptions } from "./src/client/reconnect.ts";
+export { WebSocket } from "./src/client/websocket.ts";
+export type { BinaryType, WebSocketOptions } from "./src/client/websocket.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions } from "./src/driver/driver.ts";

@@ -49,25 +49,19 @@ export {
   validateRequest,
 } from "./src/protocol/handshake.ts";
 export type { HeaderFields, RequestCheck } from "./src/protocol/handshake.ts";
-export { HandshakeError, makeServer, Server } from "./src/driver/server.ts";
-export type { ServerOptions } from "./src/driver/server.ts";
-export type { AllowOrigins } from "./src/driver/origin.ts";
-export { withWebSockets } from "./src/runtime/bun_serve.ts";
-export type {
-  BunFetchHandler,
-  BunServeParts,
-  BunServerWebSocket,
-  BunUpgradeServer,
-  BunWebSocketHandler,
-  WithWebSocketsOptions,
-} from "./src/runtime/bun_serve.ts";
+export { HandshakeError, makeServer, Server } from "./src/server/server.ts";
+export type { ServerOptions } from "./src/server/server.ts";
+export type { AllowOrigins } from "./src/server/origin.ts";
+export { withWebSockets } from "./src/server/bun_serve.ts";
+export type { BunFetchHandler, BunServeParts, WithWebSocketsOptions } from "./src/server/bun_serve.ts";
+export type { BunServerWebSocket, BunUpgradeServer, BunWebSocketHandler } from "./src/runtime/bun_serve.ts";
 export type { PerMessageDeflateOptions } from "./src/protocol/extensions.ts";
-export { availableBackends, serve } from "./src/driver/serve.ts";
-export type { BackendName, ServeHandle, ServeOptions } from "./src/driver/serve.ts";
-export { DEFAULT_SERVE_HEARTBEAT } from "./src/driver/handler.ts";
-export type { ServeHandler, ServeHandlerInfo } from "./src/driver/handler.ts";
-export { handleUpgrade } from "./src/driver/attach.ts";
-export type { UpgradeListener, UpgradeOptions, UpgradeRequest, UpgradeServer } from "./src/driver/attach.ts";
+export { availableBackends, serve } from "./src/server/serve.ts";
+export type { BackendName, ServeHandle, ServeOptions } from "./src/server/serve.ts";
+export { DEFAULT_SERVE_HEARTBEAT } from "./src/server/handler.ts";
+export type { ServeHandler, ServeHandlerInfo } from "./src/server/handler.ts";
+export { handleUpgrade } from "./src/server/attach.ts";
+export type { UpgradeListener, UpgradeOptions, UpgradeRequest, UpgradeServer } from "./src/server/attach.ts";
 export type { NetAddr } from "./src/runtime/types.ts";
 export { WebSocketDriver } from "./src/driver/driver.ts";
 export { ListenerError } from "./src/driver/errors.ts";

@@ -12,7 +12,7 @@
  *     Received: Hi
  *     Closed: 1000
  */
-import { makeClient } from "../src/driver/client.ts";
+import { makeClient } from "../src/client/client.ts";
 
 const args: string[] = globalThis.process?.argv?.slice(2) ?? [];
 const url = args.find((arg) => !arg.startsWith("--")) ?? "ws://localhost:5000/echo";

@@ -152,7 +152,7 @@ describe("the import graph of src/ and the entry files", () => {
     // Type-only imports count: they are edges of the layer picture too.
     assert.ok(graph.get("src/protocol/compression.ts")!.includes("src/protocol/extensions.ts"), "import type");
     assert.ok(graph.get("src/runtime/mod.ts")!.includes("src/runtime/deno.ts"), 'import("…")');
-    assert.ok(graph.get("server.ts")!.includes("src/driver/handler.ts"), "export type … from");
+    assert.ok(graph.get("server.ts")!.includes("src/server/handler.ts"), "export type … from");
     const planted = new Map(graph);
     planted.set("src/protocol/constants.ts", ["mod.ts"]);
     assert.ok(cycles(planted).length > 0, "a cycle through mod.ts should be found");
@@ -168,9 +168,20 @@ describe("the import graph of src/ and the entry files", () => {
     assert.deepEqual(found, [], `import cycles:\n  ${found.join("\n  ")}`);
   });
 
-  it("prints the cycles among folders (not yet a failure: issue 18 item 1 moves the files)", () => {
-    // TODO(issue 18 item 1): when the folders are the layer picture, make
-    // this an assertion as the file-level test above.
+  // The layer picture of DESIGN.md and README's "Architecture": each folder
+  // may import only the folders listed for it (and never one above it).
+  const LAYERS: Record<string, string[]> = {
+    "src/codec": [],
+    "src/protocol": ["src/codec"],
+    "src/driver": ["src/protocol"],
+    "src/runtime": ["src/driver", "src/protocol"],
+    "src/server": ["src/runtime", "src/driver", "src/protocol"],
+    "src/client": ["src/runtime", "src/driver", "src/protocol"],
+    "src/topics": ["src/server", "src/driver", "src/protocol"],
+    "src/cli": ["src/server", "src/client", "src/runtime", "src/driver", "src/protocol"],
+  };
+
+  const folderGraph = (): Map<string, string[]> => {
     const folders = new Map<string, string[]>();
     for (const [file, imports] of graph) {
       const from = folderOf(file);
@@ -181,8 +192,31 @@ describe("the import graph of src/ and the entry files", () => {
       }
       folders.set(from, edges);
     }
-    for (const component of cycles(folders)) {
-      console.log(`folder cycle (issue 18 item 1): ${cycleThrough(folders, component, component[0])}`);
+    return folders;
+  };
+
+  it("has no cycle among folders", () => {
+    const folders = folderGraph();
+    const found = cycles(folders).map((component) => cycleThrough(folders, component, component[0]));
+    assert.deepEqual(found, [], `folder cycles:\n  ${found.join("\n  ")}`);
+  });
+
+  it("imports only downwards: each src/ folder uses only the layers below it", () => {
+    const folders = folderGraph();
+    assert.deepEqual(
+      [...folders.keys()].filter((folder) => folder !== "(entry)").sort(),
+      Object.keys(LAYERS).sort(),
+      "a new folder under src/ needs its place in LAYERS",
+    );
+    const wrong: string[] = [];
+    for (const [file, imports] of graph) {
+      const from = folderOf(file);
+      if (from === "(entry)") continue;
+      for (const target of imports) {
+        const to = folderOf(target);
+        if (to !== from && !LAYERS[from].includes(to)) wrong.push(`${file} → ${target}`);
+      }
     }
+    assert.deepEqual(wrong, [], `imports against the layers:\n  ${wrong.join("\n  ")}`);
   });
 });

@@ -16,8 +16,8 @@
  * @module
  */
 
-import { makeClient } from "../driver/client.ts";
-import type { Client, ClientOptions } from "../driver/client.ts";
+import { makeClient } from "../client/client.ts";
+import type { Client, ClientOptions } from "../client/client.ts";
 import type { CliProcess } from "../runtime/process.ts";
 import type { CliOptions } from "./args.ts";
 import { COMMAND_HELP, parseCommand } from "./commands.ts";

@@ -8,9 +8,9 @@
  * @module
  */
 
-import { serve } from "../driver/serve.ts";
-import { makeServer } from "../driver/server.ts";
-import type { Server, ServerOptions } from "../driver/server.ts";
+import { serve } from "../server/serve.ts";
+import { makeServer } from "../server/server.ts";
+import type { Server, ServerOptions } from "../server/server.ts";
 import type { CliProcess } from "../runtime/process.ts";
 import type { CliOptions } from "./args.ts";
 import { COMMAND_HELP, parseCommand } from "./commands.ts";

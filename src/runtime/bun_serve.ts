@@ -1,18 +1,11 @@
 /**
- * `Bun.serve` with this library's API on Bun's own WebSockets (uWebSockets
- * framing, Bun's speed): {@linkcode withWebSockets} turns a plain Fetch
- * handler, the same one `serve()` and `Deno.serve` run, into the `fetch` and
- * `websocket` options of `Bun.serve`:
+ * Bun's own WebSockets (`Bun.serve`'s `websocket` option, uWebSockets framing)
+ * as {@linkcode NativeLink}s: the runtime half of `withWebSockets`
+ * (src/server/bun_serve.ts), which checks options and offers the upgrade to
+ * `makeServer`.
  *
- * ```ts ignore
- * Bun.serve({ ...withWebSockets(handler), port: 8000 });
- * ```
- *
- * Inside, `makeServer(request)` finds Bun's server through the request and
- * `startConnection()` calls `server.upgrade()`; the response it returns
- * tells the wrapped `fetch` to answer nothing (Bun answers the 101 itself).
- * Each connection is a {@linkcode NativeLink} over Bun's `ServerWebSocket`,
- * whose state hangs on the socket's `data`.
+ * Each connection is a `BunLink` over Bun's `ServerWebSocket`, whose state
+ * hangs on the socket's `data`.
  *
  * Bun's behaviour, measured (Bun 1.4): `open` runs inside `server.upgrade()`;
  * a violation makes Bun send the right close code (1002, 1007, 1009) and
@@ -23,18 +16,11 @@
  * @module
  */
 
-import { CloseCode, DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
+import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { ProtocolErrorType } from "../protocol/errors.ts";
 import { parseExtensions } from "../protocol/extensions.ts";
 import type { NativeLink, NativeLinkEvents, NativeUpgrader } from "../driver/native.ts";
-import { offerNativeUpgrade } from "../driver/server.ts";
-import type { UpgradeDefaults } from "../driver/server.ts";
-import { checkOptions } from "../driver/driver.ts";
-import type { HeartbeatOptions } from "../driver/driver.ts";
-import { checkAllowOrigins } from "../driver/origin.ts";
-import { DEFAULT_SERVE_HEARTBEAT } from "../driver/handler.ts";
-import type { AllowOrigins } from "../driver/origin.ts";
 
 /** What this adapter uses of Bun's `ServerWebSocket`. */
 export interface BunServerWebSocket {
@@ -68,7 +54,7 @@ export interface BunUpgradeServer {
   upgrade(request: Request, options: { data: unknown; headers: Headers }): boolean;
 }
 
-/** The `websocket` option of `Bun.serve` that {@linkcode withWebSockets} makes. */
+/** The `websocket` option of `Bun.serve` that `withWebSockets` makes. */
 export interface BunWebSocketHandler {
   /** The largest message Bun accepts, in bytes (checked before buffering). */
   maxPayloadLength: number;
@@ -96,54 +82,6 @@ export interface BunWebSocketHandler {
   close(ws: BunServerWebSocket, code: number, reason: string): void;
 }
 
-/** A Fetch handler, as `Bun.serve` calls it (the server second). */
-export type BunFetchHandler = (request: Request, server: BunUpgradeServer) => Response | Promise<Response>;
-
-/** The options of `Bun.serve` that {@linkcode withWebSockets} makes. */
-export interface BunServeParts {
-  /** Runs the handler; answers nothing (`undefined`) for an upgrade, as Bun wants. */
-  fetch(request: Request, server: BunUpgradeServer): Response | undefined | Promise<Response | undefined>;
-  /** Bun's WebSocket handlers, shared by every connection. */
-  websocket: BunWebSocketHandler;
-}
-
-/** Options of {@linkcode withWebSockets}. */
-export interface WithWebSocketsOptions {
-  /**
-   * The heartbeat of every WebSocket (see `DriverOptions.heartbeat`), unless
-   * the handler's `makeServer` sets its own; `false` for none. Bun's own idle
-   * timeout is turned off.
-   *
-   * @default {{ interval: 30000, timeout: 30000 }}
-   */
-  heartbeat?: HeartbeatOptions | false;
-  /**
-   * Whether Bun agrees permessage-deflate (with its own parameters) and
-   * compresses what is sent, unless the handler's `makeServer` says
-   * otherwise for its messages.
-   *
-   * @default {false}
-   */
-  perMessageDeflate?: boolean;
-  /**
-   * The origins allowed (see `ServerOptions.allowOrigins`), unless the
-   * handler's `makeServer` sets its own.
-   *
-   * @default {undefined}
-   */
-  allowOrigins?: AllowOrigins;
-  /**
-   * The largest message Bun accepts on any connection, checked from the frame
-   * headers before buffering (a larger one: 1009). A smaller `maxLength` of
-   * `makeServer` is checked per message, once Bun buffered it.
-   *
-   * @default {0x3ffffff}
-   */
-  maxLength?: number;
-}
-
-const OPTION_KEYS = ["heartbeat", "perMessageDeflate", "allowOrigins", "maxLength"];
-
 /** Bun's close reasons for a peer's violations, and what the driver calls them. */
 const BUN_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
   [/utf-?8/i, "WSD_ERR_INVALID_UTF8", CloseCode.INVALID_PAYLOAD],
@@ -152,9 +90,6 @@ const BUN_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
   [/opcode/i, "WSD_ERR_INVALID_OPCODE", CloseCode.PROTOCOL_ERROR],
   [/close/i, "WSD_ERR_INVALID_CLOSE_CODE", CloseCode.PROTOCOL_ERROR],
 ];
-
-/** Responses that stand for an upgrade Bun answers itself. */
-const upgraded = new WeakSet<Response>();
 
 /** Handshake headers Bun writes itself. */
 const BUN_OWN_HEADERS = new Set(["upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions"]);
@@ -259,45 +194,16 @@ function linkOf(ws: BunServerWebSocket): BunLink | null {
   return ws.data instanceof BunLink ? ws.data : null;
 }
 
-/**
- * Makes the `fetch` and `websocket` options of `Bun.serve` for `handler`, a
- * plain Fetch handler that answers HTTP requests and calls
- * `makeServer(request)` for WebSocket ones: this library's API on Bun's own
- * WebSockets. On another runtime the `fetch` it makes just calls `handler`.
- *
- * @example An echo on /ws, "hello" elsewhere
- * ```ts ignore
- * import { makeServer, withWebSockets } from "@x/wsd";
- *
- * Bun.serve({
- *   port: 8000,
- *   ...withWebSockets((request) => {
- *     if (new URL(request.url).pathname !== "/ws") return new Response("hello");
- *     const ws = makeServer(request);
- *     ws.on("message", (message) => ws.send(message));
- *     return ws.startConnection();
- *   }),
- * });
- * ```
- *
- * @throws {TypeError} for a handler that is not a function, or bad options.
- */
-export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocketsOptions): BunServeParts {
-  if (typeof handler !== "function") {
-    throw new TypeError("Cannot make the Bun.serve options: the handler must be a function");
-  }
-  checkOptions(options, OPTION_KEYS, "withWebSockets options");
-  const maxLength = options?.maxLength ?? DEFAULT_MAX_LENGTH;
-  if (!Number.isSafeInteger(maxLength) || maxLength < 0) {
-    throw new RangeError(`Invalid maxLength ${maxLength}: expected a whole number of bytes, 0 or more`);
-  }
-  const deflate = options?.perMessageDeflate ?? false;
-  if (typeof deflate !== "boolean") throw new TypeError("Invalid perMessageDeflate: expected true or false on Bun");
-  const heartbeat = options?.heartbeat ?? DEFAULT_SERVE_HEARTBEAT;
-  if (options?.allowOrigins !== undefined) checkAllowOrigins(options.allowOrigins, "withWebSockets options");
-  const defaults: UpgradeDefaults = { heartbeat, perMessageDeflate: deflate, allowOrigins: options?.allowOrigins };
+/** Responses that stand for an upgrade Bun answers itself. */
+const upgraded = new WeakSet<Response>();
 
-  const upgraderFor = (server: BunUpgradeServer): NativeUpgrader => (request, headers) => {
+/**
+ * The upgrader `makeServer` calls for a request Bun's `server` got: upgrades
+ * it to a `BunLink` (permessage-deflate agreed by Bun when `deflate` and the
+ * client offered it) and returns a response that stands for Bun's own 101.
+ */
+export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeUpgrader {
+  return (request, headers) => {
     const offer = deflate ? request.headers.get("sec-websocket-extensions") : null;
     const offered = offer !== null && (parseExtensions(offer)?.some((e) => e.name === "permessage-deflate") ?? false);
     const link = new BunLink(offered ? "permessage-deflate" : "");
@@ -309,29 +215,28 @@ export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocket
     upgraded.add(response);
     return { link, response };
   };
+}
 
-  const settle = (response: Response): Response | undefined => upgraded.has(response) ? undefined : response;
+/** `undefined` for a response of {@linkcode bunUpgrader} (Bun answered the upgrade), else `response`. */
+export function answerForBun(response: Response): Response | undefined {
+  return upgraded.has(response) ? undefined : response;
+}
 
+/** Bun's `websocket` handlers for every connection, feeding each socket's `BunLink`. */
+export function bunWebSocketHandler(maxLength: number, deflate: boolean): BunWebSocketHandler {
   return {
-    fetch(request, server) {
-      if (typeof server?.upgrade === "function") offerNativeUpgrade(request, upgraderFor(server), defaults);
-      const response = handler(request, server);
-      return response instanceof Promise ? response.then(settle) : settle(response);
-    },
-    websocket: {
-      maxPayloadLength: maxLength,
-      // "buffer" is sendQueuePolicy's default: Bun must not drop what it was given.
-      backpressureLimit: 2 ** 32 - 1,
-      closeOnBackpressureLimit: false,
-      idleTimeout: 0,
-      sendPings: false,
-      perMessageDeflate: deflate,
-      open: (ws) => linkOf(ws)?.onOpen(ws),
-      message: (ws, message) => linkOf(ws)?.onMessage(message),
-      drain: (ws) => linkOf(ws)?.onDrain(),
-      ping: (ws, data) => linkOf(ws)?.onPing(data),
-      pong: (ws, data) => linkOf(ws)?.onPong(data),
-      close: (ws, code, reason) => linkOf(ws)?.onClose(code, reason),
-    },
+    maxPayloadLength: maxLength,
+    // "buffer" is sendQueuePolicy's default: Bun must not drop what it was given.
+    backpressureLimit: 2 ** 32 - 1,
+    closeOnBackpressureLimit: false,
+    idleTimeout: 0,
+    sendPings: false,
+    perMessageDeflate: deflate,
+    open: (ws) => linkOf(ws)?.onOpen(ws),
+    message: (ws, message) => linkOf(ws)?.onMessage(message),
+    drain: (ws) => linkOf(ws)?.onDrain(),
+    ping: (ws, data) => linkOf(ws)?.onPing(data),
+    pong: (ws, data) => linkOf(ws)?.onPong(data),
+    close: (ws, code, reason) => linkOf(ws)?.onClose(code, reason),
   };
 }

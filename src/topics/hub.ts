@@ -31,7 +31,7 @@ import {
 } from "../driver/driver.ts";
 import type { BinaryData } from "../driver/driver.ts";
 import { EventEmitter } from "../driver/emitter.ts";
-import { onNativeSocket, Server } from "../driver/server.ts";
+import { onNativeSocket, Server } from "../server/server.ts";
 import { BackplaneError } from "./backplane.ts";
 import type { Backplane } from "./backplane.ts";
 

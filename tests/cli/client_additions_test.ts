@@ -5,8 +5,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { makeClient } from "../../src/driver/client.ts";
-import type { Client, ClientOptions } from "../../src/driver/client.ts";
+import { makeClient } from "../../src/client/client.ts";
+import type { Client, ClientOptions } from "../../src/client/client.ts";
 import { startFakeServer, startWsServer } from "../client/_servers.ts";
 import type { FakeServer, WsEchoServer } from "../client/_servers.ts";
 

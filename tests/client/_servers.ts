@@ -24,7 +24,7 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import type { IncomingMessage } from "node:http";
 import type { Buffer } from "node:buffer";
-import type { Client } from "../../src/driver/client.ts";
+import type { Client } from "../../src/client/client.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
 
 // ───────────────────────────── time ─────────────────────────────

@@ -13,8 +13,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Buffer } from "node:buffer";
-import { makeClient } from "../../src/driver/client.ts";
-import type { Client, ClientOptions } from "../../src/driver/client.ts";
+import { makeClient } from "../../src/client/client.ts";
+import type { Client, ClientOptions } from "../../src/client/client.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
 import {
   closedPort,

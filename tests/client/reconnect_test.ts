@@ -6,7 +6,7 @@ import { ListenerError } from "../../mod.ts";
 import { makeClient } from "../../client.ts";
 import type { Client } from "../../client.ts";
 import { makeServer, serve } from "../../server.ts";
-import { backoffDelay, reconnectPolicy } from "../../src/driver/reconnect.ts";
+import { backoffDelay, reconnectPolicy } from "../../src/client/reconnect.ts";
 import {
   closedPort,
   serverClose,

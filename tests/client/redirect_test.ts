@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { makeClient } from "../../client.ts";
 import type { ClientOptions } from "../../client.ts";
-import { redirectTarget } from "../../src/driver/redirect.ts";
+import { redirectTarget } from "../../src/client/redirect.ts";
 import { startFakeServer, startWsServer } from "./_servers.ts";
 import type { FakeConnection, FakeServer } from "./_servers.ts";
 

@@ -33,20 +33,20 @@ import {
 import type { RequestHead } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
-import { checkOptions } from "./driver.ts";
+import { checkOptions } from "../driver/driver.ts";
 import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
-import type { HeartbeatOptions } from "./driver.ts";
-import type { ListenerError } from "./errors.ts";
+import type { HeartbeatOptions } from "../driver/driver.ts";
+import type { ListenerError } from "../driver/errors.ts";
 import { attachUpgrades, isUpgradeServer } from "./attach.ts";
 import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts";
 import type { ServeHandler, ServeHandlerInfo } from "./handler.ts";
 import type { UpgradeServer } from "./attach.ts";
-import { TransportRelay } from "./transport.ts";
-import type { Transport } from "./transport.ts";
+import { TransportRelay } from "../driver/transport.ts";
+import type { Transport } from "../driver/transport.ts";
 
 /** The names of the server backends. */
 export type BackendName = "tcp" | "node" | "deno";

@@ -7,7 +7,7 @@
  */
 
 import { CloseCode } from "../protocol/constants.ts";
-import { checkOptions } from "./driver.ts";
+import { checkOptions } from "../driver/driver.ts";
 
 /** How a client reconnects (the `reconnect` option of `makeClient`). */
 export interface ReconnectOptions {

@@ -55,15 +55,15 @@ import {
   toBytes,
   useExtensions,
   WebSocketDriver,
-} from "./driver.ts";
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "./driver.ts";
-import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "./driver.ts";
-import { NativeSession } from "./native.ts";
-import type { NativeUpgrader } from "./native.ts";
+} from "../driver/driver.ts";
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
+import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
+import { NativeSession } from "../driver/native.ts";
+import type { NativeUpgrader } from "../driver/native.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
-import type { Transport } from "./transport.ts";
-import type { ListenerError } from "./errors.ts";
+import type { Transport } from "../driver/transport.ts";
+import type { ListenerError } from "../driver/errors.ts";
 
 /** Options of {@linkcode makeServer}. */
 export interface ServerOptions extends DriverOptions {

@@ -12,8 +12,8 @@ import type { ResponseHead } from "../protocol/http1.ts";
 import { basicAuthorization } from "../protocol/proxy.ts";
 import { proxyFromEnvironment } from "../runtime/proxy.ts";
 import type { ProxyTarget } from "../runtime/types.ts";
-import { TransportRelay } from "./transport.ts";
-import type { Transport } from "./transport.ts";
+import { TransportRelay } from "../driver/transport.ts";
+import type { Transport } from "../driver/transport.ts";
 
 /** How much of the body of a refused handshake is kept in `response.body`. */
 const MAX_ERROR_BODY = 4096;

@@ -49,8 +49,8 @@ import {
   toBytes,
   useExtensions,
   WebSocketDriver,
-} from "./driver.ts";
-import type { BinaryData, DriverEvents, DriverOptions, SendOptions } from "./driver.ts";
+} from "../driver/driver.ts";
+import type { BinaryData, DriverEvents, DriverOptions, SendOptions } from "../driver/driver.ts";
 import { backoffDelay, RECONNECT_CLOSE_CODES, reconnectPolicy } from "./reconnect.ts";
 import type { ReconnectOptions, ReconnectPolicy } from "./reconnect.ts";
 import { maxRedirects, REDIRECT_STATUSES, redirectTarget, sameOrigin, withoutCredentials } from "./redirect.ts";
@@ -65,7 +65,7 @@ import {
   readResponseHead,
   unbracket,
 } from "./client_handshake.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "../driver/transport.ts";
 
 /** How long the connection and the opening handshake may take, by default. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { HeartbeatOptions } from "./driver.ts";
+import type { HeartbeatOptions } from "../driver/driver.ts";
 import type { NetAddr } from "../runtime/types.ts";
 
 /**
