@@ -26,6 +26,9 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { rethrowLater } from "./emitter.ts";
 import { overQueuePolicy } from "./options.ts";
+import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
+import { acknowledged } from "./pings.ts";
+import type { PendingPing } from "./pings.ts";
 import { sessionClosed, sessionMessage, sessionOpened } from "./driver.ts";
 import type { HeartbeatOptions, ReadyState, SendQueuePolicy, WebSocketDriver } from "./driver.ts";
 
@@ -106,11 +109,8 @@ export interface NativeSessionOptions {
   compress: boolean;
 }
 
-interface NativePing {
-  payload: Uint8Array;
-  onPong: (() => void) | undefined;
-  onLost?: () => void;
-}
+/** Set in the session's static block: what a session's {@linkcode Heartbeat} calls when due. */
+let heartbeatDue: (session: NativeSession) => void;
 
 /** How often `bufferedAmount` is looked at where the runtime reports no drain. */
 const DRAIN_POLL_MS = 10;
@@ -134,12 +134,10 @@ export class NativeSession {
   #readPaused = false;
   #drainWaiters: Array<() => void> = [];
   #drainPoll: ReturnType<typeof setTimeout> | undefined;
-  #pings: NativePing[] = [];
+  #pings: PendingPing[] = [];
   #pingCounter = 0;
-  #beatTimer: ReturnType<typeof setTimeout> | undefined;
-  #inputSeen = false;
-  #lastInput = 0;
-  #beatPingAt = 0;
+  /** The keepalive, on the process-wide heartbeat timer (as the driver's); null without one. */
+  #heartbeat: Heartbeat<NativeSession> | null = null;
 
   /** Binds `link`, whose events are emitted on `owner`. */
   constructor(owner: WebSocketDriver, link: NativeLink, options: NativeSessionOptions) {
@@ -150,12 +148,12 @@ export class NativeSession {
       open: () => this.#open(),
       message: (data) => this.#message(data),
       ping: (data) => {
-        this.#inputSeen = true;
+        this.#noteInput();
         this.#owner.emit("ping", data);
         this.#pushBack(); // the runtime queued its pong
       },
       pong: (data) => {
-        this.#inputSeen = true;
+        this.#noteInput();
         this.#pong(data);
         this.#owner.emit("pong", data);
       },
@@ -203,14 +201,13 @@ export class NativeSession {
     const early = this.#early;
     this.#early = [];
     for (const data of early) this.#link.send(data, this.#options.compress);
-    this.#lastInput = performance.now();
     this.#startHeartbeat();
     sessionOpened(this.#owner);
   }
 
   #message(data: string | Uint8Array): void {
     if (this.#state === "closed") return;
-    this.#inputSeen = true;
+    this.#noteInput();
     const max = this.#options.maxLength;
     if (byteLength(data) > max) {
       // The runtime buffered it already; the limit still closes with 1009.
@@ -341,9 +338,7 @@ export class NativeSession {
   }
 
   #pong(payload: Uint8Array): void {
-    const index = this.#pings.findIndex((p) => sameBytes(p.payload, payload));
-    if (index < 0) return;
-    for (const ping of this.#pings.splice(0, index + 1)) {
+    for (const ping of acknowledged(this.#pings, payload)) {
       try {
         ping.onPong?.();
       } catch (error) {
@@ -382,48 +377,49 @@ export class NativeSession {
     this.#finish(CloseCode.ABNORMAL, "Terminated");
   }
 
+  #noteInput(): void {
+    const heartbeat = this.#heartbeat;
+    if (heartbeat !== null) heartbeat.inputSeen = true;
+  }
+
   #startHeartbeat(): void {
     const beat = this.#options.heartbeat;
     if (beat === undefined || !this.#link.canPing) return;
-    const step = beat.interval / 4;
-    const check = () => {
-      this.#beatTimer = undefined;
-      if (this.#state !== "open" && this.#state !== "closing") return;
-      const now = performance.now();
-      if (this.#inputSeen) {
-        this.#inputSeen = false;
-        this.#lastInput = now;
-        this.#beatPingAt = 0;
-      }
-      if (this.#beatPingAt !== 0) {
-        if (now - this.#beatPingAt >= beat.timeout) {
-          this.#owner.emit(
-            "error",
-            new ProtocolError(
-              "WSD_ERR_HEARTBEAT_TIMEOUT",
-              CloseCode.ABNORMAL,
-              `No answer from the peer within ${beat.timeout} ms of a ping`,
-            ),
-          );
-          this.terminate();
-          return;
-        }
-      } else if (now - this.#lastInput >= beat.interval) {
-        if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
-        this.#beatPingAt = now;
-      }
-      this.#beatTimer = setTimeout(check, Math.min(step, beat.timeout));
-    };
-    this.#beatTimer = setTimeout(check, step);
+    this.#heartbeat = new Heartbeat<NativeSession>(this, beat.interval, beat.timeout, heartbeatDue);
+    this.#heartbeat.start();
+  }
+
+  /** The heartbeat is due: it says whether to ping, or to give up on a silent peer. */
+  #heartbeatDue(): void {
+    const heartbeat = this.#heartbeat!;
+    if (this.#state !== "open" && this.#state !== "closing") return;
+    const action = heartbeat.check();
+    if (action === HEARTBEAT_PING) {
+      if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
+    } else if (action === HEARTBEAT_TIMED_OUT) {
+      this.#owner.emit(
+        "error",
+        new ProtocolError(
+          "WSD_ERR_HEARTBEAT_TIMEOUT",
+          CloseCode.ABNORMAL,
+          `No answer from the peer within ${heartbeat.timeout} ms of a ping`,
+        ),
+      );
+      this.terminate();
+    }
+  }
+
+  static {
+    heartbeatDue = (session) => session.#heartbeatDue();
   }
 
   #finish(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
     clearTimeout(this.#closeTimer);
-    clearTimeout(this.#beatTimer);
     clearTimeout(this.#drainPoll);
-    this.#closeTimer = this.#beatTimer = this.#drainPoll = undefined;
+    this.#closeTimer = this.#drainPoll = undefined;
+    this.#heartbeat?.stop();
     this.#early = [];
     this.#full = false;
     const waiters = this.#drainWaiters;
@@ -445,10 +441,4 @@ export function byteLength(data: string | Uint8Array): number {
     if (c >= 0x80) n += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
   }
   return n;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
