@@ -440,7 +440,9 @@ export class Server extends WebSocketDriver {
       upgrade.answer = { server: this, protocol, response, headers };
       return response;
     }
-    const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
+    // The runtime writes the handshake's own headers (the accept key too):
+    // it is given only what it adds, if anything.
+    const headers = nativeAnswerHeaders(protocol, this.#additionalHeaders);
     // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
     const heartbeat = this.#heartbeat;
     const idleTimeout = heartbeat === undefined
@@ -615,6 +617,20 @@ export class Server extends WebSocketDriver {
     this.#queueEarly(data, compress);
     return true;
   }
+}
+
+/**
+ * What a runtime's own upgrade adds to the 101 answer it writes: the agreed
+ * subprotocol and the additional headers (checked by the constructor), or
+ * `null` when there is nothing to add (building a `Headers` for nothing, and
+ * the runtime merging it, cost more than the rest of our part of a handshake
+ * on Deno's `serve`).
+ */
+function nativeAnswerHeaders(protocol: string | null, additionalHeaders: HeaderFields | undefined): Headers | null {
+  if (protocol === null && additionalHeaders === undefined) return null;
+  const headers = new Headers(additionalHeaders);
+  if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
+  return headers;
 }
 
 /** The driver's part of a server's options. */
