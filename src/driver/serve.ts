@@ -414,10 +414,19 @@ class WebSocketServer {
   /** Marks a request of a raw-socket backend as one this server upgrades. */
   readonly #offer = (request: Request): void => offerUpgrade(request, this.#settings.defaults);
 
+  /**
+   * A `close` listener shared by every server this one upgraded (the emitter
+   * calls it with the server as `this`): no closure per connection.
+   */
+  readonly #untrack: (this: Server) => void = ((sockets: Set<Server>) =>
+    function (this: Server): void {
+      sockets.delete(this);
+    })(this.#sockets);
+
   /** Keeps an upgraded server until it closes, so that close() can send it away. */
   readonly #track = (server: Server): void => {
     this.#sockets.add(server);
-    server.once("close", () => this.#sockets.delete(server));
+    server.on("close", this.#untrack);
     // An upgrade whose handler was still running when close() began: without
     // this it would stay open, and keep the listener's close waiting for it.
     if (this.#shuttingDown) goAway(server);

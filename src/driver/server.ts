@@ -273,6 +273,9 @@ export function completeUpgrade(
   if (upgrade === undefined || upgrade.native !== null || upgrade.answer === null) return null;
   const answer = upgrade.answer;
   upgrade.answer = null;
+  // Nothing reads the entry again (one upgrade per answer): it goes now,
+  // not with the request, which the server keeps as `ws.request`.
+  upgradeRegistry.delete(request);
   const { server, protocol } = answer;
   let headers: Headers | Readonly<Record<string, string>>;
   if (response === answer.response) headers = answer.headers!;

@@ -179,6 +179,9 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
   };
 }
 
+/** Shared by every relay holding nothing (frozen: a push onto it would throw, not mix connections). */
+const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /**
  * Lets two readers take one transport's input in turn: a handshake's head
  * parser first, then the connection (or a request body). The first sink gets
@@ -202,7 +205,8 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
 export class TransportRelay implements TransportSink {
   readonly #transport: Transport;
   #sink: TransportSink | null;
-  #held: Uint8Array[] = [];
+  /** Input no reader took yet (made on first use: usually nothing waits). */
+  #held: Uint8Array[] = NOTHING_HELD;
   #ended = false;
   #error: unknown = undefined;
   #handedOff = false;
@@ -242,6 +246,7 @@ export class TransportRelay implements TransportSink {
   data(chunk: Uint8Array): boolean | void {
     const current = this.#sink;
     if (current !== null) return current.data(chunk);
+    if (this.#held === NOTHING_HELD) this.#held = [];
     this.#held.push(chunk);
     // Between the hand-off and the next reader (the handler may take its
     // time), nothing more is read: the peer is slowed down by TCP instead.
@@ -282,14 +287,17 @@ export class TransportRelay implements TransportSink {
     if (this.#handedOff) throw new TypeError("Cannot hand the transport off: it was handed off already");
     this.#handedOff = true;
     this.#sink = null;
-    if (rest !== undefined && rest.length !== 0) this.#held.unshift(rest);
+    if (rest !== undefined && rest.length !== 0) {
+      if (this.#held === NOTHING_HELD) this.#held = [];
+      this.#held.unshift(rest);
+    }
     return new HandedOff(this);
   }
 
   /** Starts the next reader: what was held first, then live input. */
   resumeWith(sink: TransportSink, paused: boolean): void {
     const held = this.#held;
-    this.#held = [];
+    this.#held = NOTHING_HELD;
     for (const chunk of held) sink.data(chunk);
     if (this.#ended) return sink.end(this.#error);
     this.#sink = sink;
