@@ -136,10 +136,13 @@ function encodeHead(
   kind: "request" | "response",
 ): Uint8Array {
   let text = startLine;
-  if (!(headers instanceof Headers)) {
-    for (const name in headers) text += headerLine(name, headers[name], kind);
+  // (A Headers-like object is iterable; a record of fields is not.)
+  if (typeof (headers as Partial<Iterable<unknown>>)[Symbol.iterator] !== "function") {
+    const fields = headers as Readonly<Record<string, string>>;
+    for (const name in fields) text += headerLine(name, fields[name], kind);
     return latin1Bytes(text + "\r\n");
   }
+  headers = headers as Headers;
   const setCookies = typeof headers?.getSetCookie === "function" ? headers.getSetCookie() : null;
   let cookiesWritten = false;
   for (const [name, value] of headers) {
