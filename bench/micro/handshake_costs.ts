@@ -81,7 +81,11 @@ bench(
       duplex: "half",
     } as RequestInit),
 );
-bench("new Request(string, { headers })", 50_000, () => new Request("http://127.0.0.1:1234/", { headers: requestFields() }));
+bench(
+  "new Request(string, { headers })",
+  50_000,
+  () => new Request("http://127.0.0.1:1234/", { headers: requestFields() }),
+);
 bench(
   "new Response(null, { status: 200, headers })",
   50_000,
