@@ -517,6 +517,7 @@ class WebSocketServer {
     const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#settings.shutdownTimeout));
     await Promise.race([Promise.all(all), deadline]);
     for (const connection of this.#connections) connection.abort();
+    this.#connectionContext?.deadlines.stop();
     // The listener's own close may wait for requests still in a handler (or
     // a response body still streaming): it gets what is left of the time.
     const stopping = stopped ?? running?.close();
@@ -573,19 +574,28 @@ class HeadDeadlines {
     this.#timer ??= setTimeout(this.#run, this.#timeout);
   }
 
-  /** `reader` got its head (or its connection ended): its timeout no longer runs. */
+  /**
+   * `reader` got its head (or its connection ended): its timeout no longer
+   * runs. The timer is left to run out even when nothing waits any more (it
+   * then finds nothing due and stops): clearing it here would set and clear
+   * one per connection again whenever connections come one at a time.
+   */
   done(reader: HeadReader): void {
     reader.due = -1;
-    if (--this.#waiting === 0) {
-      // Nothing waits: the queue and the timer go.
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#queue = [];
-      this.#first = 0;
-    } else if (this.#queue.length - this.#first > 2 * this.#waiting + 64) {
+    this.#waiting--;
+    if (this.#queue.length - this.#first > 2 * this.#waiting + 64) {
       this.#queue = this.#queue.filter((r, i) => i >= this.#first && r.due >= 0);
       this.#first = 0;
     }
+  }
+
+  /** The server is shutting down: no timer is left behind. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#first = 0;
+    this.#waiting = 0;
   }
 
   /** The timer: expires what is due, then waits for the next one. */

@@ -140,6 +140,44 @@ describe("the tcp backend's handshake path", () => {
     });
   });
 
+  it("a stalled head among many finished ones still times out (the queue is compacted, not lost)", T, async () => {
+    await withServer({ serve: { headTimeout: 500 } }, async (server) => {
+      const started = Date.now();
+      const stalled = await RawClient.connect(server.port);
+      stalled.write("GET / HTTP/1.1\r\n");
+      try {
+        // 150 handshakes finish behind it (more than the queue keeps before compacting).
+        for (let round = 0; round < 5; round++) {
+          const clients = await Promise.all(Array.from({ length: 30 }, () => RawClient.connect(server.port)));
+          try {
+            for (const c of clients) c.write(requestHead());
+            const heads = await Promise.all(clients.map((c) => c.readHead()));
+            assert.ok(heads.every((h) => h.status === 101));
+          } finally {
+            await Promise.all(clients.map((c) => c.close()));
+          }
+        }
+        const late = await RawClient.connect(server.port);
+        const lateStarted = Date.now();
+        late.write("GET / HTTP/1.1\r\n");
+        try {
+          await stalled.readToEnd(5_000);
+          const elapsed = Date.now() - started;
+          assert.ok(elapsed >= 450 && elapsed < 4_000, `the stalled one dropped after ${elapsed} ms`);
+          // And one that stalled later gets its own full timeout.
+          await late.readToEnd(5_000);
+          const lateElapsed = Date.now() - lateStarted;
+          assert.ok(lateElapsed >= 450 && lateElapsed < 4_000, `the late one dropped after ${lateElapsed} ms`);
+          assert.equal(late.bytes().length, 0);
+        } finally {
+          await late.close();
+        }
+      } finally {
+        await stalled.close();
+      }
+    });
+  });
+
   it("the handler reads remoteAddr after an await: still the peer's address", T, async () => {
     let seen: { hostname: string; port: number } | undefined;
     await withServer({
