@@ -547,7 +547,7 @@ interface ConnectionContext {
  * The head timeouts of one server's connections. They all have the same
  * length, so they fall due in the order they were armed: one queue and one
  * timer for all of them, instead of a timer set and cleared per connection
- * (1–4 µs each, a fair share of a handshake's JavaScript: see
+ * (a measurable share of a handshake's JavaScript, most on Deno: see
  * bench/RESULTS.md). A reader that is done is skipped when its turn comes;
  * the queue is compacted when such readers outnumber the waiting ones, so
  * that what it holds stays proportional to the connections still in their
@@ -737,8 +737,8 @@ async function respond(
   const hasBody = length > 0 && method !== "GET" && method !== "HEAD";
   // The URL as a string (Request parses it once; a URL object would be
   // parsed, then serialized and parsed again), and only the init keys that
-  // differ from the defaults: each one costs Request a conversion (on Deno,
-  // 5–8 µs of a 15 µs Request: bench/RESULTS.md). A request target that is
+  // differ from the defaults: each one costs Request a conversion (most of
+  // a Request's cost on Deno: bench/RESULTS.md). A request target that is
   // not a path (absolute or authority form, `*`) stands for `/`.
   const url = `${secure ? "https" : "http"}://${host}${head.target.startsWith("/") ? head.target : "/"}`;
   const init: RequestInit = { headers: fieldRecord(head) };

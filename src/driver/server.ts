@@ -177,8 +177,8 @@ interface Answer {
   response: Response;
   /**
    * The fields `response` was made with: the 101 head is written from them
-   * (reading them back from `response.headers` costs more than the rest of
-   * the head). `null` for the runtime's own upgrade.
+   * (reading them back from `response.headers` makes the runtime sort and
+   * combine its list first). `null` for the runtime's own upgrade.
    */
   headers: Headers | Readonly<Record<string, string>> | null;
 }
@@ -625,9 +625,8 @@ export class Server extends WebSocketDriver {
 /**
  * What a runtime's own upgrade adds to the 101 answer it writes: the agreed
  * subprotocol and the additional headers (checked by the constructor), or
- * `null` when there is nothing to add (building a `Headers` for nothing, and
- * the runtime merging it, cost more than the rest of our part of a handshake
- * on Deno's `serve`).
+ * `null` when there is nothing to add: no `Headers` built (with an accept
+ * key the runtime computes again) and merged for nothing on every handshake.
  */
 function nativeAnswerHeaders(protocol: string | null, additionalHeaders: HeaderFields | undefined): Headers | null {
   if (protocol === null && additionalHeaders === undefined) return null;

@@ -127,8 +127,8 @@ export function serializeRequestHead(
 /**
  * Append the header lines and the final CRLF to `startLine`, then encode.
  * `headers` may also be a record of single-line fields (what the server's
- * own 101 answer is made of): iterating a `Headers` costs more than the rest
- * of the head (it sorts and combines its list first).
+ * own 101 answer is made of), which costs less than iterating a `Headers`
+ * (that sorts and combines its list first).
  */
 function encodeHead(
   startLine: string,

@@ -91,8 +91,7 @@ export class BunTransport implements Transport {
   #failed = false;
   /**
    * Why, once someone needs to know: an `Error` is made only then (it costs a
-   * stack trace, a few µs per connection, and most connections end with
-   * nobody waiting on a write).
+   * stack trace, and most connections end with nobody waiting on a write).
    */
   #failure: unknown = null;
   #failureMessage = "";
