@@ -70,6 +70,22 @@ const ALL: Impl[] = [
   { id: "wsd-node", label: "@x/wsd serve() on Node", runtime: "node", cmd: node("wsd.ts") },
   { id: "wsd-deno", label: "@x/wsd serve() on Deno", runtime: "deno", cmd: deno("wsd.ts") },
   { id: "wsd-bun", label: "@x/wsd serve() on Bun", runtime: "bun", cmd: bun("wsd.ts") },
+  // The same handler on the runtimes' own WebSockets (framing in the runtime): serve()'s deno backend, and
+  // withWebSockets on Bun.serve.
+  {
+    id: "wsd-deno-native",
+    label: "@x/wsd serve() on Deno, deno backend",
+    runtime: "deno",
+    cmd: deno("wsd.ts"),
+    env: { WSD_BACKEND: "deno" },
+  },
+  {
+    id: "wsd-bun-serve",
+    label: "@x/wsd withWebSockets, Bun.serve",
+    runtime: "bun",
+    cmd: bun("wsd.ts"),
+    env: { WSD_BACKEND: "bun-serve" },
+  },
 ];
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
@@ -512,10 +528,35 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Node vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "16 MiB, Deno vs Deno's", scenario: "bulk16m", ours: "wsd-deno", theirs: "deno", goal: 0.9 },
   { what: "16 MiB, Bun vs Bun's", scenario: "bulk16m", ours: "wsd-bun", theirs: "bun", goal: 0.9 },
-  { what: "handshakes, Node vs ws", scenario: "handshake", ours: "wsd-node", theirs: "ws", goal: 1.5 },
+  // Issue 21's goals for the tcp backend; the native backends' rows are for the README (no goal of their own).
+  { what: "handshakes, Node vs ws", scenario: "handshake", ours: "wsd-node", theirs: "ws", goal: 1.0 },
+  { what: "handshakes, Deno vs Deno's", scenario: "handshake", ours: "wsd-deno", theirs: "deno", goal: 0.6 },
+  { what: "handshakes, Bun vs Bun's", scenario: "handshake", ours: "wsd-bun", theirs: "bun", goal: 0.8 },
+  {
+    what: "handshakes, Deno backend vs Deno's",
+    scenario: "handshake",
+    ours: "wsd-deno-native",
+    theirs: "deno",
+    goal: 0.6,
+  },
+  {
+    what: "handshakes, Bun.serve adapter vs Bun's",
+    scenario: "handshake",
+    ours: "wsd-bun-serve",
+    theirs: "bun",
+    goal: 0.8,
+  },
   { what: "idle memory, Node vs ws", scenario: "idle", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "idle memory, Deno vs Deno's", scenario: "idle", ours: "wsd-deno", theirs: "deno", goal: 1.0 },
-  { what: "idle memory, Bun vs Bun's", scenario: "idle", ours: "wsd-bun", theirs: "bun", goal: 1.0 },
+  { what: "idle memory, Bun vs Bun's", scenario: "idle", ours: "wsd-bun", theirs: "bun", goal: 2.0 },
+  { what: "idle memory, Deno backend vs Deno's", scenario: "idle", ours: "wsd-deno-native", theirs: "deno", goal: 1.0 },
+  {
+    what: "idle memory, Bun.serve adapter vs Bun's",
+    scenario: "idle",
+    ours: "wsd-bun-serve",
+    theirs: "bun",
+    goal: 2.0,
+  },
   {
     what: "client, pipelined, vs ws client (Node)",
     scenario: "client-pipelined",

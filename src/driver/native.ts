@@ -87,13 +87,13 @@ export interface NativeLink {
 /**
  * A runtime's own upgrade of a request: the socket and the response the
  * handler returns, or `null` when this runtime cannot upgrade this request.
- * `headers` are the handshake's answer headers (the runtime computes the
- * accept key itself), `idleTimeout` the runtime's own keepalive in seconds
+ * `headers` are what the answer adds to the handshake's own headers (the
+ * subprotocol, additional headers; `null` for nothing), `idleTimeout` the runtime's own keepalive in seconds
  * (0: none; only where the socket cannot ping).
  */
 export type NativeUpgrader = (
   request: Request,
-  headers: Headers,
+  headers: Headers | null,
   options: { idleTimeout?: number },
 ) => { link: NativeLink; response: Response } | null;
 

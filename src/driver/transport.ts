@@ -179,11 +179,15 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
   };
 }
 
+/** Shared by every relay holding nothing (frozen: a push onto it would throw, not mix connections). */
+const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /**
  * Lets two readers take one transport's input in turn: a handshake's head
  * parser first, then the connection (or a request body). The first sink gets
  * every chunk until {@linkcode TransportRelay.handOff}; from then on input is
- * held (and the transport paused) until the transport it returns is started:
+ * held (and the transport paused once a chunk is held) until the transport it
+ * returns is started:
  * that one gets the bytes left over from the head, what was held, then
  * everything after. Writes, end and abort go straight through.
  *
@@ -201,10 +205,13 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
 export class TransportRelay implements TransportSink {
   readonly #transport: Transport;
   #sink: TransportSink | null;
-  #held: Uint8Array[] = [];
+  /** Input no reader took yet (made on first use: usually nothing waits). */
+  #held: Uint8Array[] = NOTHING_HELD;
   #ended = false;
   #error: unknown = undefined;
   #handedOff = false;
+  /** Whether the relay paused the transport (input came between the hand-off and the next reader). */
+  #paused = false;
 
   /**
    * Starts `transport`, delivering its input to `sink`.
@@ -239,8 +246,22 @@ export class TransportRelay implements TransportSink {
   data(chunk: Uint8Array): boolean | void {
     const current = this.#sink;
     if (current !== null) return current.data(chunk);
+    if (this.#held === NOTHING_HELD) this.#held = [];
     this.#held.push(chunk);
+    // Between the hand-off and the next reader (the handler may take its
+    // time), nothing more is read: the peer is slowed down by TCP instead.
+    // Paused only now, not at the hand-off: a pause and a resume per
+    // connection cost Bun two calls into its socket layer, and usually no
+    // input comes in between.
+    if (this.#handedOff) this.pauseTransport();
     return false;
+  }
+
+  /** Pauses the transport until the next reader starts (once: the relay resumes it then). */
+  pauseTransport(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#transport.pause?.();
   }
 
   /** The end of the input: to the current reader, or held. */
@@ -266,21 +287,22 @@ export class TransportRelay implements TransportSink {
     if (this.#handedOff) throw new TypeError("Cannot hand the transport off: it was handed off already");
     this.#handedOff = true;
     this.#sink = null;
-    if (rest !== undefined && rest.length !== 0) this.#held.unshift(rest);
-    // Nothing is read while the next reader is not there (the handler may
-    // take its time): the peer is slowed down by TCP instead.
-    this.#transport.pause?.();
+    if (rest !== undefined && rest.length !== 0) {
+      if (this.#held === NOTHING_HELD) this.#held = [];
+      this.#held.unshift(rest);
+    }
     return new HandedOff(this);
   }
 
   /** Starts the next reader: what was held first, then live input. */
   resumeWith(sink: TransportSink, paused: boolean): void {
     const held = this.#held;
-    this.#held = [];
+    this.#held = NOTHING_HELD;
     for (const chunk of held) sink.data(chunk);
     if (this.#ended) return sink.end(this.#error);
     this.#sink = sink;
-    if (!paused) this.#transport.resume?.();
+    if (this.#paused && !paused) this.#transport.resume?.();
+    this.#paused = false;
   }
 }
 
@@ -320,7 +342,9 @@ class HandedOff implements Transport {
 
   pause(): void {
     this.#paused = true;
-    this.#transport.pause?.();
+    // Before start, the relay resumes the transport then, unless paused.
+    if (this.#started) this.#transport.pause?.();
+    else this.#relay.pauseTransport();
   }
 
   resume(): void {

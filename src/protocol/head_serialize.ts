@@ -23,7 +23,8 @@ import { DEL, isFieldByte, SPACE } from "./head_syntax.ts";
  * @param status The status code, an integer from 100 to 999.
  * @param statusText The reason phrase, possibly empty: SP, HTAB, visible
  * ASCII and U+0080–U+00FF (written as latin1 bytes).
- * @param headers The header fields.
+ * @param headers The header fields: a `Headers`, or a record of one value
+ * per name (each written on one line, in the record's order).
  * @returns The bytes of the head, ending with CRLF CRLF.
  * @throws {TypeError} If the status is out of range, or the reason phrase,
  * a header name or a header value has a character that cannot appear there
@@ -48,7 +49,7 @@ import { DEL, isFieldByte, SPACE } from "./head_syntax.ts";
 export function serializeResponseHead(
   status: number,
   statusText: string,
-  headers: Headers,
+  headers: Headers | Readonly<Record<string, string>>,
 ): Uint8Array {
   if (!Number.isInteger(status) || status < 100 || status > 999) {
     throw new TypeError(
@@ -123,13 +124,25 @@ export function serializeRequestHead(
 
 // ---------------------------------------------------------------------------
 
-/** Append the header lines and the final CRLF to `startLine`, then encode. */
+/**
+ * Append the header lines and the final CRLF to `startLine`, then encode.
+ * `headers` may also be a record of single-line fields (what the server's
+ * own 101 answer is made of), which costs less than iterating a `Headers`
+ * (that sorts and combines its list first).
+ */
 function encodeHead(
   startLine: string,
-  headers: Headers,
+  headers: Headers | Readonly<Record<string, string>>,
   kind: "request" | "response",
 ): Uint8Array {
   let text = startLine;
+  // (A Headers-like object is iterable; a record of fields is not.)
+  if (typeof (headers as Partial<Iterable<unknown>>)[Symbol.iterator] !== "function") {
+    const fields = headers as Readonly<Record<string, string>>;
+    for (const name in fields) text += headerLine(name, fields[name], kind);
+    return latin1Bytes(text + "\r\n");
+  }
+  headers = headers as Headers;
   const setCookies = typeof headers?.getSetCookie === "function" ? headers.getSetCookie() : null;
   let cookiesWritten = false;
   for (const [name, value] of headers) {
@@ -145,8 +158,11 @@ function encodeHead(
     }
     text += headerLine(name, value, kind);
   }
-  text += "\r\n";
-  // Latin1: every character is below U+0100, checked above.
+  return latin1Bytes(text + "\r\n");
+}
+
+/** The bytes of a head whose every character is below U+0100 (checked by {@linkcode headerLine}). */
+function latin1Bytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;

@@ -61,6 +61,12 @@ interface BunApi {
 
 const bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
+/** Shared by every transport with nothing waiting for `drain` (frozen: a push would throw, not mix sockets). */
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+const NO_WAITERS: Array<PromiseWithResolvers<void> | null> = Object.freeze([]) as unknown as Array<
+  PromiseWithResolvers<void> | null
+>;
+
 /**
  * The native binding of a Bun socket. Bun hands each read over as a buffer
  * of its own; `write` may take only part of the bytes: the rest waits for
@@ -77,16 +83,28 @@ export class BunTransport implements Transport {
   #inputDone = false;
   #outputDone = false;
   #closed = false;
-  /** Bytes waiting for `drain`, and who waits for each chunk to be written. */
-  #pending: Uint8Array[] = [];
-  #waiting: Array<PromiseWithResolvers<void> | null> = [];
+  /** Bytes waiting for `drain`, and who waits for each chunk to be written (made on first use). */
+  #pending: Uint8Array[] = NO_CHUNKS;
+  #waiting: Array<PromiseWithResolvers<void> | null> = NO_WAITERS;
   #ending: PromiseWithResolvers<void> | null = null;
+  /** Whether the socket failed or closed: writes are refused. */
+  #failed = false;
+  /**
+   * Why, once someone needs to know: an `Error` is made only then (it costs a
+   * stack trace, and most connections end with nobody waiting on a write).
+   */
   #failure: unknown = null;
+  #failureMessage = "";
 
-  /** Attaches to `socket` (from the `open` handler, or `Bun.connect`). */
-  attach(socket: BunSocket): void {
+  /**
+   * Attaches to `socket` (from the `open` handler, or `Bun.connect`).
+   * `noDelay`: whether to turn Nagle's algorithm off (Bun's listeners do it
+   * for every accepted socket already: a second time would be one more
+   * system call per connection).
+   */
+  attach(socket: BunSocket, noDelay = true): void {
     this.#socket = socket;
-    socket.setNoDelay?.(true);
+    if (noDelay) socket.setNoDelay?.(true);
   }
 
   /** Starts delivering input to `sink`. */
@@ -122,7 +140,7 @@ export class BunTransport implements Transport {
   /** `close` handler. */
   onClose(error?: unknown): void {
     this.#closed = true;
-    this.#fail(error ?? new Error("The connection closed"));
+    this.#fail(error ?? null, "The connection closed");
     this.onEnd(error);
   }
 
@@ -134,7 +152,7 @@ export class BunTransport implements Transport {
     while (pending.length !== 0) {
       const bytes = pending[0];
       const n = socket.write(bytes);
-      if (n < 0) return this.#fail(new Error("Cannot write: the connection is closed"));
+      if (n < 0) return this.#fail(null, "Cannot write: the connection is closed");
       if (n < bytes.length) {
         pending[0] = bytes.subarray(n);
         return;
@@ -147,18 +165,22 @@ export class BunTransport implements Transport {
 
   /** Writes `chunk`; resolves once the kernel has all of it. */
   write(chunk: Uint8Array): Promise<void> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#failed) return Promise.reject(this.#error());
     if (this.#ending !== null) return Promise.reject(new Error("Cannot write: the output was ended"));
     if (this.#pending.length === 0) {
       const n = this.#socket!.write(chunk);
       if (n === chunk.length) return WRITTEN;
       if (n < 0) {
-        this.#fail(new Error("Cannot write: the connection is closed"));
-        return Promise.reject(this.#failure);
+        this.#fail(null, "Cannot write: the connection is closed");
+        return Promise.reject(this.#error());
       }
       chunk = chunk.subarray(n);
     }
     const done = Promise.withResolvers<void>();
+    if (this.#pending === NO_CHUNKS) {
+      this.#pending = [];
+      this.#waiting = [];
+    }
     this.#pending.push(chunk);
     this.#waiting.push(done);
     return done.promise;
@@ -168,7 +190,7 @@ export class BunTransport implements Transport {
   end(): Promise<void> {
     if (this.#ending !== null) return this.#ending.promise;
     this.#ending = Promise.withResolvers<void>();
-    if (this.#failure !== null) this.#ending.reject(this.#failure);
+    if (this.#failed) this.#ending.reject(this.#error());
     else if (this.#pending.length === 0) this.#shutdown();
     return this.#ending.promise;
   }
@@ -176,23 +198,37 @@ export class BunTransport implements Transport {
   #shutdown(): void {
     if (this.#outputDone) return;
     this.#outputDone = true;
-    this.#socket!.shutdown();
+    // When the peer has ended its side already, closing now is what the
+    // half-close would have led to: one system call instead of two.
+    if (this.#inputDone && !this.#closed) {
+      this.#closed = true;
+      this.#socket!.end();
+    } else this.#socket!.shutdown();
     this.#ending!.resolve();
   }
 
-  #fail(error: unknown): void {
-    if (this.#failure !== null) return;
+  /** The socket failed with `error`, or (`null`) for the reason `message` says. */
+  #fail(error: unknown, message: string): void {
+    if (this.#failed) return;
+    this.#failed = true;
     this.#failure = error;
-    for (const w of this.#waiting) w?.reject(error);
-    this.#pending = [];
-    this.#waiting = [];
-    if (this.#ending !== null && !this.#outputDone) this.#ending.reject(error);
+    this.#failureMessage = message;
+    const waiting = this.#waiting;
+    this.#pending = NO_CHUNKS;
+    this.#waiting = NO_WAITERS;
+    for (const w of waiting) w?.reject(this.#error());
+    if (this.#ending !== null && !this.#outputDone) this.#ending.reject(this.#error());
+  }
+
+  /** Why the socket failed, as an error. */
+  #error(): unknown {
+    return this.#failure ??= new Error(this.#failureMessage);
   }
 
   /** Closes the socket: gracefully once both directions are done, else at once. */
   abort(): void {
     const socket = this.#socket;
-    this.#fail(new Error("The connection was closed"));
+    this.#fail(null, "The connection was closed");
     if (socket !== null && !this.#closed) {
       this.#closed = true;
       if (this.#outputDone) socket.end();
@@ -223,7 +259,7 @@ const handlers: BunHandlers = {
 /** The tcp backend: Bun.listen, or node:tls for TLS. */
 function listenTcp(
   options: ListenOptions,
-  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: () => NetAddr) => void,
 ): Promise<ServeBackend> {
   if (options.cert !== undefined) return nodeListenTcp(options, onConnection);
   let listener;
@@ -252,7 +288,7 @@ function listenTcp(
 }
 
 function listenWith(
-  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: () => NetAddr) => void,
   options: ListenOptions,
 ) {
   return bun.listen({
@@ -264,8 +300,8 @@ function listenWith(
       open(socket) {
         const transport = new BunTransport();
         socket.data = transport;
-        transport.attach(socket);
-        onConnection(transport, { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 });
+        transport.attach(socket, false);
+        onConnection(transport, () => ({ hostname: socket.remoteAddress, port: socket.remotePort ?? 0 }));
       },
     },
   });

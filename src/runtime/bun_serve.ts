@@ -51,7 +51,7 @@ export interface BunServerWebSocket {
 /** What this adapter uses of the server Bun passes to `fetch`. */
 export interface BunUpgradeServer {
   /** Upgrades `request`; `false` if Bun refused it. */
-  upgrade(request: Request, options: { data: unknown; headers: Headers }): boolean;
+  upgrade(request: Request, options: { data: unknown; headers?: Headers }): boolean;
 }
 
 /** The `websocket` option of `Bun.serve` that `withWebSockets` makes. */
@@ -207,8 +207,11 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
     const offer = deflate ? request.headers.get("sec-websocket-extensions") : null;
     const offered = offer !== null && (parseExtensions(offer)?.some((e) => e.name === "permessage-deflate") ?? false);
     const link = new BunLink(offered ? "permessage-deflate" : "");
-    const answer = new Headers();
-    for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
+    let answer: Headers | undefined;
+    if (headers !== null) {
+      answer = new Headers();
+      for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
+    }
     if (!server.upgrade(request, { data: link, headers: answer })) return null;
     // Fetch cannot make a 101: this response stands for it, and fetch answers Bun nothing.
     const response = new Response(null, { status: 200 });

@@ -298,7 +298,7 @@ function netAddr(addr: Deno.Addr): NetAddr {
 /** The tcp backend on Deno: Deno.listen (or Deno.listenTls). */
 function listenTcp(
   options: ListenOptions,
-  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: () => NetAddr) => void,
 ): Promise<ServeBackend> {
   const listener = options.cert !== undefined
     ? Deno.listenTls({ hostname: options.hostname, port: options.port, cert: options.cert, key: options.key! })
@@ -312,7 +312,7 @@ function listenTcp(
         return; // the listener was closed
       }
       if (options.cert === undefined) (conn as Deno.TcpConn).setNoDelay(true);
-      onConnection(bindConn(conn), netAddr(conn.remoteAddr));
+      onConnection(bindConn(conn), () => netAddr(conn.remoteAddr));
     }
   })();
   return Promise.resolve({

@@ -124,7 +124,7 @@ class DenoLink implements NativeLink {
  */
 export function nativeUpgrade(
   request: Request,
-  headers: Headers,
+  headers: Headers | null,
   options: { idleTimeout?: number } = {},
 ): { link: NativeLink; response: Response } | null {
   const deno = (globalThis as { Deno?: DenoUpgrade }).Deno;
@@ -141,6 +141,7 @@ export function nativeUpgrade(
   // idleTimeout (seconds): the runtime's own keepalive, the only one its socket has.
   const idleTimeout = options.idleTimeout;
   const { socket, response } = deno.upgradeWebSocket(request, idleTimeout === undefined ? {} : { idleTimeout });
+  if (headers === null) return { link: new DenoLink(socket), response };
   // Names the runtime set itself are not overridden; every value of the
   // others is kept (several Set-Cookie).
   const own = new Set(response.headers.keys());

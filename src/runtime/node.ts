@@ -157,7 +157,10 @@ export class SocketTransport implements Transport {
 
 /** A connected socket as a transport of the binding in use. */
 export function bindSocket(socket: Socket, head?: Uint8Array): Transport {
-  if (binding === "streams") return streamTransport(socketStreams(socket), head);
+  if (binding === "streams") {
+    socket.on("error", ignore); // reported through the streams
+    return streamTransport(socketStreams(socket), head);
+  }
   return new SocketTransport(socket, head);
 }
 
@@ -309,11 +312,11 @@ function closing(server: NetServer | HttpServer): Promise<void> {
 /** The tcp backend: node:net (or node:tls) sockets. */
 export async function listenTcp(
   options: ListenOptions,
-  onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+  onConnection: (connection: Transport, remoteAddr: () => NetAddr) => void,
 ): Promise<ServeBackend> {
   const accept = (socket: Socket) => {
-    socket.on("error", () => {}); // reported through the transport
-    onConnection(bindSocket(socket), remoteOf(socket));
+    // (Errors are reported through the transport, which listens for them.)
+    onConnection(bindSocket(socket), () => remoteOf(socket));
   };
   const secure = options.cert !== undefined;
   const server: NetServer = secure

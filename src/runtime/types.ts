@@ -54,11 +54,13 @@ export interface RuntimeAdapter {
   connect(options: ConnectOptions): Promise<Transport>;
   /**
    * The tcp backend: a raw listener; `onConnection` gets each accepted
-   * connection as a transport not started yet (`abort()` closes it).
+   * connection as a transport not started yet (`abort()` closes it), and
+   * how to get the peer's address (asked only when wanted: on Node it is a
+   * system call).
    */
   listenTcp(
     options: ListenOptions,
-    onConnection: (connection: Transport, remoteAddr: NetAddr) => void,
+    onConnection: (connection: Transport, remoteAddr: () => NetAddr) => void,
   ): Promise<ServeBackend>;
   /** The node backend: a node:http server. */
   listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend>;
@@ -117,7 +119,11 @@ export interface HttpBackendContext {
   completeUpgrade(
     request: Request,
     response: Response,
-  ): { headers: Headers; server: TrackedServer; start: (transport: Transport) => void } | null;
+  ): {
+    headers: Headers | Readonly<Record<string, string>>;
+    server: TrackedServer;
+    start: (transport: Transport) => void;
+  } | null;
   /** Tracks an upgraded connection, for shutdown. */
   track(server: TrackedServer): void;
 }

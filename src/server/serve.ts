@@ -46,7 +46,7 @@ import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts
 import type { ServeHandler, ServeHandlerInfo } from "./handler.ts";
 import type { UpgradeServer } from "./attach.ts";
 import { TransportRelay } from "../driver/transport.ts";
-import type { Transport } from "../driver/transport.ts";
+import type { Transport, TransportSink } from "../driver/transport.ts";
 
 /** The names of the server backends. */
 export type BackendName = "tcp" | "node" | "deno";
@@ -414,10 +414,19 @@ class WebSocketServer {
   /** Marks a request of a raw-socket backend as one this server upgrades. */
   readonly #offer = (request: Request): void => offerUpgrade(request, this.#settings.defaults);
 
+  /**
+   * A `close` listener shared by every server this one upgraded (the emitter
+   * calls it with the server as `this`): no closure per connection.
+   */
+  readonly #untrack: (this: Server) => void = ((sockets: Set<Server>) =>
+    function (this: Server): void {
+      sockets.delete(this);
+    })(this.#sockets);
+
   /** Keeps an upgraded server until it closes, so that close() can send it away. */
   readonly #track = (server: Server): void => {
     this.#sockets.add(server);
-    server.once("close", () => this.#sockets.delete(server));
+    server.on("close", this.#untrack);
     // An upgrade whose handler was still running when close() began: without
     // this it would stay open, and keep the listener's close waiting for it.
     if (this.#shuttingDown) goAway(server);
@@ -451,17 +460,22 @@ class WebSocketServer {
     return await adapter.listenNative!(listen, this.#answerNative);
   }
 
+  /** What every connection of the tcp backend shares (one object per server). */
+  #connectionContext: ConnectionContext | undefined;
+
   /** One connection of the tcp backend, tracked until its HTTP part is over. */
-  readonly #acceptTcp = (connection: Transport, remoteAddr: NetAddr): void => {
+  readonly #acceptTcp = (connection: Transport, remoteAddr: () => NetAddr): void => {
     const { listen, headTimeout, maxHeadSize } = this.#settings;
-    this.#connections.add(connection);
-    serveConnection(connection, remoteAddr, listen.cert !== undefined, {
+    const context = this.#connectionContext ??= {
       answer: this.#answer,
       track: this.#track,
-      headTimeout,
       maxHeadSize,
       offer: this.#offer,
-    }).finally(() => this.#connections.delete(connection));
+      deadlines: new HeadDeadlines(headTimeout),
+      release: (connection) => this.#connections.delete(connection),
+    };
+    this.#connections.add(connection);
+    new HeadReader(connection, remoteAddr, listen.cert !== undefined, context);
   };
 
   /** One request of the deno backend (Deno's `serve`). */
@@ -503,6 +517,7 @@ class WebSocketServer {
     const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#settings.shutdownTimeout));
     await Promise.race([Promise.all(all), deadline]);
     for (const connection of this.#connections) connection.abort();
+    this.#connectionContext?.deadlines.stop();
     // The listener's own close may wait for requests still in a handler (or
     // a response body still streaming): it gets what is left of the time.
     const stopping = stopped ?? running?.close();
@@ -520,69 +535,193 @@ class WebSocketServer {
 interface ConnectionContext {
   answer: (request: Request, info: ServeHandlerInfo) => Promise<Response>;
   track: (server: Server) => void;
-  headTimeout: number;
   maxHeadSize: number;
   offer: (request: Request) => void;
+  /** The head timeouts of this server's connections. */
+  deadlines: HeadDeadlines;
+  /** The connection's HTTP part is over (upgraded, answered, or dropped). */
+  release: (connection: Transport) => void;
 }
 
 /**
- * One connection of the tcp backend: read the request head (with a timeout and
- * size limits), run the handler, then either upgrade (101 head, then the
- * server driver on the same transport) or answer plain HTTP and close.
+ * The head timeouts of one server's connections. They all have the same
+ * length, so they fall due in the order they were armed: one queue and one
+ * timer for all of them, instead of a timer set and cleared per connection
+ * (a measurable share of a handshake's JavaScript, most on Deno: see
+ * bench/RESULTS.md). A reader that is done is skipped when its turn comes;
+ * the queue is compacted when such readers outnumber the waiting ones, so
+ * that what it holds stays proportional to the connections still in their
+ * head.
  */
-function serveConnection(
-  connection: Transport,
-  remoteAddr: NetAddr,
-  secure: boolean,
-  context: ConnectionContext,
-): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
-  let done = false;
-  const timer = setTimeout(() => {
-    done = true;
-    connection.abort();
-    resolve();
-  }, context.headTimeout);
-  const relay: TransportRelay = new TransportRelay(connection, {
-    data(chunk) {
-      if (done) return;
-      const result = parser.push(chunk);
-      if (result.state === "incomplete") return;
-      done = true;
-      clearTimeout(timer);
-      const run = result.state === "error"
-        ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
-        : respond(relay.handOff(result.rest), result.head, remoteAddr, secure, context);
-      run.then(resolve, resolve);
-    },
-    end() {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      connection.abort();
-      resolve();
-    },
-  });
-  return promise;
+class HeadDeadlines {
+  readonly #timeout: number;
+  #queue: HeadReader[] = [];
+  /** Index of the first entry not yet taken off. */
+  #first = 0;
+  /** Entries still waiting for their head. */
+  #waiting = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  constructor(timeout: number) {
+    this.#timeout = timeout;
+  }
+
+  /** Starts the clock of `reader`: its `expire()` runs after the timeout, unless `done()` first. */
+  add(reader: HeadReader): void {
+    reader.due = performance.now() + this.#timeout;
+    this.#queue.push(reader);
+    this.#waiting++;
+    this.#timer ??= setTimeout(this.#run, this.#timeout);
+  }
+
+  /**
+   * `reader` got its head (or its connection ended): its timeout no longer
+   * runs. The timer is left to run out even when nothing waits any more (it
+   * then finds nothing due and stops): clearing it here would set and clear
+   * one per connection again whenever connections come one at a time.
+   */
+  done(reader: HeadReader): void {
+    reader.due = -1;
+    this.#waiting--;
+    if (this.#queue.length - this.#first > 2 * this.#waiting + 64) {
+      this.#queue = this.#queue.filter((r, i) => i >= this.#first && r.due >= 0);
+      this.#first = 0;
+    }
+  }
+
+  /** The server is shutting down: no timer is left behind. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#first = 0;
+    this.#waiting = 0;
+  }
+
+  /** The timer: expires what is due, then waits for the next one. */
+  readonly #run = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const queue = this.#queue;
+    while (this.#first < queue.length) {
+      const reader = queue[this.#first];
+      if (reader.due >= 0 && reader.due > now) break;
+      this.#first++;
+      if (reader.due >= 0) {
+        reader.due = -1;
+        this.#waiting--;
+        reader.expire();
+      }
+    }
+    if (this.#first === queue.length) {
+      this.#queue = [];
+      this.#first = 0;
+    } else {
+      if (this.#first > queue.length >>> 1) {
+        this.#queue = queue.slice(this.#first);
+        this.#first = 0;
+      }
+      this.#timer ??= setTimeout(this.#run, Math.max(0, this.#queue[this.#first].due - now));
+    }
+  };
+}
+
+/**
+ * One connection of the tcp backend: reads the request head (with a timeout
+ * and size limits), runs the handler, then either upgrades (101 head, then
+ * the server driver on the same transport) or answers plain HTTP and closes.
+ * One object per connection (the sink of its input while the head arrives).
+ */
+class HeadReader implements TransportSink {
+  /** When the head timeout falls due (`performance.now()` time), or -1 once done. */
+  due = 0;
+  readonly #connection: Transport;
+  readonly #remoteAddr: () => NetAddr;
+  readonly #secure: boolean;
+  readonly #context: ConnectionContext;
+  readonly #parser: RequestHeadParser;
+  readonly #relay: TransportRelay;
+  #done = false;
+
+  constructor(connection: Transport, remoteAddr: () => NetAddr, secure: boolean, context: ConnectionContext) {
+    this.#connection = connection;
+    this.#remoteAddr = remoteAddr;
+    this.#secure = secure;
+    this.#context = context;
+    this.#parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+    context.deadlines.add(this);
+    this.#relay = new TransportRelay(connection, this);
+  }
+
+  /** Input while the head arrives. */
+  data(chunk: Uint8Array): void {
+    if (this.#done) return;
+    const result = this.#parser.push(chunk);
+    if (result.state === "incomplete") return;
+    this.#finish();
+    const relay = this.#relay;
+    const run = result.state === "error"
+      ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
+      : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
+    const release = () => this.#context.release(this.#connection);
+    run.then(release, release);
+  }
+
+  /** The input ended before the head did. */
+  end(): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#connection.abort();
+    this.#context.release(this.#connection);
+  }
+
+  /** The head timeout passed. */
+  expire(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#connection.abort();
+    this.#context.release(this.#connection);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#context.deadlines.done(this);
+  }
+}
+
+/**
+ * What a handler gets besides the request: the peer's address, asked of the
+ * socket only if the handler reads it (on Node that is a system call per
+ * connection, which most handlers never need).
+ */
+class HandlerInfo implements ServeHandlerInfo {
+  readonly #peer: () => NetAddr;
+  #remoteAddr: NetAddr | undefined = undefined;
+
+  constructor(peer: () => NetAddr) {
+    this.#peer = peer;
+  }
+
+  get remoteAddr(): NetAddr {
+    return this.#remoteAddr ??= this.#peer();
+  }
 }
 
 /** Runs the handler for a request head and answers it: an upgrade, or plain HTTP. */
 async function respond(
   connection: Transport,
   head: RequestHead,
-  remoteAddr: NetAddr,
+  remoteAddr: () => NetAddr,
   secure: boolean,
   context: ConnectionContext,
 ): Promise<void> {
+  const info = new HandlerInfo(remoteAddr);
   // The parser gives common field names as shared lower-case strings.
-  const host = fieldValue(head, "host") ?? `${remoteAddr.hostname}`;
-  let url: URL;
-  try {
-    url = new URL(head.target.startsWith("/") ? head.target : "/", `${secure ? "https" : "http"}://${host}`);
-  } catch {
-    return await writePlain(connection, statusResponse(400, "Invalid Host header or request target"));
-  }
+  const field = fieldValue(head, "host");
+  // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
+  // one, as HTTP/1.0 may, the peer's address stands in.)
+  const host = field ?? hostOf(info.remoteAddr);
+  if (!isHost(host)) return await writePlain(connection, statusResponse(400, "Invalid Host header"));
   const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
   const length = Number(fieldValue(head, "content-length") ?? 0);
   if (fieldValue(head, "transfer-encoding") !== null) {
@@ -594,18 +733,33 @@ async function respond(
   if (!Number.isSafeInteger(length) || length < 0) {
     return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));
   }
-  const hasBody = length > 0 && head.method !== "GET" && head.method !== "HEAD";
-  // A body is read from the connection: the transport goes to it, and the
-  // response (always `Connection: close`) is written on the same transport.
-  const request = new Request(url, {
-    method: head.method,
-    headers: fieldRecord(head),
-    body: hasBody ? bodyStream(connection, length) : undefined,
+  const method = head.method;
+  const hasBody = length > 0 && method !== "GET" && method !== "HEAD";
+  // The URL as a string (Request parses it once; a URL object would be
+  // parsed, then serialized and parsed again), and only the init keys that
+  // differ from the defaults: each one costs Request a conversion (most of
+  // a Request's cost on Deno: bench/RESULTS.md). A request target that is
+  // not a path (absolute or authority form, `*`) stands for `/`.
+  const url = `${secure ? "https" : "http"}://${host}${head.target.startsWith("/") ? head.target : "/"}`;
+  const init: RequestInit = { headers: fieldRecord(head) };
+  if (method !== "GET") init.method = method;
+  if (hasBody) {
+    // A body is read from the connection: the transport goes to it, and the
+    // response (always `Connection: close`) is written on the same transport.
+    init.body = bodyStream(connection, length);
     // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
-    duplex: "half",
-  });
+    init.duplex = "half";
+  }
+  let request: Request;
+  try {
+    request = new Request(url, init);
+  } catch (error) {
+    // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
+    const why = error instanceof Error ? error.message : String(error);
+    return await writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
+  }
   if (upgrade) context.offer(request);
-  const response = await context.answer(request, { remoteAddr });
+  const response = await context.answer(request, info);
   const upgraded = upgrade ? completeUpgrade(request, response) : null;
   if (upgraded === null) return await writePlain(connection, response);
   try {
@@ -615,6 +769,32 @@ async function respond(
   }
   context.track(upgraded.server);
   upgraded.start(connection);
+}
+
+/** An address as the host of a URL (IPv6 in brackets). */
+function hostOf(addr: NetAddr): string {
+  return addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+}
+
+/**
+ * Whether `host` is made only of what `uri-host [ ":" port ]` may contain
+ * (RFC 9110 §7.2, RFC 3986 §3.2.2: unreserved, sub-delims, `%`, and `:[]` for
+ * ports and IP literals), and is not empty. Nothing in it can then end the
+ * authority of the URL it is put in (`/`, `?`, `#`, `@`, `\`, spaces); the
+ * URL parser checks the rest.
+ */
+function isHost(host: string): boolean {
+  if (host.length === 0) return false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (
+      (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x3b) || (c >= 0x41 && c <= 0x5b) || c === 0x5d ||
+      c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e || (c >= 0x24 && c <= 0x2c) || c === 0x21 ||
+      c === 0x3d
+    ) continue;
+    return false;
+  }
+  return true;
 }
 
 /**

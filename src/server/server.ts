@@ -138,6 +138,8 @@ export class HandshakeError extends Error {
 const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Array>;
 /** The send options of a message queued with `compress: false`. */
 const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
+/** The options of every server made without any. */
+const NO_OPTIONS: ServerOptions = Object.freeze({});
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
@@ -165,7 +167,20 @@ interface Upgrade {
    */
   readonly native: { readonly upgrader: NativeUpgrader | null } | null;
   /** The server's answer, once its `startConnection()` made it (`null` before, and once taken). */
-  answer: { server: Server; protocol: string | null; response: Response } | null;
+  answer: Answer | null;
+}
+
+/** What a server's `startConnection()` answered to an offered request. */
+interface Answer {
+  server: Server;
+  protocol: string | null;
+  response: Response;
+  /**
+   * The fields `response` was made with: the 101 head is written from them
+   * (reading them back from `response.headers` makes the runtime sort and
+   * combine its list first). `null` for the runtime's own upgrade.
+   */
+  headers: Headers | Readonly<Record<string, string>> | null;
 }
 
 /**
@@ -249,13 +264,23 @@ let friend: {
 export function completeUpgrade(
   request: Request,
   response: Response,
-): { headers: Headers; server: Server; start: (transport: Transport) => void } | null {
+): {
+  headers: Headers | Readonly<Record<string, string>>;
+  server: Server;
+  start: (transport: Transport) => void;
+} | null {
   const upgrade = upgradeRegistry.get(request);
   if (upgrade === undefined || upgrade.native !== null || upgrade.answer === null) return null;
   const answer = upgrade.answer;
   upgrade.answer = null;
+  // Nothing reads the entry again (one upgrade per answer): it goes now,
+  // not with the request, which the server keeps as `ws.request`.
+  upgradeRegistry.delete(request);
   const { server, protocol } = answer;
-  if (response !== answer.response && !isCopyOf(response, answer.response)) {
+  let headers: Headers | Readonly<Record<string, string>>;
+  if (response === answer.response) headers = answer.headers!;
+  else if (isCopyOf(response, answer.response)) headers = response.headers;
+  else {
     // The handler (or a middleware around it) answered something else: this
     // connection will never open, and says so.
     friend.failUpgrade(
@@ -264,7 +289,7 @@ export function completeUpgrade(
     );
     return null;
   }
-  return { headers: response.headers, server, start: (transport) => server.attach(transport, protocol) };
+  return { headers, server, start: (transport) => server.attach(transport, protocol) };
 }
 
 /**
@@ -335,7 +360,9 @@ export class Server extends WebSocketDriver {
       throw new TypeError(`Cannot make a server: expected a Request, got ${typeof request}`);
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
-    const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins, ...driverOptions } = options ?? {};
+    // Without options, the driver's are one shared empty object, not a copy per server.
+    const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
+    const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
     const defaults = upgradeRegistry.get(request)?.defaults;
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
@@ -409,13 +436,16 @@ export class Server extends WebSocketDriver {
         if (typeof m === "string") super.sendText(m, options);
         else super.sendBinary(m, options);
       }
-      // Fetch cannot make a 101 response: this 200 stands for it, and the
-      // backend writes the real head (see completeUpgrade).
-      const response = new Response(null, { status: 200, headers });
-      upgrade.answer = { server: this, protocol, response };
+      // Fetch cannot make a 101 response: this 200 (the default status,
+      // which costs Response no conversion) stands for it, and the backend
+      // writes the real head (see completeUpgrade).
+      const response = new Response(null, { headers });
+      upgrade.answer = { server: this, protocol, response, headers };
       return response;
     }
-    const headers = createServerResponseHeaders(check.key, protocol, this.#additionalHeaders);
+    // The runtime writes the handshake's own headers (the accept key too):
+    // it is given only what it adds, if anything.
+    const headers = nativeAnswerHeaders(protocol, this.#additionalHeaders);
     // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
     const heartbeat = this.#heartbeat;
     const idleTimeout = heartbeat === undefined
@@ -446,7 +476,7 @@ export class Server extends WebSocketDriver {
     this.#pending = NOTHING_PENDING;
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
-    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response };
+    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response, headers: null };
     return native.response;
   }
 
@@ -590,6 +620,26 @@ export class Server extends WebSocketDriver {
     this.#queueEarly(data, compress);
     return true;
   }
+}
+
+/**
+ * What a runtime's own upgrade adds to the 101 answer it writes: the agreed
+ * subprotocol and the additional headers (checked by the constructor), or
+ * `null` when there is nothing to add: no `Headers` built (with an accept
+ * key the runtime computes again) and merged for nothing on every handshake.
+ */
+function nativeAnswerHeaders(protocol: string | null, additionalHeaders: HeaderFields | undefined): Headers | null {
+  if (protocol === null && additionalHeaders === undefined) return null;
+  const headers = new Headers(additionalHeaders);
+  if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
+  return headers;
+}
+
+/** The driver's part of a server's options. */
+function driverPart(options: ServerOptions): DriverOptions {
+  const { acceptProtocols: _p, additionalHeaders: _h, perMessageDeflate: _d, allowOrigins: _o, ...driverOptions } =
+    options;
+  return driverOptions;
 }
 
 /**

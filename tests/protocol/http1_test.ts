@@ -1012,6 +1012,31 @@ describe("serializeResponseHead / serializeRequestHead", () => {
     );
   });
 
+  it("writes a record of fields in its own order, with the same checks (the server's own 101)", () => {
+    const fields: Record<string, string> = Object.create(null);
+    fields.upgrade = "websocket";
+    fields.connection = "Upgrade";
+    fields["sec-websocket-accept"] = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    fields["sec-websocket-protocol"] = "chat";
+    const text = latin1(serializeResponseHead(101, "Switching Protocols", fields));
+    assert.equal(
+      text,
+      "HTTP/1.1 101 Switching Protocols\r\n" +
+        "Upgrade: websocket\r\n" +
+        "Connection: Upgrade\r\n" +
+        "Sec-Websocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" +
+        "Sec-Websocket-Protocol: chat\r\n" +
+        "\r\n",
+    );
+    // What the parser reads back is what was given.
+    const parsed = new ResponseHeadParser().push(new TextEncoder().encode(text));
+    assert.equal(parsed.state, "done");
+    if (parsed.state === "done") assert.equal(parsed.head.headers.get("sec-websocket-protocol"), "chat");
+    // No injection through a record either.
+    assert.throws(() => serializeResponseHead(101, "", { "x-a": "1\r\nX-Injected: 2" }), TypeError);
+    assert.throws(() => serializeResponseHead(101, "", { "bad name": "1" }), TypeError);
+  });
+
   it("writes a request head", () => {
     const data = serializeRequestHead(
       "GET",

@@ -1,0 +1,226 @@
+/**
+ * The tcp backend's handshake path after the work on handshakes per second
+ * (issue 21): the request is built from a URL string, so the Host header is
+ * checked first (RFC 9112 §3.2); the head timeouts of a server share one
+ * queue and one timer; a connection that sat idle after its handshake still
+ * takes messages at size (its per-connection state is made on first use).
+ * Same file on Deno, Node and Bun.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  delay,
+  exchange,
+  HOST,
+  openClient,
+  pattern,
+  RawClient,
+  requestHead,
+  sameBytes,
+  startServer,
+  text,
+} from "./_util.ts";
+import type { TestServer } from "./_util.ts";
+
+const T = { timeout: 30_000 };
+
+async function withServer(
+  options: Parameters<typeof startServer>[1],
+  body: (server: TestServer) => Promise<void>,
+): Promise<void> {
+  const server = await startServer("tcp", options);
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
+describe("the tcp backend's handshake path", () => {
+  it("RFC 9112 §3.2: a Host that is not a host and port gets 400, and no server is made", T, async () => {
+    await withServer({}, async (server) => {
+      for (const host of ["evil.example/x", "a#b", "user@host", "a?b", "a\\b", "", "a b", "a, b"]) {
+        const response = await exchange(server.port, requestHead({ headers: { Host: host } }));
+        assert.equal(response.status, 400, `Host ${JSON.stringify(host)}`);
+      }
+      // Two Host lines are joined into "a, b": 400 as well.
+      const twice = await exchange(
+        server.port,
+        `GET / HTTP/1.1\r\nHost: ${HOST}\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
+      assert.equal(twice.status, 400);
+      assert.equal(server.servers.length, 0);
+      // Hosts with a port, an IPv6 literal, sub-delims and percent signs are hosts.
+      for (const host of [`${HOST}:${server.port}`, "[::1]:8080", "example.com", "ex-ample_1.test"]) {
+        const response = await exchange(server.port, requestHead({ headers: { Host: host } }));
+        assert.equal(response.status, 101, `Host ${JSON.stringify(host)}`);
+        const record = await server.nextServer();
+        assert.equal(new URL(record.request.url).host, host.replace(/:80$/, ""));
+      }
+    });
+  });
+
+  it("a target starting with // is a path of the Host's origin, not another host", T, async () => {
+    await withServer({}, async (server) => {
+      const response = await exchange(
+        server.port,
+        requestHead({ target: "//evil.example/x?y=1", headers: { Host: "good.example" } }),
+      );
+      assert.equal(response.status, 101);
+      const url = new URL((await server.nextServer()).request.url);
+      assert.equal(url.host, "good.example");
+      assert.equal(url.pathname, "//evil.example/x");
+      assert.equal(url.search, "?y=1");
+    });
+  });
+
+  it("a method Fetch forbids (TRACE) is answered, not left hanging", T, async () => {
+    await withServer({}, async (server) => {
+      const response = await exchange(server.port, requestHead({ method: "TRACE" }));
+      // 400 where Request refuses the method (Node, Deno); Bun's takes it, and the upgrade check answers 405.
+      assert.ok(response.status === 400 || response.status === 405, `status ${response.status}`);
+      // (On Bun the handler ran: its server was refused, and never opened.)
+      assert.ok(server.servers.every((r) => r.server.readyState !== "open"));
+    });
+  });
+
+  it(
+    "head timeouts share one queue: each stalled connection is dropped after its own timeout, others go on",
+    T,
+    async () => {
+      await withServer({ serve: { headTimeout: 400 } }, async (server) => {
+        const started = Date.now();
+        const first = await RawClient.connect(server.port);
+        first.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        await delay(200);
+        const second = await RawClient.connect(server.port);
+        second.write("GET / HTTP/1.1\r\n");
+        const third = await RawClient.connect(server.port);
+        try {
+          third.write("GET / HTTP/1.1\r\n");
+          // The third one finishes its head after the first one's deadline: it is upgraded.
+          await delay(300);
+          third.write(requestHead().slice("GET / HTTP/1.1\r\n".length));
+          const [firstEnded, secondEnded, thirdHead] = await Promise.all([
+            first.readToEnd(5_000).then(() => Date.now() - started),
+            second.readToEnd(5_000).then(() => Date.now() - started),
+            third.readHead(),
+          ]);
+          assert.equal(thirdHead.status, 101);
+          assert.ok(firstEnded >= 350 && firstEnded < 3_000, `the first dropped after ${firstEnded} ms`);
+          assert.ok(secondEnded >= 550 && secondEnded < 3_000, `the second dropped after ${secondEnded} ms`);
+          assert.equal(first.bytes().length, 0);
+          assert.equal(second.bytes().length, 0);
+          assert.equal(server.servers.length, 1);
+          // The upgraded one is not dropped by a timeout later.
+          await delay(600);
+          const record = server.servers[0];
+          assert.equal(record.server.readyState, "open");
+        } finally {
+          await Promise.all([first.close(), second.close(), third.close()]);
+        }
+      });
+    },
+  );
+
+  it("many connections in their head at once: all answered, none dropped early", T, async () => {
+    await withServer({ serve: { headTimeout: 2_000 } }, async (server) => {
+      const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(server.port)));
+      try {
+        const head = requestHead();
+        for (const c of clients) c.write(head.slice(0, 20));
+        await delay(100);
+        for (const c of clients) c.write(head.slice(20));
+        const heads = await Promise.all(clients.map((c) => c.readHead()));
+        assert.deepEqual(heads.map((h) => h.status), clients.map(() => 101));
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+      }
+    });
+  });
+
+  it("a stalled head among many finished ones still times out (the queue is compacted, not lost)", T, async () => {
+    await withServer({ serve: { headTimeout: 500 } }, async (server) => {
+      const started = Date.now();
+      const stalled = await RawClient.connect(server.port);
+      stalled.write("GET / HTTP/1.1\r\n");
+      try {
+        // 150 handshakes finish behind it (more than the queue keeps before compacting).
+        for (let round = 0; round < 5; round++) {
+          const clients = await Promise.all(Array.from({ length: 30 }, () => RawClient.connect(server.port)));
+          try {
+            for (const c of clients) c.write(requestHead());
+            const heads = await Promise.all(clients.map((c) => c.readHead()));
+            assert.ok(heads.every((h) => h.status === 101));
+          } finally {
+            await Promise.all(clients.map((c) => c.close()));
+          }
+        }
+        const late = await RawClient.connect(server.port);
+        const lateStarted = Date.now();
+        late.write("GET / HTTP/1.1\r\n");
+        try {
+          await stalled.readToEnd(5_000);
+          const elapsed = Date.now() - started;
+          assert.ok(elapsed >= 450 && elapsed < 4_000, `the stalled one dropped after ${elapsed} ms`);
+          // And one that stalled later gets its own full timeout.
+          await late.readToEnd(5_000);
+          const lateElapsed = Date.now() - lateStarted;
+          assert.ok(lateElapsed >= 450 && lateElapsed < 4_000, `the late one dropped after ${lateElapsed} ms`);
+          assert.equal(late.bytes().length, 0);
+        } finally {
+          await late.close();
+        }
+      } finally {
+        await stalled.close();
+      }
+    });
+  });
+
+  it("the handler reads remoteAddr after an await: still the peer's address", T, async () => {
+    let seen: { hostname: string; port: number } | undefined;
+    await withServer({
+      route: async (_request, info) => {
+        await delay(20);
+        seen = info.remoteAddr;
+        return undefined;
+      },
+    }, async (server) => {
+      const raw = await RawClient.connect(server.port);
+      try {
+        raw.write(requestHead());
+        assert.equal((await raw.readHead()).status, 101);
+        assert.equal(seen?.hostname, HOST);
+        assert.equal(seen?.port, raw.socket.localPort);
+      } finally {
+        await raw.close();
+      }
+    });
+  });
+
+  it("idle after the handshake, then messages at size: echoed whole (state made on first use)", T, async () => {
+    await withServer({}, async (server) => {
+      const client = await openClient("ours", server.url);
+      try {
+        await server.nextServer();
+        await delay(300);
+        const big = pattern(4 << 20);
+        const words = text(100_000);
+        client.send(big);
+        client.send(words);
+        client.send("short");
+        const echoes = [
+          await client.nextMessage("the 4 MiB echo"),
+          await client.nextMessage("the 100 KB text echo"),
+          await client.nextMessage("the short echo"),
+        ];
+        assert.ok(echoes[0] instanceof Uint8Array && sameBytes(echoes[0], big));
+        assert.equal(echoes[1], words);
+        assert.equal(echoes[2], "short");
+      } finally {
+        client.terminate();
+      }
+    });
+  });
+});
