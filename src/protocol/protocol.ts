@@ -176,6 +176,17 @@ export class Protocol {
   }
 
   /**
+   * Frees the zlib state of permessage-deflate (native memory when the
+   * runtime's zlib is used), for a connection that is over: a message being
+   * inflated is dropped and every later byte ignored.
+   */
+  releaseCompression(): void {
+    if (this.#compression === null) return;
+    if (this.#state === INFLATING) this.#discard();
+    this.#compression.close();
+  }
+
+  /**
    * Whether a message is half done (being inflated) and waits for
    * {@linkcode Protocol.resume}: until it is done, received chunks are only
    * queued, and no event after it is produced.
