@@ -54,15 +54,17 @@ export class MessageCompression {
   readonly #sendTakeover: boolean;
   readonly #receiveBits: number;
   readonly #receiveTakeover: boolean;
-  readonly #zlib: ZlibProvider = zlib;
+  readonly #zlib: ZlibProvider;
   #deflater: Deflater | null = null;
   #inflater: Inflater | null = null;
 
   /**
    * @param role Which end this is: a server compresses with the server's
    * parameters and decompresses with the client's.
+   * @param zlib The zlib to use: by default the one {@linkcode useZlib} set.
    */
-  constructor(role: Role, params: DeflateParams, config: DeflateConfig) {
+  constructor(role: Role, params: DeflateParams, config: DeflateConfig, zlib: ZlibProvider = currentZlib()) {
+    this.#zlib = zlib;
     this.threshold = config.threshold;
     this.#level = config.level;
     const server = role === "server";
