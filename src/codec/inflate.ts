@@ -86,14 +86,23 @@ export interface InflaterOptions {
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 const EMPTY = new Uint8Array(0);
 /**
- * The buffer the output of one step() goes to first, shared by every
- * inflater (steps are synchronous and never overlap): a small message costs
- * one allocation, its exact-size copy.
+ * The buffer a message's output goes to first, shared by every inflater
+ * (steps are synchronous and never overlap): a small message costs one
+ * allocation, its exact-size copy.
  */
 const SCRATCH_SIZE = 64 * 1024;
 let scratch: Uint8Array<ArrayBuffer> | null = null;
-/** The largest output buffer allocated at once, past the scratch buffer. */
-const MAX_PIECE = 4 * 1024 * 1024;
+/**
+ * A message that outgrows the scratch buffer (or is not done within a step)
+ * moves to a buffer of its own, sized from the compression ratio so far, and
+ * grows at most this many times at once: a bomb's ratio never makes it
+ * allocate its whole limit up front. One growing buffer, not a list of pieces
+ * joined at the end: measured on 64 KiB JSON, the pieces' allocations and
+ * copies cost as much as zlib itself.
+ */
+const MAX_GROWTH = 4;
+/** How much larger than estimated a message's own buffer is made (and may stay, see take()). */
+const SLACK = 1 / 16;
 
 /**
  * One connection direction's decompressor.
@@ -117,8 +126,14 @@ export class Inflater {
   /** Whether zlib's last call filled all the room it had (it may have more to give). */
   #full = false;
   #done = true;
+  /** Where the output goes: empty, the shared scratch buffer, or a buffer of the message's own. */
   #out: Uint8Array<ArrayBuffer> = EMPTY as Uint8Array<ArrayBuffer>;
-  #pieces: Uint8Array<ArrayBuffer>[] = [];
+  /** The compressed payload's length, for the size estimate. */
+  #payloadLength = 0;
+  /** How many times its payload's size the last message inflated to (0: none yet). */
+  #ratio = 0;
+  /** The finished message, for take(). */
+  #data: Uint8Array<ArrayBuffer> = EMPTY as Uint8Array<ArrayBuffer>;
 
   /** Creates the decompressor of one direction of a connection. */
   constructor(options: InflaterOptions) {
@@ -150,7 +165,7 @@ export class Inflater {
     this.#done = false;
     this.#limit = maxLength;
     this.#total = 0;
-    this.#pieces = [];
+    this.#payloadLength = payload.length;
     this.#out = EMPTY as Uint8Array<ArrayBuffer>;
     strm.output = this.#out;
     strm.nextOut = 0;
@@ -214,9 +229,9 @@ export class Inflater {
           throw new InflateDataError("the inflater made no progress");
         }
         if (produced >= budget && !(strm.availIn === 0 && this.#tailFed && !this.#full)) {
-          // Output in the shared scratch buffer is moved out; a buffer of the
-          // message's own is kept, with its room, for the next step.
-          if (this.#out.buffer === scratch?.buffer) this.#spill();
+          // Output in the shared scratch buffer is moved to a buffer of the
+          // message's own, which keeps its room for the next step.
+          if (this.#out.buffer === scratch?.buffer) this.#own(0);
           return false;
         }
       }
@@ -238,20 +253,14 @@ export class Inflater {
     strm.nextIn = 0;
   }
 
-  /** The inflated message, once {@linkcode Inflater.step} returned `true`; owns its buffer. */
+  /**
+   * The inflated message, once {@linkcode Inflater.step} returned `true`: in
+   * a buffer no other message shares (a large message's may be up to 1/8
+   * longer than the message).
+   */
   take(): Uint8Array<ArrayBuffer> {
-    const pieces = this.#pieces;
-    this.#pieces = [];
-    if (pieces.length === 1) {
-      const only = pieces[0];
-      return only.byteLength === only.buffer.byteLength ? only : only.slice();
-    }
-    const data = new Uint8Array(this.#total);
-    let at = 0;
-    for (const piece of pieces) {
-      data.set(piece, at);
-      at += piece.length;
-    }
+    const data = this.#data;
+    this.#data = EMPTY as Uint8Array<ArrayBuffer>;
     return data;
   }
 
@@ -285,58 +294,72 @@ export class Inflater {
       this.#abandon();
       throw new InflateDataError("the message ends inside a DEFLATE block");
     }
-    this.#spill();
-    if (this.#pieces.length === 0) this.#pieces.push(new Uint8Array(0));
+    const out = this.#out, total = this.#total;
+    // The message's bytes in a buffer of its own: copied out of the scratch
+    // buffer, or the message's own buffer when it holds little more (its
+    // size was estimated), which saves a copy of a large message.
+    this.#ratio = this.#payloadLength > 0 ? total / this.#payloadLength : 0;
+    this.#data = out.buffer !== scratch?.buffer && out.length - total <= total * 2 * SLACK
+      ? out.subarray(0, total)
+      : out.slice(0, total);
+    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.output = this.#out;
+    strm.nextOut = 0;
+    strm.availOut = 0;
     this.#done = true;
     strm.input = EMPTY;
     if (!this.#contextTakeover) strm.reset();
     return true;
   }
 
-  /** Gives the inflater a new output buffer: the shared scratch first, then growing ones. */
+  /** Gives the inflater room: the shared scratch first, then a buffer of the message's own, grown as needed. */
   #grow(): void {
     const strm = this.#strm!;
-    this.#keep();
-    // Room for one byte past the limit, so that passing it is seen.
-    const room = this.#limit + 1 - this.#total;
-    let out: Uint8Array<ArrayBuffer>;
-    if (this.#pieces.length === 0 && this.#out !== scratch) {
-      out = scratch ??= new Uint8Array(SCRATCH_SIZE);
+    if (this.#out.length === 0) {
+      // Messages like the last one, if that was large, go straight to a
+      // buffer of their own: no copy out of the scratch buffer.
+      const expected = this.#payloadLength * this.#ratio;
+      if (expected > SCRATCH_SIZE) return this.#own(Math.ceil(expected * (1 + SLACK)) + 1024);
+      // Room for one byte past the limit, so that passing it is seen.
+      const room = this.#limit + 1 - this.#total;
+      let out = scratch ??= new Uint8Array(SCRATCH_SIZE);
       if (room < out.length) out = out.subarray(0, room);
+      this.#out = out;
+      strm.output = out;
+      strm.nextOut = 0;
+      strm.availOut = out.length;
     } else {
-      out = new Uint8Array(Math.min(room, MAX_PIECE, Math.max(SCRATCH_SIZE, this.#total)));
+      this.#own(1);
     }
+  }
+
+  /**
+   * Moves the output to a (larger) buffer of the message's own, with room for
+   * at least `more` bytes: as many as the compression ratio so far predicts,
+   * at most MAX_GROWTH times the output so far, never past the limit + 1.
+   */
+  #own(more: number): void {
+    const strm = this.#strm!;
+    const total = this.#total;
+    const read = strm.input === TAIL ? this.#payloadLength : strm.nextIn;
+    const estimate = read > 0 ? Math.ceil(total * (this.#payloadLength / read) * (1 + SLACK)) + 1024 : 0;
+    let size = Math.min(estimate, total * MAX_GROWTH);
+    // The estimate was short: grow by half, so that a poor estimate never means many small copies.
+    if (size < total + more) size = total + Math.max(more, total >>> 1);
+    size = Math.min(this.#limit + 1, Math.max(size, SCRATCH_SIZE));
+    const out = new Uint8Array(size);
+    out.set(this.#out.subarray(0, total));
     this.#out = out;
     strm.output = out;
-    strm.nextOut = 0;
-    strm.availOut = out.length;
-  }
-
-  /** Moves what the current output buffer holds to the pieces (copied out of the scratch buffer). */
-  #keep(): void {
-    const strm = this.#strm!;
-    const used = strm.nextOut;
-    if (used === 0) return;
-    const out = this.#out;
-    if (out.buffer === scratch?.buffer) this.#pieces.push(out.slice(0, used));
-    else this.#pieces.push(used === out.length ? out : out.subarray(0, used));
-  }
-
-  /** Before returning: no output stays in the shared scratch buffer. */
-  #spill(): void {
-    const strm = this.#strm!;
-    this.#keep();
-    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
-    strm.output = this.#out;
-    strm.nextOut = 0;
-    strm.availOut = 0;
+    strm.nextOut = total;
+    strm.availOut = size - total;
   }
 
   /** After a failure: the stream is reset, the message dropped. */
   #abandon(): void {
     const strm = this.#strm!;
     this.#done = true;
-    this.#pieces = [];
+    this.#data = EMPTY as Uint8Array<ArrayBuffer>;
     this.#out = EMPTY as Uint8Array<ArrayBuffer>;
     strm.input = EMPTY;
     strm.availIn = 0;

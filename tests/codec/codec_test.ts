@@ -177,6 +177,29 @@ for (const Z of PROVIDERS) {
           );
         }
       });
+      it("large messages whose ratio changes from one to the next: right bytes, buffers of their own", async () => {
+        const rnd = mulberry32(9);
+        const noisy = new Uint8Array(300_000).map(() => Math.floor(rnd() * 256));
+        const zeros = new Uint8Array(300_000);
+        const text = utf8(JSON.stringify(Array.from({ length: 6000 }, (_, k) => ({ k, name: `item ${k}` }))));
+        const deflate = zlibDeflater(15, 6);
+        const i = new Inflater({ zlib: Z, contextTakeover: true });
+        const seen = new Set<ArrayBufferLike>();
+        for (const [k, m] of [noisy, zeros, noisy, text, zeros, text, text, noisy].entries()) {
+          const z = await deflate(m);
+          const budget = k % 2 === 0 ? Infinity : 64 * 1024;
+          i.begin(z, 1 << 20);
+          while (!i.step(budget));
+          const back = i.take();
+          assert.ok(Buffer.from(m).equals(back), `message ${k}: ${m.length} B, budget ${budget}`);
+          assert.ok(
+            back.buffer.byteLength <= back.length * 1.125 + 1024,
+            `${back.buffer.byteLength} for ${back.length}`,
+          );
+          assert.ok(!seen.has(back.buffer), "a buffer of its own");
+          seen.add(back.buffer);
+        }
+      });
       it("budgeted steps give the same bytes as one call, and never much more than the budget per step", async () => {
         const rnd = mulberry32(5);
         const msg = new Uint8Array(300_000).map(() => (rnd() < 0.9 ? 65 : Math.floor(rnd() * 256)));
