@@ -2,7 +2,7 @@
  * permessage-deflate: throughput and memory with compression on vs off, ours
  * next to `ws` (Node's zlib) in one run, as ratios.
  *
- *     node bench/compression_bench.ts [--quick] [--rounds N] [--only chat,doc8k,doc64k]
+ *     node bench/compression_bench.ts [--quick] [--rounds N] [--only chat,doc8k,doc64k] [--no-pairs] [--no-split]
  *     (also: deno run -A …, bun …)
  *
  * - echo: one client, 32 messages in flight, for a fixed time: messages/s and
@@ -15,6 +15,9 @@
  *   ws + ws) and the client side (ws server + ours client against ws + ws);
  *   and ours at both ends on pako (`useZlib(null)`), the codec before the
  *   runtime's zlib;
+ * - one side at a time (Linux): the server in a child process, whose CPU
+ *   time is read from /proc, against ws's client; our client against ws's
+ *   server in a child process; messages per CPU second of that side alone;
  * - wire: bytes per message on the wire for the same streams;
  * - memory: the heap + ArrayBuffer growth per open connection pair (client and
  *   server in this process) after one message each way, on and off.
@@ -251,6 +254,21 @@ async function memoryPerPair(deflate: boolean, n = quick ? 100 : 300): Promise<n
   return per;
 }
 
+// `--serve ours|ws|pako`: a child process that runs one echo server with
+// compression on, prints its URL, and runs until its stdin closes (the
+// one-side-at-a-time measurement below reads its CPU time from /proc).
+const serveArgument = argument("--serve");
+if (serveArgument !== undefined) {
+  await runtimeAdapter();
+  if (serveArgument === "pako") useZlib(null);
+  const server = serveArgument === "ws" ? await wsServer(true) : await ourServer(true);
+  console.log(server.url);
+  process.stdin.on("data", () => {});
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+  await new Promise(() => {});
+}
+
 const runtime = (globalThis as Any).Deno
   ? `Deno ${(globalThis as Any).Deno.version.deno}`
   : (globalThis as Any).Bun
@@ -266,7 +284,7 @@ console.log(
 );
 console.log("|---|---|--:|--:|--:|--:|--:|");
 const wire: string[] = [];
-for (const [, name, make] of WORKLOADS) {
+for (const [, name, make] of process.argv.includes("--no-pairs") ? [] : WORKLOADS) {
   const rates = new Map<string, Rate[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const pair of PAIRS) {
@@ -298,6 +316,83 @@ for (const [, name, make] of WORKLOADS) {
 }
 console.log("\n| workload | bytes/msg off | bytes/msg on (ours) |\n|---|--:|--:|");
 for (const line of wire) console.log(line);
+
+// One side at a time: the server in a child process (its CPU time read from
+// /proc, Linux only), the client in this one; compression on. Server side:
+// each server against ws's client; client side: each client against ws's
+// server. Messages per CPU second of that side alone.
+async function childServer(kind: "ours" | "ws" | "pako"): Promise<{ url: string; cpu(): number; close(): void }> {
+  const { spawn } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
+  const script = new URL(import.meta.url).pathname;
+  const args = (globalThis as Any).Deno ? ["run", "-A", script] : [script];
+  const child = spawn(process.execPath, [...args, "--serve", kind], { stdio: ["pipe", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stdout!.on("data", (chunk: Uint8Array) => {
+      text += new TextDecoder().decode(chunk);
+      if (text.includes("\n")) resolve(text.trim());
+    });
+    child.once("exit", (code: number) => reject(new Error(`server child exited with ${code}`)));
+  });
+  return {
+    url,
+    cpu() {
+      // utime and stime, fields 14 and 15, in clock ticks (100 per second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+    close() {
+      child.stdin!.end();
+      child.kill();
+    },
+  };
+}
+
+async function oneSide(
+  side: "server" | "client",
+  kind: "ours" | "ws" | "pako",
+  make: (i: number) => string,
+): Promise<number> {
+  const server = await childServer(side === "server" ? kind : "ws");
+  if (side === "client") useZlib(kind === "pako" ? null : runtimeZlib!);
+  const client = side === "client" && kind !== "ws"
+    ? await ourClient(server.url, true)
+    : await wsClient(server.url, true);
+  const serverBefore = server.cpu();
+  const clientBefore = process.cpuUsage();
+  const start = performance.now();
+  const rate = await run(client.socket, make);
+  const messages = rate.perSecond * (performance.now() - start) / 1000;
+  const used = process.cpuUsage(clientBefore);
+  const cpu = side === "server" ? server.cpu() - serverBefore : (used.user + used.system) / 1e6;
+  client.close();
+  server.close();
+  useZlib(runtimeZlib!);
+  return messages / cpu;
+}
+
+if (process.platform === "linux" && !process.argv.includes("--no-split")) {
+  runtimeZlib ??= currentZlib();
+  console.log(
+    "\n| workload | side | ours, msg per CPU s of that side | ws | ours / ws | ours on pako / ws |\n|---|---|--:|--:|--:|--:|",
+  );
+  for (const [, name, make] of WORKLOADS) {
+    for (const side of ["server", "client"] as const) {
+      const rates: Record<string, number[]> = { ours: [], ws: [], pako: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const kind of ["ours", "ws", "pako"] as const) rates[kind].push(await oneSide(side, kind, make));
+      }
+      const ours = median(rates.ours), theirs = median(rates.ws), pako = median(rates.pako);
+      console.log(
+        `| ${name} | ${side} | ${Math.round(ours)} | ${Math.round(theirs)} | ${(ours / theirs).toFixed(2)}× | ${
+          (pako / theirs).toFixed(2)
+        }× |`,
+      );
+    }
+  }
+}
+
 const memOff = await memoryPerPair(false);
 const memOn = await memoryPerPair(true);
 console.log(
