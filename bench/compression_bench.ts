@@ -2,11 +2,22 @@
  * permessage-deflate: throughput and memory with compression on vs off, ours
  * next to `ws` (Node's zlib) in one run, as ratios.
  *
- *     node bench/compression_bench.ts [--quick]     (also: deno run -A …, bun …)
+ *     node bench/compression_bench.ts [--quick] [--rounds N] [--only chat,doc8k,doc64k] [--no-pairs] [--no-split]
+ *     (also: deno run -A …, bun …)
  *
- * - echo: one client, 32 messages in flight, for a fixed time: messages/s of a
- *   chat-like stream (small JSON that differs a little from message to
- *   message: context takeover pays) and of 16 KB JSON documents;
+ * - echo: one client, 32 messages in flight, for a fixed time: messages/s and
+ *   messages per CPU second of the process (client and server both run in
+ *   it; `process.cpuUsage()` around the measured window, zlib's threads
+ *   included) of a chat-like stream (small JSON that differs a little from
+ *   message to message: context takeover pays), of 8 KB and of 64 KiB JSON
+ *   documents. Four pairs: ours at both ends, ws at both ends, and each
+ *   mixed pair, which shows the server side (ours server + ws client against
+ *   ws + ws) and the client side (ws server + ours client against ws + ws);
+ *   and ours at both ends on pako (`useZlib(null)`), the codec before the
+ *   runtime's zlib;
+ * - one side at a time (Linux): the server in a child process, whose CPU
+ *   time is read from /proc, against ws's client; our client against ws's
+ *   server in a child process; messages per CPU second of that side alone;
  * - wire: bytes per message on the wire for the same streams;
  * - memory: the heap + ArrayBuffer growth per open connection pair (client and
  *   server in this process) after one message each way, on and off.
@@ -17,13 +28,20 @@
 import { createRequire } from "node:module";
 import process from "node:process";
 import { makeClient, makeServer, serve } from "../mod.ts";
-import { MessageCompression } from "../src/protocol/compression.ts";
+import { currentZlib, MessageCompression, useZlib } from "../src/protocol/compression.ts";
+import { runtimeAdapter } from "../src/runtime/mod.ts";
+import type { ZlibProvider } from "../src/codec/engine.ts";
 import { deflateConfig } from "../src/protocol/extensions.ts";
 import { Protocol } from "../src/protocol/protocol.ts";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 1 : 3;
-const ROUNDS = quick ? 1 : 3;
+const argument = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : process.argv[at + 1];
+};
+const ROUNDS = Number(argument("--rounds") ?? (quick ? 1 : 3));
+const ONLY = argument("--only")?.split(",");
 const IN_FLIGHT = 32;
 
 // deno-lint-ignore no-explicit-any
@@ -40,16 +58,22 @@ function chat(i: number): string {
     text: `message number ${i}: ${"lorem ipsum dolor sit amet ".slice(0, 10 + (i % 17))}`,
   });
 }
-function doc(i: number): string {
-  return JSON.stringify({
-    seq: i,
-    items: Array.from(
-      { length: 160 },
-      (_, j) => ({ id: j, name: `item-${j}`, price: (j * 37) % 1000, ok: j % 2 === 0 }),
-    ),
-  });
+/** A JSON document of `length` items; prices and flags move with `i`, so no two are the same. */
+function doc(length: number): (i: number) => string {
+  return (i) =>
+    JSON.stringify({
+      seq: i,
+      items: Array.from(
+        { length },
+        (_, j) => ({ id: j, name: `item-${j}`, price: (j * 37 + i) % 1000, ok: (j + i) % 3 === 0 }),
+      ),
+    });
 }
-const WORKLOADS: Array<[string, (i: number) => string]> = [["chat ~150 B", chat], ["doc ~8 KB", doc]];
+const WORKLOADS: Array<[string, string, (i: number) => string]> = (
+  [["chat", "chat ~150 B", chat], ["doc8k", "doc ~8 KB", doc(160)], ["doc64k", "doc 64 KiB", doc(1300)]] as Array<
+    [string, string, (i: number) => string]
+  >
+).filter(([key]) => ONLY === undefined || ONLY.includes(key));
 
 interface Endpoint {
   url: string;
@@ -87,21 +111,34 @@ interface Socket {
   off(event: "message", listener: () => void): unknown;
 }
 
-/** Keeps IN_FLIGHT messages made by `make` outstanding for SECONDS; resolves with the echoes per second. */
-function run(socket: Socket, make: (i: number) => string): Promise<number> {
+interface Rate {
+  /** Echoes per second. */
+  perSecond: number;
+  /** Echoes per CPU second of this process (both ends). */
+  perCpuSecond: number;
+}
+
+/** Keeps IN_FLIGHT messages made by `make` outstanding for SECONDS; resolves with the echo rates. */
+function run(socket: Socket, make: (i: number) => string): Promise<Rate> {
+  // The messages are made before the window, so that JSON.stringify is not measured.
+  const made = Array.from({ length: 64 }, (_, i) => make(i));
   return new Promise((resolve) => {
     let sent = 0, received = 0;
-    const end = performance.now() + SECONDS * 1000;
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    const end = start + SECONDS * 1000;
     const onMessage = () => {
       received++;
-      if (performance.now() < end) socket.send(make(sent++));
+      if (performance.now() < end) socket.send(made[sent++ % made.length]);
       else if (received === sent) {
+        const used = process.cpuUsage(cpu);
+        const seconds = (performance.now() - start) / 1000;
         socket.off("message", onMessage);
-        resolve(received / SECONDS);
+        resolve({ perSecond: received / seconds, perCpuSecond: received / ((used.user + used.system) / 1e6) });
       }
     };
     socket.on("message", onMessage);
-    for (let i = 0; i < IN_FLIGHT; i++) socket.send(make(sent++));
+    for (let i = 0; i < IN_FLIGHT; i++) socket.send(made[sent++ % made.length]);
   });
 }
 
@@ -128,16 +165,33 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function echoRate(
-  impl: "ours" | "ws",
-  deflate: boolean,
-  make: (i: number) => string,
-): Promise<number> {
-  const server = impl === "ours" ? await ourServer(deflate) : await wsServer(deflate);
-  const client = impl === "ours" ? await ourClient(server.url, deflate) : await wsClient(server.url, deflate);
+type Impl = "ours" | "ws";
+/** A server, a client, and which zlib ours uses. */
+interface Pair {
+  name: string;
+  server: Impl;
+  client: Impl;
+  zlib: "runtime" | "pako";
+}
+const PAIRS: Pair[] = [
+  { name: "ours + ours", server: "ours", client: "ours", zlib: "runtime" },
+  { name: "ws + ws", server: "ws", client: "ws", zlib: "runtime" },
+  { name: "ours server + ws client", server: "ours", client: "ws", zlib: "runtime" },
+  { name: "ws server + ours client", server: "ws", client: "ours", zlib: "runtime" },
+  { name: "ours + ours, pako", server: "ours", client: "ours", zlib: "pako" },
+];
+
+let runtimeZlib: ZlibProvider | undefined;
+
+async function echoRate(pair: Pair, deflate: boolean, make: (i: number) => string): Promise<Rate> {
+  runtimeZlib ??= (await runtimeAdapter(), currentZlib());
+  useZlib(pair.zlib === "pako" ? null : runtimeZlib);
+  const server = pair.server === "ours" ? await ourServer(deflate) : await wsServer(deflate);
+  const client = pair.client === "ours" ? await ourClient(server.url, deflate) : await wsClient(server.url, deflate);
   const rate = await run(client.socket, make);
   client.close();
   await server.close();
+  useZlib(runtimeZlib);
   return rate;
 }
 
@@ -200,34 +254,145 @@ async function memoryPerPair(deflate: boolean, n = quick ? 100 : 300): Promise<n
   return per;
 }
 
+// `--serve ours|ws|pako`: a child process that runs one echo server with
+// compression on, prints its URL, and runs until its stdin closes (the
+// one-side-at-a-time measurement below reads its CPU time from /proc).
+const serveArgument = argument("--serve");
+if (serveArgument !== undefined) {
+  await runtimeAdapter();
+  if (serveArgument === "pako") useZlib(null);
+  const server = serveArgument === "ws" ? await wsServer(true) : await ourServer(true);
+  console.log(server.url);
+  process.stdin.on("data", () => {});
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+  await new Promise(() => {});
+}
+
 const runtime = (globalThis as Any).Deno
   ? `Deno ${(globalThis as Any).Deno.version.deno}`
   : (globalThis as Any).Bun
   ? `Bun ${(globalThis as Any).Bun.version}`
   : `Node ${process.versions.node}`;
-console.log(`# permessage-deflate on ${runtime}${quick ? " (quick)" : ""}: ${ROUNDS} round(s) of ${SECONDS} s each\n`);
-console.log("| workload | impl | msg/s off | msg/s on | on/off | ours/ws on | bytes/msg off | bytes/msg on |");
-console.log("|---|---|--:|--:|--:|--:|--:|--:|");
-for (const [name, make] of WORKLOADS) {
-  const rates: Record<string, number[]> = { "ours off": [], "ours on": [], "ws off": [], "ws on": [] };
+await runtimeAdapter();
+console.log(
+  `# permessage-deflate on ${runtime}${quick ? " (quick)" : ""}: ${ROUNDS} round(s) of ${SECONDS} s each; ` +
+    `ours on ${currentZlib().name}\n`,
+);
+console.log(
+  "| workload | pair (server + client) | msg/s off | msg/s on | msg per CPU s off | msg per CPU s on | on, per CPU s, vs ws + ws |",
+);
+console.log("|---|---|--:|--:|--:|--:|--:|");
+const wire: string[] = [];
+for (const [, name, make] of process.argv.includes("--no-pairs") ? [] : WORKLOADS) {
+  const rates = new Map<string, Rate[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    for (const impl of ["ours", "ws"] as const) {
+    for (const pair of PAIRS) {
       for (const deflate of [false, true]) {
-        rates[`${impl} ${deflate ? "on" : "off"}`].push(await echoRate(impl, deflate, make));
+        // Off, pako is the same as off: measured once.
+        if (!deflate && pair.zlib === "pako") continue;
+        const key = `${pair.name} ${deflate ? "on" : "off"}`;
+        rates.set(key, [...(rates.get(key) ?? []), await echoRate(pair, deflate, make)]);
       }
     }
   }
-  const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
-  const off = wireBytes(false, make), on = wireBytes(true, make);
-  for (const impl of ["ours", "ws"]) {
-    const ratio = impl === "ours" ? (m["ours on"] / m["ws on"]).toFixed(2) + "×" : "";
+  const m = (key: string, field: keyof Rate) => {
+    const list = rates.get(key);
+    return list === undefined ? NaN : median(list.map((r) => r[field]));
+  };
+  const wsOn = m("ws + ws on", "perCpuSecond");
+  for (const pair of PAIRS) {
+    const on = m(`${pair.name} on`, "perCpuSecond");
+    const k = (x: number) => Number.isNaN(x) ? "" : Math.round(x).toString();
     console.log(
-      `| ${name} | ${impl} | ${Math.round(m[`${impl} off`])} | ${Math.round(m[`${impl} on`])} | ${
-        (m[`${impl} on`] / m[`${impl} off`]).toFixed(2)
-      } | ${ratio} | ${impl === "ours" ? off.toFixed(0) : ""} | ${impl === "ours" ? on.toFixed(0) : ""} |`,
+      `| ${name} | ${pair.name} | ${k(m(`${pair.name} off`, "perSecond"))} | ${
+        k(m(`${pair.name} on`, "perSecond"))
+      } | ${k(m(`${pair.name} off`, "perCpuSecond"))} | ${k(on)} | ${
+        pair.name === "ws + ws" ? "" : (on / wsOn).toFixed(2) + "×"
+      } |`,
     );
   }
+  wire.push(`| ${name} | ${wireBytes(false, make).toFixed(0)} | ${wireBytes(true, make).toFixed(0)} |`);
 }
+console.log("\n| workload | bytes/msg off | bytes/msg on (ours) |\n|---|--:|--:|");
+for (const line of wire) console.log(line);
+
+// One side at a time: the server in a child process (its CPU time read from
+// /proc, Linux only), the client in this one; compression on. Server side:
+// each server against ws's client; client side: each client against ws's
+// server. Messages per CPU second of that side alone.
+async function childServer(kind: "ours" | "ws" | "pako"): Promise<{ url: string; cpu(): number; close(): void }> {
+  const { spawn } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
+  const script = new URL(import.meta.url).pathname;
+  const args = (globalThis as Any).Deno ? ["run", "-A", script] : [script];
+  const child = spawn(process.execPath, [...args, "--serve", kind], { stdio: ["pipe", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stdout!.on("data", (chunk: Uint8Array) => {
+      text += new TextDecoder().decode(chunk);
+      if (text.includes("\n")) resolve(text.trim());
+    });
+    child.once("exit", (code: number) => reject(new Error(`server child exited with ${code}`)));
+  });
+  return {
+    url,
+    cpu() {
+      // utime and stime, fields 14 and 15, in clock ticks (100 per second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+    close() {
+      child.stdin!.end();
+      child.kill();
+    },
+  };
+}
+
+async function oneSide(
+  side: "server" | "client",
+  kind: "ours" | "ws" | "pako",
+  make: (i: number) => string,
+): Promise<number> {
+  const server = await childServer(side === "server" ? kind : "ws");
+  if (side === "client") useZlib(kind === "pako" ? null : runtimeZlib!);
+  const client = side === "client" && kind !== "ws"
+    ? await ourClient(server.url, true)
+    : await wsClient(server.url, true);
+  const serverBefore = server.cpu();
+  const clientBefore = process.cpuUsage();
+  const start = performance.now();
+  const rate = await run(client.socket, make);
+  const messages = rate.perSecond * (performance.now() - start) / 1000;
+  const used = process.cpuUsage(clientBefore);
+  const cpu = side === "server" ? server.cpu() - serverBefore : (used.user + used.system) / 1e6;
+  client.close();
+  server.close();
+  useZlib(runtimeZlib!);
+  return messages / cpu;
+}
+
+if (process.platform === "linux" && !process.argv.includes("--no-split")) {
+  runtimeZlib ??= currentZlib();
+  console.log(
+    "\n| workload | side | ours, msg per CPU s of that side | ws | ours / ws | ours on pako / ws |\n|---|---|--:|--:|--:|--:|",
+  );
+  for (const [, name, make] of WORKLOADS) {
+    for (const side of ["server", "client"] as const) {
+      const rates: Record<string, number[]> = { ours: [], ws: [], pako: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const kind of ["ours", "ws", "pako"] as const) rates[kind].push(await oneSide(side, kind, make));
+      }
+      const ours = median(rates.ours), theirs = median(rates.ws), pako = median(rates.pako);
+      console.log(
+        `| ${name} | ${side} | ${Math.round(ours)} | ${Math.round(theirs)} | ${(ours / theirs).toFixed(2)}× | ${
+          (pako / theirs).toFixed(2)
+        }× |`,
+      );
+    }
+  }
+}
+
 const memOff = await memoryPerPair(false);
 const memOn = await memoryPerPair(true);
 console.log(

@@ -1,6 +1,7 @@
 /**
- * The compressing half of permessage-deflate (RFC 7692 §7.2.1) over pako's
- * port of zlib's deflate: each message is compressed with a sync flush
+ * The compressing half of permessage-deflate (RFC 7692 §7.2.1) over a zlib
+ * stream (engine.ts: pako, or the runtime's zlib when the runtime layer hands
+ * it down): each message is compressed with a sync flush
  * (`Z_SYNC_FLUSH`) and its trailing `00 00 ff ff` removed. Synchronous, so
  * the protocol layer stays sans-I/O and messages keep their order.
  *
@@ -19,7 +20,8 @@
  * @module
  */
 
-import { Z_BUF_ERROR, Z_OK, Z_SYNC_FLUSH, zlibDeflate, zlibDeflateInit2, zlibDeflateReset, ZStream } from "pako";
+import { pakoZlib } from "./engine.ts";
+import type { ZlibProvider, ZlibStream } from "./engine.ts";
 
 /** Options of a {@linkcode Deflater}: the parameters negotiated for its direction. */
 export interface DeflaterOptions {
@@ -38,12 +40,16 @@ export interface DeflaterOptions {
    * @default {6}
    */
   level?: number;
+  /**
+   * The zlib to compress with.
+   *
+   * @default {pakoZlib}
+   */
+  zlib?: ZlibProvider;
 }
 
 /** zlib's default: the hash table and pending buffer sizes (memLevel 8 is what ws and Python use). */
 const MEM_LEVEL = 8;
-const Z_DEFLATED = 8;
-const Z_DEFAULT_STRATEGY = 0;
 /** The output buffer starts at this size, grows with the output, and is dropped after a message that made it larger than OUT_KEEP. */
 const OUT_INITIAL = 64 * 1024;
 const OUT_KEEP = 1024 * 1024;
@@ -54,16 +60,8 @@ const EMPTY = new Uint8Array(0);
 /** The output buffer shared by every deflater (compressing is synchronous). */
 let out: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 
-/** zlib states without context takeover, by window bits and level. */
-const shared = new Map<number, ZStream>();
-
-function newStream(windowBits: number, level: number): ZStream {
-  const strm = new ZStream();
-  if (zlibDeflateInit2(strm, level, Z_DEFLATED, -windowBits, MEM_LEVEL, Z_DEFAULT_STRATEGY) !== Z_OK) {
-    throw new Error(`Cannot create a Deflater: zlib refused window bits ${windowBits}, level ${level}`);
-  }
-  return strm;
-}
+/** zlib states without context takeover, by provider, window bits and level. */
+const shared = new Map<ZlibProvider, Map<number, ZlibStream>>();
 
 /**
  * One connection direction's compressor.
@@ -79,11 +77,12 @@ export class Deflater {
   readonly #windowBits: number;
   readonly #level: number;
   readonly #contextTakeover: boolean;
-  #strm: ZStream | null = null;
+  readonly #zlib: ZlibProvider;
+  #strm: ZlibStream | null = null;
 
   /** Creates the compressor of one direction of a connection. */
   constructor(options: DeflaterOptions) {
-    const { windowBits = 15, level = 6, contextTakeover } = options;
+    const { windowBits = 15, level = 6, contextTakeover, zlib = pakoZlib } = options;
     if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15) {
       throw new RangeError(`Cannot create a Deflater: windowBits must be an integer from 8 to 15, got ${windowBits}`);
     }
@@ -93,6 +92,13 @@ export class Deflater {
     this.#windowBits = Math.max(windowBits, 9);
     this.#level = level;
     this.#contextTakeover = contextTakeover;
+    this.#zlib = zlib;
+  }
+
+  /** Frees the zlib state of this direction (with context takeover; a shared one stays). */
+  close(): void {
+    this.#strm?.close();
+    this.#strm = null;
   }
 
   /**
@@ -104,46 +110,49 @@ export class Deflater {
     // Nothing to compress: no zlib call (a second empty sync flush in a row is
     // zlib's Z_BUF_ERROR), and the empty stored block leaves the window as it is.
     if (data.length === 0) return EMPTY_MESSAGE;
-    let strm: ZStream;
+    let strm: ZlibStream;
     if (this.#contextTakeover) {
-      strm = this.#strm ??= newStream(this.#windowBits, this.#level);
+      strm = this.#strm ??= this.#zlib.deflate(this.#windowBits, this.#level, MEM_LEVEL);
     } else {
       const key = this.#windowBits * 16 + this.#level;
-      strm = shared.get(key) ?? newStream(this.#windowBits, this.#level);
-      shared.set(key, strm);
+      let streams = shared.get(this.#zlib);
+      if (streams === undefined) shared.set(this.#zlib, streams = new Map());
+      strm = streams.get(key) ?? this.#zlib.deflate(this.#windowBits, this.#level, MEM_LEVEL);
+      streams.set(key, strm);
     }
     // zlib's deflateBound for a sync flush, roughly: stored blocks cost 5 bytes per 16 KiB at worst.
     const bound = data.length + (data.length >>> 12) + (data.length >>> 14) + 64;
     if (out.length < bound) out = new Uint8Array(Math.max(bound, OUT_INITIAL));
     strm.input = data;
-    strm.next_in = 0;
-    strm.avail_in = data.length;
+    strm.nextIn = 0;
+    strm.availIn = data.length;
     strm.output = out;
-    strm.next_out = 0;
-    strm.avail_out = out.length;
+    strm.nextOut = 0;
+    strm.availOut = out.length;
     let length: number;
     try {
       for (;;) {
-        const status = zlibDeflate(strm, Z_SYNC_FLUSH);
-        if (status !== Z_OK && status !== Z_BUF_ERROR) {
-          throw new Error(`Cannot compress a message: zlib status ${status}`);
-        }
-        if (strm.avail_out > 0) break;
+        strm.run();
+        if (strm.availOut > 0) break;
         // Out of room: grow the buffer and let zlib go on where it stopped.
         const grown = new Uint8Array(out.length * 2);
         grown.set(out);
         out = grown;
         strm.output = out;
-        strm.avail_out = out.length - strm.next_out;
+        strm.availOut = out.length - strm.nextOut;
       }
-      length = strm.next_out;
+      length = strm.nextOut;
+    } catch (error) {
+      // A deflate stream fails only if zlib itself breaks: start the next message afresh.
+      strm.reset();
+      throw new Error(`Cannot compress a message: ${(error as Error).message}`);
     } finally {
       strm.input = EMPTY;
-      strm.avail_in = 0;
-      strm.output = EMPTY as Uint8Array<ArrayBuffer>;
-      strm.avail_out = 0;
-      strm.next_out = 0;
-      if (!this.#contextTakeover) zlibDeflateReset(strm);
+      strm.availIn = 0;
+      strm.output = EMPTY;
+      strm.availOut = 0;
+      strm.nextOut = 0;
+      if (!this.#contextTakeover) strm.reset();
     }
     const result = out;
     if (out.length > OUT_KEEP) out = new Uint8Array(OUT_INITIAL);

@@ -1,6 +1,7 @@
 /**
- * The decompressing half of permessage-deflate (RFC 7692 §7.2.2) over pako's
- * port of zlib's inflate: one zlib stream per connection direction, fed each
+ * The decompressing half of permessage-deflate (RFC 7692 §7.2.2) over a zlib
+ * stream (engine.ts: pako, or the runtime's zlib when the runtime layer hands
+ * it down): one zlib stream per connection direction, fed each
  * message's payload and then the `00 00 ff ff` that senders strip.
  *
  * Inflating is resumable and budgeted: {@linkcode Inflater.begin} takes a
@@ -17,16 +18,8 @@
  * @module
  */
 
-import {
-  Z_BUF_ERROR,
-  Z_OK,
-  Z_STREAM_END,
-  Z_SYNC_FLUSH,
-  zlibInflate,
-  zlibInflateInit2,
-  zlibInflateReset,
-  ZStream,
-} from "pako";
+import { pakoZlib, ZlibDataError } from "./engine.ts";
+import type { ZlibProvider, ZlibStream } from "./engine.ts";
 
 /**
  * Corrupt or invalid DEFLATE data in a compressed message (a bad block type,
@@ -81,26 +74,35 @@ export interface InflaterOptions {
    * agreed to `*_no_context_takeover`, RFC 7692 §7.1.1).
    */
   contextTakeover: boolean;
+  /**
+   * The zlib to inflate with.
+   *
+   * @default {pakoZlib}
+   */
+  zlib?: ZlibProvider;
 }
 
 /** RFC 7692 §7.2.2: the end of the sync flush that the sender removed. */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 const EMPTY = new Uint8Array(0);
 /**
- * The buffer the output of one step() goes to first, shared by every
- * inflater (steps are synchronous and never overlap): a small message costs
- * one allocation, its exact-size copy.
+ * The buffer a message's output goes to first, shared by every inflater
+ * (steps are synchronous and never overlap): a small message costs one
+ * allocation, its exact-size copy.
  */
 const SCRATCH_SIZE = 64 * 1024;
 let scratch: Uint8Array<ArrayBuffer> | null = null;
-/** The largest output buffer allocated at once, past the scratch buffer. */
-const MAX_PIECE = 4 * 1024 * 1024;
-
-// zlib's inflate modes (pako keeps zlib's numbering): a message that ends
-// anywhere but before a block header ends inside a block.
-const MODE_HEAD = 16180;
-const MODE_TYPE = 16191;
-const MODE_TYPEDO = 16192;
+/**
+ * A message that outgrows the scratch buffer (or is not done within a step)
+ * moves to a buffer of its own, sized from the compression ratio so far, and
+ * grows at most this many times at once: a bomb's ratio never makes it
+ * allocate its whole limit up front. One growing buffer, not a list of pieces
+ * joined at the end: measured on 64 KiB JSON, the pieces' allocations and
+ * copies cost as much as zlib itself.
+ */
+const MAX_GROWTH = 4;
+/** How much larger than estimated a message's own buffer is made (and may stay, see take()). */
+const SLACK = 1 / 16;
 
 /**
  * One connection direction's decompressor.
@@ -115,7 +117,8 @@ const MODE_TYPEDO = 16192;
 export class Inflater {
   readonly #windowBits: number;
   readonly #contextTakeover: boolean;
-  #strm: ZStream | null = null;
+  readonly #zlib: ZlibProvider;
+  #strm: ZlibStream | null = null;
   // The message being inflated.
   #limit = 0;
   #total = 0;
@@ -123,17 +126,24 @@ export class Inflater {
   /** Whether zlib's last call filled all the room it had (it may have more to give). */
   #full = false;
   #done = true;
+  /** Where the output goes: empty, the shared scratch buffer, or a buffer of the message's own. */
   #out: Uint8Array<ArrayBuffer> = EMPTY as Uint8Array<ArrayBuffer>;
-  #pieces: Uint8Array<ArrayBuffer>[] = [];
+  /** The compressed payload's length, for the size estimate. */
+  #payloadLength = 0;
+  /** How many times its payload's size the last message inflated to (0: none yet). */
+  #ratio = 0;
+  /** The finished message, for take(). */
+  #data: Uint8Array<ArrayBuffer> = EMPTY as Uint8Array<ArrayBuffer>;
 
   /** Creates the decompressor of one direction of a connection. */
   constructor(options: InflaterOptions) {
-    const { windowBits = 15, contextTakeover } = options;
+    const { windowBits = 15, contextTakeover, zlib = pakoZlib } = options;
     if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15) {
       throw new RangeError(`Cannot create an Inflater: windowBits must be an integer from 8 to 15, got ${windowBits}`);
     }
     this.#windowBits = Math.max(windowBits, 9);
     this.#contextTakeover = contextTakeover;
+    this.#zlib = zlib;
   }
 
   /** Whether a message was begun and is not done yet. */
@@ -146,27 +156,20 @@ export class Inflater {
    * changes) until the message is done, and the most bytes it may inflate to.
    */
   begin(payload: Uint8Array, maxLength: number): void {
-    let strm = this.#strm;
-    if (strm === null) {
-      strm = this.#strm = new ZStream();
-      // Raw DEFLATE: negative window bits (no zlib header, no checksum).
-      if (zlibInflateInit2(strm, -this.#windowBits) !== Z_OK) {
-        throw new Error(`Cannot create an Inflater: zlib refused ${this.#windowBits} window bits`);
-      }
-    }
+    const strm = this.#strm ??= this.#zlib.inflate(this.#windowBits);
     strm.input = payload;
-    strm.next_in = 0;
-    strm.avail_in = payload.length;
+    strm.nextIn = 0;
+    strm.availIn = payload.length;
     this.#tailFed = false;
     this.#full = false;
     this.#done = false;
     this.#limit = maxLength;
     this.#total = 0;
-    this.#pieces = [];
+    this.#payloadLength = payload.length;
     this.#out = EMPTY as Uint8Array<ArrayBuffer>;
     strm.output = this.#out;
-    strm.next_out = 0;
-    strm.avail_out = 0;
+    strm.nextOut = 0;
+    strm.availOut = 0;
   }
 
   /**
@@ -183,45 +186,52 @@ export class Inflater {
     let produced = 0;
     try {
       for (;;) {
-        if (strm.avail_in === 0) {
+        if (strm.availIn === 0) {
           if (this.#tailFed) {
             if (!this.#full) return this.#finish();
           } else {
             strm.input = TAIL;
-            strm.next_in = 0;
-            strm.avail_in = TAIL.length;
+            strm.nextIn = 0;
+            strm.availIn = TAIL.length;
             this.#tailFed = true;
           }
         }
-        if (strm.avail_out === 0) this.#grow();
+        if (strm.availOut === 0) this.#grow();
         // At most the rest of the budget per call: zlib fills all the room it gets.
-        const room = strm.avail_out;
-        const cap = budget - produced < room ? Math.max(budget - produced, 1024) : room;
-        strm.avail_out = cap;
-        const inBefore = strm.avail_in;
-        const status = zlibInflate(strm, Z_SYNC_FLUSH);
-        const n = cap - strm.avail_out;
-        strm.avail_out = room - n;
+        const room = strm.availOut;
+        const cap = Math.min(room, Math.max(budget - produced, 1024));
+        strm.availOut = cap;
+        const inBefore = strm.availIn;
+        let status;
+        try {
+          status = strm.run();
+        } catch (error) {
+          if (error instanceof ZlibDataError) throw new InflateDataError(error.message);
+          throw error;
+        }
+        const n = cap - strm.availOut;
+        strm.availOut = room - n;
         this.#full = n === cap;
         this.#total += n;
         produced += n;
         if (this.#total > this.#limit) {
           throw new InflateLimitError(`the message inflates to more than ${this.#limit} bytes`);
         }
-        if (status === Z_STREAM_END) {
+        if (status === "end") {
           // A final block (BFINAL) ended the stream (RFC 7692 §7.2.3.4): the
           // tail is not appended then; data after it, if any, is a new stream.
-          zlibInflateReset(strm);
-          if (strm.avail_in === 0) this.#tailFed = true;
-        } else if (status !== Z_OK && status !== Z_BUF_ERROR) {
-          throw new InflateDataError(strm.msg || `zlib error ${status}`);
-        } else if (n === 0 && strm.avail_in === inBefore && strm.avail_in > 0 && strm.avail_out > 0) {
+          // (A zlib that reports the end one call late reports it on the tail:
+          // dropped too, as the tail alone is not a whole block.)
+          strm.reset();
+          if (strm.input === TAIL) strm.availIn = 0;
+          if (strm.availIn === 0) this.#tailFed = true;
+        } else if (n === 0 && strm.availIn === inBefore && strm.availIn > 0 && strm.availOut > 0) {
           throw new InflateDataError("the inflater made no progress");
         }
-        if (produced >= budget && !(strm.avail_in === 0 && this.#tailFed && !this.#full)) {
-          // Output in the shared scratch buffer is moved out; a buffer of the
-          // message's own is kept, with its room, for the next step.
-          if (this.#out.buffer === scratch?.buffer) this.#spill();
+        if (produced >= budget && !(strm.availIn === 0 && this.#tailFed && !this.#full)) {
+          // Output in the shared scratch buffer is moved to a buffer of the
+          // message's own, which keeps its room for the next step.
+          if (this.#out.buffer === scratch?.buffer) this.#own(0);
           return false;
         }
       }
@@ -238,25 +248,19 @@ export class Inflater {
    */
   keepInput(): void {
     const strm = this.#strm;
-    if (strm === null || this.#done || strm.input === TAIL || strm.avail_in === 0) return;
-    strm.input = strm.input.slice(strm.next_in, strm.next_in + strm.avail_in);
-    strm.next_in = 0;
+    if (strm === null || this.#done || strm.input === TAIL || strm.availIn === 0) return;
+    strm.input = strm.input.slice(strm.nextIn, strm.nextIn + strm.availIn);
+    strm.nextIn = 0;
   }
 
-  /** The inflated message, once {@linkcode Inflater.step} returned `true`; owns its buffer. */
+  /**
+   * The inflated message, once {@linkcode Inflater.step} returned `true`: in
+   * a buffer no other message shares (a large message's may be up to 1/8
+   * longer than the message).
+   */
   take(): Uint8Array<ArrayBuffer> {
-    const pieces = this.#pieces;
-    this.#pieces = [];
-    if (pieces.length === 1) {
-      const only = pieces[0];
-      return only.byteLength === only.buffer.byteLength ? only : only.slice();
-    }
-    const data = new Uint8Array(this.#total);
-    let at = 0;
-    for (const piece of pieces) {
-      data.set(piece, at);
-      at += piece.length;
-    }
+    const data = this.#data;
+    this.#data = EMPTY as Uint8Array<ArrayBuffer>;
     return data;
   }
 
@@ -277,71 +281,91 @@ export class Inflater {
     if (!this.#done) this.#abandon();
   }
 
+  /** Drops the current message and frees the zlib state. */
+  close(): void {
+    this.cancel();
+    this.#strm?.close();
+    this.#strm = null;
+  }
+
   #finish(): true {
     const strm = this.#strm!;
-    const mode = strm.state.mode;
-    if (mode !== MODE_TYPE && mode !== MODE_TYPEDO && mode !== MODE_HEAD) {
+    if (!strm.betweenBlocks()) {
       this.#abandon();
       throw new InflateDataError("the message ends inside a DEFLATE block");
     }
-    this.#spill();
-    if (this.#pieces.length === 0) this.#pieces.push(new Uint8Array(0));
+    const out = this.#out, total = this.#total;
+    // The message's bytes in a buffer of its own: copied out of the scratch
+    // buffer, or the message's own buffer when it holds little more (its
+    // size was estimated), which saves a copy of a large message.
+    this.#ratio = this.#payloadLength > 0 ? total / this.#payloadLength : 0;
+    this.#data = out.buffer !== scratch?.buffer && out.length - total <= total * 2 * SLACK
+      ? out.subarray(0, total)
+      : out.slice(0, total);
+    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.output = this.#out;
+    strm.nextOut = 0;
+    strm.availOut = 0;
     this.#done = true;
     strm.input = EMPTY;
-    if (!this.#contextTakeover) zlibInflateReset(strm);
+    if (!this.#contextTakeover) strm.reset();
     return true;
   }
 
-  /** Gives the inflater a new output buffer: the shared scratch first, then growing ones. */
+  /** Gives the inflater room: the shared scratch first, then a buffer of the message's own, grown as needed. */
   #grow(): void {
     const strm = this.#strm!;
-    this.#keep();
-    // Room for one byte past the limit, so that passing it is seen.
-    const room = this.#limit + 1 - this.#total;
-    let out: Uint8Array<ArrayBuffer>;
-    if (this.#pieces.length === 0 && this.#out !== scratch) {
-      out = scratch ??= new Uint8Array(SCRATCH_SIZE);
+    if (this.#out.length === 0) {
+      // Messages like the last one, if that was large, go straight to a
+      // buffer of their own: no copy out of the scratch buffer.
+      const expected = this.#payloadLength * this.#ratio;
+      if (expected > SCRATCH_SIZE) return this.#own(Math.ceil(expected * (1 + SLACK)) + 1024);
+      // Room for one byte past the limit, so that passing it is seen.
+      const room = this.#limit + 1 - this.#total;
+      let out = scratch ??= new Uint8Array(SCRATCH_SIZE);
       if (room < out.length) out = out.subarray(0, room);
+      this.#out = out;
+      strm.output = out;
+      strm.nextOut = 0;
+      strm.availOut = out.length;
     } else {
-      out = new Uint8Array(Math.min(room, MAX_PIECE, Math.max(SCRATCH_SIZE, this.#total)));
+      this.#own(1);
     }
+  }
+
+  /**
+   * Moves the output to a (larger) buffer of the message's own, with room for
+   * at least `more` bytes: as many as the compression ratio so far predicts,
+   * at most MAX_GROWTH times the output so far, never past the limit + 1.
+   */
+  #own(more: number): void {
+    const strm = this.#strm!;
+    const total = this.#total;
+    const read = strm.input === TAIL ? this.#payloadLength : strm.nextIn;
+    const estimate = read > 0 ? Math.ceil(total * (this.#payloadLength / read) * (1 + SLACK)) + 1024 : 0;
+    let size = Math.min(estimate, total * MAX_GROWTH);
+    // The estimate was short: grow by half, so that a poor estimate never means many small copies.
+    if (size < total + more) size = total + Math.max(more, total >>> 1);
+    size = Math.min(this.#limit + 1, Math.max(size, SCRATCH_SIZE));
+    const out = new Uint8Array(size);
+    out.set(this.#out.subarray(0, total));
     this.#out = out;
     strm.output = out;
-    strm.next_out = 0;
-    strm.avail_out = out.length;
-  }
-
-  /** Moves what the current output buffer holds to the pieces (copied out of the scratch buffer). */
-  #keep(): void {
-    const strm = this.#strm!;
-    const used = strm.next_out;
-    if (used === 0) return;
-    const out = this.#out;
-    if (out.buffer === scratch?.buffer) this.#pieces.push(out.slice(0, used));
-    else this.#pieces.push(used === out.length ? out : out.subarray(0, used));
-  }
-
-  /** Before returning: no output stays in the shared scratch buffer. */
-  #spill(): void {
-    const strm = this.#strm!;
-    this.#keep();
-    this.#out = EMPTY as Uint8Array<ArrayBuffer>;
-    strm.output = this.#out;
-    strm.next_out = 0;
-    strm.avail_out = 0;
+    strm.nextOut = total;
+    strm.availOut = size - total;
   }
 
   /** After a failure: the stream is reset, the message dropped. */
   #abandon(): void {
     const strm = this.#strm!;
     this.#done = true;
-    this.#pieces = [];
+    this.#data = EMPTY as Uint8Array<ArrayBuffer>;
     this.#out = EMPTY as Uint8Array<ArrayBuffer>;
     strm.input = EMPTY;
-    strm.avail_in = 0;
+    strm.availIn = 0;
     strm.output = this.#out;
-    strm.avail_out = 0;
-    strm.next_out = 0;
-    zlibInflateReset(strm);
+    strm.availOut = 0;
+    strm.nextOut = 0;
+    strm.reset();
   }
 }

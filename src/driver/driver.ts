@@ -1007,6 +1007,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     for (const ping of lost) ping.onLost?.();
     // Both directions are done (or torn down): release what is under them.
     this.#transport?.abort();
+    this.#protocol.releaseCompression();
     const code = this.#protocol.closeCode || CloseCode.ABNORMAL;
     this.finished(code, this.#protocol.closeReason);
   }

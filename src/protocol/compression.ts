@@ -8,13 +8,42 @@
  * calls (see `Protocol.workBudget`), the protocol parsing nothing behind it
  * meanwhile.
  *
+ * The zlib underneath is pako unless the runtime layer handed down a faster
+ * one ({@linkcode useZlib}: the runtime's own `node:zlib`, driven
+ * synchronously); each connection keeps the one it started with.
+ *
  * @module
  */
 
 import { Deflater } from "../codec/deflate.ts";
+import { pakoZlib } from "../codec/engine.ts";
+import type { ZlibProvider } from "../codec/engine.ts";
 import type { DeflateConfig, DeflateParams } from "./extensions.ts";
 import { Inflater } from "../codec/inflate.ts";
 import type { Role } from "./constants.ts";
+
+let zlib: ZlibProvider = pakoZlib;
+
+/**
+ * Sets the zlib that connections made from now on compress and inflate with,
+ * or `null` for pako (zlib's port to JavaScript). The runtime layer chooses
+ * it (the protocol layer names no runtime).
+ *
+ * @example
+ * ```ts ignore
+ * import { pakoZlib } from "../codec/engine.ts";
+ *
+ * useZlib(pakoZlib); // what `null` means too
+ * ```
+ */
+export function useZlib(provider: ZlibProvider | null): void {
+  zlib = provider ?? pakoZlib;
+}
+
+/** The zlib that new connections use (see {@linkcode useZlib}). */
+export function currentZlib(): ZlibProvider {
+  return zlib;
+}
 
 /** The compressor and decompressor of one connection. */
 export class MessageCompression {
@@ -25,14 +54,17 @@ export class MessageCompression {
   readonly #sendTakeover: boolean;
   readonly #receiveBits: number;
   readonly #receiveTakeover: boolean;
+  readonly #zlib: ZlibProvider;
   #deflater: Deflater | null = null;
   #inflater: Inflater | null = null;
 
   /**
    * @param role Which end this is: a server compresses with the server's
    * parameters and decompresses with the client's.
+   * @param zlib The zlib to use: by default the one {@linkcode useZlib} set.
    */
-  constructor(role: Role, params: DeflateParams, config: DeflateConfig) {
+  constructor(role: Role, params: DeflateParams, config: DeflateConfig, zlib: ZlibProvider = currentZlib()) {
+    this.#zlib = zlib;
     this.threshold = config.threshold;
     this.#level = config.level;
     const server = role === "server";
@@ -52,6 +84,7 @@ export class MessageCompression {
       windowBits: this.#sendBits,
       contextTakeover: this.#sendTakeover,
       level: this.#level,
+      zlib: this.#zlib,
     });
     return this.#deflater.compress(data);
   }
@@ -62,7 +95,11 @@ export class MessageCompression {
    * {@linkcode Inflater.step}).
    */
   inflater(): Inflater {
-    return this.#inflater ??= new Inflater({ windowBits: this.#receiveBits, contextTakeover: this.#receiveTakeover });
+    return this.#inflater ??= new Inflater({
+      windowBits: this.#receiveBits,
+      contextTakeover: this.#receiveTakeover,
+      zlib: this.#zlib,
+    });
   }
 
   /**
@@ -73,5 +110,12 @@ export class MessageCompression {
    */
   decompress(payload: Uint8Array, maxLength: number): Uint8Array {
     return this.inflater().inflate(payload, maxLength);
+  }
+
+  /** Frees both directions' zlib state (the connection is closed); a later use makes them afresh. */
+  close(): void {
+    this.#deflater?.close();
+    this.#inflater?.close();
+    this.#deflater = this.#inflater = null;
   }
 }

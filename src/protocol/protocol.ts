@@ -56,6 +56,7 @@ import { Sender } from "./sender.ts";
 import {
   decodeAscii,
   decodeShortText,
+  decodeText,
   decodeUtf8,
   decodeValidatedUtf8,
   SHORT_ASCII_TEXT,
@@ -173,6 +174,17 @@ export class Protocol {
   useCompression(compression: MessageCompression | null): void {
     this.#compression = compression;
     this.#sender.compression = compression;
+  }
+
+  /**
+   * Frees the zlib state of permessage-deflate (native memory when the
+   * runtime's zlib is used), for a connection that is over: a message being
+   * inflated is dropped and every later byte ignored.
+   */
+  releaseCompression(): void {
+    if (this.#compression === null) return;
+    if (this.#state === INFLATING) this.#discard();
+    this.#compression.close();
   }
 
   /**
@@ -472,7 +484,7 @@ export class Protocol {
       if (streamed) {
         text = this.#utf8.end() ? decodeValidatedUtf8(payload) : null;
       } else {
-        text = decodeUtf8(payload);
+        text = decodeText(payload);
       }
       if (text === null) return this.#invalidUtf8();
       this.#events.push({ type: "text", data: text });
@@ -610,7 +622,7 @@ export class Protocol {
       this.#events.push({ type: "binary", data });
       return true;
     }
-    const text = decodeUtf8(data);
+    const text = decodeText(data);
     if (text === null) return this.#invalidUtf8();
     this.#events.push({ type: "text", data: text });
     return true;

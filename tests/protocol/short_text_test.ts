@@ -9,6 +9,7 @@ import {
   asciiSlice,
   decodeAscii,
   decodeShortText,
+  decodeText,
   SHORT_ASCII_TEXT,
   useAsciiDecoder,
 } from "../../src/protocol/utf8.ts";
@@ -55,6 +56,30 @@ describe("short text: decoding", () => {
     const long = utf8("x".repeat(SHORT_ASCII_TEXT + 1));
     assert.equal(decodeShortText(long, long.length), "x".repeat(SHORT_ASCII_TEXT + 1));
     assert.equal(calls.length, 1, "non-ASCII, invalid and longer text go through TextDecoder");
+  });
+
+  it("decodeText (whole messages, any length): ASCII through the runtime's decoder, the rest strict", () => {
+    const { calls, decode } = countingDecoder();
+    useAsciiDecoder(decode);
+    const json = JSON.stringify(Array.from({ length: 3000 }, (_, k) => ({ k, name: `item ${k}` })));
+    const bytes = utf8(json);
+    // Every alignment of the view, so that the head, the words and the tail are all read.
+    for (let offset = 0; offset < 4; offset++) {
+      const view = concat(new Uint8Array(offset), bytes).subarray(offset);
+      assert.equal(decodeText(view), json);
+    }
+    assert.equal(calls.length, 4);
+    // A non-ASCII or invalid byte anywhere (start, inside the words, past a check, in the tail).
+    for (const at of [0, 5, 700, 1024 * 4 + 3, bytes.length - 1]) {
+      const valid = concat(bytes.subarray(0, at), utf8("é"), bytes.subarray(at));
+      assert.equal(decodeText(valid), json.slice(0, at) + "é" + json.slice(at), `é at ${at}`);
+      const invalid = bytes.slice();
+      invalid[at] = 0x80;
+      assert.equal(decodeText(invalid), null, `0x80 at ${at}`);
+    }
+    assert.equal(calls.length, 4, "non-ASCII text goes through TextDecoder");
+    useAsciiDecoder(null);
+    assert.equal(decodeText(bytes), json);
   });
 
   it("decodeAscii works with and without a runtime decoder", () => {
