@@ -70,6 +70,10 @@ const ALL: Impl[] = [
   { id: "wsd-node", label: "@x/wsd serve() on Node", runtime: "node", cmd: node("wsd.ts") },
   { id: "wsd-deno", label: "@x/wsd serve() on Deno", runtime: "deno", cmd: deno("wsd.ts") },
   { id: "wsd-bun", label: "@x/wsd serve() on Bun", runtime: "bun", cmd: bun("wsd.ts") },
+  // The raw TCP echo of each runtime (bench/echo/servers/_raw.mjs): the limit for the bulk rows.
+  { id: "tcp-node", label: "raw TCP echo (Node)", runtime: "node", cmd: node("raw_node.mjs") },
+  { id: "tcp-deno", label: "raw TCP echo (Deno)", runtime: "deno", cmd: deno("raw_deno.ts") },
+  { id: "tcp-bun", label: "raw TCP echo (Bun)", runtime: "bun", cmd: bun("raw_bun.ts") },
 ];
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
@@ -512,6 +516,12 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Node vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "16 MiB, Deno vs Deno's", scenario: "bulk16m", ours: "wsd-deno", theirs: "deno", goal: 0.9 },
   { what: "16 MiB, Bun vs Bun's", scenario: "bulk16m", ours: "wsd-bun", theirs: "bun", goal: 0.9 },
+  { what: "1 MiB, Node vs raw TCP", scenario: "bulk1m", ours: "wsd-node", theirs: "tcp-node", goal: 0.9 },
+  { what: "1 MiB, Deno vs raw TCP", scenario: "bulk1m", ours: "wsd-deno", theirs: "tcp-deno", goal: 0.9 },
+  { what: "1 MiB, Bun vs raw TCP", scenario: "bulk1m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
+  { what: "16 MiB, Node vs raw TCP", scenario: "bulk16m", ours: "wsd-node", theirs: "tcp-node", goal: 0.9 },
+  { what: "16 MiB, Deno vs raw TCP", scenario: "bulk16m", ours: "wsd-deno", theirs: "tcp-deno", goal: 0.9 },
+  { what: "16 MiB, Bun vs raw TCP", scenario: "bulk16m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
   { what: "handshakes, Node vs ws", scenario: "handshake", ours: "wsd-node", theirs: "ws", goal: 1.5 },
   { what: "idle memory, Node vs ws", scenario: "idle", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "idle memory, Deno vs Deno's", scenario: "idle", ours: "wsd-deno", theirs: "deno", goal: 1.0 },
