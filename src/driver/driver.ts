@@ -42,8 +42,7 @@
 import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
-import { releaseFrame } from "../protocol/frame.ts";
-import { DEFAULT_WORK_BUDGET, END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
+import { DEFAULT_WORK_BUDGET, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
@@ -51,6 +50,8 @@ import { ListenerError } from "./errors.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { Output } from "./output.ts";
+import type { OutputHost } from "./output.ts";
 import { acknowledged } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
 import {
@@ -64,7 +65,7 @@ import {
 } from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
 import { SliceQueue } from "./slices.ts";
-import { streamTransport, WRITTEN } from "./transport.ts";
+import { streamTransport } from "./transport.ts";
 import type { StreamPair, Transport, TransportSink } from "./transport.ts";
 import type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
@@ -121,10 +122,6 @@ const PAUSED_WORK = 4;
 const INPUT_ENDED = 1;
 /** The input ended while the protocol had work pending: handled once the work is done. */
 const INPUT_END_WAITS = 2;
-/** `transport.end()` was called: nothing more may be written. */
-const OUTPUT_ENDING = 4;
-/** `transport.end()` resolved: the output is finished. */
-const OUTPUT_ENDED = 8;
 /** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
 const BUSY_WORK_BUDGET = 4 * 1024;
 
@@ -133,6 +130,8 @@ let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Ar
 let endInput: (driver: WebSocketDriver, transport: Transport) => void;
 /** Set in the driver's static block: what a connection's {@linkcode Heartbeat} calls when due. */
 let heartbeatDue: (driver: WebSocketDriver) => void;
+/** Set in the driver's static block: how every connection's {@linkcode Output} reaches it. */
+let outputHost: OutputHost<WebSocketDriver>;
 
 /**
  * The transitions of a connection that runs on the runtime's own socket (a
@@ -190,9 +189,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #socket: unknown = null;
   #pings: PendingPing[] = NONE;
   #inTurn = false;
-  #flushScheduled = false;
-  #writing = 0;
-  /** How far the ends of the transport are: bits of INPUT_* and OUTPUT_*. */
+  /** How far the input is: bits of INPUT_*. */
   #ends = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The keepalive, if the options asked for one. */
@@ -204,15 +201,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #iterator: MessageIterator | null = null;
   /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
   #pauses = 0;
-  /**
-   * Bytes written in answer to the peer's input (pongs, close replies, and
-   * whatever the listeners of its events sent) that the transport has not
-   * taken yet: past `outgoingHighWaterMark` the peer is not read any more.
-   */
-  #answering = 0;
-  /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
-  #full = false;
-  #drainWaiters: Array<() => void> = NONE;
+  /** Writes, corking, drain and the answers rule (output.ts). */
+  readonly #output: Output<WebSocketDriver>;
   #readable: ReadableStream<string | Uint8Array> | undefined;
   #writable: WritableStream<string | Uint8Array> | undefined;
 
@@ -237,6 +227,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       );
     }
     this.#role = role;
+    this.#output = new Output(this, outputHost, settings.outgoingHighWaterMark);
     this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
   }
 
@@ -275,6 +266,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       if (driver.#transport === transport) driver.#inputEnd();
     };
     heartbeatDue = (driver) => driver.#heartbeatDue();
+    outputHost = {
+      transport: (driver) => driver.#transport,
+      protocol: (driver) => driver.#protocol,
+      answersWaiting: (driver, waiting) => driver.#answersWaiting(waiting),
+      drained: (driver) => driver.emit("drain"),
+      ended: (driver) => driver.#maybeFinish(),
+      failed: (driver) => driver.#tearDown(),
+    };
     sendEncodedFrame = (driver, frame) => driver.#sendEncodedFrame(frame);
     sessionOpened = (driver) => driver.#announceOpen();
     sessionMessage = (driver, data) => driver.#message(data);
@@ -287,14 +286,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = "";
       driver.#transport = null;
       driver.#socket = null;
-      driver.#inTurn = driver.#flushScheduled = false;
-      driver.#writing = 0;
+      driver.#inTurn = false;
+      driver.#output.reset();
       driver.#ends = 0;
       driver.#heartbeat?.reset();
       // Unread messages of the iterator still hold the new connection back;
       // answers of the old one are gone with it.
       driver.#pauses &= PAUSED_ITERATOR;
-      driver.#answering = 0;
     };
   }
 
@@ -313,7 +311,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * transport has not taken yet.
    */
   get bufferedAmount(): number {
-    return this.#protocol.bytesToSend + this.#writing;
+    return this.#output.bufferedAmount;
   }
 
   /**
@@ -456,21 +454,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * ```
    */
   drained(): Promise<void> {
-    if (this.bufferedAmount <= this.#settings.outgoingHighWaterMark || this.readyState === "closed") {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      if (this.#drainWaiters === NONE) this.#drainWaiters = [];
-      this.#drainWaiters.push(resolve);
-    });
-  }
-
-  #drained(): void {
-    this.#full = false;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = NONE;
-    for (const resolve of waiters) resolve();
-    this.emit("drain");
+    return this.#output.drained(this.#readyState === "closed");
   }
 
   /**
@@ -520,7 +504,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.#heartbeat?.start();
         this.#announceOpen();
       }
-      this.#flush();
+      this.#output.flush();
       t.start(new DriverSink(this, t));
       // A reconnected client whose iterator is still over its high-water mark.
       if (this.#pauses !== 0) t.pause?.();
@@ -732,12 +716,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return !this.#protocol.closeSent && this.#readyState !== "closing" && this.#readyState !== "closed";
   }
 
-  /** After a send: write now at the end of this turn, or in a microtask. */
+  /** After a send: write at the end of this turn, or in a microtask. */
   #sent(): void {
-    if (!this.#full && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#full = true;
-    if (this.#inTurn || this.#flushScheduled || this.#transport === null) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    this.#output.sent(this.#inTurn);
   }
 
   // ───────────────────────────── the loop ─────────────────────────────
@@ -759,7 +740,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     } finally {
       this.#inTurn = false;
     }
-    this.#flush(true);
+    this.#output.flush(true);
     if (protocol.workPending && (this.#pauses & PAUSED_WORK) === 0) {
       this.#pauseFor(PAUSED_WORK, true);
       WebSocketDriver.#slices.add(this);
@@ -782,7 +763,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       } finally {
         this.#inTurn = false;
       }
-      this.#flush(true);
+      this.#output.flush(true);
       if (protocol.workPending) return true;
     }
     if (this.#readyState === "closed") return false;
@@ -805,7 +786,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (this.#readyState === "open") this.#readyState = "closing";
     this.#protocol.receiveEof();
     this.#startCloseTimer();
-    this.#flush();
+    this.#output.flush();
     this.#maybeFinish();
   }
 
@@ -859,89 +840,17 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
-   * Hands what the protocol has to send to the transport; `answers`: it was
-   * produced while handling the peer's input (see `#answering`).
+   * Answers to the peer's input wait for the socket beyond
+   * `outgoingHighWaterMark` (or no longer): its input is not read meanwhile.
+   * With `sendQueuePolicy: "close"` that full queue ends the connection,
+   * whether a send or the answers found it full (once paused, no send may
+   * come to find it).
    */
-  #flush(answers = false): void {
-    this.#flushScheduled = false;
-    const transport = this.#transport;
-    if (transport === null || (this.#ends & OUTPUT_ENDING) !== 0) return;
-    // A piece the transport let go of may be reused for a later frame.
-    const release = transport.releasesChunks === true;
-    const pieces = this.#protocol.dataToSend();
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i];
-      if (piece === END_OF_STREAM) {
-        this.#endOutput(transport);
-        return;
-      }
-      const written = transport.write(piece);
-      if (written === WRITTEN) {
-        // Written on the spot (the common case): no promise reaction.
-        if (release) releaseFrame(piece);
-        if (this.#full) queueMicrotask(() => this.#writeDone(0));
-        continue;
-      }
-      const length = piece.length;
-      const answer = answers ? length : 0;
-      this.#writing += length;
-      this.#answering += answer;
-      written.then(
-        () => {
-          if (release) releaseFrame(piece);
-          if (this.#transport === transport) this.#writeDone(length, answer);
-        },
-        (error) => {
-          if (this.#transport !== transport) return;
-          this.#writing -= length;
-          this.#answering -= answer;
-          this.#transportFailed(error);
-        },
-      );
+  #answersWaiting(waiting: boolean): void {
+    this.#pauseFor(PAUSED_ANSWERS, waiting);
+    if (waiting && this.#settings.sendQueuePolicy === "close") {
+      this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
     }
-    // A peer that sends without reading our answers (an echo, pongs to a ping
-    // flood) is not read any more until it reads them: TCP slows it down
-    // instead of our memory growing. Only answers count, not what the
-    // application sends on its own (sendQueuePolicy is for that): a peer of
-    // ours that sends a lot at once keeps reading, so two peers never both
-    // wait for the other to read.
-    if (this.#answering > this.#settings.outgoingHighWaterMark) {
-      this.#pauseFor(PAUSED_ANSWERS, true);
-      // With "close" a full queue ends the connection, whether a send or the
-      // answers found it full (once paused, no send may come to find it).
-      if (this.#settings.sendQueuePolicy === "close") {
-        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
-      }
-    }
-  }
-
-  /** A write of `length` bytes (`answer` of them answers to input) finished. */
-  #writeDone(length: number, answer = 0): void {
-    this.#writing -= length;
-    this.#answering -= answer;
-    if ((this.#pauses & PAUSED_ANSWERS) !== 0 && this.#answering <= this.#settings.outgoingHighWaterMark) {
-      this.#pauseFor(PAUSED_ANSWERS, false);
-    }
-    if (this.#full && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
-  }
-
-  #endOutput(transport: Transport): void {
-    this.#ends |= OUTPUT_ENDING;
-    transport.end().then(
-      () => {
-        if (this.#transport !== transport) return;
-        this.#ends |= OUTPUT_ENDED;
-        this.#maybeFinish();
-      },
-      (error) => {
-        if (this.#transport === transport) this.#transportFailed(error);
-      },
-    );
-  }
-
-  /** A write failed: the transport is gone in both directions. */
-  #transportFailed(_error: unknown): void {
-    this.#tearDown();
   }
 
   /** Tears the transport down at once and finishes (a failure, a timeout, terminate()). */
@@ -950,7 +859,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#transport?.abort();
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
-    this.#ends = INPUT_ENDED | OUTPUT_ENDING | OUTPUT_ENDED;
+    this.#ends = INPUT_ENDED;
+    this.#output.tornDown();
     this.#finish();
   }
 
@@ -986,7 +896,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   #maybeFinish(): void {
-    if ((this.#ends & (INPUT_ENDED | OUTPUT_ENDED)) === (INPUT_ENDED | OUTPUT_ENDED) && this.#writing === 0) {
+    if ((this.#ends & INPUT_ENDED) !== 0 && this.#output.done) {
       this.#finish();
     }
   }
@@ -999,9 +909,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#closeTimer = undefined;
     }
     this.#heartbeat?.stop();
-    this.#full = false;
-    for (const resolve of this.#drainWaiters) resolve();
-    this.#drainWaiters = NONE;
+    this.#output.finish();
     const lost = this.#pings;
     this.#pings = NONE;
     for (const ping of lost) ping.onLost?.();

@@ -1,0 +1,236 @@
+/**
+ * The output side of a connection: what the protocol encoded goes to the
+ * transport, corked (every frame produced in one turn leaves in one flush),
+ * with the accounting behind `bufferedAmount`, `drain` and the answers rule
+ * (a peer that does not read our answers is not read either).
+ *
+ * ```text
+ *   send*() ─ sent() ─ (in a turn: nothing; else one microtask) ─┐
+ *   end of an input turn ───────────────────────────────────────┴─ flush()
+ *     └─ protocol.dataToSend() → transport.write(piece) … → transport.end()
+ *          ├─ written on the spot: piece released, no promise reaction
+ *          └─ later: writing/answering counted until it resolves → writeDone()
+ * ```
+ *
+ * The driver owns one {@linkcode Output} and tells it about sends and turns;
+ * the output calls the driver back through one shared {@linkcode OutputHost}
+ * table (no closures per connection).
+ *
+ * @module
+ */
+
+import { releaseFrame } from "../protocol/frame.ts";
+import { END_OF_STREAM } from "../protocol/protocol.ts";
+import type { Protocol } from "../protocol/protocol.ts";
+import { WRITTEN } from "./transport.ts";
+import type { Transport } from "./transport.ts";
+
+/**
+ * What an {@linkcode Output} asks of, and tells, the connection that owns it.
+ * One table serves every connection of a kind; each function gets the
+ * connection.
+ */
+export interface OutputHost<C> {
+  /** The transport the connection runs on now, or `null`. */
+  transport(connection: C): Transport | null;
+  /** The connection's protocol state (where the encoded bytes wait). */
+  protocol(connection: C): Protocol;
+  /** More answers wait for the socket than the high-water mark allows (`true`), or no longer (`false`). */
+  answersWaiting(connection: C, waiting: boolean): void;
+  /** `bufferedAmount` came back down to the high-water mark: emit `drain`. */
+  drained(connection: C): void;
+  /** The output is finished: `transport.end()` resolved. */
+  ended(connection: C): void;
+  /** A write or the end of the output failed. */
+  failed(connection: C, error: unknown): void;
+}
+
+/**
+ * The empty list of drain waiters every output starts with, shared and
+ * frozen: an output makes its own on first use.
+ */
+const NO_WAITERS: Array<() => void> = Object.freeze([]) as unknown as Array<() => void>;
+
+/** `transport.end()` was called: nothing more may be written (bits of `#ends`). */
+const ENDING = 1;
+/** `transport.end()` resolved: the output is finished. */
+const ENDED = 2;
+
+/**
+ * The output of one connection: corked flushes, bytes in the transport's
+ * hands, answers to the peer's input, drain. See the module doc.
+ */
+export class Output<C> {
+  readonly #connection: C;
+  readonly #host: OutputHost<C>;
+  readonly #highWaterMark: number;
+  /** Bytes handed to the transport whose write has not resolved. */
+  #writing = 0;
+  /**
+   * Bytes written in answer to the peer's input (pongs, close replies, and
+   * whatever the listeners of its events sent) that the transport has not
+   * taken yet: past the high-water mark the peer is not read any more.
+   */
+  #answering = 0;
+  /** Whether bufferedAmount went above the high-water mark since the last drain. */
+  #full = false;
+  #flushScheduled = false;
+  /** Bits of ENDING and ENDED. */
+  #ends = 0;
+  #drainWaiters: Array<() => void> = NO_WAITERS;
+
+  /**
+   * Creates the output of `connection`.
+   *
+   * @param connection Handed back to every function of `host`.
+   * @param host How the output reaches the connection.
+   * @param highWaterMark The connection's `outgoingHighWaterMark`.
+   */
+  constructor(connection: C, host: OutputHost<C>, highWaterMark: number) {
+    this.#connection = connection;
+    this.#host = host;
+    this.#highWaterMark = highWaterMark;
+  }
+
+  /** Bytes accepted and not taken by the transport yet: encoded ones, and those being written. */
+  get bufferedAmount(): number {
+    return this.#host.protocol(this.#connection).bytesToSend + this.#writing;
+  }
+
+  /** Whether the output is finished (or was torn down) and no write is pending. */
+  get done(): boolean {
+    return (this.#ends & ENDED) !== 0 && this.#writing === 0;
+  }
+
+  /**
+   * After a send: notes a full queue; unless the send came inside a turn
+   * (which flushes at its end), flushes in a microtask, once for every send
+   * of the tick.
+   *
+   * @param inTurn Whether the connection is handling input now.
+   */
+  sent(inTurn: boolean): void {
+    if (!this.#full && this.bufferedAmount > this.#highWaterMark) this.#full = true;
+    if (inTurn || this.#flushScheduled || this.#host.transport(this.#connection) === null) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /**
+   * Hands what the protocol has to send to the transport.
+   *
+   * @param answers Whether it was produced while handling the peer's input.
+   */
+  flush(answers = false): void {
+    this.#flushScheduled = false;
+    const host = this.#host, connection = this.#connection;
+    const transport = host.transport(connection);
+    if (transport === null || (this.#ends & ENDING) !== 0) return;
+    // A piece the transport let go of may be reused for a later frame.
+    const release = transport.releasesChunks === true;
+    const pieces = host.protocol(connection).dataToSend();
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i];
+      if (piece === END_OF_STREAM) {
+        this.#end(transport);
+        return;
+      }
+      const written = transport.write(piece);
+      if (written === WRITTEN) {
+        // Written on the spot (the common case): no promise reaction.
+        if (release) releaseFrame(piece);
+        if (this.#full) queueMicrotask(() => this.#writeDone(0, 0));
+        continue;
+      }
+      const length = piece.length;
+      const answer = answers ? length : 0;
+      this.#writing += length;
+      this.#answering += answer;
+      written.then(
+        () => {
+          if (release) releaseFrame(piece);
+          if (host.transport(connection) === transport) this.#writeDone(length, answer);
+        },
+        (error) => {
+          if (host.transport(connection) !== transport) return;
+          this.#writing -= length;
+          this.#answering -= answer;
+          host.failed(connection, error);
+        },
+      );
+    }
+    // A peer that sends without reading our answers (an echo, pongs to a ping
+    // flood) is not read any more until it reads them: TCP slows it down
+    // instead of our memory growing. Only answers count, not what the
+    // application sends on its own (sendQueuePolicy is for that): a peer of
+    // ours that sends a lot at once keeps reading, so two peers never both
+    // wait for the other to read.
+    if (this.#answering > this.#highWaterMark) host.answersWaiting(connection, true);
+  }
+
+  /** A write of `length` bytes (`answer` of them answers to input) finished. */
+  #writeDone(length: number, answer: number): void {
+    this.#writing -= length;
+    this.#answering -= answer;
+    const host = this.#host, connection = this.#connection;
+    if (this.#answering <= this.#highWaterMark) host.answersWaiting(connection, false);
+    if (this.#full && this.bufferedAmount <= this.#highWaterMark) this.#drained();
+  }
+
+  #end(transport: Transport): void {
+    this.#ends |= ENDING;
+    const host = this.#host, connection = this.#connection;
+    transport.end().then(
+      () => {
+        if (host.transport(connection) !== transport) return;
+        this.#ends |= ENDED;
+        host.ended(connection);
+      },
+      (error) => {
+        if (host.transport(connection) === transport) host.failed(connection, error);
+      },
+    );
+  }
+
+  /**
+   * Resolves once `bufferedAmount` is at most the high-water mark (at once if
+   * it is, or if `closed`).
+   *
+   * @param closed Whether the connection is over.
+   */
+  drained(closed: boolean): Promise<void> {
+    if (closed || this.bufferedAmount <= this.#highWaterMark) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (this.#drainWaiters === NO_WAITERS) this.#drainWaiters = [];
+      this.#drainWaiters.push(resolve);
+    });
+  }
+
+  #drained(): void {
+    this.#full = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = NO_WAITERS;
+    for (const resolve of waiters) resolve();
+    this.#host.drained(this.#connection);
+  }
+
+  /** The transport was torn down: nothing more is written, and the output counts as finished. */
+  tornDown(): void {
+    this.#ends = ENDING | ENDED;
+  }
+
+  /** The connection is over: whoever waits for a drain is let go (without a `drain`). */
+  finish(): void {
+    this.#full = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = NO_WAITERS;
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Back to a fresh output, for another transport (a reconnecting client); drain waiters are kept. */
+  reset(): void {
+    this.#flushScheduled = false;
+    this.#writing = this.#answering = 0;
+    this.#ends = 0;
+  }
+}
