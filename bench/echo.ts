@@ -75,6 +75,16 @@ const ALL: Impl[] = [
   { id: "tcp-deno", label: "raw TCP echo (Deno)", runtime: "deno", cmd: deno("raw_deno.ts") },
   { id: "tcp-bun", label: "raw TCP echo (Bun)", runtime: "bun", cmd: bun("raw_bun.ts") },
 ];
+// The raw echo plus a fresh buffer per message (RAW_MESSAGE=1, see _raw.mjs): only when asked for by --only.
+for (const r of ["node", "deno", "bun"] as const) {
+  const base = ALL.find((i) => i.id === `tcp-${r}`)!;
+  ALL.push({
+    ...base,
+    id: `tcp-${r}-msg`,
+    label: `${base.label}, a fresh buffer per message`,
+    env: { RAW_MESSAGE: "1" },
+  });
+}
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
   const base = ALL.find((i) => i.id === `wsd-${r}`)!;
@@ -89,6 +99,7 @@ for (const r of ["node", "deno", "bun"] as const) {
 const wanted = (id: string) => {
   if (args.only) return args.only.split(",").includes(id);
   if (args.skip?.split(",").includes(id)) return false;
+  if (id.endsWith("-msg")) return false;
   return args.streams || !id.endsWith("-streams");
 };
 const impls = ALL.filter((i) => wanted(i.id));

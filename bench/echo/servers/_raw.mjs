@@ -9,6 +9,12 @@
 // unmasked, never buffered until its frame is complete. What a WebSocket
 // server must do beyond this (unmask, hold a whole message, hand it over) is
 // what the ratios against these rows measure. Plain JavaScript, runs everywhere.
+//
+// With RAW_MESSAGE=1 (ids "tcp-node-msg", …) the echo does the one thing every
+// message API must add: each frame's payload is copied into a buffer of its
+// own, allocated per message, and written back from there once complete (still
+// not unmasked, not parsed beyond the length, no events). Measured against the
+// plain rows, it is the price of handing each message over in fresh memory.
 
 const ACCEPT = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
@@ -103,4 +109,71 @@ export class Reframer {
     if (w > start) out.push(chunk.subarray(start, w));
     return out;
   }
+}
+
+/**
+ * The RAW_MESSAGE=1 variant of {@linkcode Reframer}: `push(chunk)` returns the
+ * pieces to write, each complete frame as its header and a fresh buffer
+ * holding the payload copied out of the reads.
+ */
+export class Assembler {
+  head = true;
+  headTail = 0;
+  gather = new Uint8Array(14);
+  gathered = 0;
+  message = null;
+  at = 0;
+  headerLength = 0;
+
+  push(chunk) {
+    const out = [];
+    let i = 0;
+    const n = chunk.length;
+    if (this.head) {
+      for (; i < n; i++) {
+        const c = chunk[i];
+        const want = this.headTail & 1 ? 10 : 13;
+        this.headTail = c === want ? this.headTail + 1 : c === 13 ? 1 : 0;
+        if (this.headTail === 4) break;
+      }
+      if (this.headTail !== 4) return out;
+      this.head = false;
+      i++;
+      out.push(ACCEPT_BYTES);
+    }
+    while (i < n) {
+      if (this.message === null) {
+        const g = this.gather;
+        g[this.gathered++] = chunk[i++];
+        if (this.gathered < 2) continue;
+        const len7 = g[1] & 0x7f;
+        const size = (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + 4;
+        if (this.gathered < size) continue;
+        let length = len7;
+        if (len7 === 126) length = (g[2] << 8) | g[3];
+        else if (len7 === 127) length = (g[6] * 2 ** 24) + ((g[7] << 16) | (g[8] << 8) | g[9]);
+        this.gathered = 0;
+        this.headerLength = size - 4;
+        this.message = new Uint8Array(length);
+        this.at = 0;
+      }
+      const message = this.message;
+      const take = Math.min(message.length - this.at, n - i);
+      if (take > 0) message.set(chunk.subarray(i, i + take), this.at);
+      this.at += take;
+      i += take;
+      if (this.at === message.length) {
+        const header = this.gather.slice(0, this.headerLength);
+        header[1] &= 0x7f;
+        out.push(header, message);
+        this.message = null;
+      }
+    }
+    return out;
+  }
+}
+
+/** The echo of this process: RAW_MESSAGE=1 picks {@linkcode Assembler}. */
+export function makeEcho(env) {
+  return env?.RAW_MESSAGE === "1" ? new Assembler() : new Reframer();
 }

@@ -1,10 +1,11 @@
 // Raw TCP echo on Bun (Bun.listen socket handlers; a write Bun takes only in
 // part waits for `drain`): see _raw.mjs.
+import process from "node:process";
 import { ready } from "./_control.mjs";
-import { Reframer } from "./_raw.mjs";
+import { makeEcho } from "./_raw.mjs";
 
 interface Socket {
-  data: { reframer: Reframer; pending: Uint8Array[] };
+  data: { reframer: { push(chunk: Uint8Array): Uint8Array[] }; pending: Uint8Array[] };
   write(bytes: Uint8Array): number;
 }
 
@@ -26,7 +27,7 @@ const listener = Bun.listen({
   port: 0,
   socket: {
     open(socket: Socket) {
-      socket.data = { reframer: new Reframer(), pending: [] };
+      socket.data = { reframer: makeEcho(process.env), pending: [] };
     },
     data(socket: Socket, chunk: Uint8Array) {
       send(socket, socket.data.reframer.push(chunk));
