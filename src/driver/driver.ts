@@ -46,23 +46,16 @@ import { DEFAULT_WORK_BUDGET, Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
-import { ListenerError } from "./errors.ts";
+import { listenerFailed } from "./errors.ts";
+import type { ListenerError } from "./errors.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { Output } from "./output.ts";
 import type { OutputHost } from "./output.ts";
-import { acknowledged } from "./pings.ts";
+import { acknowledged, roundTrip } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
-import {
-  closeArguments,
-  driverSettings,
-  overQueuePolicy,
-  pingPayload,
-  sendCompress,
-  toBytes,
-  typeName,
-} from "./options.ts";
+import { closeArguments, driverSettings, pingPayload, sendCompress, toBytes, typeName } from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
 import { SliceQueue } from "./slices.ts";
 import { streamTransport } from "./transport.ts";
@@ -227,7 +220,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       );
     }
     this.#role = role;
-    this.#output = new Output(this, outputHost, settings.outgoingHighWaterMark);
+    this.#output = new Output(this, outputHost, settings);
     this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
   }
 
@@ -269,7 +262,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     outputHost = {
       transport: (driver) => driver.#transport,
       protocol: (driver) => driver.#protocol,
-      answersWaiting: (driver, waiting) => driver.#answersWaiting(waiting),
+      answersWaiting: (driver, waiting) => driver.#pauseFor(PAUSED_ANSWERS, waiting),
+      queueFull: (driver) => driver.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full"),
       drained: (driver) => driver.emit("drain"),
       ended: (driver) => driver.#maybeFinish(),
       failed: (driver) => driver.#tearDown(),
@@ -357,29 +351,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   protected override listenerError(error: unknown, event: keyof DriverEvents): void {
     if (this.#settings.rethrowListenerErrors) return rethrowLater(error);
-    const failure = new ListenerError(String(event), error);
-    // An error listener that throws is not told about it again (no loop), nor
-    // anyone once the connection is over. Told before the close starts, as for
-    // any failure: some sockets (Bun's) report the close at once.
-    const told = event !== "error" && event !== "close" && this.readyState !== "closed" &&
-      this.listenerCount("error") !== 0;
-    if (told) this.emit("error", failure);
-    if (this.readyState === "open") {
-      try {
-        this.closeConnection(CloseCode.INTERNAL_ERROR, "Internal error");
-      } catch {
-        this.terminate(); // a socket that cannot send 1011 (a runtime's own) is dropped
-      }
-    }
-    let reported = false;
-    try {
-      reported = this.reportListenerError(failure);
-    } catch (hookError) {
-      console.error("wsd: the listener-error hook threw:", hookError);
-    }
-    if (!told && !reported) {
-      console.error(`wsd: ${failure.message}; the connection was closed with 1011:`, error);
-    }
+    listenerFailed(this, error, String(event), (failure) => this.reportListenerError(failure));
   }
 
   /**
@@ -545,7 +517,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   sendText(text: string, options?: SendOptions): boolean {
     if (typeof text !== "string") throw new TypeError(`Cannot send text: expected a string, got ${typeName(text)}`);
     const compress = options === undefined || sendCompress(options);
-    if (!this.#canSend() || !this.#admit()) return false;
+    if (!this.#canSend() || !this.#output.admit()) return false;
     this.#protocol.sendText(text, compress);
     this.#sent();
     return true;
@@ -562,7 +534,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   sendBinary(data: BinaryData, options?: SendOptions): boolean {
     const bytes = toBytes(data, "Cannot send binary");
     const compress = options === undefined || sendCompress(options);
-    if (!this.#canSend() || !this.#admit()) return false;
+    if (!this.#canSend() || !this.#output.admit()) return false;
     this.#protocol.sendBinary(bytes, compress);
     this.#sent();
     return true;
@@ -570,23 +542,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** See {@linkcode sendEncodedFrame}. */
   #sendEncodedFrame(frame: Uint8Array): boolean {
-    if (!this.#canSend() || !this.#admit()) return false;
+    if (!this.#canSend() || !this.#output.admit()) return false;
     this.#protocol.sendEncodedFrame(frame);
     this.#sent();
     return true;
-  }
-
-  /**
-   * Applies `sendQueuePolicy` when `bufferedAmount` is over
-   * `outgoingHighWaterMark`: whether the message may be queued.
-   */
-  #admit(): boolean {
-    const { sendQueuePolicy, outgoingHighWaterMark } = this.#settings;
-    if (sendQueuePolicy === "buffer" || this.bufferedAmount <= outgoingHighWaterMark) return true;
-    if (overQueuePolicy(sendQueuePolicy, this.bufferedAmount, outgoingHighWaterMark) === "close") {
-      this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
-    }
-    return false;
   }
 
   /**
@@ -601,10 +560,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * @throws {RangeError} if `data` is longer than 125 bytes.
    */
   sendPing(data: string | BinaryData = new Uint8Array(0), onPong?: () => void): boolean {
+    return this.#sendPing(data, onPong);
+  }
+
+  #sendPing(data: string | BinaryData, onPong?: () => void, onLost?: () => void): boolean {
     const payload = pingPayload(data, onPong);
     if (!this.#canSend()) return false;
     if (this.#pings === NONE) this.#pings = [];
-    this.#pings.push({ payload, onPong });
+    this.#pings.push(onLost === undefined ? { payload, onPong } : { payload, onPong, onLost });
     this.#protocol.sendPing(payload);
     this.#sent();
     return true;
@@ -678,20 +641,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   ping(data?: string | BinaryData): Promise<number> {
     const payload = data ?? utf8Encoder.encode(`wsd-ping-${++this.#pingCounter}`);
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
-    const start = performance.now();
-    try {
-      if (!this.sendPing(payload, () => resolve(performance.now() - start))) {
-        return Promise.reject(
-          new DOMException(`Cannot ping: the connection is ${this.readyState}`, "InvalidStateError"),
-        );
-      }
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const pending = this.#pings[this.#pings.length - 1];
-    if (pending !== undefined) pending.onLost = () => reject(new Error("Cannot get the pong: the connection closed"));
-    return promise;
+    return roundTrip((onPong, onLost) => this.#sendPing(payload, onPong, onLost), () => this.readyState);
   }
 
   /**
@@ -836,20 +786,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       } catch (error) {
         this.listenerError(error, "pong");
       }
-    }
-  }
-
-  /**
-   * Answers to the peer's input wait for the socket beyond
-   * `outgoingHighWaterMark` (or no longer): its input is not read meanwhile.
-   * With `sendQueuePolicy: "close"` that full queue ends the connection,
-   * whether a send or the answers found it full (once paused, no send may
-   * come to find it).
-   */
-  #answersWaiting(waiting: boolean): void {
-    this.#pauseFor(PAUSED_ANSWERS, waiting);
-    if (waiting && this.#settings.sendQueuePolicy === "close") {
-      this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
     }
   }
 

@@ -22,6 +22,8 @@
 import { releaseFrame } from "../protocol/frame.ts";
 import { END_OF_STREAM } from "../protocol/protocol.ts";
 import type { Protocol } from "../protocol/protocol.ts";
+import { overQueuePolicy } from "./options.ts";
+import type { DriverSettings } from "./options.ts";
 import { WRITTEN } from "./transport.ts";
 import type { Transport } from "./transport.ts";
 
@@ -37,6 +39,8 @@ export interface OutputHost<C> {
   protocol(connection: C): Protocol;
   /** More answers wait for the socket than the high-water mark allows (`true`), or no longer (`false`). */
   answersWaiting(connection: C, waiting: boolean): void;
+  /** `sendQueuePolicy: "close"` found the queue full: close with 1008. */
+  queueFull(connection: C): void;
   /** `bufferedAmount` came back down to the high-water mark: emit `drain`. */
   drained(connection: C): void;
   /** The output is finished: `transport.end()` resolved. */
@@ -63,7 +67,7 @@ const ENDED = 2;
 export class Output<C> {
   readonly #connection: C;
   readonly #host: OutputHost<C>;
-  readonly #highWaterMark: number;
+  readonly #settings: DriverSettings;
   /** Bytes handed to the transport whose write has not resolved. */
   #writing = 0;
   /**
@@ -84,12 +88,12 @@ export class Output<C> {
    *
    * @param connection Handed back to every function of `host`.
    * @param host How the output reaches the connection.
-   * @param highWaterMark The connection's `outgoingHighWaterMark`.
+   * @param settings The connection's settings (`outgoingHighWaterMark`, `sendQueuePolicy`).
    */
-  constructor(connection: C, host: OutputHost<C>, highWaterMark: number) {
+  constructor(connection: C, host: OutputHost<C>, settings: DriverSettings) {
     this.#connection = connection;
     this.#host = host;
-    this.#highWaterMark = highWaterMark;
+    this.#settings = settings;
   }
 
   /** Bytes accepted and not taken by the transport yet: encoded ones, and those being written. */
@@ -110,7 +114,7 @@ export class Output<C> {
    * @param inTurn Whether the connection is handling input now.
    */
   sent(inTurn: boolean): void {
-    if (!this.#full && this.bufferedAmount > this.#highWaterMark) this.#full = true;
+    if (!this.#full && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#full = true;
     if (inTurn || this.#flushScheduled || this.#host.transport(this.#connection) === null) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.flush());
@@ -165,7 +169,26 @@ export class Output<C> {
     // application sends on its own (sendQueuePolicy is for that): a peer of
     // ours that sends a lot at once keeps reading, so two peers never both
     // wait for the other to read.
-    if (this.#answering > this.#highWaterMark) host.answersWaiting(connection, true);
+    if (this.#answering > this.#settings.outgoingHighWaterMark) {
+      host.answersWaiting(connection, true);
+      // With "close" a full queue ends the connection, whether a send or the
+      // answers found it full (once paused, no send may come to find it).
+      if (this.#settings.sendQueuePolicy === "close") host.queueFull(connection);
+    }
+  }
+
+  /**
+   * Applies `sendQueuePolicy` when `bufferedAmount` is over
+   * `outgoingHighWaterMark`: whether a message may be queued.
+   */
+  admit(): boolean {
+    const { sendQueuePolicy, outgoingHighWaterMark } = this.#settings;
+    const buffered = this.bufferedAmount;
+    if (sendQueuePolicy === "buffer" || buffered <= outgoingHighWaterMark) return true;
+    if (overQueuePolicy(sendQueuePolicy, buffered, outgoingHighWaterMark) === "close") {
+      this.#host.queueFull(this.#connection);
+    }
+    return false;
   }
 
   /** A write of `length` bytes (`answer` of them answers to input) finished. */
@@ -173,8 +196,8 @@ export class Output<C> {
     this.#writing -= length;
     this.#answering -= answer;
     const host = this.#host, connection = this.#connection;
-    if (this.#answering <= this.#highWaterMark) host.answersWaiting(connection, false);
-    if (this.#full && this.bufferedAmount <= this.#highWaterMark) this.#drained();
+    if (this.#answering <= this.#settings.outgoingHighWaterMark) host.answersWaiting(connection, false);
+    if (this.#full && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
   }
 
   #end(transport: Transport): void {
@@ -199,7 +222,7 @@ export class Output<C> {
    * @param closed Whether the connection is over.
    */
   drained(closed: boolean): Promise<void> {
-    if (closed || this.bufferedAmount <= this.#highWaterMark) return Promise.resolve();
+    if (closed || this.bufferedAmount <= this.#settings.outgoingHighWaterMark) return Promise.resolve();
     return new Promise((resolve) => {
       if (this.#drainWaiters === NO_WAITERS) this.#drainWaiters = [];
       this.#drainWaiters.push(resolve);
