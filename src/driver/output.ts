@@ -55,10 +55,12 @@ export interface OutputHost<C> {
  */
 const NO_WAITERS: Array<() => void> = Object.freeze([]) as unknown as Array<() => void>;
 
-/** `transport.end()` was called: nothing more may be written (bits of `#ends`). */
+/** `transport.end()` was called: nothing more may be written (bits of `#flags`). */
 const ENDING = 1;
 /** `transport.end()` resolved: the output is finished. */
 const ENDED = 2;
+/** The host was told that answers wait (and not yet that they flow again). */
+const ANSWERS_WAIT = 4;
 
 /**
  * The output of one connection: corked flushes, bytes in the transport's
@@ -79,8 +81,8 @@ export class Output<C> {
   /** Whether bufferedAmount went above the high-water mark since the last drain. */
   #full = false;
   #flushScheduled = false;
-  /** Bits of ENDING and ENDED. */
-  #ends = 0;
+  /** Bits of ENDING, ENDED and ANSWERS_WAIT. */
+  #flags = 0;
   #drainWaiters: Array<() => void> = NO_WAITERS;
 
   /**
@@ -103,7 +105,7 @@ export class Output<C> {
 
   /** Whether the output is finished (or was torn down) and no write is pending. */
   get done(): boolean {
-    return (this.#ends & ENDED) !== 0 && this.#writing === 0;
+    return (this.#flags & ENDED) !== 0 && this.#writing === 0;
   }
 
   /**
@@ -129,7 +131,7 @@ export class Output<C> {
     this.#flushScheduled = false;
     const host = this.#host, connection = this.#connection;
     const transport = host.transport(connection);
-    if (transport === null || (this.#ends & ENDING) !== 0) return;
+    if (transport === null || (this.#flags & ENDING) !== 0) return;
     // A piece the transport let go of may be reused for a later frame.
     const release = transport.releasesChunks === true;
     const pieces = host.protocol(connection).dataToSend();
@@ -169,7 +171,8 @@ export class Output<C> {
     // application sends on its own (sendQueuePolicy is for that): a peer of
     // ours that sends a lot at once keeps reading, so two peers never both
     // wait for the other to read.
-    if (this.#answering > this.#settings.outgoingHighWaterMark) {
+    if (this.#answering > this.#settings.outgoingHighWaterMark && (this.#flags & ANSWERS_WAIT) === 0) {
+      this.#flags |= ANSWERS_WAIT;
       host.answersWaiting(connection, true);
       // With "close" a full queue ends the connection, whether a send or the
       // answers found it full (once paused, no send may come to find it).
@@ -196,17 +199,20 @@ export class Output<C> {
     this.#writing -= length;
     this.#answering -= answer;
     const host = this.#host, connection = this.#connection;
-    if (this.#answering <= this.#settings.outgoingHighWaterMark) host.answersWaiting(connection, false);
+    if ((this.#flags & ANSWERS_WAIT) !== 0 && this.#answering <= this.#settings.outgoingHighWaterMark) {
+      this.#flags &= ~ANSWERS_WAIT;
+      host.answersWaiting(connection, false);
+    }
     if (this.#full && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
   }
 
   #end(transport: Transport): void {
-    this.#ends |= ENDING;
+    this.#flags |= ENDING;
     const host = this.#host, connection = this.#connection;
     transport.end().then(
       () => {
         if (host.transport(connection) !== transport) return;
-        this.#ends |= ENDED;
+        this.#flags |= ENDED;
         host.ended(connection);
       },
       (error) => {
@@ -239,7 +245,7 @@ export class Output<C> {
 
   /** The transport was torn down: nothing more is written, and the output counts as finished. */
   tornDown(): void {
-    this.#ends = ENDING | ENDED;
+    this.#flags = ENDING | ENDED | (this.#flags & ANSWERS_WAIT);
   }
 
   /** The connection is over: whoever waits for a drain is let go (without a `drain`). */
@@ -254,6 +260,6 @@ export class Output<C> {
   reset(): void {
     this.#flushScheduled = false;
     this.#writing = this.#answering = 0;
-    this.#ends = 0;
+    this.#flags = 0;
   }
 }
