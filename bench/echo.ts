@@ -15,6 +15,11 @@
  * measurement also records the server's and the generator's CPU share: a
  * generator near 1.0 would mean the generator was the limit.
  *
+ * The raw TCP rows (`tcp-node`, `tcp-deno`, `tcp-bun`: servers/_raw.mjs) are
+ * each runtime's sockets echoing the frames re-framed and nothing else, the
+ * limit for the bulk rows; `tcp-*-msg` (only with `--only`) add a fresh buffer
+ * per message, the floor of any API that hands messages over.
+ *
  * Idle memory is measured first, on fresh servers: RSS after a full GC, before
  * and after opening `idleConns` connections (each echoed one message).
  *
