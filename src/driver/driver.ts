@@ -23,18 +23,19 @@
  * down by the close timeout), with the peer's close code, the code of the
  * violation we failed the connection with, or 1006.
  *
- * Around the class: options.ts (options and argument checks), types.ts,
+ * Around the class: input.ts (reading, turns, fair slices of long work,
+ * reasons to stop reading), output.ts (corked writes, bytes in flight, drain,
+ * the answers rule), options.ts (options and argument checks), types.ts,
  * lifecycle.ts (`opened`/`closed`), iteration.ts (the message iterator and
- * streams), heartbeat.ts (keepalive on one process-wide timer), pings.ts,
- * slices.ts (fair slicing of long work).
+ * streams), heartbeat.ts (keepalive on one process-wide timer), pings.ts.
  *
  * Friend access, one pattern: what the server, client, topics and
  * `NativeSession` of this library may do to a connection beyond its public
  * API is an exported `let` function (`useExtensions`, `restartDriver`,
  * `sendEncodedFrame`, `session*`) that the class's `static {}` block sets,
- * reaching its `#private` members; the module's own helpers (`DriverSink`,
- * the heartbeat) use unexported ones the same way. None is exported from the
- * package.
+ * reaching its `#private` members; the module's own helpers (the input, the
+ * output, the heartbeat) use unexported ones the same way. None is exported
+ * from the package.
  *
  * @module
  */
@@ -42,7 +43,7 @@
 import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
-import { DEFAULT_WORK_BUDGET, Protocol } from "../protocol/protocol.ts";
+import { Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
@@ -51,15 +52,16 @@ import type { ListenerError } from "./errors.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { Input, PAUSED_ANSWERS, PAUSED_ITERATOR } from "./input.ts";
+import type { InputHost } from "./input.ts";
 import { Output } from "./output.ts";
 import type { OutputHost } from "./output.ts";
 import { acknowledged, roundTrip } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
 import { closeArguments, driverSettings, pingPayload, sendCompress, toBytes, typeName } from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
-import { SliceQueue } from "./slices.ts";
 import { streamTransport } from "./transport.ts";
-import type { StreamPair, Transport, TransportSink } from "./transport.ts";
+import type { StreamPair, Transport } from "./transport.ts";
 import type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
 export { CloseError } from "./iteration.ts";
@@ -104,27 +106,11 @@ export let useExtensions: (
 // deno-lint-ignore no-explicit-any
 const NONE: any[] = Object.freeze([]) as unknown as any[];
 
-/** Reasons to stop reading a connection's transport (bits of `#pauses`). */
-/** The message iterator holds more than `incomingHighWaterMark` unread. */
-const PAUSED_ITERATOR = 1;
-/** Answers to the peer's input wait for the socket, more than `outgoingHighWaterMark`. */
-const PAUSED_ANSWERS = 2;
-/** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
-const PAUSED_WORK = 4;
-/** The input ended (bits of `#ends`). */
-const INPUT_ENDED = 1;
-/** The input ended while the protocol had work pending: handled once the work is done. */
-const INPUT_END_WAITS = 2;
-/** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
-const BUSY_WORK_BUDGET = 4 * 1024;
-
-/** Set in the driver's static block: what {@linkcode DriverSink} calls. */
-let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Array) => boolean;
-let endInput: (driver: WebSocketDriver, transport: Transport) => void;
 /** Set in the driver's static block: what a connection's {@linkcode Heartbeat} calls when due. */
 let heartbeatDue: (driver: WebSocketDriver) => void;
-/** Set in the driver's static block: how every connection's {@linkcode Output} reaches it. */
+/** Set in the driver's static block: how every connection's {@linkcode Output} and {@linkcode Input} reach it. */
 let outputHost: OutputHost<WebSocketDriver>;
+let inputHost: InputHost<WebSocketDriver>;
 
 /**
  * The transitions of a connection that runs on the runtime's own socket (a
@@ -181,9 +167,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #transport: Transport | null = null;
   #socket: unknown = null;
   #pings: PendingPing[] = NONE;
-  #inTurn = false;
-  /** How far the input is: bits of INPUT_*. */
-  #ends = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The keepalive, if the options asked for one. */
   readonly #heartbeat: Heartbeat<WebSocketDriver> | null = null;
@@ -192,8 +175,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #lifecycle: Lifecycle = new Lifecycle();
   /** The message iterator last asked for (`for await … of ws`), or null. */
   #iterator: MessageIterator | null = null;
-  /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
-  #pauses = 0;
+  /** Reading, turns, slices of long work, reasons to stop reading (input.ts). */
+  readonly #input: Input<WebSocketDriver>;
   /** Writes, corking, drain and the answers rule (output.ts). */
   readonly #output: Output<WebSocketDriver>;
   #readable: ReadableStream<string | Uint8Array> | undefined;
@@ -220,6 +203,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       );
     }
     this.#role = role;
+    this.#input = new Input(this, inputHost);
     this.#output = new Output(this, outputHost, settings);
     this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
   }
@@ -252,21 +236,26 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = extensions;
       driver.#protocol.useCompression(compression);
     };
-    // Input of a transport the driver no longer runs on (a reconnecting
-    // client's previous connection) is dropped.
-    receiveInput = (driver, transport, chunk) => driver.#transport === transport ? driver.#receive(chunk) : true;
-    endInput = (driver, transport) => {
-      if (driver.#transport === transport) driver.#inputEnd();
-    };
     heartbeatDue = (driver) => driver.#heartbeatDue();
     outputHost = {
       transport: (driver) => driver.#transport,
       protocol: (driver) => driver.#protocol,
-      answersWaiting: (driver, waiting) => driver.#pauseFor(PAUSED_ANSWERS, waiting),
+      answersWaiting: (driver, waiting) => driver.#input.pause(PAUSED_ANSWERS, waiting),
       queueFull: (driver) => driver.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full"),
       drained: (driver) => driver.emit("drain"),
       ended: (driver) => driver.#maybeFinish(),
       failed: (driver) => driver.#tearDown(),
+    };
+    inputHost = {
+      transport: (driver) => driver.#transport,
+      protocol: (driver) => driver.#protocol,
+      inputSeen: (driver) => {
+        if (driver.#heartbeat !== null) driver.#heartbeat.inputSeen = true;
+      },
+      dispatch: (driver) => driver.#dispatch(),
+      flush: (driver) => driver.#output.flush(true),
+      ended: (driver) => driver.#inputEnded(),
+      closed: (driver) => driver.#readyState === "closed",
     };
     sendEncodedFrame = (driver, frame) => driver.#sendEncodedFrame(frame);
     sessionOpened = (driver) => driver.#announceOpen();
@@ -280,13 +269,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = "";
       driver.#transport = null;
       driver.#socket = null;
-      driver.#inTurn = false;
+      driver.#input.reset();
       driver.#output.reset();
-      driver.#ends = 0;
       driver.#heartbeat?.reset();
-      // Unread messages of the iterator still hold the new connection back;
-      // answers of the old one are gone with it.
-      driver.#pauses &= PAUSED_ITERATOR;
     };
   }
 
@@ -390,18 +375,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return this.#iterator = new MessageIterator(
       this,
       this.#settings.incomingHighWaterMark,
-      (paused) => this.#pauseFor(PAUSED_ITERATOR, paused),
+      (paused) => this.#input.pause(PAUSED_ITERATOR, paused),
     );
-  }
-
-  /** Sets or clears one reason to stop reading; the transport is read while there is none. */
-  #pauseFor(reason: number, paused: boolean): void {
-    const before = this.#pauses;
-    const after = paused ? before | reason : before & ~reason;
-    if (after === before) return;
-    this.#pauses = after;
-    if (before === 0) this.#transport?.pause?.();
-    else if (after === 0) this.#transport?.resume?.();
   }
 
   /**
@@ -477,9 +452,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.#announceOpen();
       }
       this.#output.flush();
-      t.start(new DriverSink(this, t));
+      t.start(this.#input.sink(t));
       // A reconnected client whose iterator is still over its high-water mark.
-      if (this.#pauses !== 0) t.pause?.();
+      if (this.#input.paused) t.pause?.();
     });
   }
 
@@ -668,70 +643,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** After a send: write at the end of this turn, or in a microtask. */
   #sent(): void {
-    this.#output.sent(this.#inTurn);
+    this.#output.sent(this.#input.inTurn);
   }
 
   // ───────────────────────────── the loop ─────────────────────────────
 
-  /** Handles a chunk of input; returns whether the transport may reuse its memory. */
-  #receive(chunk: Uint8Array): boolean {
-    const heartbeat = this.#heartbeat;
-    if (heartbeat !== null) heartbeat.inputSeen = true;
-    this.#inTurn = true;
-    const protocol = this.#protocol;
-    // While the loop is busy with long work, a new message gets a smaller
-    // slice here (many connections' input may come in one turn), and the rest
-    // of it waits its turn in the queue.
-    protocol.workBudget = WebSocketDriver.#slices.busy ? BUSY_WORK_BUDGET : DEFAULT_WORK_BUDGET;
-    let released: boolean;
-    try {
-      released = protocol.receiveData(chunk);
-      this.#dispatch();
-    } finally {
-      this.#inTurn = false;
-    }
-    this.#output.flush(true);
-    if (protocol.workPending && (this.#pauses & PAUSED_WORK) === 0) {
-      this.#pauseFor(PAUSED_WORK, true);
-      WebSocketDriver.#slices.add(this);
-    }
-    return released;
-  }
-
-  /** The connections whose protocol has work pending, in the order it came (see slices.ts). */
-  static #slices: SliceQueue<WebSocketDriver> = new SliceQueue((driver) => driver.#workSlice());
-
-  /** Does one slice of the protocol's pending work; returns whether more is pending. */
-  #workSlice(): boolean {
-    const protocol = this.#protocol;
-    if (protocol.workPending) {
-      protocol.workBudget = DEFAULT_WORK_BUDGET;
-      this.#inTurn = true;
-      try {
-        protocol.resume();
-        this.#dispatch();
-      } finally {
-        this.#inTurn = false;
-      }
-      this.#output.flush(true);
-      if (protocol.workPending) return true;
-    }
-    if (this.#readyState === "closed") return false;
-    this.#pauseFor(PAUSED_WORK, false);
-    if ((this.#ends & INPUT_END_WAITS) !== 0) {
-      this.#ends &= ~INPUT_END_WAITS;
-      this.#inputEnd();
-    }
-    return false;
-  }
-
-  #inputEnd(): void {
-    // Input that arrived before the end is handled first.
-    if (this.#protocol.workPending) {
-      this.#ends |= INPUT_END_WAITS;
-      return;
-    }
-    this.#ends |= INPUT_ENDED;
+  /** The input is over (after what came before it): no more sends; the close timer runs. */
+  #inputEnded(): void {
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";
     this.#protocol.receiveEof();
@@ -795,7 +713,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#transport?.abort();
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
-    this.#ends = INPUT_ENDED;
+    this.#input.tornDown();
     this.#output.tornDown();
     this.#finish();
   }
@@ -832,7 +750,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   #maybeFinish(): void {
-    if ((this.#ends & INPUT_ENDED) !== 0 && this.#output.done) {
+    if (this.#input.ended && this.#output.done) {
       this.#finish();
     }
   }
@@ -865,24 +783,5 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   protected finished(code: number, reason: string): void {
     this.#announceClose(code, reason);
-  }
-}
-
-/** Where a connection's transport delivers: one small object per connection (not an object and two closures). */
-class DriverSink implements TransportSink {
-  readonly #driver: WebSocketDriver;
-  readonly #transport: Transport;
-
-  constructor(driver: WebSocketDriver, transport: Transport) {
-    this.#driver = driver;
-    this.#transport = transport;
-  }
-
-  data(chunk: Uint8Array): boolean {
-    return receiveInput(this.#driver, this.#transport, chunk);
-  }
-
-  end(): void {
-    endInput(this.#driver, this.#transport);
   }
 }
