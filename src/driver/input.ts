@@ -30,10 +30,14 @@ export const PAUSED_ITERATOR = 1;
 export const PAUSED_ANSWERS = 2;
 /** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
 const PAUSED_WORK = 4;
-/** The input ended (bits of `#ends`). */
-const ENDED = 1;
+/** Every reason to stop reading. */
+const PAUSES = PAUSED_ITERATOR | PAUSED_ANSWERS | PAUSED_WORK;
+/** The input ended (bits of `#state`, with the PAUSED_* ones). */
+const ENDED = 8;
 /** The input ended while the protocol had work pending: handled once the work is done. */
-const END_WAITS = 2;
+const END_WAITS = 16;
+/** A turn runs: input is being handled. */
+const IN_TURN = 32;
 /** Bytes a message may inflate to on arrival while other connections' work is queued (see receive). */
 const BUSY_WORK_BUDGET = 4 * 1024;
 
@@ -60,11 +64,11 @@ export interface InputHost<C> {
 export class Input<C = any> {
   readonly #connection: C;
   readonly #host: InputHost<C>;
-  #inTurn = false;
-  /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
-  #pauses = 0;
-  /** Bits of ENDED and END_WAITS. */
-  #ends = 0;
+  /**
+   * Why the transport is paused (bits of PAUSED_*; none: it is read), and
+   * ENDED, END_WAITS, IN_TURN: one field, since a connection's bytes count.
+   */
+  #state = 0;
 
   /** The inputs whose protocol has work pending, in the order it came (see slices.ts). */
   static #slices: SliceQueue<Input> = new SliceQueue((input) => input.#workSlice());
@@ -82,17 +86,17 @@ export class Input<C = any> {
 
   /** Whether a turn runs: input is being handled (sends made now leave with the turn's flush). */
   get inTurn(): boolean {
-    return this.#inTurn;
+    return (this.#state & IN_TURN) !== 0;
   }
 
   /** Whether the input ended (or was torn down). */
   get ended(): boolean {
-    return (this.#ends & ENDED) !== 0;
+    return (this.#state & ENDED) !== 0;
   }
 
   /** Whether any reason to stop reading holds. */
   get paused(): boolean {
-    return this.#pauses !== 0;
+    return (this.#state & PAUSES) !== 0;
   }
 
   /** Where `transport` delivers: hears it while the connection runs on it. */
@@ -112,10 +116,11 @@ export class Input<C = any> {
 
   /** Sets or clears one reason to stop reading; the transport is read while there is none. */
   pause(reason: number, paused: boolean): void {
-    const before = this.#pauses;
+    const state = this.#state;
+    const before = state & PAUSES;
     const after = paused ? before | reason : before & ~reason;
     if (after === before) return;
-    this.#pauses = after;
+    this.#state = (state & ~PAUSES) | after;
     const transport = this.#host.transport(this.#connection);
     if (before === 0) transport?.pause?.();
     else if (after === 0) transport?.resume?.();
@@ -123,21 +128,19 @@ export class Input<C = any> {
 
   /** The transport was torn down: the input counts as ended. */
   tornDown(): void {
-    this.#ends = ENDED;
+    this.#state = (this.#state & ~END_WAITS) | ENDED;
   }
 
   /** Back to a fresh input, for another transport: only the iterator's reason to stop reading is kept. */
   reset(): void {
-    this.#inTurn = false;
-    this.#ends = 0;
-    this.#pauses &= PAUSED_ITERATOR;
+    this.#state &= PAUSED_ITERATOR;
   }
 
   /** Handles a chunk of input; returns whether the transport may reuse its memory. */
   #receive(chunk: Uint8Array): boolean {
     const host = this.#host, connection = this.#connection;
     host.inputSeen(connection);
-    this.#inTurn = true;
+    this.#state |= IN_TURN;
     const protocol = host.protocol(connection);
     // While the loop is busy with long work, a new message gets a smaller
     // slice here (many connections' input may come in one turn), and the rest
@@ -148,10 +151,10 @@ export class Input<C = any> {
       released = protocol.receiveData(chunk);
       host.dispatch(connection);
     } finally {
-      this.#inTurn = false;
+      this.#state &= ~IN_TURN;
     }
     host.flush(connection);
-    if (protocol.workPending && (this.#pauses & PAUSED_WORK) === 0) {
+    if (protocol.workPending && (this.#state & PAUSED_WORK) === 0) {
       this.pause(PAUSED_WORK, true);
       Input.#slices.add(this);
     }
@@ -164,20 +167,20 @@ export class Input<C = any> {
     const protocol = host.protocol(connection);
     if (protocol.workPending) {
       protocol.workBudget = DEFAULT_WORK_BUDGET;
-      this.#inTurn = true;
+      this.#state |= IN_TURN;
       try {
         protocol.resume();
         host.dispatch(connection);
       } finally {
-        this.#inTurn = false;
+        this.#state &= ~IN_TURN;
       }
       host.flush(connection);
       if (protocol.workPending) return true;
     }
     if (host.closed(connection)) return false;
     this.pause(PAUSED_WORK, false);
-    if ((this.#ends & END_WAITS) !== 0) {
-      this.#ends &= ~END_WAITS;
+    if ((this.#state & END_WAITS) !== 0) {
+      this.#state &= ~END_WAITS;
       this.#end();
     }
     return false;
@@ -186,10 +189,10 @@ export class Input<C = any> {
   #end(): void {
     // Input that arrived before the end is handled first.
     if (this.#host.protocol(this.#connection).workPending) {
-      this.#ends |= END_WAITS;
+      this.#state |= END_WAITS;
       return;
     }
-    this.#ends |= ENDED;
+    this.#state |= ENDED;
     this.#host.ended(this.#connection);
   }
 }

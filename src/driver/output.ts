@@ -61,6 +61,10 @@ const ENDING = 1;
 const ENDED = 2;
 /** The host was told that answers wait (and not yet that they flow again). */
 const ANSWERS_WAIT = 4;
+/** bufferedAmount went above the high-water mark since the last drain. */
+const FULL = 8;
+/** A flush is queued as a microtask. */
+const FLUSH_SCHEDULED = 16;
 
 /**
  * The output of one connection: corked flushes, bytes in the transport's
@@ -78,10 +82,7 @@ export class Output<C> {
    * taken yet: past the high-water mark the peer is not read any more.
    */
   #answering = 0;
-  /** Whether bufferedAmount went above the high-water mark since the last drain. */
-  #full = false;
-  #flushScheduled = false;
-  /** Bits of ENDING, ENDED and ANSWERS_WAIT. */
+  /** Bits of ENDING, ENDED, ANSWERS_WAIT, FULL and FLUSH_SCHEDULED (one field: a connection's bytes count). */
   #flags = 0;
   #drainWaiters: Array<() => void> = NO_WAITERS;
 
@@ -116,9 +117,10 @@ export class Output<C> {
    * @param inTurn Whether the connection is handling input now.
    */
   sent(inTurn: boolean): void {
-    if (!this.#full && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#full = true;
-    if (inTurn || this.#flushScheduled || this.#host.transport(this.#connection) === null) return;
-    this.#flushScheduled = true;
+    const flags = this.#flags;
+    if ((flags & FULL) === 0 && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#flags |= FULL;
+    if (inTurn || (flags & FLUSH_SCHEDULED) !== 0 || this.#host.transport(this.#connection) === null) return;
+    this.#flags |= FLUSH_SCHEDULED;
     queueMicrotask(() => this.flush());
   }
 
@@ -128,7 +130,7 @@ export class Output<C> {
    * @param answers Whether it was produced while handling the peer's input.
    */
   flush(answers = false): void {
-    this.#flushScheduled = false;
+    this.#flags &= ~FLUSH_SCHEDULED;
     const host = this.#host, connection = this.#connection;
     const transport = host.transport(connection);
     if (transport === null || (this.#flags & ENDING) !== 0) return;
@@ -145,7 +147,7 @@ export class Output<C> {
       if (written === WRITTEN) {
         // Written on the spot (the common case): no promise reaction.
         if (release) releaseFrame(piece);
-        if (this.#full) queueMicrotask(() => this.#writeDone(0, 0));
+        if ((this.#flags & FULL) !== 0) queueMicrotask(() => this.#writeDone(0, 0));
         continue;
       }
       const length = piece.length;
@@ -203,7 +205,7 @@ export class Output<C> {
       this.#flags &= ~ANSWERS_WAIT;
       host.answersWaiting(connection, false);
     }
-    if (this.#full && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
+    if ((this.#flags & FULL) !== 0 && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
   }
 
   #end(transport: Transport): void {
@@ -236,7 +238,7 @@ export class Output<C> {
   }
 
   #drained(): void {
-    this.#full = false;
+    this.#flags &= ~FULL;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = NO_WAITERS;
     for (const resolve of waiters) resolve();
@@ -245,12 +247,12 @@ export class Output<C> {
 
   /** The transport was torn down: nothing more is written, and the output counts as finished. */
   tornDown(): void {
-    this.#flags = ENDING | ENDED | (this.#flags & ANSWERS_WAIT);
+    this.#flags |= ENDING | ENDED;
   }
 
   /** The connection is over: whoever waits for a drain is let go (without a `drain`). */
   finish(): void {
-    this.#full = false;
+    this.#flags &= ~FULL;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = NO_WAITERS;
     for (const resolve of waiters) resolve();
@@ -258,8 +260,7 @@ export class Output<C> {
 
   /** Back to a fresh output, for another transport (a reconnecting client); drain waiters are kept. */
   reset(): void {
-    this.#flushScheduled = false;
     this.#writing = this.#answering = 0;
-    this.#flags = 0;
+    this.#flags &= FULL;
   }
 }
