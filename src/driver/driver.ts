@@ -643,7 +643,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** After a send: write at the end of this turn, or in a microtask. */
   #sent(): void {
-    this.#output.sent(this.#input.inTurn);
+    this.#output.sent(this.#input.inTurn, this.#protocol.bytesToSend);
   }
 
   // ───────────────────────────── the loop ─────────────────────────────

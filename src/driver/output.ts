@@ -115,10 +115,11 @@ export class Output<C> {
    * of the tick.
    *
    * @param inTurn Whether the connection is handling input now.
+   * @param encoded The bytes the protocol holds encoded (`bytesToSend`; given, as this runs for every send).
    */
-  sent(inTurn: boolean): void {
+  sent(inTurn: boolean, encoded: number): void {
     const flags = this.#flags;
-    if ((flags & FULL) === 0 && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#flags |= FULL;
+    if ((flags & FULL) === 0 && encoded + this.#writing > this.#settings.outgoingHighWaterMark) this.#flags |= FULL;
     if (inTurn || (flags & FLUSH_SCHEDULED) !== 0 || this.#host.transport(this.#connection) === null) return;
     this.#flags |= FLUSH_SCHEDULED;
     queueMicrotask(() => this.flush());
@@ -188,8 +189,9 @@ export class Output<C> {
    */
   admit(): boolean {
     const { sendQueuePolicy, outgoingHighWaterMark } = this.#settings;
+    if (sendQueuePolicy === "buffer") return true;
     const buffered = this.bufferedAmount;
-    if (sendQueuePolicy === "buffer" || buffered <= outgoingHighWaterMark) return true;
+    if (buffered <= outgoingHighWaterMark) return true;
     if (overQueuePolicy(sendQueuePolicy, buffered, outgoingHighWaterMark) === "close") {
       this.#host.queueFull(this.#connection);
     }

@@ -70,7 +70,7 @@ describe("Output: corked writes", () => {
     const { transport, conn, output } = setup();
     for (const text of ["a", "bb", "ccc"]) {
       conn.protocol.sendText(text, false);
-      output.sent(false);
+      output.sent(false, conn.protocol.bytesToSend);
     }
     assert.equal(transport.writes.length, 0, "nothing written synchronously");
     await Promise.resolve();
@@ -81,7 +81,7 @@ describe("Output: corked writes", () => {
   it("leaves sends made inside a turn to the turn's own flush", async () => {
     const { transport, conn, output } = setup();
     conn.protocol.sendText("x", false);
-    output.sent(true);
+    output.sent(true, conn.protocol.bytesToSend);
     await tick();
     assert.equal(transport.writes.length, 0);
     output.flush(true);
@@ -92,7 +92,7 @@ describe("Output: corked writes", () => {
     const { conn, output } = setup();
     conn.transport = null;
     conn.protocol.sendText("x", false);
-    output.sent(false);
+    output.sent(false, conn.protocol.bytesToSend);
     await tick();
     output.flush();
     assert.equal(output.bufferedAmount, 3, "the frame waits in the protocol");
@@ -104,7 +104,7 @@ describe("Output: bufferedAmount and drain", () => {
     const { transport, conn, output } = setup({ outgoingHighWaterMark: 1000 });
     transport.hold = true;
     conn.protocol.sendBinary(new Uint8Array(3000), false);
-    output.sent(false);
+    output.sent(false, conn.protocol.bytesToSend);
     assert.equal(output.bufferedAmount, 3004, "encoded, not written");
     const drained = output.drained(false);
     await Promise.resolve();
@@ -124,7 +124,7 @@ describe("Output: bufferedAmount and drain", () => {
   it("drains after a write finished on the spot when the queue had been full", async () => {
     const { conn, output } = setup({ outgoingHighWaterMark: 10 });
     conn.protocol.sendBinary(new Uint8Array(100), false);
-    output.sent(false);
+    output.sent(false, conn.protocol.bytesToSend);
     await tick();
     assert.deepEqual(conn.log, ["drain"]);
   });
@@ -133,7 +133,7 @@ describe("Output: bufferedAmount and drain", () => {
     const { transport, conn, output } = setup({ outgoingHighWaterMark: 10 });
     transport.hold = true;
     conn.protocol.sendBinary(new Uint8Array(100), false);
-    output.sent(false);
+    output.sent(false, conn.protocol.bytesToSend);
     const drained = output.drained(false);
     output.finish();
     await drained;
