@@ -15,6 +15,11 @@
  * measurement also records the server's and the generator's CPU share: a
  * generator near 1.0 would mean the generator was the limit.
  *
+ * The raw TCP rows (`tcp-node`, `tcp-deno`, `tcp-bun`: servers/_raw.mjs) are
+ * each runtime's sockets echoing the frames re-framed and nothing else, the
+ * limit for the bulk rows; `tcp-*-msg` (only with `--only`) add a fresh buffer
+ * per message, the floor of any API that hands messages over.
+ *
  * Idle memory is measured first, on fresh servers: RSS after a full GC, before
  * and after opening `idleConns` connections (each echoed one message).
  *
@@ -86,7 +91,21 @@ const ALL: Impl[] = [
     cmd: bun("wsd.ts"),
     env: { WSD_BACKEND: "bun-serve" },
   },
+  // The raw TCP echo of each runtime (bench/echo/servers/_raw.mjs): the limit for the bulk rows.
+  { id: "tcp-node", label: "raw TCP echo (Node)", runtime: "node", cmd: node("raw_node.mjs") },
+  { id: "tcp-deno", label: "raw TCP echo (Deno)", runtime: "deno", cmd: deno("raw_deno.ts") },
+  { id: "tcp-bun", label: "raw TCP echo (Bun)", runtime: "bun", cmd: bun("raw_bun.ts") },
 ];
+// The raw echo plus a fresh buffer per message (RAW_MESSAGE=1, see _raw.mjs): only when asked for by --only.
+for (const r of ["node", "deno", "bun"] as const) {
+  const base = ALL.find((i) => i.id === `tcp-${r}`)!;
+  ALL.push({
+    ...base,
+    id: `tcp-${r}-msg`,
+    label: `${base.label}, a fresh buffer per message`,
+    env: { RAW_MESSAGE: "1" },
+  });
+}
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
   const base = ALL.find((i) => i.id === `wsd-${r}`)!;
@@ -101,6 +120,7 @@ for (const r of ["node", "deno", "bun"] as const) {
 const wanted = (id: string) => {
   if (args.only) return args.only.split(",").includes(id);
   if (args.skip?.split(",").includes(id)) return false;
+  if (id.endsWith("-msg")) return false;
   return args.streams || !id.endsWith("-streams");
 };
 const impls = ALL.filter((i) => wanted(i.id));
@@ -528,6 +548,12 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Node vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "16 MiB, Deno vs Deno's", scenario: "bulk16m", ours: "wsd-deno", theirs: "deno", goal: 0.9 },
   { what: "16 MiB, Bun vs Bun's", scenario: "bulk16m", ours: "wsd-bun", theirs: "bun", goal: 0.9 },
+  { what: "1 MiB, Node vs raw TCP", scenario: "bulk1m", ours: "wsd-node", theirs: "tcp-node", goal: 0.9 },
+  { what: "1 MiB, Deno vs raw TCP", scenario: "bulk1m", ours: "wsd-deno", theirs: "tcp-deno", goal: 0.9 },
+  { what: "1 MiB, Bun vs raw TCP", scenario: "bulk1m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
+  { what: "16 MiB, Node vs raw TCP", scenario: "bulk16m", ours: "wsd-node", theirs: "tcp-node", goal: 0.9 },
+  { what: "16 MiB, Deno vs raw TCP", scenario: "bulk16m", ours: "wsd-deno", theirs: "tcp-deno", goal: 0.9 },
+  { what: "16 MiB, Bun vs raw TCP", scenario: "bulk16m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
   // Issue 21's goals for the tcp backend; the native backends' rows are for the README (no goal of their own).
   { what: "handshakes, Node vs ws", scenario: "handshake", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "handshakes, Deno vs Deno's", scenario: "handshake", ours: "wsd-deno", theirs: "deno", goal: 0.6 },

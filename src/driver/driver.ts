@@ -23,18 +23,19 @@
  * down by the close timeout), with the peer's close code, the code of the
  * violation we failed the connection with, or 1006.
  *
- * Around the class: options.ts (options and argument checks), types.ts,
+ * Around the class: input.ts (reading, turns, fair slices of long work,
+ * reasons to stop reading), output.ts (corked writes, bytes in flight, drain,
+ * the answers rule), options.ts (options and argument checks), types.ts,
  * lifecycle.ts (`opened`/`closed`), iteration.ts (the message iterator and
- * streams), heartbeat.ts (keepalive on one process-wide timer), pings.ts,
- * slices.ts (fair slicing of long work).
+ * streams), heartbeat.ts (keepalive on one process-wide timer), pings.ts.
  *
  * Friend access, one pattern: what the server, client, topics and
  * `NativeSession` of this library may do to a connection beyond its public
  * API is an exported `let` function (`useExtensions`, `restartDriver`,
  * `sendEncodedFrame`, `session*`) that the class's `static {}` block sets,
- * reaching its `#private` members; the module's own helpers (`DriverSink`,
- * the heartbeat) use unexported ones the same way. None is exported from the
- * package.
+ * reaching its `#private` members; the module's own helpers (the input, the
+ * output, the heartbeat) use unexported ones the same way. None is exported
+ * from the package.
  *
  * @module
  */
@@ -42,30 +43,25 @@
 import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
-import { releaseFrame } from "../protocol/frame.ts";
-import { DEFAULT_WORK_BUDGET, END_OF_STREAM, Protocol } from "../protocol/protocol.ts";
+import { Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
-import { ListenerError } from "./errors.ts";
+import { listenerFailed } from "./errors.ts";
+import type { ListenerError } from "./errors.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
 import { Lifecycle } from "./lifecycle.ts";
-import { acknowledged } from "./pings.ts";
+import { Input, PAUSED_ANSWERS, PAUSED_ITERATOR } from "./input.ts";
+import type { InputHost } from "./input.ts";
+import { Output } from "./output.ts";
+import type { OutputHost } from "./output.ts";
+import { acknowledged, roundTrip } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
-import {
-  closeArguments,
-  driverSettings,
-  overQueuePolicy,
-  pingPayload,
-  sendCompress,
-  toBytes,
-  typeName,
-} from "./options.ts";
+import { closeArguments, driverSettings, pingPayload, sendCompress, toBytes, typeName } from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
-import { SliceQueue } from "./slices.ts";
-import { streamTransport, WRITTEN } from "./transport.ts";
-import type { StreamPair, Transport, TransportSink } from "./transport.ts";
+import { streamTransport } from "./transport.ts";
+import type { StreamPair, Transport } from "./transport.ts";
 import type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
 export { CloseError } from "./iteration.ts";
@@ -110,29 +106,11 @@ export let useExtensions: (
 // deno-lint-ignore no-explicit-any
 const NONE: any[] = Object.freeze([]) as unknown as any[];
 
-/** Reasons to stop reading a connection's transport (bits of `#pauses`). */
-/** The message iterator holds more than `incomingHighWaterMark` unread. */
-const PAUSED_ITERATOR = 1;
-/** Answers to the peer's input wait for the socket, more than `outgoingHighWaterMark`. */
-const PAUSED_ANSWERS = 2;
-/** A message is being inflated in slices (queued with other connections' work): input waits behind it. */
-const PAUSED_WORK = 4;
-/** The input ended (bits of `#ends`). */
-const INPUT_ENDED = 1;
-/** The input ended while the protocol had work pending: handled once the work is done. */
-const INPUT_END_WAITS = 2;
-/** `transport.end()` was called: nothing more may be written. */
-const OUTPUT_ENDING = 4;
-/** `transport.end()` resolved: the output is finished. */
-const OUTPUT_ENDED = 8;
-/** Bytes a message may inflate to on arrival while other connections' work is queued (see #receive). */
-const BUSY_WORK_BUDGET = 4 * 1024;
-
-/** Set in the driver's static block: what {@linkcode DriverSink} calls. */
-let receiveInput: (driver: WebSocketDriver, transport: Transport, chunk: Uint8Array) => boolean;
-let endInput: (driver: WebSocketDriver, transport: Transport) => void;
 /** Set in the driver's static block: what a connection's {@linkcode Heartbeat} calls when due. */
 let heartbeatDue: (driver: WebSocketDriver) => void;
+/** Set in the driver's static block: how every connection's {@linkcode Output} and {@linkcode Input} reach it. */
+let outputHost: OutputHost<WebSocketDriver>;
+let inputHost: InputHost<WebSocketDriver>;
 
 /**
  * The transitions of a connection that runs on the runtime's own socket (a
@@ -189,11 +167,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #transport: Transport | null = null;
   #socket: unknown = null;
   #pings: PendingPing[] = NONE;
-  #inTurn = false;
-  #flushScheduled = false;
-  #writing = 0;
-  /** How far the ends of the transport are: bits of INPUT_* and OUTPUT_*. */
-  #ends = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The keepalive, if the options asked for one. */
   readonly #heartbeat: Heartbeat<WebSocketDriver> | null = null;
@@ -202,17 +175,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #lifecycle: Lifecycle = new Lifecycle();
   /** The message iterator last asked for (`for await … of ws`), or null. */
   #iterator: MessageIterator | null = null;
-  /** Why the transport is paused: bits of PAUSED_* (none: it is read). */
-  #pauses = 0;
-  /**
-   * Bytes written in answer to the peer's input (pongs, close replies, and
-   * whatever the listeners of its events sent) that the transport has not
-   * taken yet: past `outgoingHighWaterMark` the peer is not read any more.
-   */
-  #answering = 0;
-  /** Whether bufferedAmount went above the outgoing high-water mark since the last drain. */
-  #full = false;
-  #drainWaiters: Array<() => void> = NONE;
+  /** Reading, turns, slices of long work, reasons to stop reading (input.ts). */
+  readonly #input: Input<WebSocketDriver>;
+  /** Writes, corking, drain and the answers rule (output.ts). */
+  readonly #output: Output<WebSocketDriver>;
   #readable: ReadableStream<string | Uint8Array> | undefined;
   #writable: WritableStream<string | Uint8Array> | undefined;
 
@@ -237,6 +203,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       );
     }
     this.#role = role;
+    this.#input = new Input(this, inputHost);
+    this.#output = new Output(this, outputHost, settings);
     this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
   }
 
@@ -268,13 +236,27 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = extensions;
       driver.#protocol.useCompression(compression);
     };
-    // Input of a transport the driver no longer runs on (a reconnecting
-    // client's previous connection) is dropped.
-    receiveInput = (driver, transport, chunk) => driver.#transport === transport ? driver.#receive(chunk) : true;
-    endInput = (driver, transport) => {
-      if (driver.#transport === transport) driver.#inputEnd();
-    };
     heartbeatDue = (driver) => driver.#heartbeatDue();
+    outputHost = {
+      transport: (driver) => driver.#transport,
+      protocol: (driver) => driver.#protocol,
+      answersWaiting: (driver, waiting) => driver.#input.pause(PAUSED_ANSWERS, waiting),
+      queueFull: (driver) => driver.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full"),
+      drained: (driver) => driver.emit("drain"),
+      ended: (driver) => driver.#maybeFinish(),
+      failed: (driver) => driver.#tearDown(),
+    };
+    inputHost = {
+      transport: (driver) => driver.#transport,
+      protocol: (driver) => driver.#protocol,
+      inputSeen: (driver) => {
+        if (driver.#heartbeat !== null) driver.#heartbeat.inputSeen = true;
+      },
+      dispatch: (driver) => driver.#dispatch(),
+      flush: (driver) => driver.#output.flush(true),
+      ended: (driver) => driver.#inputEnded(),
+      closed: (driver) => driver.#readyState === "closed",
+    };
     sendEncodedFrame = (driver, frame) => driver.#sendEncodedFrame(frame);
     sessionOpened = (driver) => driver.#announceOpen();
     sessionMessage = (driver, data) => driver.#message(data);
@@ -287,14 +269,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = "";
       driver.#transport = null;
       driver.#socket = null;
-      driver.#inTurn = driver.#flushScheduled = false;
-      driver.#writing = 0;
-      driver.#ends = 0;
+      driver.#input.reset();
+      driver.#output.reset();
       driver.#heartbeat?.reset();
-      // Unread messages of the iterator still hold the new connection back;
-      // answers of the old one are gone with it.
-      driver.#pauses &= PAUSED_ITERATOR;
-      driver.#answering = 0;
     };
   }
 
@@ -313,7 +290,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * transport has not taken yet.
    */
   get bufferedAmount(): number {
-    return this.#protocol.bytesToSend + this.#writing;
+    return this.#output.bufferedAmount;
   }
 
   /**
@@ -359,29 +336,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   protected override listenerError(error: unknown, event: keyof DriverEvents): void {
     if (this.#settings.rethrowListenerErrors) return rethrowLater(error);
-    const failure = new ListenerError(String(event), error);
-    // An error listener that throws is not told about it again (no loop), nor
-    // anyone once the connection is over. Told before the close starts, as for
-    // any failure: some sockets (Bun's) report the close at once.
-    const told = event !== "error" && event !== "close" && this.readyState !== "closed" &&
-      this.listenerCount("error") !== 0;
-    if (told) this.emit("error", failure);
-    if (this.readyState === "open") {
-      try {
-        this.closeConnection(CloseCode.INTERNAL_ERROR, "Internal error");
-      } catch {
-        this.terminate(); // a socket that cannot send 1011 (a runtime's own) is dropped
-      }
-    }
-    let reported = false;
-    try {
-      reported = this.reportListenerError(failure);
-    } catch (hookError) {
-      console.error("wsd: the listener-error hook threw:", hookError);
-    }
-    if (!told && !reported) {
-      console.error(`wsd: ${failure.message}; the connection was closed with 1011:`, error);
-    }
+    listenerFailed(this, error, String(event), (failure) => this.reportListenerError(failure));
   }
 
   /**
@@ -420,18 +375,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return this.#iterator = new MessageIterator(
       this,
       this.#settings.incomingHighWaterMark,
-      (paused) => this.#pauseFor(PAUSED_ITERATOR, paused),
+      (paused) => this.#input.pause(PAUSED_ITERATOR, paused),
     );
-  }
-
-  /** Sets or clears one reason to stop reading; the transport is read while there is none. */
-  #pauseFor(reason: number, paused: boolean): void {
-    const before = this.#pauses;
-    const after = paused ? before | reason : before & ~reason;
-    if (after === before) return;
-    this.#pauses = after;
-    if (before === 0) this.#transport?.pause?.();
-    else if (after === 0) this.#transport?.resume?.();
   }
 
   /**
@@ -456,21 +401,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * ```
    */
   drained(): Promise<void> {
-    if (this.bufferedAmount <= this.#settings.outgoingHighWaterMark || this.readyState === "closed") {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      if (this.#drainWaiters === NONE) this.#drainWaiters = [];
-      this.#drainWaiters.push(resolve);
-    });
-  }
-
-  #drained(): void {
-    this.#full = false;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = NONE;
-    for (const resolve of waiters) resolve();
-    this.emit("drain");
+    return this.#output.drained(this.#readyState === "closed");
   }
 
   /**
@@ -520,10 +451,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.#heartbeat?.start();
         this.#announceOpen();
       }
-      this.#flush();
-      t.start(new DriverSink(this, t));
+      this.#output.flush();
+      t.start(this.#input.sink(t));
       // A reconnected client whose iterator is still over its high-water mark.
-      if (this.#pauses !== 0) t.pause?.();
+      if (this.#input.paused) t.pause?.();
     });
   }
 
@@ -561,7 +492,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   sendText(text: string, options?: SendOptions): boolean {
     if (typeof text !== "string") throw new TypeError(`Cannot send text: expected a string, got ${typeName(text)}`);
     const compress = options === undefined || sendCompress(options);
-    if (!this.#canSend() || !this.#admit()) return false;
+    if (!this.#canSend() || !this.#output.admit()) return false;
     this.#protocol.sendText(text, compress);
     this.#sent();
     return true;
@@ -578,7 +509,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   sendBinary(data: BinaryData, options?: SendOptions): boolean {
     const bytes = toBytes(data, "Cannot send binary");
     const compress = options === undefined || sendCompress(options);
-    if (!this.#canSend() || !this.#admit()) return false;
+    if (!this.#canSend() || !this.#output.admit()) return false;
     this.#protocol.sendBinary(bytes, compress);
     this.#sent();
     return true;
@@ -586,23 +517,10 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** See {@linkcode sendEncodedFrame}. */
   #sendEncodedFrame(frame: Uint8Array): boolean {
-    if (!this.#canSend() || !this.#admit()) return false;
+    if (!this.#canSend() || !this.#output.admit()) return false;
     this.#protocol.sendEncodedFrame(frame);
     this.#sent();
     return true;
-  }
-
-  /**
-   * Applies `sendQueuePolicy` when `bufferedAmount` is over
-   * `outgoingHighWaterMark`: whether the message may be queued.
-   */
-  #admit(): boolean {
-    const { sendQueuePolicy, outgoingHighWaterMark } = this.#settings;
-    if (sendQueuePolicy === "buffer" || this.bufferedAmount <= outgoingHighWaterMark) return true;
-    if (overQueuePolicy(sendQueuePolicy, this.bufferedAmount, outgoingHighWaterMark) === "close") {
-      this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
-    }
-    return false;
   }
 
   /**
@@ -617,10 +535,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * @throws {RangeError} if `data` is longer than 125 bytes.
    */
   sendPing(data: string | BinaryData = new Uint8Array(0), onPong?: () => void): boolean {
+    return this.#sendPing(data, onPong);
+  }
+
+  #sendPing(data: string | BinaryData, onPong?: () => void, onLost?: () => void): boolean {
     const payload = pingPayload(data, onPong);
     if (!this.#canSend()) return false;
     if (this.#pings === NONE) this.#pings = [];
-    this.#pings.push({ payload, onPong });
+    this.#pings.push(onLost === undefined ? { payload, onPong } : { payload, onPong, onLost });
     this.#protocol.sendPing(payload);
     this.#sent();
     return true;
@@ -694,20 +616,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   ping(data?: string | BinaryData): Promise<number> {
     const payload = data ?? utf8Encoder.encode(`wsd-ping-${++this.#pingCounter}`);
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
-    const start = performance.now();
-    try {
-      if (!this.sendPing(payload, () => resolve(performance.now() - start))) {
-        return Promise.reject(
-          new DOMException(`Cannot ping: the connection is ${this.readyState}`, "InvalidStateError"),
-        );
-      }
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const pending = this.#pings[this.#pings.length - 1];
-    if (pending !== undefined) pending.onLost = () => reject(new Error("Cannot get the pong: the connection closed"));
-    return promise;
+    return roundTrip((onPong, onLost) => this.#sendPing(payload, onPong, onLost), () => this.readyState);
   }
 
   /**
@@ -732,80 +641,20 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return !this.#protocol.closeSent && this.#readyState !== "closing" && this.#readyState !== "closed";
   }
 
-  /** After a send: write now at the end of this turn, or in a microtask. */
+  /** After a send: write at the end of this turn, or in a microtask. */
   #sent(): void {
-    if (!this.#full && this.bufferedAmount > this.#settings.outgoingHighWaterMark) this.#full = true;
-    if (this.#inTurn || this.#flushScheduled || this.#transport === null) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    this.#output.sent(this.#input.inTurn, this.#protocol.bytesToSend);
   }
 
   // ───────────────────────────── the loop ─────────────────────────────
 
-  /** Handles a chunk of input; returns whether the transport may reuse its memory. */
-  #receive(chunk: Uint8Array): boolean {
-    const heartbeat = this.#heartbeat;
-    if (heartbeat !== null) heartbeat.inputSeen = true;
-    this.#inTurn = true;
-    const protocol = this.#protocol;
-    // While the loop is busy with long work, a new message gets a smaller
-    // slice here (many connections' input may come in one turn), and the rest
-    // of it waits its turn in the queue.
-    protocol.workBudget = WebSocketDriver.#slices.busy ? BUSY_WORK_BUDGET : DEFAULT_WORK_BUDGET;
-    let released: boolean;
-    try {
-      released = protocol.receiveData(chunk);
-      this.#dispatch();
-    } finally {
-      this.#inTurn = false;
-    }
-    this.#flush(true);
-    if (protocol.workPending && (this.#pauses & PAUSED_WORK) === 0) {
-      this.#pauseFor(PAUSED_WORK, true);
-      WebSocketDriver.#slices.add(this);
-    }
-    return released;
-  }
-
-  /** The connections whose protocol has work pending, in the order it came (see slices.ts). */
-  static #slices: SliceQueue<WebSocketDriver> = new SliceQueue((driver) => driver.#workSlice());
-
-  /** Does one slice of the protocol's pending work; returns whether more is pending. */
-  #workSlice(): boolean {
-    const protocol = this.#protocol;
-    if (protocol.workPending) {
-      protocol.workBudget = DEFAULT_WORK_BUDGET;
-      this.#inTurn = true;
-      try {
-        protocol.resume();
-        this.#dispatch();
-      } finally {
-        this.#inTurn = false;
-      }
-      this.#flush(true);
-      if (protocol.workPending) return true;
-    }
-    if (this.#readyState === "closed") return false;
-    this.#pauseFor(PAUSED_WORK, false);
-    if ((this.#ends & INPUT_END_WAITS) !== 0) {
-      this.#ends &= ~INPUT_END_WAITS;
-      this.#inputEnd();
-    }
-    return false;
-  }
-
-  #inputEnd(): void {
-    // Input that arrived before the end is handled first.
-    if (this.#protocol.workPending) {
-      this.#ends |= INPUT_END_WAITS;
-      return;
-    }
-    this.#ends |= INPUT_ENDED;
+  /** The input is over (after what came before it): no more sends; the close timer runs. */
+  #inputEnded(): void {
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";
     this.#protocol.receiveEof();
     this.#startCloseTimer();
-    this.#flush();
+    this.#output.flush();
     this.#maybeFinish();
   }
 
@@ -858,99 +707,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     }
   }
 
-  /**
-   * Hands what the protocol has to send to the transport; `answers`: it was
-   * produced while handling the peer's input (see `#answering`).
-   */
-  #flush(answers = false): void {
-    this.#flushScheduled = false;
-    const transport = this.#transport;
-    if (transport === null || (this.#ends & OUTPUT_ENDING) !== 0) return;
-    // A piece the transport let go of may be reused for a later frame.
-    const release = transport.releasesChunks === true;
-    const pieces = this.#protocol.dataToSend();
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i];
-      if (piece === END_OF_STREAM) {
-        this.#endOutput(transport);
-        return;
-      }
-      const written = transport.write(piece);
-      if (written === WRITTEN) {
-        // Written on the spot (the common case): no promise reaction.
-        if (release) releaseFrame(piece);
-        if (this.#full) queueMicrotask(() => this.#writeDone(0));
-        continue;
-      }
-      const length = piece.length;
-      const answer = answers ? length : 0;
-      this.#writing += length;
-      this.#answering += answer;
-      written.then(
-        () => {
-          if (release) releaseFrame(piece);
-          if (this.#transport === transport) this.#writeDone(length, answer);
-        },
-        (error) => {
-          if (this.#transport !== transport) return;
-          this.#writing -= length;
-          this.#answering -= answer;
-          this.#transportFailed(error);
-        },
-      );
-    }
-    // A peer that sends without reading our answers (an echo, pongs to a ping
-    // flood) is not read any more until it reads them: TCP slows it down
-    // instead of our memory growing. Only answers count, not what the
-    // application sends on its own (sendQueuePolicy is for that): a peer of
-    // ours that sends a lot at once keeps reading, so two peers never both
-    // wait for the other to read.
-    if (this.#answering > this.#settings.outgoingHighWaterMark) {
-      this.#pauseFor(PAUSED_ANSWERS, true);
-      // With "close" a full queue ends the connection, whether a send or the
-      // answers found it full (once paused, no send may come to find it).
-      if (this.#settings.sendQueuePolicy === "close") {
-        this.closeConnection(CloseCode.POLICY_VIOLATION, "Send queue full");
-      }
-    }
-  }
-
-  /** A write of `length` bytes (`answer` of them answers to input) finished. */
-  #writeDone(length: number, answer = 0): void {
-    this.#writing -= length;
-    this.#answering -= answer;
-    if ((this.#pauses & PAUSED_ANSWERS) !== 0 && this.#answering <= this.#settings.outgoingHighWaterMark) {
-      this.#pauseFor(PAUSED_ANSWERS, false);
-    }
-    if (this.#full && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
-  }
-
-  #endOutput(transport: Transport): void {
-    this.#ends |= OUTPUT_ENDING;
-    transport.end().then(
-      () => {
-        if (this.#transport !== transport) return;
-        this.#ends |= OUTPUT_ENDED;
-        this.#maybeFinish();
-      },
-      (error) => {
-        if (this.#transport === transport) this.#transportFailed(error);
-      },
-    );
-  }
-
-  /** A write failed: the transport is gone in both directions. */
-  #transportFailed(_error: unknown): void {
-    this.#tearDown();
-  }
-
   /** Tears the transport down at once and finishes (a failure, a timeout, terminate()). */
   #tearDown(): void {
     if (this.#readyState === "closed") return;
     this.#transport?.abort();
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
-    this.#ends = INPUT_ENDED | OUTPUT_ENDING | OUTPUT_ENDED;
+    this.#input.tornDown();
+    this.#output.tornDown();
     this.#finish();
   }
 
@@ -986,7 +750,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   #maybeFinish(): void {
-    if ((this.#ends & (INPUT_ENDED | OUTPUT_ENDED)) === (INPUT_ENDED | OUTPUT_ENDED) && this.#writing === 0) {
+    if (this.#input.ended && this.#output.done) {
       this.#finish();
     }
   }
@@ -999,9 +763,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#closeTimer = undefined;
     }
     this.#heartbeat?.stop();
-    this.#full = false;
-    for (const resolve of this.#drainWaiters) resolve();
-    this.#drainWaiters = NONE;
+    this.#output.finish();
     const lost = this.#pings;
     this.#pings = NONE;
     for (const ping of lost) ping.onLost?.();
@@ -1022,24 +784,5 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   protected finished(code: number, reason: string): void {
     this.#announceClose(code, reason);
-  }
-}
-
-/** Where a connection's transport delivers: one small object per connection (not an object and two closures). */
-class DriverSink implements TransportSink {
-  readonly #driver: WebSocketDriver;
-  readonly #transport: Transport;
-
-  constructor(driver: WebSocketDriver, transport: Transport) {
-    this.#driver = driver;
-    this.#transport = transport;
-  }
-
-  data(chunk: Uint8Array): boolean {
-    return receiveInput(this.#driver, this.#transport, chunk);
-  }
-
-  end(): void {
-    endInput(this.#driver, this.#transport);
   }
 }

@@ -43,3 +43,57 @@ export class ListenerError extends Error {
     this.event = event;
   }
 }
+
+/** What {@linkcode listenerFailed} uses of a connection (a driver). */
+export interface FailingConnection {
+  /** The connection's state. */
+  readonly readyState: string;
+  /** How many `error` listeners it has. */
+  listenerCount(event: "error"): number;
+  /** Emits `error`. */
+  emit(event: "error", error: ListenerError): unknown;
+  /** Starts the closing handshake. */
+  closeConnection(code: number, reason: string): boolean;
+  /** Drops the connection at once. */
+  terminate(): void;
+}
+
+/**
+ * A listener of `connection` threw `error` while handling `event`: closes the
+ * connection with 1011 ("internal error"; the peer learns nothing more) and
+ * reports a {@linkcode ListenerError} on the `error` event (unless an `error`
+ * or `close` listener threw), to `report`, and on stderr when neither took it.
+ *
+ * @param report Hands the error to whoever reports them besides the `error`
+ * event; returns whether anyone took it.
+ */
+export function listenerFailed(
+  connection: FailingConnection,
+  error: unknown,
+  event: string,
+  report: (failure: ListenerError) => boolean,
+): void {
+  const failure = new ListenerError(event, error);
+  // An error listener that throws is not told about it again (no loop), nor
+  // anyone once the connection is over. Told before the close starts, as for
+  // any failure: some sockets (Bun's) report the close at once.
+  const told = event !== "error" && event !== "close" && connection.readyState !== "closed" &&
+    connection.listenerCount("error") !== 0;
+  if (told) connection.emit("error", failure);
+  if (connection.readyState === "open") {
+    try {
+      connection.closeConnection(CloseCode.INTERNAL_ERROR, "Internal error");
+    } catch {
+      connection.terminate(); // a socket that cannot send 1011 (a runtime's own) is dropped
+    }
+  }
+  let reported = false;
+  try {
+    reported = report(failure);
+  } catch (hookError) {
+    console.error("wsd: the listener-error hook threw:", hookError);
+  }
+  if (!told && !reported) {
+    console.error(`wsd: ${failure.message}; the connection was closed with 1011:`, error);
+  }
+}

@@ -27,6 +27,32 @@ export function acknowledged(pings: PendingPing[], payload: Uint8Array): Pending
   return index < 0 ? [] : pings.splice(0, index + 1);
 }
 
+/**
+ * Sends a ping with `send` (given what to call on its pong, and on its loss)
+ * and resolves with the round-trip time in milliseconds when its pong
+ * arrives; rejects if the connection ends first, if `send` throws, or if it
+ * returns `false` (pings cannot be sent: `state()` says why).
+ */
+export function roundTrip(
+  send: (onPong: () => void, onLost: () => void) => boolean,
+  state: () => string,
+): Promise<number> {
+  const { promise, resolve, reject } = Promise.withResolvers<number>();
+  const start = performance.now();
+  try {
+    const sent = send(
+      () => resolve(performance.now() - start),
+      () => reject(new Error("Cannot get the pong: the connection closed")),
+    );
+    if (!sent) {
+      return Promise.reject(new DOMException(`Cannot ping: the connection is ${state()}`, "InvalidStateError"));
+    }
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return promise;
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
