@@ -60,6 +60,8 @@ import {
   decodeUtf8,
   decodeValidatedUtf8,
   SHORT_ASCII_TEXT,
+  TEXT_SCRATCH,
+  textScratch,
   Utf8Validator,
 } from "./utf8.ts";
 
@@ -80,16 +82,6 @@ const INFLATING = 6;
 const EMPTY = new Uint8Array(0);
 /** The default of {@linkcode Protocol.workBudget}, in bytes. */
 export const DEFAULT_WORK_BUDGET = 64 * 1024;
-/** Text payloads at most this long are decoded from a reused buffer. */
-const TEXT_SCRATCH = 16 * 1024;
-/**
- * The buffer short text payloads are decoded from, shared by all connections:
- * decoding is synchronous, so no two uses overlap.
- */
-let scratch: Uint8Array | null = null;
-function textScratch(): Uint8Array {
-  return scratch ??= new Uint8Array(TEXT_SCRATCH);
-}
 
 /**
  * One WebSocket connection's protocol state, after the opening handshake.
@@ -588,7 +580,7 @@ export class Protocol {
     this.#state = INFLATING;
     if (this.#inflateStep()) return true;
     // A short payload is in the shared text scratch buffer: the rest of it is copied.
-    if (this.#state === INFLATING && payload.buffer === scratch?.buffer) inflater.keepInput();
+    if (this.#state === INFLATING && payload.buffer === textScratch().buffer) inflater.keepInput();
     return false;
   }
 

@@ -276,3 +276,14 @@ export function asciiSlice(bytes: Uint8Array, start: number, end: number): strin
 
 /** A shared encoder: TextEncoder keeps no state between calls. */
 export const utf8Encoder: TextEncoder = new TextEncoder();
+
+/** Text payloads at most this long are decoded from a reused buffer. */
+export const TEXT_SCRATCH = 16 * 1024;
+/**
+ * The buffer short text payloads are decoded from, shared by all connections:
+ * decoding is synchronous, so no two uses overlap.
+ */
+let scratch: Uint8Array | null = null;
+export function textScratch(): Uint8Array {
+  return scratch ??= new Uint8Array(TEXT_SCRATCH);
+}

@@ -1,0 +1,395 @@
+/**
+ * One connection of the tcp backend before it is a WebSocket: its request
+ * head read with this library's HTTP/1.1 parser under the server's head
+ * timeout, the handler run for it, and the answer written: the 101 of an
+ * upgrade (then the server driver takes the socket) or a plain response.
+ *
+ * ```text
+ *   transport ── HeadReader (head bytes, HeadDeadlines) ── respond() ── handler(Request)
+ *                                                          ├─ 101: completeUpgrade → Server
+ *                                                          └─ else: writePlain, close
+ * ```
+ *
+ * @module
+ */
+
+import { hasToken } from "../protocol/handshake.ts";
+import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
+import type { RequestHead } from "../protocol/http1.ts";
+import type { NetAddr } from "../runtime/types.ts";
+import { completeUpgrade } from "./server.ts";
+import type { Server } from "./server.ts";
+import type { ServeHandlerInfo } from "./handler.ts";
+import { TransportRelay } from "../driver/transport.ts";
+import type { Transport, TransportSink } from "../driver/transport.ts";
+
+/** What a connection of the tcp backend needs of its server. */
+export interface ConnectionContext {
+  answer: (request: Request, info: ServeHandlerInfo) => Promise<Response>;
+  track: (server: Server) => void;
+  maxHeadSize: number;
+  offer: (request: Request) => void;
+  /** The head timeouts of this server's connections. */
+  deadlines: HeadDeadlines;
+  /** The connection's HTTP part is over (upgraded, answered, or dropped). */
+  release: (connection: Transport) => void;
+}
+
+/**
+ * The head timeouts of one server's connections. They all have the same
+ * length, so they fall due in the order they were armed: one queue and one
+ * timer for all of them, instead of a timer set and cleared per connection
+ * (a measurable share of a handshake's JavaScript, most on Deno: see
+ * bench/RESULTS.md). A reader that is done is skipped when its turn comes;
+ * the queue is compacted when such readers outnumber the waiting ones, so
+ * that what it holds stays proportional to the connections still in their
+ * head.
+ */
+export class HeadDeadlines {
+  readonly #timeout: number;
+  #queue: HeadReader[] = [];
+  /** Index of the first entry not yet taken off. */
+  #first = 0;
+  /** Entries still waiting for their head. */
+  #waiting = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  constructor(timeout: number) {
+    this.#timeout = timeout;
+  }
+
+  /** Starts the clock of `reader`: its `expire()` runs after the timeout, unless `done()` first. */
+  add(reader: HeadReader): void {
+    reader.due = performance.now() + this.#timeout;
+    this.#queue.push(reader);
+    this.#waiting++;
+    this.#timer ??= setTimeout(this.#run, this.#timeout);
+  }
+
+  /**
+   * `reader` got its head (or its connection ended): its timeout no longer
+   * runs. The timer is left to run out even when nothing waits any more (it
+   * then finds nothing due and stops): clearing it here would set and clear
+   * one per connection again whenever connections come one at a time.
+   */
+  done(reader: HeadReader): void {
+    reader.due = -1;
+    this.#waiting--;
+    if (this.#queue.length - this.#first > 2 * this.#waiting + 64) {
+      this.#queue = this.#queue.filter((r, i) => i >= this.#first && r.due >= 0);
+      this.#first = 0;
+    }
+  }
+
+  /** The server is shutting down: no timer is left behind. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#first = 0;
+    this.#waiting = 0;
+  }
+
+  /** The timer: expires what is due, then waits for the next one. */
+  readonly #run = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const queue = this.#queue;
+    while (this.#first < queue.length) {
+      const reader = queue[this.#first];
+      if (reader.due >= 0 && reader.due > now) break;
+      this.#first++;
+      if (reader.due >= 0) {
+        reader.due = -1;
+        this.#waiting--;
+        reader.expire();
+      }
+    }
+    if (this.#first === queue.length) {
+      this.#queue = [];
+      this.#first = 0;
+    } else {
+      if (this.#first > queue.length >>> 1) {
+        this.#queue = queue.slice(this.#first);
+        this.#first = 0;
+      }
+      this.#timer ??= setTimeout(this.#run, Math.max(0, this.#queue[this.#first].due - now));
+    }
+  };
+}
+
+/**
+ * One connection of the tcp backend: reads the request head (with a timeout
+ * and size limits), runs the handler, then either upgrades (101 head, then
+ * the server driver on the same transport) or answers plain HTTP and closes.
+ * One object per connection (the sink of its input while the head arrives).
+ */
+export class HeadReader implements TransportSink {
+  /** When the head timeout falls due (`performance.now()` time), or -1 once done. */
+  due = 0;
+  readonly #connection: Transport;
+  readonly #remoteAddr: () => NetAddr;
+  readonly #secure: boolean;
+  readonly #context: ConnectionContext;
+  readonly #parser: RequestHeadParser;
+  readonly #relay: TransportRelay;
+  #done = false;
+
+  constructor(connection: Transport, remoteAddr: () => NetAddr, secure: boolean, context: ConnectionContext) {
+    this.#connection = connection;
+    this.#remoteAddr = remoteAddr;
+    this.#secure = secure;
+    this.#context = context;
+    this.#parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+    context.deadlines.add(this);
+    this.#relay = new TransportRelay(connection, this);
+  }
+
+  /** Input while the head arrives. */
+  data(chunk: Uint8Array): void {
+    if (this.#done) return;
+    const result = this.#parser.push(chunk);
+    if (result.state === "incomplete") return;
+    this.#finish();
+    const relay = this.#relay;
+    const run = result.state === "error"
+      ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
+      : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
+    const release = () => this.#context.release(this.#connection);
+    run.then(release, release);
+  }
+
+  /** The input ended before the head did. */
+  end(): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#connection.abort();
+    this.#context.release(this.#connection);
+  }
+
+  /** The head timeout passed. */
+  expire(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#connection.abort();
+    this.#context.release(this.#connection);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#context.deadlines.done(this);
+  }
+}
+
+/**
+ * What a handler gets besides the request: the peer's address, asked of the
+ * socket only if the handler reads it (on Node that is a system call per
+ * connection, which most handlers never need).
+ */
+class HandlerInfo implements ServeHandlerInfo {
+  readonly #peer: () => NetAddr;
+  #remoteAddr: NetAddr | undefined = undefined;
+
+  constructor(peer: () => NetAddr) {
+    this.#peer = peer;
+  }
+
+  get remoteAddr(): NetAddr {
+    return this.#remoteAddr ??= this.#peer();
+  }
+}
+
+/** Runs the handler for a request head and answers it: an upgrade, or plain HTTP. */
+async function respond(
+  connection: Transport,
+  head: RequestHead,
+  remoteAddr: () => NetAddr,
+  secure: boolean,
+  context: ConnectionContext,
+): Promise<void> {
+  const info = new HandlerInfo(remoteAddr);
+  // The parser gives common field names as shared lower-case strings.
+  const field = fieldValue(head, "host");
+  // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
+  // one, as HTTP/1.0 may, the peer's address stands in.)
+  const host = field ?? hostOf(info.remoteAddr);
+  if (!isHost(host)) return await writePlain(connection, statusResponse(400, "Invalid Host header"));
+  const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
+  const length = Number(fieldValue(head, "content-length") ?? 0);
+  if (fieldValue(head, "transfer-encoding") !== null) {
+    return await writePlain(
+      connection,
+      statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
+    );
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));
+  }
+  const method = head.method;
+  const hasBody = length > 0 && method !== "GET" && method !== "HEAD";
+  // The URL as a string (Request parses it once; a URL object would be
+  // parsed, then serialized and parsed again), and only the init keys that
+  // differ from the defaults: each one costs Request a conversion (most of
+  // a Request's cost on Deno: bench/RESULTS.md). A request target that is
+  // not a path (absolute or authority form, `*`) stands for `/`.
+  const url = `${secure ? "https" : "http"}://${host}${head.target.startsWith("/") ? head.target : "/"}`;
+  const init: RequestInit = { headers: fieldRecord(head) };
+  if (method !== "GET") init.method = method;
+  if (hasBody) {
+    // A body is read from the connection: the transport goes to it, and the
+    // response (always `Connection: close`) is written on the same transport.
+    init.body = bodyStream(connection, length);
+    // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
+    init.duplex = "half";
+  }
+  let request: Request;
+  try {
+    request = new Request(url, init);
+  } catch (error) {
+    // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
+    const why = error instanceof Error ? error.message : String(error);
+    return await writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
+  }
+  if (upgrade) context.offer(request);
+  const response = await context.answer(request, info);
+  const upgraded = upgrade ? completeUpgrade(request, response) : null;
+  if (upgraded === null) return await writePlain(connection, response);
+  try {
+    await connection.write(serializeResponseHead(101, "Switching Protocols", upgraded.headers));
+  } catch {
+    return connection.abort();
+  }
+  context.track(upgraded.server);
+  upgraded.start(connection);
+}
+
+/** An address as the host of a URL (IPv6 in brackets). */
+function hostOf(addr: NetAddr): string {
+  return addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+}
+
+/**
+ * Whether `host` is made only of what `uri-host [ ":" port ]` may contain
+ * (RFC 9110 §7.2, RFC 3986 §3.2.2: unreserved, sub-delims, `%`, and `:[]` for
+ * ports and IP literals), and is not empty. Nothing in it can then end the
+ * authority of the URL it is put in (`/`, `?`, `#`, `@`, `\`, spaces); the
+ * URL parser checks the rest.
+ */
+function isHost(host: string): boolean {
+  if (host.length === 0) return false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (
+      (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x3b) || (c >= 0x41 && c <= 0x5b) || c === 0x5d ||
+      c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e || (c >= 0x24 && c <= 0x2c) || c === 0x21 ||
+      c === 0x3d
+    ) continue;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The value of a common field (`name` in lower case), repeated lines joined
+ * with ", " as `Headers` does, or `null`.
+ */
+function fieldValue(head: RequestHead, name: string): string | null {
+  let value: string | null = null;
+  for (const [field, v] of head.fields) {
+    if (field === name) value = value === null ? v : `${value}, ${v}`;
+  }
+  return value;
+}
+
+/**
+ * The request's fields as a record without prototype, lower-case names, the
+ * values of repeated ones joined with ", " (what `Headers` answers for them),
+ * or as pairs when one is named `__proto__`:
+ * `new Request` does the least work for a record (pairs cost it about twice
+ * the allocations, a `Headers` object needs building first).
+ */
+function fieldRecord(head: RequestHead): HeadersInit {
+  const record: Record<string, string> = Object.create(null);
+  for (const [name, value] of head.fields) {
+    const key = name.toLowerCase();
+    // Some Fetch implementations copy a record into a plain object, where
+    // this name would set the prototype instead: pairs then.
+    if (key === "__proto__") return head.fields as Array<[string, string]>;
+    const prior = record[key];
+    record[key] = prior === undefined ? value : `${prior}, ${value}`;
+  }
+  return record;
+}
+
+/**
+ * The request body: the first `length` bytes of the connection's input, as a
+ * stream that reads only when pulled (a slow handler slows the client down).
+ * The answer is written on the same connection (`Connection: close`).
+ */
+function bodyStream(connection: Transport, length: number): ReadableStream<Uint8Array> {
+  let remaining = length;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      connection.start({
+        data(chunk) {
+          if (remaining === 0) return;
+          const piece = chunk.subarray(0, remaining);
+          remaining -= piece.length;
+          controller.enqueue(piece);
+          if (remaining === 0) controller.close();
+          else if ((controller.desiredSize ?? 0) <= 0) connection.pause?.();
+        },
+        end(error) {
+          if (remaining !== 0) controller.error(error ?? new Error("The connection closed inside the request body"));
+        },
+      });
+    },
+    pull() {
+      connection.resume?.();
+    },
+  });
+}
+
+export function statusResponse(status: number, message: string): Response {
+  return new Response(message + "\n", { status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+/** Writes `response` as HTTP/1.1 with `Connection: close`, then closes the connection. */
+async function writePlain(connection: Transport, response: Response): Promise<void> {
+  try {
+    const headers = new Headers(response.headers);
+    headers.set("Connection", "close");
+    const body = response.body;
+    if (body === null) headers.set("Content-Length", "0");
+    const statusText = response.statusText || STATUS_TEXT[response.status] || "";
+    await connection.write(serializeResponseHead(response.status, statusText, headers));
+    if (body !== null) {
+      for await (const chunk of body) await connection.write(chunk);
+    }
+    await connection.end();
+  } catch {
+    // The peer went away; nothing to answer.
+  } finally {
+    connection.abort();
+  }
+}
