@@ -13,6 +13,17 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
+/** Latin-1: each character one byte (throws above U+00FF: a test that wants UTF-8 says so). */
+export function latin1(text: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff) throw new Error(`Not Latin-1: U+${code.toString(16).padStart(4, "0")} at ${i}`);
+    out[i] = code;
+  }
+  return out;
+}
+
 /** Bytes of a string (UTF-8), or a fresh copy of bytes or of a list of byte values. */
 export function bytes(data: string | Uint8Array | number[]): Uint8Array {
   if (typeof data === "string") return encoder.encode(data);

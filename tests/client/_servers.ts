@@ -16,7 +16,6 @@
  * @module
  */
 
-import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
@@ -26,62 +25,17 @@ import type { IncomingMessage } from "node:http";
 import type { Buffer } from "node:buffer";
 import type { Client } from "../../src/client/client.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
+import { concat } from "../_shared/bytes.ts";
+import { closePayload, completeFrames as parseFrames, encodeFrame } from "../_shared/frames.ts";
+import type { WireFrame as RawFrame } from "../_shared/frames.ts";
+import { withTimeout } from "../_shared/time.ts";
+import { ws } from "../_shared/ws.ts";
+import type { WsSocket } from "../_shared/ws.ts";
 
 // ───────────────────────────── time ─────────────────────────────
 
-/** Resolves after `n` milliseconds. */
-export function delay(n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, n));
-}
-
-/** `promise`, or a rejection naming `what` after `limit` milliseconds. */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  what: string,
-  limit = 10_000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${limit} ms: ${what}`)),
-      limit,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// ───────────────────────────── ws, loaded by path ─────────────────────────────
-
-// deno-lint-ignore no-explicit-any
-type Listener = (...args: any[]) => void;
-
-/** The part of a `ws` WebSocket the tests use. */
-export interface WsSocket {
-  readonly readyState: number;
-  readonly protocol: string;
-  on(event: string, listener: Listener): this;
-  once(event: string, listener: Listener): this;
-  send(data: unknown, options?: { binary?: boolean }): void;
-  ping(data?: unknown): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-}
-
-interface WsServer {
-  readonly clients: Set<WsSocket>;
-  on(event: string, listener: Listener): this;
-  close(callback?: (error?: Error) => void): void;
-}
-
-interface WsModule {
-  WebSocketServer: new (options: Record<string, unknown>) => WsServer;
-}
-
-// Node and Bun resolve the bare specifier "ws" only from a node_modules up the
-// tree, which tools/rt/node_modules is not; a require by path works unchanged
-// on Deno (with -A), Node and Bun.
-const require = createRequire(import.meta.url);
-const ws = require("../../tools/rt/node_modules/ws/index.js") as WsModule;
+export { delay, withTimeout } from "../_shared/time.ts";
+export type { WsSocket } from "../_shared/ws.ts";
 
 // ───────────────────────────── a ws echo server ─────────────────────────────
 
@@ -275,61 +229,9 @@ export function startPythonEchoServer(port = 0): Promise<ProcessServer> {
 const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
-/** A frame as a client wrote it, unmasked. */
-export interface RawFrame {
-  fin: boolean;
-  /** The RSV1–3 bits, as a number 0–7. */
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  /** The masking key (all zero when not masked). */
-  maskKey: Uint8Array;
-  /** The payload, unmasked. */
-  payload: Uint8Array;
-}
-
-/** Parses the complete frames at the start of `bytes` (written independently of src/protocol). */
-export function parseFrames(bytes: Uint8Array): RawFrame[] {
-  const frames: RawFrame[] = [];
-  let at = 0;
-  for (;;) {
-    if (bytes.length - at < 2) return frames;
-    const b0 = bytes[at], b1 = bytes[at + 1];
-    let length = b1 & 0x7f;
-    let p = at + 2;
-    if (length === 126) {
-      if (bytes.length - p < 2) return frames;
-      length = (bytes[p] << 8) | bytes[p + 1];
-      p += 2;
-    } else if (length === 127) {
-      if (bytes.length - p < 8) return frames;
-      length = 0;
-      for (let i = 0; i < 8; i++) length = length * 256 + bytes[p + i];
-      p += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    const maskKey = new Uint8Array(4);
-    if (masked) {
-      if (bytes.length - p < 4) return frames;
-      maskKey.set(bytes.subarray(p, p + 4));
-      p += 4;
-    }
-    if (bytes.length - p < length) return frames;
-    const payload = bytes.slice(p, p + length);
-    if (masked) {
-      for (let i = 0; i < length; i++) payload[i] ^= maskKey[i & 3];
-    }
-    frames.push({
-      fin: (b0 & 0x80) !== 0,
-      rsv: (b0 >> 4) & 7,
-      opcode: b0 & 0x0f,
-      masked,
-      maskKey,
-      payload,
-    });
-    at = p + length;
-  }
-}
+/** Parses the complete frames at the start of `bytes` (an unfinished one is left for later). */
+export { parseFrames };
+export type { RawFrame };
 
 /** An unmasked frame, as a server writes it. */
 export function serverFrame(
@@ -337,32 +239,12 @@ export function serverFrame(
   payload: Uint8Array | string = new Uint8Array(0),
   fin = true,
 ): Uint8Array {
-  const data = typeof payload === "string" ? encoder.encode(payload) : payload;
-  const n = data.length;
-  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(header + n);
-  out[0] = (fin ? 0x80 : 0) | opcode;
-  if (n < 126) out[1] = n;
-  else if (n < 65536) {
-    out[1] = 126;
-    out[2] = n >> 8;
-    out[3] = n & 0xff;
-  } else {
-    out[1] = 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  out.set(data, header);
-  return out;
+  return encodeFrame(opcode, payload, { fin });
 }
 
 /** A close frame from the server. */
 export function serverClose(code: number, reason = ""): Uint8Array {
-  const r = encoder.encode(reason);
-  const payload = new Uint8Array(2 + r.length);
-  payload[0] = code >> 8;
-  payload[1] = code & 0xff;
-  payload.set(r, 2);
-  return serverFrame(0x8, payload);
+  return serverFrame(0x8, closePayload(code, reason));
 }
 
 /** One connection to the fake server, once its request head arrived. */
@@ -408,13 +290,6 @@ export interface FakeServer {
   nextConnection(): Promise<FakeConnection>;
   /** Destroys every socket and stops listening. */
   close(): Promise<void>;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /**
