@@ -66,6 +66,12 @@ export function pattern(length: number, seed = 0): Uint8Array {
   return out;
 }
 
+/** ASCII text of exactly `n` bytes (words, digits, spaces and newlines). */
+export function asciiText(n: number): string {
+  const unit = "The quick brown fox jumps over the lazy dog. 0123456789\n";
+  return unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+}
+
 /** `hex("81 05 48 65")` → the bytes; spaces and newlines are ignored. */
 export function hex(text: string): Uint8Array {
   const digits = text.replace(/\s+/g, "");

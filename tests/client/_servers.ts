@@ -441,13 +441,7 @@ export async function startFakeServer(
 }
 
 /** A port nothing listens on (a listener's, after it was closed). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort as closedPort } from "../_shared/net.ts";
 
 /** Whether this machine can listen on ::1. */
 export async function hasIPv6Loopback(): Promise<boolean> {

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { END_OF_STREAM } from "../../src/protocol/protocol.ts";
 import type { Protocol, ProtocolEvent } from "../../src/protocol/protocol.ts";
+import type { DeflateParams } from "../../src/protocol/extensions.ts";
 import { concat } from "../_shared/bytes.ts";
 import { encodeFrame, frameHeader as header } from "../_shared/frames.ts";
 
@@ -105,6 +106,19 @@ export function frameHeader(
 ): Uint8Array {
   return header(spec.opcode, spec.length, spec);
 }
+
+// ───────────────────────────── permessage-deflate ─────────────────────────────
+
+/** permessage-deflate parameters with context takeover both ways and 15-bit windows (RFC 7692 §7's defaults). */
+export const TAKEOVER: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+
+/** {@linkcode TAKEOVER} without context takeover either way. */
+export const NO_TAKEOVER: DeflateParams = { ...TAKEOVER, serverNoContextTakeover: true, clientNoContextTakeover: true };
 
 // ───────────────────────────── chunking ─────────────────────────────
 

@@ -42,13 +42,7 @@ export { delay, withTimeout } from "../_shared/time.ts";
 export const encoder: TextEncoder = new TextEncoder();
 export const decoder: TextDecoder = new TextDecoder();
 
-export { pattern, sameBytes } from "../_shared/bytes.ts";
-
-/** ASCII text of exactly `n` bytes. */
-export function text(n: number): string {
-  return "abcdefghijklmnopqrstuvwxyz0123456789".repeat(Math.ceil(n / 36) + 1)
-    .slice(0, n);
-}
+export { asciiText as text, pattern, sameBytes } from "../_shared/bytes.ts";
 
 /** A test fixture of tests/client/fixtures (the test-only TLS CA and cert). */
 export function fixture(name: string): string {

@@ -13,21 +13,12 @@ import net from "node:net";
 import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../_shared/net.ts";
 
 /** The repository's root directory. */
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
-/** A free TCP port on 127.0.0.1 (free when this returns). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Whether a Redis server answers PING on `port`. */
 function ping(port: number): Promise<boolean> {
