@@ -28,6 +28,8 @@ import { computeAcceptKey } from "../../src/protocol/handshake.ts";
 import { concat } from "../_shared/bytes.ts";
 import { closePayload, completeFrames as parseFrames, encodeFrame } from "../_shared/frames.ts";
 import type { WireFrame as RawFrame } from "../_shared/frames.ts";
+import { record } from "../_shared/events.ts";
+import type { Recorder } from "../_shared/events.ts";
 import { withTimeout } from "../_shared/time.ts";
 import { ws } from "../_shared/ws.ts";
 import type { WsSocket } from "../_shared/ws.ts";
@@ -460,18 +462,13 @@ export async function hasIPv6Loopback(): Promise<boolean> {
 
 // ───────────────────────────── recording a client ─────────────────────────────
 
-/** One recorded event: its name and arguments. */
-export type Recorded = [name: string, ...args: unknown[]];
+export type { Recorded } from "../_shared/events.ts";
 
-/** What a client emitted, in order. */
-export interface ClientRecorder {
-  events: Recorded[];
-  names(): string[];
-  messages(): Array<string | Uint8Array>;
-  errors(): Error[];
-  /** Resolves on `open`; rejects if `close` comes first (a fresh promise each time). */
+/** What a client emitted, in order: a {@linkcode Recorder} whose promises time out. */
+export interface ClientRecorder extends Omit<Recorder, "nextMessages"> {
+  /** Resolves on `open`; rejects if `close` comes first (a fresh promise, with a timeout, each time). */
   readonly opened: Promise<void>;
-  /** Resolves with the `close` event's code and reason (a fresh promise each time). */
+  /** Resolves with the `close` event's code and reason (a fresh promise, with a timeout, each time). */
   readonly closed: Promise<[code: number, reason: string]>;
   /** Resolves once `n` messages arrived (rejects after `limit` ms, default 10 s). */
   nextMessages(n: number, limit?: number): Promise<Array<string | Uint8Array>>;
@@ -479,114 +476,22 @@ export interface ClientRecorder {
 
 /** Records every event of `client`; add it before `startConnection()`. */
 export function watch(client: Client): ClientRecorder {
-  const events: Recorded[] = [];
-  let onOpen!: () => void, onNotOpen!: (e: Error) => void;
-  let onClose!: (value: [number, string]) => void;
-  const opened = new Promise<void>((resolve, reject) => {
-    onOpen = resolve;
-    onNotOpen = reject;
-  });
-  opened.catch(() => {});
-  const closed = new Promise<[number, string]>((resolve) => onClose = resolve);
-  const waiters: Array<[number, (m: Array<string | Uint8Array>) => void]> = [];
-  const messages = () => events.filter((e) => e[0] === "message").map((e) => e[1] as string | Uint8Array);
-  client.on("open", () => {
-    events.push(["open"]);
-    onOpen();
-  });
-  client.on("message", (data) => {
-    events.push(["message", data]);
-    const n = messages().length;
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (n >= waiters[i][0]) waiters.splice(i, 1)[0][1](messages());
-    }
-  });
-  client.on("error", (error) => events.push(["error", error]));
-  client.on("ping", (data) => events.push(["ping", data]));
-  client.on("pong", (data) => events.push(["pong", data]));
-  client.on("close", (code, reason) => {
-    events.push(["close", code, reason]);
-    const error = events.find((e) => e[0] === "error")?.[1] as
-      | Error
-      | undefined;
-    onNotOpen(
-      new Error(
-        `closed (${code} ${reason}) before open${error ? `: ${error.message}` : ""}`,
-      ),
-    );
-    onClose([code, reason]);
-  });
+  const rec = record(client);
   return {
-    events,
-    names: () => events.map((e) => e[0]),
-    messages,
-    errors: () => events.filter((e) => e[0] === "error").map((e) => e[1] as Error),
+    events: rec.events,
+    names: rec.names,
+    messages: rec.messages,
+    errors: rec.errors,
     get opened() {
-      return withTimeout(opened, "open");
+      return withTimeout(rec.opened, "open");
     },
     get closed() {
-      return withTimeout(closed, "close", 15_000);
+      return withTimeout(rec.closed, "close", 15_000);
     },
-    nextMessages(n: number, limit?: number) {
-      if (messages().length >= n) return Promise.resolve(messages());
-      return withTimeout(
-        new Promise((resolve) => waiters.push([n, resolve])),
-        `${n} message(s) at the client`,
-        limit,
-      );
-    },
+    nextMessages: (n, limit) => withTimeout(rec.nextMessages(n), `${n} message(s) at the client`, limit),
   };
 }
 
 // ───────────────────────────── unhandled rejections ─────────────────────────────
 
-const g = globalThis as unknown as {
-  Deno?: unknown;
-  addEventListener(type: string, fn: (e: Event) => void): void;
-  removeEventListener(type: string, fn: (e: Event) => void): void;
-  process?: {
-    on(event: string, fn: (reason: unknown) => void): void;
-    off(event: string, fn: (reason: unknown) => void): void;
-  };
-};
-
-/**
- * Collects the unhandled promise rejections (and, on Deno, uncaught
- * exceptions) until `stop()`: Deno's `unhandledrejection`/`error` events,
- * `process.on("unhandledRejection")` elsewhere. A belt-and-braces check:
- * each runner also fails the running test on an unhandled rejection by itself
- * (measured: deno test 2.9.6 and bun test 1.4.5 fail it before this sees
- * anything, node --test 26 after this recorded it).
- */
-export function trackUnhandled(): { errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  if (g.Deno !== undefined) {
-    const onRejection = (event: Event): void => {
-      event.preventDefault();
-      errors.push((event as PromiseRejectionEvent).reason);
-    };
-    const onError = (event: Event): void => {
-      event.preventDefault();
-      errors.push((event as ErrorEvent).error);
-    };
-    g.addEventListener("unhandledrejection", onRejection);
-    g.addEventListener("error", onError);
-    return {
-      errors,
-      stop() {
-        g.removeEventListener("unhandledrejection", onRejection);
-        g.removeEventListener("error", onError);
-      },
-    };
-  }
-  const onRejection = (reason: unknown): void => {
-    errors.push(reason);
-  };
-  g.process!.on("unhandledRejection", onRejection);
-  return {
-    errors,
-    stop() {
-      g.process!.off("unhandledRejection", onRejection);
-    },
-  };
-}
+export { trackUnhandled } from "../_shared/uncaught.ts";

@@ -17,7 +17,9 @@ import type { StreamPair, Transport, TransportSink } from "../../src/driver/tran
 import { concatAll } from "../_shared/bytes.ts";
 import { decodeFrame, encodeFrame, parseFrames as decodeFrames } from "../_shared/frames.ts";
 import type { FrameOptions, WireFrame as Frame } from "../_shared/frames.ts";
-import { delay, ms, withTimeout } from "../_shared/time.ts";
+import { record } from "../_shared/events.ts";
+import type { Recorder } from "../_shared/events.ts";
+import { ms, withTimeout } from "../_shared/time.ts";
 
 // ───────────────────────────── time ─────────────────────────────
 
@@ -28,142 +30,12 @@ export const TEST_CLOSE_TIMEOUT: number = ms(300);
 
 // ───────────────────────────── uncaught exceptions ─────────────────────────────
 
-const g = globalThis as {
-  Deno?: unknown;
-  Bun?: unknown;
-  process?: {
-    listeners(event: string): Array<(...args: unknown[]) => void>;
-    removeAllListeners(event: string): void;
-    on(event: string, fn: (...args: unknown[]) => void): void;
-    off(event: string, fn: (...args: unknown[]) => void): void;
-  };
-  queueMicrotask: (callback: () => void) => void;
-};
-
-/**
- * Runs `body` and returns the exceptions that surfaced as uncaught meanwhile
- * (the emitter rethrows listener exceptions from a microtask).
- * - Deno: a cancelable `error` event on globalThis.
- * - Node: `process.on("uncaughtException")`, with the test runner's own
- *   listeners set aside so that it does not fail the test.
- * - Bun: `bun test` short-circuits uncaught exceptions to the runner and calls
- *   no JS handler (neither `process.on` nor `addEventListener("error")`
- *   works, tried on 1.4.5), so the global `queueMicrotask` is wrapped instead
- *   and exceptions thrown by its callbacks are collected there.
- */
-export async function captureUncaught(
-  body: () => Promise<void>,
-): Promise<unknown[]> {
-  const caught: unknown[] = [];
-  let restore: () => void;
-  if (g.Deno !== undefined) {
-    const onError = (event: Event): void => {
-      event.preventDefault();
-      caught.push((event as ErrorEvent).error);
-    };
-    globalThis.addEventListener("error", onError);
-    restore = () => globalThis.removeEventListener("error", onError);
-  } else if (g.Bun !== undefined) {
-    const original = g.queueMicrotask;
-    g.queueMicrotask = (callback) =>
-      original(() => {
-        try {
-          callback();
-        } catch (error) {
-          caught.push(error);
-        }
-      });
-    restore = () => {
-      g.queueMicrotask = original;
-    };
-  } else {
-    const proc = g.process!;
-    const saved = proc.listeners("uncaughtException");
-    proc.removeAllListeners("uncaughtException");
-    const onError = (error: unknown): void => {
-      caught.push(error);
-    };
-    proc.on("uncaughtException", onError);
-    restore = () => {
-      proc.off("uncaughtException", onError);
-      for (const listener of saved) proc.on("uncaughtException", listener);
-    };
-  }
-  try {
-    await body();
-    await delay(10);
-  } finally {
-    restore();
-  }
-  return caught;
-}
+export { captureUncaught } from "../_shared/uncaught.ts";
 
 // ───────────────────────────── events ─────────────────────────────
 
-/** One recorded event: its name and arguments. */
-export type Recorded = [name: string, ...args: unknown[]];
-
-/** Everything a driver emitted, in order, and its close as a promise. */
-export interface Recorder {
-  /** Every event so far, oldest first. */
-  events: Recorded[];
-  /** The names of the events so far. */
-  names(): string[];
-  /** The messages received so far. */
-  messages(): Array<string | Uint8Array>;
-  /** Resolves with `(code, reason)` of the first `close` event. */
-  closed: Promise<[code: number, reason: string]>;
-  /** Resolves on `open`. */
-  opened: Promise<void>;
-  /** Resolves once `n` messages were received. */
-  nextMessages(n: number): Promise<Array<string | Uint8Array>>;
-}
-
-/** Records every event of `driver` (add it before the driver can emit). */
-export function record(driver: WebSocketDriver): Recorder {
-  const events: Recorded[] = [];
-  let onClose!: (value: [number, string]) => void;
-  let onOpen!: () => void;
-  const closed = new Promise<[number, string]>((
-    resolve,
-  ) => (onClose = resolve));
-  const opened = new Promise<void>((resolve) => (onOpen = resolve));
-  const waiters: Array<
-    { n: number; resolve: (m: Array<string | Uint8Array>) => void }
-  > = [];
-  const messages = (): Array<string | Uint8Array> =>
-    events.filter((e) => e[0] === "message").map((e) => e[1] as string | Uint8Array);
-  driver.on("open", () => {
-    events.push(["open"]);
-    onOpen();
-  });
-  driver.on("message", (data) => {
-    events.push(["message", data]);
-    const all = messages();
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (all.length >= waiters[i].n) waiters.splice(i, 1)[0].resolve(all);
-    }
-  });
-  driver.on("error", (error) => events.push(["error", error]));
-  driver.on("ping", (data) => events.push(["ping", data]));
-  driver.on("pong", (data) => events.push(["pong", data]));
-  driver.on("close", (code, reason) => {
-    events.push(["close", code, reason]);
-    onClose([code, reason]);
-  });
-  return {
-    events,
-    names: () => events.map((e) => e[0]),
-    messages,
-    closed,
-    opened,
-    nextMessages(n: number): Promise<Array<string | Uint8Array>> {
-      const all = messages();
-      if (all.length >= n) return Promise.resolve(all);
-      return new Promise((resolve) => waiters.push({ n, resolve }));
-    },
-  };
-}
+export { record } from "../_shared/events.ts";
+export type { Recorded, Recorder } from "../_shared/events.ts";
 
 // ───────────────────────────── frames ─────────────────────────────
 

@@ -12,7 +12,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
-import process from "node:process";
 import type { Buffer } from "node:buffer";
 import { makeClient } from "../../client.ts";
 import type { Client } from "../../client.ts";
@@ -678,27 +677,4 @@ export type { WireFrame as RawFrame } from "../_shared/frames.ts";
 
 // ───────────────────────────── unhandled rejections ─────────────────────────────
 
-/**
- * Collects unhandled promise rejections (instead of letting them end the
- * process) until `stop()`.
- */
-export function trackUnhandled(): { errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  if ("Deno" in globalThis) {
-    const onRejection = (event: Event): void => {
-      event.preventDefault();
-      errors.push((event as PromiseRejectionEvent).reason);
-    };
-    globalThis.addEventListener("unhandledrejection", onRejection);
-    return {
-      errors,
-      stop: () => globalThis.removeEventListener("unhandledrejection", onRejection),
-    };
-  }
-  const onRejection = (reason: unknown): void => void errors.push(reason);
-  process.on("unhandledRejection", onRejection);
-  return {
-    errors,
-    stop: () => void process.off("unhandledRejection", onRejection),
-  };
-}
+export { trackUnhandled } from "../_shared/uncaught.ts";
