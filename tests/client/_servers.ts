@@ -33,6 +33,7 @@ import type { Recorder } from "../_shared/events.ts";
 import { withTimeout } from "../_shared/time.ts";
 import { ws } from "../_shared/ws.ts";
 import type { WsSocket } from "../_shared/ws.ts";
+import { exited } from "../_shared/child.ts";
 
 // ───────────────────────────── time ─────────────────────────────
 
@@ -186,17 +187,13 @@ export function startPythonEchoServer(port = 0): Promise<ProcessServer> {
     new URL("./_py_echo_server.py", import.meta.url),
   );
   const child = spawn(PYTHON, [script, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once("exit", () => resolve());
-  });
   let stderr = "";
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (s: string) => stderr += s);
   const close = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill();
     child.stdin!.destroy();
-    await exited;
+    await exited(child);
     child.stdout!.destroy();
     child.stderr!.destroy();
   };

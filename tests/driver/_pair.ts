@@ -2,9 +2,9 @@
  * Test helpers for the driver (not a test file): in-memory driver pairs, a raw
  * peer that writes hand-made frames and reads what the driver wrote, a
  * transport that counts writes, loopback TCP pairs over `node:net`, and
- * drivers opened against those; with the frame codec of tests/_shared/frames.ts
- * and the time unit of tests/_shared/time.ts passed on, so that a test of
- * this folder imports from one place.
+ * drivers opened against those; with the frame codec, the time unit, the
+ * event recorder and the uncaught-exception catcher of tests/_shared/ passed
+ * on, so that a test of this folder imports from one place.
  *
  * @module
  */

@@ -13,6 +13,7 @@ import net from "node:net";
 import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { exited } from "../_shared/child.ts";
 import { freePort } from "../_shared/net.ts";
 
 /** The repository's root directory. */
@@ -33,12 +34,6 @@ function ping(port: number): Promise<boolean> {
     socket.once("connect", () => socket.write("PING\r\n"));
     socket.once("data", (data) => done(String(data).startsWith("+PONG")));
   });
-}
-
-/** Waits for `process` to exit (at once if it has). */
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
 /** A `redis-server` on 127.0.0.1, no persistence; `kill()` and `start()` again on the same port. */
