@@ -510,8 +510,8 @@ export async function counted(
   return { driver, transport, rec };
 }
 
-/** A fresh copy of a fixed masking key, for a client driver's `maskKey` option. */
-export const FIXED_KEY = (): Uint8Array => Uint8Array.of(0x37, 0xfa, 0x21, 0x3d);
+/** A fresh copy of {@linkcode TEST_KEY}, for a client driver's `maskKey` option. */
+export const FIXED_KEY = (): Uint8Array => TEST_KEY.slice();
 
 /** How many pong events the driver of `peer` emitted. */
 export const pongs = (peer: RawPeer): number => peer.rec.names().filter((n) => n === "pong").length;
