@@ -53,6 +53,7 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
   const config = join(dir, "tinyproxy.conf");
   writeFileSync(config, lines.join("\n") + "\n");
   const child = spawn(TINYPROXY, ["-d", "-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const gone = exited(child);
   let log = "";
   child.stdout!.setEncoding("utf8");
   child.stderr!.setEncoding("utf8");
@@ -61,7 +62,7 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
   const close = async (): Promise<void> => {
     // child.kill signals this child's own PID (never a name).
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited(child);
+    await gone;
     child.stdout!.destroy();
     child.stderr!.destroy();
     rmSync(dir, { recursive: true, force: true });

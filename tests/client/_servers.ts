@@ -187,13 +187,14 @@ export function startPythonEchoServer(port = 0): Promise<ProcessServer> {
     new URL("./_py_echo_server.py", import.meta.url),
   );
   const child = spawn(PYTHON, [script, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  const gone = exited(child);
   let stderr = "";
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (s: string) => stderr += s);
   const close = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill();
     child.stdin!.destroy();
-    await exited(child);
+    await gone;
     child.stdout!.destroy();
     child.stderr!.destroy();
   };

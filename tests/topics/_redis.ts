@@ -40,6 +40,7 @@ function ping(port: number): Promise<boolean> {
 export class RedisServer {
   readonly port: number;
   #child: ChildProcess | null = null;
+  #exited: Promise<void> = Promise.resolve();
 
   private constructor(port: number) {
     this.port = port;
@@ -86,6 +87,7 @@ export class RedisServer {
     );
     spawnError.catch(() => {});
     this.#child = child;
+    this.#exited = exited(child);
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (await Promise.race([ping(this.port), spawnError])) return;
@@ -101,7 +103,7 @@ export class RedisServer {
     if (child === null) return;
     this.#child = null;
     child.kill("SIGKILL");
-    await exited(child);
+    await this.#exited;
   }
 }
 
@@ -111,6 +113,7 @@ export class Child {
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
   #waiters: Array<() => void> = [];
+  #exited: Promise<void>;
 
   /** Runs `script` (relative to the root) with the runtime running this test, with `args`. */
   constructor(script: string, args: string[]) {
@@ -129,6 +132,7 @@ export class Child {
       });
     }
     this.process.once("exit", () => this.#wake());
+    this.#exited = exited(this.process);
   }
 
   #wake(): void {
@@ -166,7 +170,7 @@ export class Child {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
-    await exited(child);
+    await this.#exited;
     clearTimeout(timer);
   }
 }
