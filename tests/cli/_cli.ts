@@ -16,6 +16,7 @@ import type { TestContext } from "node:test";
 import { makeServer, serve } from "../../server.ts";
 import type { Server } from "../../server.ts";
 import { PYTHON } from "../client/_servers.ts";
+import { delay } from "../_shared/time.ts";
 
 export { PYTHON };
 
@@ -34,10 +35,7 @@ export function cliCommand(args: readonly string[]): string[] {
   return RUNTIME === "deno" ? [runtime, "run", "-A", CLI, ...args] : [runtime, CLI, ...args];
 }
 
-/** Resolves after `n` milliseconds. */
-export function delay(n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, n));
-}
+export { delay };
 
 /** The environment of a child: ours, with NO_COLOR=1 unless `env` says otherwise (`undefined` removes). */
 function childEnv(env: Record<string, string | undefined> = {}): Record<string, string> {

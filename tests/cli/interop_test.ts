@@ -4,11 +4,11 @@
 import { describe, it } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startPythonEchoServer, startWsServer } from "../client/_servers.ts";
 import { runCli, startCli } from "./_cli.ts";
+import { ws } from "../_shared/ws.ts";
 
 describe("wsd against the ws package", () => {
   it("pipes lines and prints the echoes", async (t: TestContext) => {
@@ -83,8 +83,6 @@ describe("wsd against Python websockets", () => {
 });
 
 // ws with permessage-deflate on: our own startWsServer turns it off.
-const require = createRequire(import.meta.url);
-const ws = require("../../tools/rt/node_modules/ws/index.js");
 
 describe("wsd --deflate (permessage-deflate)", () => {
   it("deflate: --deflate negotiates permessage-deflate with ws, shows it, and messages still echo", async (t: TestContext) => {

@@ -3,27 +3,16 @@
 import { describe, it } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import net from "node:net";
 import type { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { runCli, startCli } from "./_cli.ts";
 import type { RunningCli } from "./_cli.ts";
+import { ws } from "../_shared/ws.ts";
+import type { WsSocket as WsClient } from "../_shared/ws.ts";
 
-const require = createRequire(import.meta.url);
-const { WebSocket } = require("../../tools/rt/node_modules/ws/index.js");
-
-interface WsClient {
-  readyState: number;
-  protocol: string;
-  extensions: string;
-  on(event: string, listener: (...args: never[]) => void): void;
-  once(event: string, listener: (...args: never[]) => void): void;
-  send(data: unknown): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-}
+const { WebSocket } = ws;
 
 /** Starts `wsd --listen 0 --host 127.0.0.1 …` and waits for its port. */
 async function listen(t: TestContext, args: string[], pty = false): Promise<{ cli: RunningCli; url: string }> {
@@ -35,7 +24,7 @@ async function listen(t: TestContext, args: string[], pty = false): Promise<{ cl
 }
 
 /** A ws client, open; closed by the test's `after`. */
-async function wsClient(t: TestContext, url: string, protocols?: string[], options?: object): Promise<{
+async function wsClient(t: TestContext, url: string, protocols?: string[], options?: Record<string, unknown>): Promise<{
   socket: WsClient;
   messages: string[];
   closed: Promise<[number, string]>;

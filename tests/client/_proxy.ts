@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closedPort, withTimeout } from "./_servers.ts";
+import { exited } from "../_shared/child.ts";
 
 /** Where Debian installs tinyproxy (tools/test_all.sh installs it). */
 export const TINYPROXY = "/usr/bin/tinyproxy";
@@ -52,19 +53,16 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
   const config = join(dir, "tinyproxy.conf");
   writeFileSync(config, lines.join("\n") + "\n");
   const child = spawn(TINYPROXY, ["-d", "-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const gone = exited(child);
   let log = "";
   child.stdout!.setEncoding("utf8");
   child.stderr!.setEncoding("utf8");
   child.stdout!.on("data", (s: string) => log += s);
   child.stderr!.on("data", (s: string) => log += s);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once("exit", () => resolve());
-  });
   const close = async (): Promise<void> => {
     // child.kill signals this child's own PID (never a name).
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
+    await gone;
     child.stdout!.destroy();
     child.stderr!.destroy();
     rmSync(dir, { recursive: true, force: true });

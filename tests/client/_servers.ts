@@ -16,7 +16,6 @@
  * @module
  */
 
-import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
@@ -26,62 +25,20 @@ import type { IncomingMessage } from "node:http";
 import type { Buffer } from "node:buffer";
 import type { Client } from "../../src/client/client.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
+import { concat } from "../_shared/bytes.ts";
+import { closePayload, completeFrames as parseFrames, encodeFrame } from "../_shared/frames.ts";
+import type { WireFrame as RawFrame } from "../_shared/frames.ts";
+import { record } from "../_shared/events.ts";
+import type { Recorder } from "../_shared/events.ts";
+import { withTimeout } from "../_shared/time.ts";
+import { ws } from "../_shared/ws.ts";
+import type { WsSocket } from "../_shared/ws.ts";
+import { exited } from "../_shared/child.ts";
 
 // ───────────────────────────── time ─────────────────────────────
 
-/** Resolves after `n` milliseconds. */
-export function delay(n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, n));
-}
-
-/** `promise`, or a rejection naming `what` after `limit` milliseconds. */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  what: string,
-  limit = 10_000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${limit} ms: ${what}`)),
-      limit,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// ───────────────────────────── ws, loaded by path ─────────────────────────────
-
-// deno-lint-ignore no-explicit-any
-type Listener = (...args: any[]) => void;
-
-/** The part of a `ws` WebSocket the tests use. */
-export interface WsSocket {
-  readonly readyState: number;
-  readonly protocol: string;
-  on(event: string, listener: Listener): this;
-  once(event: string, listener: Listener): this;
-  send(data: unknown, options?: { binary?: boolean }): void;
-  ping(data?: unknown): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-}
-
-interface WsServer {
-  readonly clients: Set<WsSocket>;
-  on(event: string, listener: Listener): this;
-  close(callback?: (error?: Error) => void): void;
-}
-
-interface WsModule {
-  WebSocketServer: new (options: Record<string, unknown>) => WsServer;
-}
-
-// Node and Bun resolve the bare specifier "ws" only from a node_modules up the
-// tree, which tools/rt/node_modules is not; a require by path works unchanged
-// on Deno (with -A), Node and Bun.
-const require = createRequire(import.meta.url);
-const ws = require("../../tools/rt/node_modules/ws/index.js") as WsModule;
+export { delay, withTimeout } from "../_shared/time.ts";
+export type { WsSocket } from "../_shared/ws.ts";
 
 // ───────────────────────────── a ws echo server ─────────────────────────────
 
@@ -230,17 +187,14 @@ export function startPythonEchoServer(port = 0): Promise<ProcessServer> {
     new URL("./_py_echo_server.py", import.meta.url),
   );
   const child = spawn(PYTHON, [script, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once("exit", () => resolve());
-  });
+  const gone = exited(child);
   let stderr = "";
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (s: string) => stderr += s);
   const close = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill();
     child.stdin!.destroy();
-    await exited;
+    await gone;
     child.stdout!.destroy();
     child.stderr!.destroy();
   };
@@ -275,61 +229,9 @@ export function startPythonEchoServer(port = 0): Promise<ProcessServer> {
 const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
-/** A frame as a client wrote it, unmasked. */
-export interface RawFrame {
-  fin: boolean;
-  /** The RSV1–3 bits, as a number 0–7. */
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  /** The masking key (all zero when not masked). */
-  maskKey: Uint8Array;
-  /** The payload, unmasked. */
-  payload: Uint8Array;
-}
-
-/** Parses the complete frames at the start of `bytes` (written independently of src/protocol). */
-export function parseFrames(bytes: Uint8Array): RawFrame[] {
-  const frames: RawFrame[] = [];
-  let at = 0;
-  for (;;) {
-    if (bytes.length - at < 2) return frames;
-    const b0 = bytes[at], b1 = bytes[at + 1];
-    let length = b1 & 0x7f;
-    let p = at + 2;
-    if (length === 126) {
-      if (bytes.length - p < 2) return frames;
-      length = (bytes[p] << 8) | bytes[p + 1];
-      p += 2;
-    } else if (length === 127) {
-      if (bytes.length - p < 8) return frames;
-      length = 0;
-      for (let i = 0; i < 8; i++) length = length * 256 + bytes[p + i];
-      p += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    const maskKey = new Uint8Array(4);
-    if (masked) {
-      if (bytes.length - p < 4) return frames;
-      maskKey.set(bytes.subarray(p, p + 4));
-      p += 4;
-    }
-    if (bytes.length - p < length) return frames;
-    const payload = bytes.slice(p, p + length);
-    if (masked) {
-      for (let i = 0; i < length; i++) payload[i] ^= maskKey[i & 3];
-    }
-    frames.push({
-      fin: (b0 & 0x80) !== 0,
-      rsv: (b0 >> 4) & 7,
-      opcode: b0 & 0x0f,
-      masked,
-      maskKey,
-      payload,
-    });
-    at = p + length;
-  }
-}
+/** Parses the complete frames at the start of `bytes` (an unfinished one is left for later). */
+export { parseFrames };
+export type { RawFrame };
 
 /** An unmasked frame, as a server writes it. */
 export function serverFrame(
@@ -337,32 +239,12 @@ export function serverFrame(
   payload: Uint8Array | string = new Uint8Array(0),
   fin = true,
 ): Uint8Array {
-  const data = typeof payload === "string" ? encoder.encode(payload) : payload;
-  const n = data.length;
-  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(header + n);
-  out[0] = (fin ? 0x80 : 0) | opcode;
-  if (n < 126) out[1] = n;
-  else if (n < 65536) {
-    out[1] = 126;
-    out[2] = n >> 8;
-    out[3] = n & 0xff;
-  } else {
-    out[1] = 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  out.set(data, header);
-  return out;
+  return encodeFrame(opcode, payload, { fin });
 }
 
 /** A close frame from the server. */
 export function serverClose(code: number, reason = ""): Uint8Array {
-  const r = encoder.encode(reason);
-  const payload = new Uint8Array(2 + r.length);
-  payload[0] = code >> 8;
-  payload[1] = code & 0xff;
-  payload.set(r, 2);
-  return serverFrame(0x8, payload);
+  return serverFrame(0x8, closePayload(code, reason));
 }
 
 /** One connection to the fake server, once its request head arrived. */
@@ -408,13 +290,6 @@ export interface FakeServer {
   nextConnection(): Promise<FakeConnection>;
   /** Destroys every socket and stops listening. */
   close(): Promise<void>;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /**
@@ -566,13 +441,7 @@ export async function startFakeServer(
 }
 
 /** A port nothing listens on (a listener's, after it was closed). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort as closedPort } from "../_shared/net.ts";
 
 /** Whether this machine can listen on ::1. */
 export async function hasIPv6Loopback(): Promise<boolean> {
@@ -591,18 +460,13 @@ export async function hasIPv6Loopback(): Promise<boolean> {
 
 // ───────────────────────────── recording a client ─────────────────────────────
 
-/** One recorded event: its name and arguments. */
-export type Recorded = [name: string, ...args: unknown[]];
+export type { Recorded } from "../_shared/events.ts";
 
-/** What a client emitted, in order. */
-export interface ClientRecorder {
-  events: Recorded[];
-  names(): string[];
-  messages(): Array<string | Uint8Array>;
-  errors(): Error[];
-  /** Resolves on `open`; rejects if `close` comes first (a fresh promise each time). */
+/** What a client emitted, in order: a {@linkcode Recorder} whose promises time out. */
+export interface ClientRecorder extends Omit<Recorder, "nextMessages"> {
+  /** Resolves on `open`; rejects if `close` comes first (a fresh promise, with a timeout, each time). */
   readonly opened: Promise<void>;
-  /** Resolves with the `close` event's code and reason (a fresh promise each time). */
+  /** Resolves with the `close` event's code and reason (a fresh promise, with a timeout, each time). */
   readonly closed: Promise<[code: number, reason: string]>;
   /** Resolves once `n` messages arrived (rejects after `limit` ms, default 10 s). */
   nextMessages(n: number, limit?: number): Promise<Array<string | Uint8Array>>;
@@ -610,114 +474,22 @@ export interface ClientRecorder {
 
 /** Records every event of `client`; add it before `startConnection()`. */
 export function watch(client: Client): ClientRecorder {
-  const events: Recorded[] = [];
-  let onOpen!: () => void, onNotOpen!: (e: Error) => void;
-  let onClose!: (value: [number, string]) => void;
-  const opened = new Promise<void>((resolve, reject) => {
-    onOpen = resolve;
-    onNotOpen = reject;
-  });
-  opened.catch(() => {});
-  const closed = new Promise<[number, string]>((resolve) => onClose = resolve);
-  const waiters: Array<[number, (m: Array<string | Uint8Array>) => void]> = [];
-  const messages = () => events.filter((e) => e[0] === "message").map((e) => e[1] as string | Uint8Array);
-  client.on("open", () => {
-    events.push(["open"]);
-    onOpen();
-  });
-  client.on("message", (data) => {
-    events.push(["message", data]);
-    const n = messages().length;
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (n >= waiters[i][0]) waiters.splice(i, 1)[0][1](messages());
-    }
-  });
-  client.on("error", (error) => events.push(["error", error]));
-  client.on("ping", (data) => events.push(["ping", data]));
-  client.on("pong", (data) => events.push(["pong", data]));
-  client.on("close", (code, reason) => {
-    events.push(["close", code, reason]);
-    const error = events.find((e) => e[0] === "error")?.[1] as
-      | Error
-      | undefined;
-    onNotOpen(
-      new Error(
-        `closed (${code} ${reason}) before open${error ? `: ${error.message}` : ""}`,
-      ),
-    );
-    onClose([code, reason]);
-  });
+  const rec = record(client);
   return {
-    events,
-    names: () => events.map((e) => e[0]),
-    messages,
-    errors: () => events.filter((e) => e[0] === "error").map((e) => e[1] as Error),
+    events: rec.events,
+    names: rec.names,
+    messages: rec.messages,
+    errors: rec.errors,
     get opened() {
-      return withTimeout(opened, "open");
+      return withTimeout(rec.opened, "open");
     },
     get closed() {
-      return withTimeout(closed, "close", 15_000);
+      return withTimeout(rec.closed, "close", 15_000);
     },
-    nextMessages(n: number, limit?: number) {
-      if (messages().length >= n) return Promise.resolve(messages());
-      return withTimeout(
-        new Promise((resolve) => waiters.push([n, resolve])),
-        `${n} message(s) at the client`,
-        limit,
-      );
-    },
+    nextMessages: (n, limit) => withTimeout(rec.nextMessages(n), `${n} message(s) at the client`, limit),
   };
 }
 
 // ───────────────────────────── unhandled rejections ─────────────────────────────
 
-const g = globalThis as unknown as {
-  Deno?: unknown;
-  addEventListener(type: string, fn: (e: Event) => void): void;
-  removeEventListener(type: string, fn: (e: Event) => void): void;
-  process?: {
-    on(event: string, fn: (reason: unknown) => void): void;
-    off(event: string, fn: (reason: unknown) => void): void;
-  };
-};
-
-/**
- * Collects the unhandled promise rejections (and, on Deno, uncaught
- * exceptions) until `stop()`: Deno's `unhandledrejection`/`error` events,
- * `process.on("unhandledRejection")` elsewhere. A belt-and-braces check:
- * each runner also fails the running test on an unhandled rejection by itself
- * (measured: deno test 2.9.6 and bun test 1.4.5 fail it before this sees
- * anything, node --test 26 after this recorded it).
- */
-export function trackUnhandled(): { errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  if (g.Deno !== undefined) {
-    const onRejection = (event: Event): void => {
-      event.preventDefault();
-      errors.push((event as PromiseRejectionEvent).reason);
-    };
-    const onError = (event: Event): void => {
-      event.preventDefault();
-      errors.push((event as ErrorEvent).error);
-    };
-    g.addEventListener("unhandledrejection", onRejection);
-    g.addEventListener("error", onError);
-    return {
-      errors,
-      stop() {
-        g.removeEventListener("unhandledrejection", onRejection);
-        g.removeEventListener("error", onError);
-      },
-    };
-  }
-  const onRejection = (reason: unknown): void => {
-    errors.push(reason);
-  };
-  g.process!.on("unhandledRejection", onRejection);
-  return {
-    errors,
-    stop() {
-      g.process!.off("unhandledRejection", onRejection);
-    },
-  };
-}
+export { trackUnhandled } from "../_shared/uncaught.ts";

@@ -567,7 +567,7 @@ describe("makeClient on the wire (fake server)", () => {
         frames[4].payload,
         Uint8Array.of(0x03, 0xe8, ...encoder.encode("done")),
       );
-      const keys = new Set(frames.map((f) => f.maskKey.join(",")));
+      const keys = new Set(frames.map((f) => f.key!.join(",")));
       assert.ok(keys.size > 1, "masking keys differ between frames");
       assert.deepEqual(await rec.closed, [1000, "done"]);
     } finally {

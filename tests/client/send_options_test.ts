@@ -23,7 +23,7 @@ describe("send options", () => {
       client.sendBinary(bytes, { compress: true });
       client.sendText(text, {});
       const frames = await (await fake.nextConnection()).frames(5);
-      assert.deepEqual(frames.map((f) => f.rsv), [4, 0, 0, 4, 4]);
+      assert.deepEqual(frames.map((f) => f.rsv), [0x40, 0, 0, 0x40, 0x40], "RSV1 on the compressed frames");
       assert.deepEqual(frames.map((f) => f.opcode), [1, 1, 2, 2, 1]);
       assert.ok(frames[0].payload.length < 100);
       assert.equal(new TextDecoder().decode(frames[1].payload), text);
@@ -97,7 +97,7 @@ describe("send options", () => {
       assert.match(head.headers.get("sec-websocket-extensions") ?? "", /^permessage-deflate/);
       const frames = () => parseFrames(raw.bytes().subarray(raw.bytes().length - parseHead(raw.bytes()).rest.length));
       await raw.until(() => frames().length >= 4, "four frames");
-      assert.deepEqual(frames().map((f) => [f.opcode, f.rsv]), [[1, 0], [1, 4], [2, 0], [1, 4]]);
+      assert.deepEqual(frames().map((f) => [f.opcode, f.rsv]), [[1, 0], [1, 0x40], [2, 0], [1, 0x40]]);
       assert.equal(new TextDecoder().decode(frames()[0].payload), text);
       assert.ok(frames()[1].payload.length < 100);
     } finally {

@@ -1,9 +1,10 @@
 /**
  * Test helpers for the driver (not a test file): in-memory driver pairs, a raw
  * peer that writes hand-made frames and reads what the driver wrote, a
- * transport that counts writes, loopback TCP pairs over `node:net`, a frame
- * codec independent of `src/protocol`, and a time unit that
- * `WSD_TEST_TIME_SCALE` scales.
+ * transport that counts writes, loopback TCP pairs over `node:net`, and
+ * drivers opened against those; with the frame codec, the time unit, the
+ * event recorder and the uncaught-exception catcher of tests/_shared/ passed
+ * on, so that a test of this folder imports from one place.
  *
  * @module
  */
@@ -13,349 +14,37 @@ import { Duplex } from "node:stream";
 import { WebSocketDriver } from "../../src/driver/driver.ts";
 import type { DriverOptions } from "../../src/driver/driver.ts";
 import type { StreamPair, Transport, TransportSink } from "../../src/driver/transport.ts";
+import { concatAll } from "../_shared/bytes.ts";
+import { decodeFrame, encodeFrame, parseFrames as decodeFrames } from "../_shared/frames.ts";
+import type { FrameOptions, WireFrame as Frame } from "../_shared/frames.ts";
+import { record } from "../_shared/events.ts";
+import type { Recorder } from "../_shared/events.ts";
+import { ms, withTimeout } from "../_shared/time.ts";
 
 // ───────────────────────────── time ─────────────────────────────
 
-function readTimeScale(): number {
-  try {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } })
-      .process?.env;
-    const scale = Number(env?.WSD_TEST_TIME_SCALE ?? "1");
-    return Number.isFinite(scale) && scale > 0 ? scale : 1;
-  } catch {
-    // Deno without --allow-env throws on env access.
-    return 1;
-  }
-}
-
-/** How much slower than usual this machine is; `WSD_TEST_TIME_SCALE`, default 1. */
-export const TIME_SCALE: number = readTimeScale();
-
-/** `n` milliseconds, scaled by {@linkcode TIME_SCALE}. */
-export function ms(n: number): number {
-  return Math.round(n * TIME_SCALE);
-}
-
-/** Resolves after `n` scaled milliseconds. */
-export function delay(n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms(n)));
-}
-
-/** Resolves after the microtask queue and one macrotask turn ran. */
-export function tick(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/** `promise`, or a rejection naming `what` after `limit` scaled milliseconds. */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  what: string,
-  limit = 5_000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${ms(limit)} ms: ${what}`)),
-      ms(limit),
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+export { delay, ms, tick, TIME_SCALE, withTimeout } from "../_shared/time.ts";
 
 /** The close timeout of the drivers of {@linkcode RawPeer} unless a test sets one. */
 export const TEST_CLOSE_TIMEOUT: number = ms(300);
 
 // ───────────────────────────── uncaught exceptions ─────────────────────────────
 
-const g = globalThis as {
-  Deno?: unknown;
-  Bun?: unknown;
-  process?: {
-    listeners(event: string): Array<(...args: unknown[]) => void>;
-    removeAllListeners(event: string): void;
-    on(event: string, fn: (...args: unknown[]) => void): void;
-    off(event: string, fn: (...args: unknown[]) => void): void;
-  };
-  queueMicrotask: (callback: () => void) => void;
-};
-
-/**
- * Runs `body` and returns the exceptions that surfaced as uncaught meanwhile
- * (the emitter rethrows listener exceptions from a microtask).
- * - Deno: a cancelable `error` event on globalThis.
- * - Node: `process.on("uncaughtException")`, with the test runner's own
- *   listeners set aside so that it does not fail the test.
- * - Bun: `bun test` short-circuits uncaught exceptions to the runner and calls
- *   no JS handler (neither `process.on` nor `addEventListener("error")`
- *   works, tried on 1.4.5), so the global `queueMicrotask` is wrapped instead
- *   and exceptions thrown by its callbacks are collected there.
- */
-export async function captureUncaught(
-  body: () => Promise<void>,
-): Promise<unknown[]> {
-  const caught: unknown[] = [];
-  let restore: () => void;
-  if (g.Deno !== undefined) {
-    const onError = (event: Event): void => {
-      event.preventDefault();
-      caught.push((event as ErrorEvent).error);
-    };
-    globalThis.addEventListener("error", onError);
-    restore = () => globalThis.removeEventListener("error", onError);
-  } else if (g.Bun !== undefined) {
-    const original = g.queueMicrotask;
-    g.queueMicrotask = (callback) =>
-      original(() => {
-        try {
-          callback();
-        } catch (error) {
-          caught.push(error);
-        }
-      });
-    restore = () => {
-      g.queueMicrotask = original;
-    };
-  } else {
-    const proc = g.process!;
-    const saved = proc.listeners("uncaughtException");
-    proc.removeAllListeners("uncaughtException");
-    const onError = (error: unknown): void => {
-      caught.push(error);
-    };
-    proc.on("uncaughtException", onError);
-    restore = () => {
-      proc.off("uncaughtException", onError);
-      for (const listener of saved) proc.on("uncaughtException", listener);
-    };
-  }
-  try {
-    await body();
-    await delay(10);
-  } finally {
-    restore();
-  }
-  return caught;
-}
+export { captureUncaught } from "../_shared/uncaught.ts";
 
 // ───────────────────────────── events ─────────────────────────────
 
-/** One recorded event: its name and arguments. */
-export type Recorded = [name: string, ...args: unknown[]];
-
-/** Everything a driver emitted, in order, and its close as a promise. */
-export interface Recorder {
-  /** Every event so far, oldest first. */
-  events: Recorded[];
-  /** The names of the events so far. */
-  names(): string[];
-  /** The messages received so far. */
-  messages(): Array<string | Uint8Array>;
-  /** Resolves with `(code, reason)` of the first `close` event. */
-  closed: Promise<[code: number, reason: string]>;
-  /** Resolves on `open`. */
-  opened: Promise<void>;
-  /** Resolves once `n` messages were received. */
-  nextMessages(n: number): Promise<Array<string | Uint8Array>>;
-}
-
-/** Records every event of `driver` (add it before the driver can emit). */
-export function record(driver: WebSocketDriver): Recorder {
-  const events: Recorded[] = [];
-  let onClose!: (value: [number, string]) => void;
-  let onOpen!: () => void;
-  const closed = new Promise<[number, string]>((
-    resolve,
-  ) => (onClose = resolve));
-  const opened = new Promise<void>((resolve) => (onOpen = resolve));
-  const waiters: Array<
-    { n: number; resolve: (m: Array<string | Uint8Array>) => void }
-  > = [];
-  const messages = (): Array<string | Uint8Array> =>
-    events.filter((e) => e[0] === "message").map((e) => e[1] as string | Uint8Array);
-  driver.on("open", () => {
-    events.push(["open"]);
-    onOpen();
-  });
-  driver.on("message", (data) => {
-    events.push(["message", data]);
-    const all = messages();
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (all.length >= waiters[i].n) waiters.splice(i, 1)[0].resolve(all);
-    }
-  });
-  driver.on("error", (error) => events.push(["error", error]));
-  driver.on("ping", (data) => events.push(["ping", data]));
-  driver.on("pong", (data) => events.push(["pong", data]));
-  driver.on("close", (code, reason) => {
-    events.push(["close", code, reason]);
-    onClose([code, reason]);
-  });
-  return {
-    events,
-    names: () => events.map((e) => e[0]),
-    messages,
-    closed,
-    opened,
-    nextMessages(n: number): Promise<Array<string | Uint8Array>> {
-      const all = messages();
-      if (all.length >= n) return Promise.resolve(all);
-      return new Promise((resolve) => waiters.push({ n, resolve }));
-    },
-  };
-}
+export { record } from "../_shared/events.ts";
+export type { Recorded, Recorder } from "../_shared/events.ts";
 
 // ───────────────────────────── frames ─────────────────────────────
 
-/** Opcodes, spelled out here so that tests do not trust the code under test. */
-export const OP = {
-  CONT: 0x0,
-  TEXT: 0x1,
-  BINARY: 0x2,
-  CLOSE: 0x8,
-  PING: 0x9,
-  PONG: 0xa,
-} as const;
+export { bytes, concat, concatAll, toHex } from "../_shared/bytes.ts";
+export { closePayload, decodeFrame, encodeFrame, OP, parseFrames as decodeFrames } from "../_shared/frames.ts";
+export type { FrameOptions as EncodeOptions, WireFrame as Frame } from "../_shared/frames.ts";
 
 /** A fixed masking key for frames a raw "client" sends. */
 export const TEST_KEY: Uint8Array = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
-
-const encoder = new TextEncoder();
-
-/** Bytes of a string (UTF-8) or a copy of bytes. */
-export function bytes(data: string | Uint8Array | number[]): Uint8Array {
-  if (typeof data === "string") return encoder.encode(data);
-  return Uint8Array.from(data);
-}
-
-/** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Options of {@linkcode encodeFrame}. */
-export interface EncodeOptions {
-  /** FIN bit, default true. */
-  fin?: boolean;
-  /** RSV bits (already shifted: 0x40, 0x20, 0x10), default 0. */
-  rsv?: number;
-  /** The masking key, or null for an unmasked frame. */
-  mask?: Uint8Array | null;
-  /** Force the length form: 7, 16 or 64 bits (for non-minimal lengths). */
-  lengthForm?: 7 | 16 | 64;
-  /** Override the 7-bit length field (for broken frames). */
-  rawLength?: number;
-}
-
-/** Encodes one frame by hand (RFC 6455 §5.2). */
-export function encodeFrame(
-  opcode: number,
-  data: string | Uint8Array,
-  options: EncodeOptions = {},
-): Uint8Array {
-  const payload = bytes(data instanceof Uint8Array ? data : data);
-  const { fin = true, rsv = 0, mask = null } = options;
-  const n = payload.length;
-  const form = options.lengthForm ?? (n < 126 ? 7 : n < 0x10000 ? 16 : 64);
-  const head: number[] = [(fin ? 0x80 : 0) | rsv | opcode];
-  const maskBit = mask === null ? 0 : 0x80;
-  if (form === 7) head.push(maskBit | (options.rawLength ?? n));
-  else if (form === 16) head.push(maskBit | 126, n >>> 8, n & 0xff);
-  else {
-    const high = Math.floor(n / 0x100000000);
-    head.push(
-      maskBit | 127,
-      high >>> 24,
-      (high >>> 16) & 0xff,
-      (high >>> 8) & 0xff,
-      high & 0xff,
-      n >>> 24,
-      (n >>> 16) & 0xff,
-      (n >>> 8) & 0xff,
-      n & 0xff,
-    );
-  }
-  if (mask !== null) head.push(...mask);
-  const out = new Uint8Array(head.length + n);
-  out.set(head);
-  for (let i = 0; i < n; i++) {
-    out[head.length + i] = mask === null ? payload[i] : payload[i] ^ mask[i & 3];
-  }
-  return out;
-}
-
-/** A close frame's payload: the code in network order, then the UTF-8 reason. */
-export function closePayload(code: number, reason = ""): Uint8Array {
-  return concat([new Uint8Array([code >>> 8, code & 0xff]), bytes(reason)]);
-}
-
-/** A decoded frame. */
-export interface Frame {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  /** The payload, unmasked. */
-  payload: Uint8Array;
-  /** The size of the whole frame on the wire. */
-  size: number;
-}
-
-/** Decodes one frame at the start of `buf`, or returns null if it is incomplete. */
-export function decodeFrame(buf: Uint8Array): Frame | null {
-  if (buf.length < 2) return null;
-  const fin = (buf[0] & 0x80) !== 0;
-  const rsv = buf[0] & 0x70;
-  const opcode = buf[0] & 0x0f;
-  const masked = (buf[1] & 0x80) !== 0;
-  let length = buf[1] & 0x7f;
-  let at = 2;
-  if (length === 126) {
-    if (buf.length < 4) return null;
-    length = (buf[2] << 8) | buf[3];
-    at = 4;
-  } else if (length === 127) {
-    if (buf.length < 10) return null;
-    let n = 0;
-    for (let i = 2; i < 10; i++) n = n * 256 + buf[i];
-    length = n;
-    at = 10;
-  }
-  let key: Uint8Array | null = null;
-  if (masked) {
-    if (buf.length < at + 4) return null;
-    key = buf.slice(at, at + 4);
-    at += 4;
-  }
-  if (buf.length < at + length) return null;
-  const payload = buf.slice(at, at + length);
-  if (key !== null) {
-    for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
-  }
-  return { fin, rsv, opcode, masked, payload, size: at + length };
-}
-
-/** Decodes every whole frame of `buf`; throws if bytes are left over. */
-export function decodeFrames(buf: Uint8Array): Frame[] {
-  const frames: Frame[] = [];
-  let at = 0;
-  while (at < buf.length) {
-    const frame = decodeFrame(buf.subarray(at));
-    if (frame === null) {
-      throw new Error(`Incomplete frame at byte ${at} of ${buf.length}`);
-    }
-    frames.push(frame);
-    at += frame.size;
-  }
-  return frames;
-}
 
 /** The code and reason of a close frame's payload (1005 when empty). */
 export function parseClose(
@@ -519,7 +208,7 @@ export class RawPeer {
   sendFrame(
     opcode: number,
     data: string | Uint8Array = "",
-    options: EncodeOptions = {},
+    options: FrameOptions = {},
   ): void {
     this.send(
       encodeFrame(opcode, data, {
@@ -545,7 +234,7 @@ export class RawPeer {
 
   /** Every byte the driver wrote so far. */
   get written(): Uint8Array {
-    return concat(this.chunks);
+    return concatAll(this.chunks);
   }
 
   /** How many writes the driver made. */
@@ -678,7 +367,7 @@ export class CountingTransport implements Transport {
 
   /** Every frame written. */
   frames(): Frame[] {
-    return decodeFrames(concat(this.writes));
+    return decodeFrames(concatAll(this.writes));
   }
 }
 
@@ -788,3 +477,44 @@ export async function tcpPair(options: TcpPairOptions = {}): Promise<TcpPair> {
     },
   };
 }
+
+// ───────────────────────────── opened drivers ─────────────────────────────
+
+/** A server driver attached to a raw peer, opened. */
+export async function openServer(options?: DriverOptions): Promise<RawPeer> {
+  const peer = new RawPeer("server", options);
+  await withTimeout(peer.rec.opened, "open");
+  return peer;
+}
+
+/** A client driver attached to a raw peer, opened. */
+export async function openClient(options?: DriverOptions): Promise<RawPeer> {
+  const peer = new RawPeer("client", options);
+  await withTimeout(peer.rec.opened, "open");
+  return peer;
+}
+
+/** A driver over a CountingTransport, opened. */
+export async function counted(
+  role: "server" | "client",
+  options?: DriverOptions,
+): Promise<{ driver: WebSocketDriver; transport: CountingTransport; rec: Recorder }> {
+  const driver = new WebSocketDriver(role, {
+    closeTimeout: TEST_CLOSE_TIMEOUT,
+    ...options,
+  });
+  const rec = record(driver);
+  const transport = new CountingTransport();
+  driver.attach(transport);
+  await withTimeout(rec.opened, "open");
+  return { driver, transport, rec };
+}
+
+/** A fresh copy of {@linkcode TEST_KEY}, for a client driver's `maskKey` option. */
+export const FIXED_KEY = (): Uint8Array => TEST_KEY.slice();
+
+/** How many pong events the driver of `peer` emitted. */
+export const pongs = (peer: RawPeer): number => peer.rec.names().filter((n) => n === "pong").length;
+
+/** A frame's payload as UTF-8 text. */
+export const frameText = (frame: Frame): string => new TextDecoder().decode(frame.payload);

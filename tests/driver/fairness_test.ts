@@ -10,18 +10,11 @@ import zlib from "node:zlib";
 import { useExtensions, WebSocketDriver } from "../../src/driver/driver.ts";
 import { MessageCompression } from "../../src/protocol/compression.ts";
 import { deflateConfig } from "../../src/protocol/extensions.ts";
-import type { DeflateParams } from "../../src/protocol/extensions.ts";
-import { concat, frame, hex, OP } from "../protocol/_helpers.ts";
+import { concat, frame, hex, OP, TAKEOVER } from "../protocol/_helpers.ts";
 import { CountingTransport, record, withTimeout } from "./_pair.ts";
 import type { Recorder } from "./_pair.ts";
 
 const KEY = hex("37 fa 21 3d");
-const PARAMS: DeflateParams = {
-  serverNoContextTakeover: false,
-  clientNoContextTakeover: false,
-  serverMaxWindowBits: 15,
-  clientMaxWindowBits: 15,
-};
 
 interface Peer {
   driver: WebSocketDriver;
@@ -32,7 +25,7 @@ interface Peer {
 /** A server connection with permessage-deflate agreed, over a transport the test feeds. */
 async function open(maxLength: number): Promise<Peer> {
   const driver = new WebSocketDriver("server", { maxLength });
-  useExtensions(driver, "permessage-deflate", new MessageCompression("server", PARAMS, deflateConfig({}, "test")!));
+  useExtensions(driver, "permessage-deflate", new MessageCompression("server", TAKEOVER, deflateConfig({}, "test")!));
   const rec = record(driver);
   const transport = new CountingTransport();
   driver.attach(transport);

@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { closeEvent, ms, tcpPair, withTimeout } from "./_pair.ts";
 import type { TcpPair, TcpPairOptions } from "./_pair.ts";
+import { asciiText, pattern } from "../_shared/bytes.ts";
 
 const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
 
@@ -49,17 +50,6 @@ async function closeFrom(
   // The drivers finished the TCP connection themselves (no cleanup needed).
   await withTimeout(socketsClosed, "both sockets closed");
   return { server, client };
-}
-
-function pattern(n: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 131 + seed) & 0xff;
-  return out;
-}
-
-function asciiText(n: number): string {
-  const unit = "The quick brown fox jumps over the lazy dog. 0123456789\n";
-  return unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
 }
 
 const SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];

@@ -8,7 +8,7 @@ import type { DriverOptions } from "../../mod.ts";
 import {
   captureUncaught,
   closePayload,
-  concat,
+  concatAll,
   CountingTransport,
   delay,
   encodeFrame,
@@ -181,7 +181,7 @@ describe("a peer that does not read our answers is not read any more", () => {
     const ping = encodeFrame(OP.PING, new Uint8Array(125), { mask: TEST_KEY });
     let pushed = 0;
     while (!transport.paused && pushed < 1000) {
-      transport.push(concat([ping, ping, ping, ping]));
+      transport.push(concatAll([ping, ping, ping, ping]));
       pushed += 4;
     }
     assert.ok(transport.paused, "reading stopped");

@@ -8,7 +8,6 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import http from "node:http";
 import net from "node:net";
 import type { Buffer } from "node:buffer";
@@ -17,51 +16,12 @@ import type { DriverOptions } from "../../src/driver/driver.ts";
 import { computeAcceptKey, generateKey } from "../../src/protocol/handshake.ts";
 import { captureUncaught, closeEvent, ms, record, socketStreams, withTimeout } from "../driver/_pair.ts";
 import type { Recorder } from "../driver/_pair.ts";
-
-// ───────────────────────────── ws, loaded by path ─────────────────────────────
-
-// Node and Bun resolve the bare specifier "ws" only from a node_modules up the
-// tree, which tools/rt/node_modules is not; a require by path works unchanged
-// on Deno (with -A), Node and Bun.
-// deno-lint-ignore no-explicit-any
-type Listener = (...args: any[]) => void;
-interface WsSocket {
-  readonly readyState: number;
-  readonly protocol: string;
-  readonly extensions: string;
-  on(event: string, listener: Listener): this;
-  once(event: string, listener: Listener): this;
-  send(data: unknown, options?: { binary?: boolean }): void;
-  ping(data?: unknown): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-}
-interface WsServer {
-  readonly clients: Set<WsSocket>;
-  on(event: string, listener: Listener): this;
-  once(event: string, listener: Listener): this;
-  address(): net.AddressInfo;
-  close(callback?: (error?: Error) => void): void;
-}
-interface WsModule {
-  WebSocket: new (
-    url: string,
-    protocols?: string | string[],
-    options?: Record<string, unknown>,
-  ) => WsSocket;
-  WebSocketServer: new (options: Record<string, unknown>) => WsServer;
-}
-const require = createRequire(import.meta.url);
-const ws = require("../../tools/rt/node_modules/ws/index.js") as WsModule;
+import { pattern } from "../_shared/bytes.ts";
+import { ws } from "../_shared/ws.ts";
+import type { WsServer, WsSocket } from "../_shared/ws.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function pattern(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 131 + 7) & 0xff;
-  return out;
-}
 
 /** The next `event` of a ws object, as the array of its arguments. */
 function next(

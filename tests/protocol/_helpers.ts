@@ -1,7 +1,9 @@
 /**
- * Helpers of the protocol tests (not a test file): hex vectors, an independent
- * frame encoder and decoder (so that the library is never its own oracle), ways
- * to cut an input into chunks, and a seeded PRNG for property tests.
+ * Helpers of the protocol tests (not a test file): ways to cut an input into
+ * chunks, a seeded PRNG for property tests, and the protocol's events drained
+ * into plain values; with hex vectors and the independent frame encoder and
+ * decoder of tests/_shared/ (so that the library is never its own oracle)
+ * passed on, so that a test of this folder imports from one place.
  *
  * @module
  */
@@ -9,48 +11,13 @@
 import assert from "node:assert/strict";
 import { END_OF_STREAM } from "../../src/protocol/protocol.ts";
 import type { Protocol, ProtocolEvent } from "../../src/protocol/protocol.ts";
+import type { DeflateParams } from "../../src/protocol/extensions.ts";
+import { concat } from "../_shared/bytes.ts";
+import { encodeFrame, frameHeader as header } from "../_shared/frames.ts";
 
 // ───────────────────────────── bytes ─────────────────────────────
 
-/** `hex("81 05 48 65")` → the bytes; spaces and newlines are ignored. */
-export function hex(text: string): Uint8Array {
-  const digits = text.replace(/\s+/g, "");
-  if (digits.length % 2 !== 0 || /[^0-9a-fA-F]/.test(digits)) {
-    throw new Error(`Bad hex string: ${JSON.stringify(text)}`);
-  }
-  const out = new Uint8Array(digits.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
-
-/** The bytes as lower-case hex pairs separated by spaces: `"81 05 48 65"`. */
-export function toHex(bytes: Uint8Array): string {
-  const parts: string[] = [];
-  for (const b of bytes) parts.push(b.toString(16).padStart(2, "0"));
-  return parts.join(" ");
-}
-
-/** Concatenates byte arrays into a fresh one. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const encoder = new TextEncoder();
-
-/** UTF-8 of a string. */
-export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
-}
+export { concat, hex, toHex, utf8 } from "../_shared/bytes.ts";
 
 // ───────────────────────────── PRNG ─────────────────────────────
 
@@ -111,26 +78,8 @@ export class Rng {
 
 // ───────────────────────────── an independent frame codec ─────────────────────────────
 
-/** Opcodes, spelled out here again so the tests do not trust the library's table. */
-export const OP = {
-  CONT: 0x0,
-  TEXT: 0x1,
-  BINARY: 0x2,
-  CLOSE: 0x8,
-  PING: 0x9,
-  PONG: 0xa,
-} as const;
-
-/** XOR with a 4-byte key, the naive way (RFC 6455 §5.3). Returns a fresh array. */
-export function naiveMask(
-  data: Uint8Array,
-  key: Uint8Array,
-  phase = 0,
-): Uint8Array {
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data[i] ^ key[(phase + i) % 4];
-  return out;
-}
+export { closePayload, naiveMask, OP, parseFrames } from "../_shared/frames.ts";
+export type { WireFrame as ParsedFrame } from "../_shared/frames.ts";
 
 /** What {@linkcode frame} builds. */
 export interface FrameSpec {
@@ -146,97 +95,30 @@ export interface FrameSpec {
   lengthForm?: 7 | 16 | 64;
 }
 
-/** Encodes one frame with this file's own code (never the library's). */
+/** Encodes one frame with the tests' own code (never the library's). */
 export function frame(spec: FrameSpec): Uint8Array {
-  const payload = typeof spec.payload === "string" ? utf8(spec.payload) : spec.payload ?? new Uint8Array(0);
-  const head = frameHeader({ ...spec, length: payload.length });
-  return concat(head, spec.mask ? naiveMask(payload, spec.mask) : payload);
+  return encodeFrame(spec.opcode, spec.payload ?? new Uint8Array(0), spec);
 }
 
 /** Only the header of a frame whose payload has `length` bytes (with its masking key, if any). */
 export function frameHeader(
   spec: Omit<FrameSpec, "payload"> & { length: number },
 ): Uint8Array {
-  const n = spec.length;
-  const form = spec.lengthForm ?? (n < 126 ? 7 : n < 0x10000 ? 16 : 64);
-  const head: number[] = [
-    ((spec.fin ?? true) ? 0x80 : 0) | (spec.rsv ?? 0) | spec.opcode,
-  ];
-  const maskBit = spec.mask ? 0x80 : 0;
-  if (form === 7) {
-    head.push(maskBit | n);
-  } else if (form === 16) {
-    head.push(maskBit | 126, (n >> 8) & 0xff, n & 0xff);
-  } else {
-    head.push(maskBit | 127);
-    const high = Math.floor(n / 2 ** 32);
-    for (let s = 24; s >= 0; s -= 8) head.push((high >>> s) & 0xff);
-    for (let s = 24; s >= 0; s -= 8) head.push((n >>> s) & 0xff);
-  }
-  if (spec.mask) head.push(...spec.mask);
-  return new Uint8Array(head);
+  return header(spec.opcode, spec.length, spec);
 }
 
-/** A close frame's payload: the code in network order and the reason. */
-export function closePayload(
-  code: number,
-  reason: string | Uint8Array = "",
-): Uint8Array {
-  const r = typeof reason === "string" ? utf8(reason) : reason;
-  return concat(new Uint8Array([code >> 8, code & 0xff]), r);
-}
+// ───────────────────────────── permessage-deflate ─────────────────────────────
 
-/** A frame as {@linkcode parseFrames} decodes it. */
-export interface ParsedFrame {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  key: Uint8Array | null;
-  /** Unmasked. */
-  payload: Uint8Array;
-  /** The raw header bytes. */
-  header: Uint8Array;
-}
+/** permessage-deflate parameters with context takeover both ways and 15-bit windows (RFC 7692 §7's defaults). */
+export const TAKEOVER: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
 
-/** Decodes a complete sequence of frames with this file's own code; throws on leftovers. */
-export function parseFrames(bytes: Uint8Array): ParsedFrame[] {
-  const frames: ParsedFrame[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const start = at;
-    assert.ok(bytes.length - at >= 2, `truncated frame header at ${at}`);
-    const b0 = bytes[at++], b1 = bytes[at++];
-    let n = b1 & 0x7f;
-    if (n === 126) {
-      n = (bytes[at] << 8) | bytes[at + 1];
-      at += 2;
-    } else if (n === 127) {
-      n = 0;
-      for (let i = 0; i < 8; i++) n = n * 256 + bytes[at + i];
-      at += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    let key: Uint8Array | null = null;
-    if (masked) {
-      key = bytes.slice(at, at + 4);
-      at += 4;
-    }
-    assert.ok(at + n <= bytes.length, `truncated frame payload at ${start}`);
-    const raw = bytes.slice(at, at + n);
-    at += n;
-    frames.push({
-      fin: (b0 & 0x80) !== 0,
-      rsv: b0 & 0x70,
-      opcode: b0 & 0x0f,
-      masked,
-      key,
-      payload: key ? naiveMask(raw, key) : raw,
-      header: bytes.slice(start, start + (at - start - n)),
-    });
-  }
-  return frames;
-}
+/** {@linkcode TAKEOVER} without context takeover either way. */
+export const NO_TAKEOVER: DeflateParams = { ...TAKEOVER, serverNoContextTakeover: true, clientNoContextTakeover: true };
 
 // ───────────────────────────── chunking ─────────────────────────────
 

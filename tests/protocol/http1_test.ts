@@ -12,36 +12,14 @@ import {
   serializeRequestHead,
   serializeResponseHead,
 } from "../../src/protocol/http1.ts";
+import { concat, latin1 as bytes } from "../_shared/bytes.ts";
 
 // ───────────────────────────── helpers ─────────────────────────────
-
-/** Latin1-encode: each char one byte (throws above U+00FF). */
-function bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0xff) throw new Error("test bug: non-latin1 char");
-    out[i] = code;
-  }
-  return out;
-}
 
 function latin1(data: Uint8Array): string {
   let s = "";
   for (const b of data) s += String.fromCharCode(b);
   return s;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 type Parser<T> = { push(chunk: Uint8Array): HeadResult<T> };

@@ -9,15 +9,10 @@ import assert from "node:assert/strict";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { ProtocolEvent, Role } from "../../src/protocol/protocol.ts";
 import { concat, frame, mulberry32, OP, plain } from "./_helpers.ts";
+import { pattern } from "../_shared/bytes.ts";
 
 const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 const CLOSE_1000 = new Uint8Array([0x03, 0xe8]);
-
-function filled(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >>> 8)) & 0xff;
-  return out;
-}
 
 /** Splits `bytes` into chunks of the sizes `next()` gives (the last may be shorter). */
 function split(bytes: Uint8Array, next: () => number): Uint8Array[] {
@@ -61,9 +56,9 @@ function receive(role: Role, chunks: Uint8Array[], maxLength?: number): Protocol
 /** A stream of large frames, masked for a server to read (or not, for a client). */
 function largeStream(masked: boolean): { bytes: Uint8Array; expected: ReturnType<typeof plain> } {
   const mask = masked ? KEY : undefined;
-  const one = filled(1 << 20, 1);
+  const one = pattern(1 << 20, 1);
   const text = "é€a".repeat(100_000); // 600 000 bytes of UTF-8
-  const partA = filled(400_000, 2), partB = filled(700_000, 3);
+  const partA = pattern(400_000, 2), partB = pattern(700_000, 3);
   const textA = "ü".repeat(150_000), textB = "x€".repeat(60_000); // fragments of a text message
   const bytes = concat(
     frame({ opcode: OP.BINARY, payload: one, mask }),
@@ -73,8 +68,8 @@ function largeStream(masked: boolean): { bytes: Uint8Array; expected: ReturnType
     frame({ opcode: OP.CONT, payload: partB, mask }),
     frame({ opcode: OP.TEXT, payload: textA, mask, fin: false }),
     frame({ opcode: OP.CONT, payload: textB, mask }),
-    frame({ opcode: OP.BINARY, payload: filled(65_536, 4), mask }),
-    frame({ opcode: OP.BINARY, payload: filled(70_000, 5), mask }),
+    frame({ opcode: OP.BINARY, payload: pattern(65_536, 4), mask }),
+    frame({ opcode: OP.BINARY, payload: pattern(70_000, 5), mask }),
     frame({ opcode: OP.CLOSE, payload: CLOSE_1000, mask }),
   );
   const expected = plain([
@@ -83,8 +78,8 @@ function largeStream(masked: boolean): { bytes: Uint8Array; expected: ReturnType
     { type: "ping", data: new TextEncoder().encode("in between") },
     { type: "binary", data: concat(partA, partB) },
     { type: "text", data: textA + textB },
-    { type: "binary", data: filled(65_536, 4) },
-    { type: "binary", data: filled(70_000, 5) },
+    { type: "binary", data: pattern(65_536, 4) },
+    { type: "binary", data: pattern(70_000, 5) },
     { type: "close", code: 1000, reason: "" },
   ]);
   return { bytes, expected };
@@ -110,7 +105,7 @@ describe("large payloads, in chunks of every size (RFC 6455 §5.2, §5.4)", () =
   }
 
   it("a header alone, then its payload in large chunks", () => {
-    const payload = filled(3 << 20, 9);
+    const payload = pattern(3 << 20, 9);
     const whole = frame({ opcode: OP.BINARY, payload, mask: KEY });
     // The 14-byte header on its own, then the payload in 512 KiB pieces.
     const chunks = [whole.slice(0, 14), ...split(whole.subarray(14), () => 512 * 1024)];
@@ -135,8 +130,8 @@ describe("large payloads, in chunks of every size (RFC 6455 §5.2, §5.4)", () =
   it("a fragmented message over maxLength fails with 1009 at the header that crosses it", () => {
     const mask = KEY;
     const bytes = concat(
-      frame({ opcode: OP.BINARY, payload: filled(600_000, 1), mask, fin: false }),
-      frame({ opcode: OP.CONT, payload: filled(600_000, 2), mask }),
+      frame({ opcode: OP.BINARY, payload: pattern(600_000, 1), mask, fin: false }),
+      frame({ opcode: OP.CONT, payload: pattern(600_000, 2), mask }),
     );
     const events = receive("server", split(bytes, () => 300_000), 1_000_000);
     assert.deepEqual(plain(events).map((e) => e.type), ["error"]);
@@ -145,7 +140,7 @@ describe("large payloads, in chunks of every size (RFC 6455 §5.2, §5.4)", () =
 
   it("a close frame after a large frame that never completes: nothing is reported", () => {
     // The frame announces 4 MiB; 1 MiB arrives, in large chunks, then the input ends.
-    const whole = frame({ opcode: OP.BINARY, payload: filled(4 << 20, 3), mask: KEY });
+    const whole = frame({ opcode: OP.BINARY, payload: pattern(4 << 20, 3), mask: KEY });
     const protocol = new Protocol({ role: "server" });
     for (const chunk of split(whole.subarray(0, 1 << 20), () => 512 * 1024)) protocol.receiveData(chunk);
     assert.deepEqual(protocol.eventsReceived(), []);

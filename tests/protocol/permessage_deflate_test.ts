@@ -13,16 +13,23 @@ import { deflateConfig } from "../../src/protocol/extensions.ts";
 import type { DeflateConfig, DeflateParams } from "../../src/protocol/extensions.ts";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { Role } from "../../src/protocol/protocol.ts";
-import { concat, drain, feed, frame, hex, OP, parseFrames, plain, splittings, toHex, utf8 } from "./_helpers.ts";
+import {
+  concat,
+  drain,
+  feed,
+  frame,
+  hex,
+  NO_TAKEOVER,
+  OP,
+  parseFrames,
+  plain,
+  splittings,
+  TAKEOVER,
+  toHex,
+  utf8,
+} from "./_helpers.ts";
 
 const KEY = hex("37 fa 21 3d");
-const TAKEOVER: DeflateParams = {
-  serverNoContextTakeover: false,
-  clientNoContextTakeover: false,
-  serverMaxWindowBits: 15,
-  clientMaxWindowBits: 15,
-};
-const NO_TAKEOVER: DeflateParams = { ...TAKEOVER, serverNoContextTakeover: true, clientNoContextTakeover: true };
 
 type MakeOptions = { params?: DeflateParams; config?: Partial<DeflateConfig>; maxLength?: number };
 const PROVIDERS: ZlibProvider[] = nativeZlib === null ? [pakoZlib] : [pakoZlib, nativeZlib];

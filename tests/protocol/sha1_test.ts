@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sha1, sha1Base64 } from "../../src/protocol/sha1.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
+import { latin1 } from "../_shared/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -144,9 +145,3 @@ describe("sha1Base64: the handshake's allocation-free digest", () => {
     assert.equal(computeAcceptKey(long), expectedLong);
   });
 });
-
-function latin1(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}

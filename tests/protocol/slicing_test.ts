@@ -11,16 +11,9 @@ import { deflateConfig } from "../../src/protocol/extensions.ts";
 import type { DeflateParams } from "../../src/protocol/extensions.ts";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { ProtocolEvent, Role } from "../../src/protocol/protocol.ts";
-import { concat, drain, frame, hex, OP, parseFrames, plain, utf8 } from "./_helpers.ts";
+import { concat, drain, frame, hex, NO_TAKEOVER, OP, parseFrames, plain, TAKEOVER, utf8 } from "./_helpers.ts";
 
 const KEY = hex("37 fa 21 3d");
-const TAKEOVER: DeflateParams = {
-  serverNoContextTakeover: false,
-  clientNoContextTakeover: false,
-  serverMaxWindowBits: 15,
-  clientMaxWindowBits: 15,
-};
-const NO_TAKEOVER: DeflateParams = { ...TAKEOVER, serverNoContextTakeover: true, clientNoContextTakeover: true };
 
 function make(role: Role, options: { params?: DeflateParams; maxLength?: number; budget?: number } = {}): Protocol {
   const protocol = new Protocol({

@@ -51,16 +51,4 @@ export function driverPairs(): (
   };
 }
 
-/** `length` bytes of a pattern that depends on `seed` and repeats rarely. */
-export function pattern(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed + (i >>> 10)) & 0xff;
-  return out;
-}
-
-/** Whether two byte arrays hold the same bytes. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { pattern, sameBytes } from "../_shared/bytes.ts";

@@ -11,6 +11,7 @@ import type { RuntimeAdapter, ServeBackend } from "../../src/runtime/types.ts";
 import { TransportRelay } from "../../src/driver/transport.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { delay, withTimeout } from "../driver/_pair.ts";
+import { pattern, sameBytes } from "../_shared/bytes.ts";
 
 const HOST = "127.0.0.1";
 const T = { timeout: 20_000 };
@@ -61,18 +62,6 @@ class Recorder implements TransportSink {
     }
     return out;
   }
-}
-
-function pattern(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed + (i >>> 8)) & 0xff;
-  return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {

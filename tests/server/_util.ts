@@ -9,15 +9,17 @@
  * @module
  */
 
-import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
-import process from "node:process";
 import type { Buffer } from "node:buffer";
 import { makeClient } from "../../client.ts";
 import type { Client } from "../../client.ts";
 import { makeServer, serve } from "../../server.ts";
+import { latin1 } from "../_shared/bytes.ts";
+import { encodeFrame } from "../_shared/frames.ts";
+import { withTimeout } from "../_shared/time.ts";
+import { ws } from "../_shared/ws.ts";
 import type {
   BackendName,
   ServeHandle,
@@ -32,51 +34,14 @@ export const HOST = "127.0.0.1";
 
 // ───────────────────────────── time ─────────────────────────────
 
-/** Resolves after `n` milliseconds. */
-export function delay(n: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, n));
-}
-
-/** `promise`, or a rejection naming `what` after `limit` milliseconds. */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  what: string,
-  limit = 10_000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${limit} ms: ${what}`)),
-      limit,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+export { delay, withTimeout } from "../_shared/time.ts";
 
 // ───────────────────────────── data ─────────────────────────────
 
 export const encoder: TextEncoder = new TextEncoder();
 export const decoder: TextDecoder = new TextDecoder();
 
-/** `n` bytes of a fixed pattern. */
-export function pattern(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 131 + 7) & 0xff;
-  return out;
-}
-
-/** ASCII text of exactly `n` bytes. */
-export function text(n: number): string {
-  return "abcdefghijklmnopqrstuvwxyz0123456789".repeat(Math.ceil(n / 36) + 1)
-    .slice(0, n);
-}
-
-/** Whether two byte arrays hold the same bytes (fast enough for 1 MiB). */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { asciiText as text, pattern, sameBytes } from "../_shared/bytes.ts";
 
 /** A test fixture of tests/client/fixtures (the test-only TLS CA and cert). */
 export function fixture(name: string): string {
@@ -275,34 +240,8 @@ export interface OpenOptions {
   headers?: Record<string, string>;
 }
 
-// deno-lint-ignore no-explicit-any
-type Listener = (...args: any[]) => void;
-
-/** The part of a `ws` WebSocket the tests use. */
-export interface WsSocket {
-  readonly readyState: number;
-  readonly protocol: string;
-  on(event: string, listener: Listener): this;
-  once(event: string, listener: Listener): this;
-  send(data: unknown, options?: { binary?: boolean }): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-}
-
-interface WsModule {
-  WebSocket: new (
-    url: string,
-    protocols?: string | string[],
-    options?: Record<string, unknown>,
-  ) => WsSocket;
-}
-
-// Node and Bun resolve the bare specifier "ws" only from a node_modules up the
-// tree, which tools/rt/node_modules is not; a require by path works unchanged
-// on Deno (with -A), Node and Bun.
-const require = createRequire(import.meta.url);
-/** The `ws` 8.23.0 package. */
-export const ws = require("../../tools/rt/node_modules/ws/index.js") as WsModule;
+export { ws } from "../_shared/ws.ts";
+export type { WsSocket } from "../_shared/ws.ts";
 
 /** A queue of messages with waiters. */
 class Inbox {
@@ -335,6 +274,39 @@ export function openClient(
     ? openGlobal(url, options)
     : openWs(url, options);
   return withTimeout(opened, `the ${kind} client to open ${url}`);
+}
+
+/** Opens a `kind` client and adds it to `clients`, for {@linkcode withClients} to end. */
+export async function connect(
+  clients: TestClient[],
+  kind: ClientKind,
+  url: string,
+  options?: OpenOptions,
+): Promise<TestClient> {
+  const client = await openClient(kind, url, options);
+  clients.push(client);
+  return client;
+}
+
+/**
+ * Runs `body` with `server` and a list for the clients it opens (see
+ * {@linkcode connect}); then ends those clients, closes the server, and waits
+ * until every client saw its connection close.
+ */
+export async function withClients<S extends { close(): Promise<void> }>(
+  server: S,
+  body: (server: S, clients: TestClient[]) => Promise<void>,
+): Promise<void> {
+  const clients: TestClient[] = [];
+  try {
+    await body(server, clients);
+  } finally {
+    for (const client of clients) client.terminate();
+    await server.close();
+    await Promise.all(
+      clients.map((c) => withTimeout(c.closed, `${c.kind} client closed`)),
+    );
+  }
 }
 
 function openOurs(url: string, options: OpenOptions): Promise<TestClient> {
@@ -576,12 +548,6 @@ export class RawClient {
   }
 }
 
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 function headEnd(bytes: Uint8Array): number {
   for (let i = 3; i < bytes.length; i++) {
     if (
@@ -702,89 +668,13 @@ export function maskedFrame(
   payload: Uint8Array | string,
   key: Uint8Array = new Uint8Array([1, 2, 3, 4]),
 ): Uint8Array {
-  const data = typeof payload === "string" ? encoder.encode(payload) : payload;
-  const n = data.length;
-  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(header + 4 + n);
-  out[0] = 0x80 | opcode;
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65536) {
-    out[1] = 0x80 | 126;
-    out[2] = n >> 8;
-    out[3] = n & 0xff;
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  out.set(key, header);
-  for (let i = 0; i < n; i++) out[header + 4 + i] = data[i] ^ key[i & 3];
-  return out;
+  return encodeFrame(opcode, payload, { mask: key });
 }
 
-/** A frame as the server wrote it. */
-export interface RawFrame {
-  fin: boolean;
-  opcode: number;
-  masked: boolean;
-  payload: Uint8Array;
-}
-
-/** Parses the complete (unmasked) frames at the start of `bytes`. */
-export function parseFrames(bytes: Uint8Array): RawFrame[] {
-  const frames: RawFrame[] = [];
-  let at = 0;
-  for (;;) {
-    if (bytes.length - at < 2) return frames;
-    const b0 = bytes[at], b1 = bytes[at + 1];
-    let length = b1 & 0x7f;
-    let p = at + 2;
-    if (length === 126) {
-      if (bytes.length - p < 2) return frames;
-      length = (bytes[p] << 8) | bytes[p + 1];
-      p += 2;
-    } else if (length === 127) {
-      if (bytes.length - p < 8) return frames;
-      length = Number(
-        new DataView(bytes.buffer, bytes.byteOffset + p, 8).getBigUint64(0),
-      );
-      p += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    if (masked) p += 4;
-    if (bytes.length - p < length) return frames;
-    frames.push({
-      fin: (b0 & 0x80) !== 0,
-      opcode: b0 & 0x0f,
-      masked,
-      payload: bytes.slice(p, p + length),
-    });
-    at = p + length;
-  }
-}
+/** Parses the complete frames at the start of `bytes` (an unfinished one is left for later). */
+export { completeFrames as parseFrames } from "../_shared/frames.ts";
+export type { WireFrame as RawFrame } from "../_shared/frames.ts";
 
 // ───────────────────────────── unhandled rejections ─────────────────────────────
 
-/**
- * Collects unhandled promise rejections (instead of letting them end the
- * process) until `stop()`.
- */
-export function trackUnhandled(): { errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  if ("Deno" in globalThis) {
-    const onRejection = (event: Event): void => {
-      event.preventDefault();
-      errors.push((event as PromiseRejectionEvent).reason);
-    };
-    globalThis.addEventListener("unhandledrejection", onRejection);
-    return {
-      errors,
-      stop: () => globalThis.removeEventListener("unhandledrejection", onRejection),
-    };
-  }
-  const onRejection = (reason: unknown): void => void errors.push(reason);
-  process.on("unhandledRejection", onRejection);
-  return {
-    errors,
-    stop: () => void process.off("unhandledRejection", onRejection),
-  };
-}
+export { trackUnhandled } from "../_shared/uncaught.ts";

@@ -7,11 +7,7 @@ import type { Socket } from "node:net";
 import { makeClient } from "../../client.ts";
 import { makeServer, serve } from "../../server.ts";
 import type { HeartbeatOptions, ServeOptions, Server } from "../../server.ts";
-
-const scale =
-  Number((globalThis as { process?: { env?: Record<string, string> } }).process?.env?.WSD_TEST_TIME_SCALE ?? 1) || 1;
-const ms = (n: number) => n * scale;
-const delay = (n: number) => new Promise((resolve) => setTimeout(resolve, ms(n)));
+import { delay, ms } from "../_shared/time.ts";
 
 /** An echo server that records its Server objects. */
 async function start(options: ServeOptions, own?: HeartbeatOptions | false) {

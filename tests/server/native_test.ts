@@ -14,11 +14,11 @@ import { makeServer } from "../../server.ts";
 import { ListenerError, ProtocolError } from "../../mod.ts";
 import {
   ACCEPT,
+  connect,
   delay,
   exchange,
   HOST,
   maskedFrame,
-  openClient,
   parseFrames,
   parseHead,
   pattern,
@@ -28,9 +28,10 @@ import {
   sameBytes,
   startServer,
   text,
+  withClients,
   withTimeout,
 } from "./_util.ts";
-import type { ClientKind, ServerRecord, StartOptions, TestClient } from "./_util.ts";
+import type { ServerRecord, StartOptions, TestClient } from "./_util.ts";
 import { HandshakeError } from "../../server.ts";
 
 const isDeno = "Deno" in globalThis;
@@ -79,28 +80,7 @@ async function withNative(
   options: StartOptions,
   body: (server: NativeServer, clients: TestClient[]) => Promise<void>,
 ): Promise<void> {
-  const server = await startNative(setup, options);
-  const clients: TestClient[] = [];
-  try {
-    await body(server, clients);
-  } finally {
-    for (const client of clients) client.terminate();
-    await server.close();
-    await Promise.all(
-      clients.map((c) => withTimeout(c.closed, `${c.kind} client closed`)),
-    );
-  }
-}
-
-async function connect(
-  clients: TestClient[],
-  kind: ClientKind,
-  url: string,
-  options?: Parameters<typeof openClient>[2],
-): Promise<TestClient> {
-  const client = await openClient(kind, url, options);
-  clients.push(client);
-  return client;
+  await withClients(await startNative(setup, options), body);
 }
 
 if (!isDeno) {

@@ -18,6 +18,7 @@ import {
   ACCEPT,
   bodyOf,
   CLIENT_KINDS,
+  connect,
   decoder,
   delay,
   exchange,
@@ -35,10 +36,11 @@ import {
   startServer,
   text,
   trackUnhandled,
+  withClients,
   withTimeout,
   ws,
 } from "./_util.ts";
-import type { ClientKind, ServerRecord, StartOptions, TestClient, TestServer } from "./_util.ts";
+import type { ServerRecord, StartOptions, TestClient, TestServer } from "./_util.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
@@ -51,29 +53,7 @@ async function withServer(
   options: StartOptions,
   body: (server: TestServer, clients: TestClient[]) => Promise<void>,
 ): Promise<void> {
-  const server = await startServer(backend, options);
-  const clients: TestClient[] = [];
-  try {
-    await body(server, clients);
-  } finally {
-    for (const client of clients) client.terminate();
-    await server.close();
-    await Promise.all(
-      clients.map((c) => withTimeout(c.closed, `${c.kind} client closed`)),
-    );
-  }
-}
-
-/** Opens a client and registers it for cleanup. */
-async function connect(
-  clients: TestClient[],
-  kind: ClientKind,
-  url: string,
-  options?: Parameters<typeof openClient>[2],
-): Promise<TestClient> {
-  const client = await openClient(kind, url, options);
-  clients.push(client);
-  return client;
+  await withClients(await startServer(backend, options), body);
 }
 
 /** Asserts the events of a server that refused a handshake. */

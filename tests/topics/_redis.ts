@@ -13,21 +13,13 @@ import net from "node:net";
 import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { exited } from "../_shared/child.ts";
+import { freePort } from "../_shared/net.ts";
 
 /** The repository's root directory. */
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
-/** A free TCP port on 127.0.0.1 (free when this returns). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Whether a Redis server answers PING on `port`. */
 function ping(port: number): Promise<boolean> {
@@ -44,16 +36,11 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-/** Waits for `process` to exit (at once if it has). */
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
 /** A `redis-server` on 127.0.0.1, no persistence; `kill()` and `start()` again on the same port. */
 export class RedisServer {
   readonly port: number;
   #child: ChildProcess | null = null;
+  #exited: Promise<void> = Promise.resolve();
 
   private constructor(port: number) {
     this.port = port;
@@ -100,6 +87,7 @@ export class RedisServer {
     );
     spawnError.catch(() => {});
     this.#child = child;
+    this.#exited = exited(child);
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (await Promise.race([ping(this.port), spawnError])) return;
@@ -115,7 +103,7 @@ export class RedisServer {
     if (child === null) return;
     this.#child = null;
     child.kill("SIGKILL");
-    await exited(child);
+    await this.#exited;
   }
 }
 
@@ -125,6 +113,7 @@ export class Child {
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
   #waiters: Array<() => void> = [];
+  #exited: Promise<void>;
 
   /** Runs `script` (relative to the root) with the runtime running this test, with `args`. */
   constructor(script: string, args: string[]) {
@@ -143,6 +132,7 @@ export class Child {
       });
     }
     this.process.once("exit", () => this.#wake());
+    this.#exited = exited(this.process);
   }
 
   #wake(): void {
@@ -180,7 +170,7 @@ export class Child {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
-    await exited(child);
+    await this.#exited;
     clearTimeout(timer);
   }
 }

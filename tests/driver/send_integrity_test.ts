@@ -8,20 +8,9 @@ import assert from "node:assert/strict";
 import { WebSocketDriver } from "../../src/driver/driver.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { decodeFrames, memoryPair, tick, withTimeout } from "./_pair.ts";
+import { pattern, sameBytes } from "../_shared/bytes.ts";
 
 const T = { timeout: 20_000 };
-
-function filled(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 13 + seed + (i >>> 9)) & 0xff;
-  return out;
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * A transport that keeps a reference to every chunk written (as a stream's
@@ -83,7 +72,7 @@ describe("large sends", () => {
       const driver = await openServer(transport);
       const sizes = [10, 1000, 70_000, 1 << 20];
       for (const size of sizes) {
-        const bytes = filled(size, size);
+        const bytes = pattern(size, size);
         driver.send(bytes);
         bytes.fill(0xee); // before the flush: the driver must have copied already
       }
@@ -91,7 +80,7 @@ describe("large sends", () => {
       const got = transport.payloads();
       assert.equal(got.length, sizes.length);
       for (const [i, size] of sizes.entries()) {
-        assert.ok(same(got[i], filled(size, size)), `the ${size}-byte message went out as sent`);
+        assert.ok(sameBytes(got[i], pattern(size, size)), `the ${size}-byte message went out as sent`);
       }
       driver.terminate();
     }
@@ -102,12 +91,12 @@ describe("large sends", () => {
     const driver = await openServer(transport);
     const size = (3 << 20) + 1234;
     for (let i = 0; i < 6; i++) {
-      driver.send(filled(size, i));
+      driver.send(pattern(size, i));
       await settle(); // each write resolved before the next send
     }
     const got = transport.payloads();
     assert.equal(got.length, 6);
-    for (let i = 0; i < 6; i++) assert.ok(same(got[i], filled(size, i)), `message ${i} is intact`);
+    for (let i = 0; i < 6; i++) assert.ok(sameBytes(got[i], pattern(size, i)), `message ${i} is intact`);
     driver.terminate();
   });
 
@@ -116,22 +105,25 @@ describe("large sends", () => {
     transport.hold = true;
     const driver = await openServer(transport);
     const size = (3 << 20) + 100_000;
-    driver.send(filled(size, 1));
+    driver.send(pattern(size, 1));
     await settle();
-    driver.send(filled(size, 2));
+    driver.send(pattern(size, 2));
     await settle();
     const [a, b] = transport.chunks.slice(-2);
     assert.notEqual(a.buffer, b.buffer, "a chunk whose write is pending is not reused");
     const [pa, pb] = transport.payloads();
-    assert.ok(same(pa, filled(size, 1)) && same(pb, filled(size, 2)));
+    assert.ok(sameBytes(pa, pattern(size, 1)) && sameBytes(pb, pattern(size, 2)));
     transport.release();
     await settle();
     transport.hold = false;
-    driver.send(filled(size, 3));
+    driver.send(pattern(size, 3));
     await settle();
     const c = transport.chunks[transport.chunks.length - 1];
     assert.ok(c.buffer === a.buffer || c.buffer === b.buffer, "a released chunk's memory is reused");
-    assert.ok(same(transport.payloads()[2].subarray(0), filled(size, 3)), "the reused buffer holds the new frame");
+    assert.ok(
+      sameBytes(transport.payloads()[2].subarray(0), pattern(size, 3)),
+      "the reused buffer holds the new frame",
+    );
     driver.terminate();
   });
 
@@ -146,15 +138,15 @@ describe("large sends", () => {
     const driver = await openServer(transport);
     const closed = new Promise((resolve) => driver.once("close", resolve));
     const size = (3 << 20) + 200_000;
-    driver.send(filled(size, 7));
+    driver.send(pattern(size, 7));
     await withTimeout(closed, "close after the failed write");
     const kept = transport.chunks[transport.chunks.length - 1];
     const other = new KeepingTransport(true);
     const second = await openServer(other);
-    second.send(filled(size, 8));
+    second.send(pattern(size, 8));
     await settle();
     assert.notEqual(other.chunks[other.chunks.length - 1].buffer, kept.buffer);
-    assert.ok(same(transport.payloads()[0], filled(size, 7)));
+    assert.ok(sameBytes(transport.payloads()[0], pattern(size, 7)));
     second.terminate();
   });
 
@@ -170,13 +162,13 @@ describe("large sends", () => {
       })
     );
     for (const [i, size] of sizes.entries()) {
-      const bytes = filled(size, 100 + i);
+      const bytes = pattern(size, 100 + i);
       server.send(bytes);
       bytes.fill(0);
       if (i % 2 === 0) await tick();
     }
     await withTimeout(all, "all messages");
-    for (const [i, size] of sizes.entries()) assert.ok(same(got[i], filled(size, 100 + i)), `message ${i}`);
+    for (const [i, size] of sizes.entries()) assert.ok(sameBytes(got[i], pattern(size, 100 + i)), `message ${i}`);
     server.terminate();
     client.terminate();
   });

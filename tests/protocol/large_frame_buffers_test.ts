@@ -9,6 +9,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FIN, OutgoingBuffer, releaseFrame } from "../../src/protocol/frame.ts";
+import { sameBytes } from "../_shared/bytes.ts";
 
 const BINARY = 0x2;
 
@@ -34,12 +35,6 @@ function payloadOf(piece: Uint8Array): Uint8Array {
   return piece.subarray(10);
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 describe("the large-frame pool (frame.ts)", () => {
   it("a large frame's buffer is reused only after releaseFrame(), and holds the new frame whole", () => {
     const size = (5 << 20) + 12_345;
@@ -47,12 +42,12 @@ describe("the large-frame pool (frame.ts)", () => {
     const pa = encode(a);
     const pb = encode(b);
     assert.notEqual(pb.buffer, pa.buffer, "a buffer still lent out is not reused");
-    assert.ok(same(payloadOf(pa), a) && same(payloadOf(pb), b));
+    assert.ok(sameBytes(payloadOf(pa), a) && sameBytes(payloadOf(pb), b));
     releaseFrame(pa);
     const pc = encode(c);
     assert.equal(pc.buffer, pa.buffer, "the released buffer is reused");
-    assert.ok(same(payloadOf(pc), c), "the new frame is whole");
-    assert.ok(same(payloadOf(pb), b), "the frame still lent out is untouched");
+    assert.ok(sameBytes(payloadOf(pc), c), "the new frame is whole");
+    assert.ok(sameBytes(payloadOf(pb), b), "the frame still lent out is untouched");
     releaseFrame(pb);
     releaseFrame(pc);
   });
@@ -65,7 +60,7 @@ describe("the large-frame pool (frame.ts)", () => {
     const q = encode(filled(size, 5));
     const r = encode(filled(size, 6));
     assert.notEqual(q.buffer, r.buffer);
-    assert.ok(same(payloadOf(q), filled(size, 5)));
+    assert.ok(sameBytes(payloadOf(q), filled(size, 5)));
     releaseFrame(q);
     releaseFrame(r);
   });
@@ -83,9 +78,9 @@ describe("the large-frame pool (frame.ts)", () => {
     const size = (7 << 20) + 5;
     const p = encode(filled(size, 10));
     assert.notEqual(p.buffer, foreign.buffer);
-    assert.ok(same(foreign, filled(size, 9)), "a caller's bytes are never written");
+    assert.ok(sameBytes(foreign, filled(size, 9)), "a caller's bytes are never written");
     assert.notEqual(p.buffer, small.buffer);
-    assert.ok(same(small, before));
+    assert.ok(sameBytes(small, before));
     releaseFrame(p);
   });
 
@@ -100,7 +95,7 @@ describe("the large-frame pool (frame.ts)", () => {
     assert.equal(piece[1], 0x80 | 127);
     const masked = piece.subarray(14);
     for (let i = 0; i < size; i += 4099) assert.equal(masked[i] ^ key[i & 3], payload[i]);
-    assert.ok(same(payload, filled(size, 11)), "the payload itself is not changed");
+    assert.ok(sameBytes(payload, filled(size, 11)), "the payload itself is not changed");
     releaseFrame(piece);
   });
 
