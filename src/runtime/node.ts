@@ -16,6 +16,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { Duplex, Readable } from "node:stream";
 import { ResponseHeadParser, serializeResponseHead } from "../protocol/http1.ts";
 import { connectRequestHead, connectResponseError } from "../protocol/proxy.ts";
+import { isHost } from "../protocol/syntax.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./binding.ts";
@@ -346,7 +347,11 @@ export async function listenTcp(
 function toRequest(req: IncomingMessage, secure: boolean, withBody: boolean): Request {
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-  const url = new URL(req.url ?? "/", `${secure ? "https" : "http"}://${req.headers.host ?? "localhost"}`);
+  // RFC 9112 §3.2, as the tcp backend: a Host that is not a host and port is
+  // refused (the caller answers 400) before it can become part of the URL.
+  const host = req.headers.host ?? "localhost";
+  if (!isHost(host)) throw new TypeError("Invalid Host header");
+  const url = new URL(req.url ?? "/", `${secure ? "https" : "http"}://${host}`);
   const method = req.method ?? "GET";
   const body = withBody && method !== "GET" && method !== "HEAD"
     ? Readable.toWeb(req) as ReadableStream<Uint8Array>
@@ -422,7 +427,16 @@ export async function upgradeHttp(
 export async function listenHttp(options: ListenOptions, context: HttpBackendContext): Promise<ServeBackend> {
   const secure = options.cert !== undefined;
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
-    const response = await context.answer(toRequest(req, secure, true), { remoteAddr: remoteOf(req.socket) });
+    let request: Request;
+    try {
+      request = toRequest(req, secure, true);
+    } catch {
+      // A head node:http took but Fetch cannot (a bad Host, a target the URL
+      // parser refuses): this request's answer, not the server's end.
+      res.writeHead(400, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
+      return void res.end("Invalid request\n");
+    }
+    const response = await context.answer(request, { remoteAddr: remoteOf(req.socket) });
     await writeResponse(res, response).catch(() => res.destroy());
   };
   const server: HttpServer = secure

@@ -14,6 +14,7 @@
  */
 
 import { hasToken } from "../protocol/handshake.ts";
+import { isHost } from "../protocol/syntax.ts";
 import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
 import type { RequestHead } from "../protocol/http1.ts";
 import type { NetAddr } from "../runtime/types.ts";
@@ -266,27 +267,6 @@ async function respond(
 /** An address as the host of a URL (IPv6 in brackets). */
 function hostOf(addr: NetAddr): string {
   return addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-}
-
-/**
- * Whether `host` is made only of what `uri-host [ ":" port ]` may contain
- * (RFC 9110 §7.2, RFC 3986 §3.2.2: unreserved, sub-delims, `%`, and `:[]` for
- * ports and IP literals), and is not empty. Nothing in it can then end the
- * authority of the URL it is put in (`/`, `?`, `#`, `@`, `\`, spaces); the
- * URL parser checks the rest.
- */
-function isHost(host: string): boolean {
-  if (host.length === 0) return false;
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
-    if (
-      (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x3b) || (c >= 0x41 && c <= 0x5b) || c === 0x5d ||
-      c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e || (c >= 0x24 && c <= 0x2c) || c === 0x21 ||
-      c === 0x3d
-    ) continue;
-    return false;
-  }
-  return true;
 }
 
 /**

@@ -36,6 +36,31 @@ async function withServer(
   }
 }
 
+describe("the node backend and a bad Host", () => {
+  it(
+    "RFC 9112 §3.2: plain requests and upgrades with a Host that is not a host get 400; the server lives on",
+    T,
+    async () => {
+      // Before: `Host: a b` made the URL parser throw inside node:http's request
+      // listener, an unhandled rejection that ended the whole process on Node.
+      const server = await startServer("node", {});
+      try {
+        for (const host of ["a b", "a#b", "user@host", "[::1", "evil.example/x"]) {
+          const plain = await exchange(server.port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+          assert.equal(plain.status, 400, `plain request, Host ${JSON.stringify(host)}`);
+          const upgrade = await exchange(server.port, requestHead({ headers: { Host: host } }));
+          assert.equal(upgrade.status, 400, `upgrade, Host ${JSON.stringify(host)}`);
+        }
+        assert.equal(server.servers.length, 0);
+        const good = await exchange(server.port, requestHead({ headers: { Host: `${HOST}:${server.port}` } }));
+        assert.equal(good.status, 101);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});
+
 describe("the tcp backend's handshake path", () => {
   it("RFC 9112 §3.2: a Host that is not a host and port gets 400, and no server is made", T, async () => {
     await withServer({}, async (server) => {
