@@ -23,6 +23,24 @@ export const ACCEPT_BYTES = new TextEncoder().encode(ACCEPT);
 /** Payload runs at least this long go out as a view of their own; shorter ones are moved together. */
 const VIEW = 4096;
 
+/**
+ * The upgrade request: scans `chunk` for its blank line, counting in
+ * `state.headTail` across reads. Returns where the frames start (and clears
+ * `state.head`), or -1 while the head goes on.
+ */
+function skipHead(state, chunk) {
+  for (let i = 0; i < chunk.length; i++) {
+    const c = chunk[i];
+    const want = state.headTail & 1 ? 10 : 13;
+    state.headTail = c === want ? state.headTail + 1 : c === 13 ? 1 : 0;
+    if (state.headTail === 4) {
+      state.head = false;
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
 /** The per-connection re-framer: `push(chunk)` returns the pieces to write, in order (views of `chunk`). */
 export class Reframer {
   head = true;
@@ -36,16 +54,8 @@ export class Reframer {
     let i = 0;
     const n = chunk.length;
     if (this.head) {
-      // The upgrade request: wait for its blank line.
-      for (; i < n; i++) {
-        const c = chunk[i];
-        const want = this.headTail & 1 ? 10 : 13;
-        this.headTail = c === want ? this.headTail + 1 : c === 13 ? 1 : 0;
-        if (this.headTail === 4) break;
-      }
-      if (this.headTail !== 4) return out;
-      this.head = false;
-      i++;
+      i = skipHead(this, chunk);
+      if (i < 0) return out;
       out.push(ACCEPT_BYTES);
     }
     // Frames are compacted in place: w is where the next output byte goes.
@@ -130,15 +140,8 @@ export class Assembler {
     let i = 0;
     const n = chunk.length;
     if (this.head) {
-      for (; i < n; i++) {
-        const c = chunk[i];
-        const want = this.headTail & 1 ? 10 : 13;
-        this.headTail = c === want ? this.headTail + 1 : c === 13 ? 1 : 0;
-        if (this.headTail === 4) break;
-      }
-      if (this.headTail !== 4) return out;
-      this.head = false;
-      i++;
+      i = skipHead(this, chunk);
+      if (i < 0) return out;
       out.push(ACCEPT_BYTES);
     }
     while (i < n) {
