@@ -159,7 +159,8 @@ export let restartDriver: (driver: WebSocketDriver, protocol: Protocol) => void;
  */
 export class WebSocketDriver extends EventEmitter<DriverEvents> {
   readonly #role: Role;
-  #protocol: Protocol;
+  /** The sans-I/O state, made on first use as input and output are (never, on a runtime's own socket). */
+  #protocolState: Protocol | null = null;
   readonly #settings: DriverSettings;
   #readyState: ReadyState = "connecting";
   #subprotocol: string | null = null;
@@ -168,17 +169,17 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #socket: unknown = null;
   #pings: PendingPing[] = NONE;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The keepalive, if the options asked for one. */
-  readonly #heartbeat: Heartbeat<WebSocketDriver> | null = null;
+  /** The keepalive, if the options asked for one: made when a transport is attached. */
+  #heartbeat: Heartbeat<WebSocketDriver> | null = null;
   #pingCounter = 0;
   /** Opened or not, closed how, and the promises of both. */
   readonly #lifecycle: Lifecycle = new Lifecycle();
   /** The message iterator last asked for (`for await … of ws`), or null. */
   #iterator: MessageIterator | null = null;
-  /** Reading, turns, slices of long work, reasons to stop reading (input.ts). */
-  readonly #input: Input<WebSocketDriver>;
-  /** Writes, corking, drain and the answers rule (output.ts). */
-  readonly #output: Output<WebSocketDriver>;
+  /** Reading, turns, slices of long work, reasons to stop reading (input.ts); made on first use. */
+  #inputState: Input<WebSocketDriver> | null = null;
+  /** Writes, corking, drain and the answers rule (output.ts); made on first use. */
+  #outputState: Output<WebSocketDriver> | null = null;
   #readable: ReadableStream<string | Uint8Array> | undefined;
   #writable: WritableStream<string | Uint8Array> | undefined;
 
@@ -193,19 +194,21 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     if (role !== "server" && role !== "client") {
       throw new TypeError(`Invalid role ${JSON.stringify(role)}: expected "server" or "client"`);
     }
-    const settings = this.#settings = driverSettings(options);
-    if (settings.heartbeatInterval !== 0) {
-      this.#heartbeat = new Heartbeat<WebSocketDriver>(
-        this,
-        settings.heartbeatInterval,
-        settings.heartbeatTimeout,
-        heartbeatDue,
-      );
-    }
+    this.#settings = driverSettings(options);
     this.#role = role;
-    this.#input = new Input(this, inputHost);
-    this.#output = new Output(this, outputHost, settings);
-    this.#protocol = new Protocol({ role, maxLength: settings.maxLength, maskKey: settings.maskKey });
+  }
+
+  get #protocol(): Protocol {
+    const { maxLength, maskKey } = this.#settings;
+    return this.#protocolState ??= new Protocol({ role: this.#role, maxLength, maskKey });
+  }
+
+  get #input(): Input<WebSocketDriver> {
+    return this.#inputState ??= new Input(this, inputHost);
+  }
+
+  get #output(): Output<WebSocketDriver> {
+    return this.#outputState ??= new Output(this, outputHost, this.#settings);
   }
 
   /** The WebSocket version in use: always `"hybi-13"` (RFC 6455). */
@@ -263,14 +266,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     sessionClosed = (driver, code, reason) => driver.#announceClose(code, reason);
     restartDriver = (driver, protocol) => {
       if (driver.#readyState !== "closed") throw new TypeError("Cannot restart: the connection is not closed");
-      driver.#protocol = protocol;
+      driver.#protocolState = protocol;
       driver.#readyState = "connecting";
       driver.#subprotocol = null;
       driver.#extensions = "";
       driver.#transport = null;
       driver.#socket = null;
-      driver.#input.reset();
-      driver.#output.reset();
+      driver.#inputState?.reset();
+      driver.#outputState?.reset();
       driver.#heartbeat?.reset();
     };
   }
@@ -448,7 +451,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       }
       if (this.#readyState === "connecting") {
         this.#readyState = "open";
-        this.#heartbeat?.start();
+        this.#startHeartbeat();
         this.#announceOpen();
       }
       this.#output.flush();
@@ -716,6 +719,14 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#input.tornDown();
     this.#output.tornDown();
     this.#finish();
+  }
+
+  /** Starts the keepalive, if the options asked for one (a reconnected client reuses its own). */
+  #startHeartbeat(): void {
+    const { heartbeatInterval: interval, heartbeatTimeout: timeout } = this.#settings;
+    if (interval !== 0) {
+      (this.#heartbeat ??= new Heartbeat<WebSocketDriver>(this, interval, timeout, heartbeatDue)).start();
+    }
   }
 
   #startCloseTimer(): void {

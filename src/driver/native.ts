@@ -32,22 +32,26 @@ import type { PendingPing } from "./pings.ts";
 import { sessionClosed, sessionMessage, sessionOpened } from "./driver.ts";
 import type { HeartbeatOptions, ReadyState, SendQueuePolicy, WebSocketDriver } from "./driver.ts";
 
-/** What a runtime socket reports to its session. */
+/**
+ * What a runtime socket reports to its session. The session itself is the
+ * receiver (no object of closures per connection), hence the `link` prefix
+ * that keeps these names apart from the session's own methods.
+ */
 export interface NativeLinkEvents {
   /** The socket opened. */
-  open(): void;
+  linkOpened(): void;
   /** A whole message: `string` for text, `Uint8Array` for binary. */
-  message(data: string | Uint8Array): void;
+  linkMessage(data: string | Uint8Array): void;
   /** A ping arrived (the runtime answered it). */
-  ping(data: Uint8Array): void;
+  linkPing(data: Uint8Array): void;
   /** A pong arrived. */
-  pong(data: Uint8Array): void;
+  linkPong(data: Uint8Array): void;
   /** The runtime's send buffer drained. */
-  drain(): void;
+  linkDrained(): void;
   /** The runtime reported a failure (a protocol violation by the peer); `close` follows. */
-  error(error: Error): void;
+  linkFailed(error: Error): void;
   /** The socket is closed: the peer's code, 1005 for a close frame without one, 1006 for a drop. */
-  close(code: number, reason: string): void;
+  linkClosed(code: number, reason: string): void;
 }
 
 /** A runtime's own server WebSocket, in runtime-free terms. Made by the runtime adapters. */
@@ -112,6 +116,14 @@ export interface NativeSessionOptions {
 /** Set in the session's static block: what a session's {@linkcode Heartbeat} calls when due. */
 let heartbeatDue: (session: NativeSession) => void;
 
+/**
+ * The empty queue every session starts with (early sends, drain waiters,
+ * pings), shared and frozen: a session makes its own on first use, and a push
+ * onto this one would throw rather than mix connections.
+ */
+// deno-lint-ignore no-explicit-any
+const NONE: any[] = Object.freeze([]) as unknown as any[];
+
 /** How often `bufferedAmount` is looked at where the runtime reports no drain. */
 const DRAIN_POLL_MS = 10;
 
@@ -119,22 +131,22 @@ const DRAIN_POLL_MS = 10;
  * One server connection over a {@linkcode NativeLink}; its events are emitted
  * on the `Server` that owns it. Internal (not exported from the package).
  */
-export class NativeSession {
+export class NativeSession implements NativeLinkEvents {
   readonly #owner: WebSocketDriver;
   readonly #link: NativeLink;
   readonly #options: NativeSessionOptions;
   #state: ReadyState = "connecting";
-  /** Messages sent before the socket opened (it refuses them until then). */
-  #early: Array<string | Uint8Array> = [];
+  /** Messages sent before the socket opened (it refuses them until then); shared and empty until used. */
+  #early: Array<string | Uint8Array> = NONE;
   /** A violation reported before `close`: its code is the close code reported. */
   #failure: ProtocolError | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #full = false;
   /** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
   #readPaused = false;
-  #drainWaiters: Array<() => void> = [];
+  #drainWaiters: Array<() => void> = NONE;
   #drainPoll: ReturnType<typeof setTimeout> | undefined;
-  #pings: PendingPing[] = [];
+  #pings: PendingPing[] = NONE;
   #pingCounter = 0;
   /** The keepalive, on the process-wide heartbeat timer (as the driver's); null without one. */
   #heartbeat: Heartbeat<NativeSession> | null = null;
@@ -144,32 +156,51 @@ export class NativeSession {
     this.#owner = owner;
     this.#link = link;
     this.#options = options;
-    link.bind({
-      open: () => this.#open(),
-      message: (data) => this.#message(data),
-      ping: (data) => {
-        this.#noteInput();
-        this.#owner.emit("ping", data);
-        this.#pushBack(); // the runtime queued its pong
-      },
-      pong: (data) => {
-        this.#noteInput();
-        this.#pong(data);
-        this.#owner.emit("pong", data);
-      },
-      drain: () => this.#checkDrained(),
-      error: (error) => {
-        if (this.#state === "closed") return;
-        if (error instanceof ProtocolError) this.#failure = error;
-        this.#owner.emit("error", error);
-      },
-      close: (code, reason) => {
-        const failure = this.#failure;
-        // A violation is reported with its own code, as the driver does, whatever the runtime says.
-        if (failure !== null && code === CloseCode.ABNORMAL) this.#finish(failure.code, failure.message);
-        else this.#finish(code, reason);
-      },
-    });
+    link.bind(this);
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkOpened(): void {
+    this.#open();
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkMessage(data: string | Uint8Array): void {
+    this.#message(data);
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkPing(data: Uint8Array): void {
+    this.#noteInput();
+    this.#owner.emit("ping", data);
+    this.#pushBack(); // the runtime queued its pong
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkPong(data: Uint8Array): void {
+    this.#noteInput();
+    this.#pong(data);
+    this.#owner.emit("pong", data);
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkDrained(): void {
+    this.#checkDrained();
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkFailed(error: Error): void {
+    if (this.#state === "closed") return;
+    if (error instanceof ProtocolError) this.#failure = error;
+    this.#owner.emit("error", error);
+  }
+
+  /** See {@linkcode NativeLinkEvents}. */
+  linkClosed(code: number, reason: string): void {
+    const failure = this.#failure;
+    // A violation is reported with its own code, as the driver does, whatever the runtime says.
+    if (failure !== null && code === CloseCode.ABNORMAL) this.#finish(failure.code, failure.message);
+    else this.#finish(code, reason);
   }
 
   /** The runtime socket. */
@@ -199,7 +230,7 @@ export class NativeSession {
     this.#state = "open";
     // What was sent before now goes first, as the driver does.
     const early = this.#early;
-    this.#early = [];
+    this.#early = NONE;
     for (const data of early) this.#link.send(data, this.#options.compress);
     this.#startHeartbeat();
     sessionOpened(this.#owner);
@@ -247,6 +278,7 @@ export class NativeSession {
   send(data: string | Uint8Array): boolean {
     if (this.#state === "closing" || this.#state === "closed") return false;
     if (this.#state === "connecting") {
+      if (this.#early === NONE) this.#early = [];
       this.#early.push(data);
       return true;
     }
@@ -285,7 +317,7 @@ export class NativeSession {
       if (this.#state !== "closed") this.#link.resume?.();
     }
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = NONE;
     for (const resolve of waiters) resolve();
     if (this.#full) {
       this.#full = false;
@@ -299,6 +331,7 @@ export class NativeSession {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
+      if (this.#drainWaiters === NONE) this.#drainWaiters = [];
       this.#drainWaiters.push(resolve);
       if (!this.#link.reportsDrain) this.#pollDrain();
     });
@@ -318,6 +351,7 @@ export class NativeSession {
       throw new RangeError(`Cannot send ping: the payload has ${data.length} bytes, at most 125 are allowed`);
     }
     if (this.#state === "closing" || this.#state === "closed") return false;
+    if (this.#pings === NONE) this.#pings = [];
     this.#pings.push({ payload: data, onPong });
     // Before open, the runtime socket is not there yet: the ping goes once it is.
     if (this.#state === "open") this.#link.ping(data);
@@ -356,7 +390,7 @@ export class NativeSession {
 
   #startClose(code: number, reason: string): void {
     this.#state = "closing";
-    this.#early = [];
+    this.#early = NONE;
     this.#link.close(code, reason);
     // Bun reports the close at once, inside close().
     if ((this.#state as ReadyState) === "closed") return;
@@ -420,13 +454,13 @@ export class NativeSession {
     clearTimeout(this.#drainPoll);
     this.#closeTimer = this.#drainPoll = undefined;
     this.#heartbeat?.stop();
-    this.#early = [];
+    this.#early = NONE;
     this.#full = false;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = NONE;
     for (const resolve of waiters) resolve();
     const lost = this.#pings;
-    this.#pings = [];
+    this.#pings = NONE;
     for (const ping of lost) ping.onLost?.();
     sessionClosed(this.#owner, code, reason);
   }

@@ -120,7 +120,7 @@ class BunLink implements NativeLink {
     this.#events = events;
     // Bun opens the socket inside server.upgrade(), before the server could
     // listen: `open` goes out in a microtask, as the driver emits it.
-    if (this.#opened) queueMicrotask(() => events.open());
+    if (this.#opened) queueMicrotask(() => events.linkOpened());
   }
 
   onOpen(ws: BunServerWebSocket): void {
@@ -128,23 +128,23 @@ class BunLink implements NativeLink {
     ws.binaryType = "uint8array";
     this.#opened = true;
     const events = this.#events;
-    if (events !== null) queueMicrotask(() => events.open());
+    if (events !== null) queueMicrotask(() => events.linkOpened());
   }
 
   onMessage(message: string | Uint8Array): void {
-    this.#events?.message(message);
+    this.#events?.linkMessage(message);
   }
 
   onPing(data: Uint8Array): void {
-    this.#events?.ping(data);
+    this.#events?.linkPing(data);
   }
 
   onPong(data: Uint8Array): void {
-    this.#events?.pong(data);
+    this.#events?.linkPong(data);
   }
 
   onDrain(): void {
-    this.#events?.drain();
+    this.#events?.linkDrained();
   }
 
   onClose(code: number, reason: string): void {
@@ -153,13 +153,13 @@ class BunLink implements NativeLink {
     if (code === CloseCode.ABNORMAL && reason !== "") {
       // Bun sent the peer the violation's close code and reports 1006 with its name.
       const violation = BUN_VIOLATIONS.find(([pattern]) => pattern.test(reason));
-      events.error(
+      events.linkFailed(
         violation === undefined
           ? new Error(`Bun's WebSocket failed: ${reason}`)
           : new ProtocolError(violation[1], violation[2], `${reason} (reported by Bun's WebSocket)`),
       );
     }
-    events.close(code || CloseCode.NO_STATUS, reason);
+    events.linkClosed(code || CloseCode.NO_STATUS, reason);
   }
 
   send(data: string | Uint8Array, compress: boolean): boolean {

@@ -81,17 +81,17 @@ class DenoLink implements NativeLink {
   bind(events: NativeLinkEvents): void {
     const socket = this.#socket;
     socket.binaryType = "arraybuffer";
-    socket.onopen = () => events.open();
+    socket.onopen = () => events.linkOpened();
     socket.onmessage = (event: MessageEvent) => {
-      events.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
+      events.linkMessage(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
     };
     socket.onerror = (event: Event) => {
       const error = denoSocketError((event as ErrorEvent).message ?? "");
-      if (error !== null) events.error(error);
+      if (error !== null) events.linkFailed(error);
     };
     socket.onclose = (event: CloseEvent) => {
       // Code 0 and wasClean false: no close frame came (a drop, or a violation).
-      events.close(event.wasClean ? event.code || CloseCode.NO_STATUS : CloseCode.ABNORMAL, event.reason);
+      events.linkClosed(event.wasClean ? event.code || CloseCode.NO_STATUS : CloseCode.ABNORMAL, event.reason);
     };
   }
 

@@ -22,7 +22,8 @@ import { checkOptions } from "../driver/driver.ts";
 import type { HeartbeatOptions } from "../driver/driver.ts";
 import { answerForBun, bunUpgrader, bunWebSocketHandler } from "../runtime/bun_serve.ts";
 import type { BunUpgradeServer, BunWebSocketHandler } from "../runtime/bun_serve.ts";
-import { offerNativeUpgrade } from "./server.ts";
+import type { NativeUpgrader } from "../driver/native.ts";
+import { forgetUpgrade, offerNativeUpgrade } from "./server.ts";
 import type { UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
@@ -114,12 +115,34 @@ export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocket
   if (options?.allowOrigins !== undefined) checkAllowOrigins(options.allowOrigins, "withWebSockets options");
   const defaults: UpgradeDefaults = { heartbeat, perMessageDeflate: deflate, allowOrigins: options?.allowOrigins };
 
+  // Bun passes the same server on every request: one upgrader for it, not a closure per request.
+  let upgradeServer: BunUpgradeServer | null = null;
+  let upgrader: NativeUpgrader | null = null;
   return {
     fetch(request, server) {
-      if (typeof server?.upgrade === "function") offerNativeUpgrade(request, bunUpgrader(server, deflate), defaults);
+      if (typeof server?.upgrade !== "function") return handler(request, server);
+      if (server !== upgradeServer) {
+        upgradeServer = server;
+        upgrader = bunUpgrader(server, deflate);
+      }
+      offerNativeUpgrade(request, upgrader, defaults);
       const response = handler(request, server);
-      return response instanceof Promise ? response.then(answerForBun) : answerForBun(response);
+      if (!(response instanceof Promise)) return answered(request, response);
+      return response.then((response) => answered(request, response), (error) => {
+        forgetUpgrade(request);
+        throw error;
+      });
     },
     websocket: bunWebSocketHandler(maxLength, deflate),
   };
+}
+
+/**
+ * The handler answered `request`: what Bun is given (nothing for an upgrade
+ * Bun answers itself). The registry's entry goes now, not with the request,
+ * which an upgraded connection keeps as `ws.request`.
+ */
+function answered(request: Request, response: Response): Response | undefined {
+  forgetUpgrade(request);
+  return answerForBun(response);
 }

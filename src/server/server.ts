@@ -222,6 +222,16 @@ export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | 
 }
 
 /**
+ * Drops what the registry holds for `request` once its backend is done with
+ * it (the handler answered): the request lives on as `ws.request` of an
+ * upgraded connection, and the entry (its answer, the response) would live as
+ * long. For native backends that need nothing of it afterwards.
+ */
+export function forgetUpgrade(request: Request): void {
+  upgradeRegistry.delete(request);
+}
+
+/**
  * The server whose `startConnection()` made `response` for `request` through
  * the runtime's own upgrade, if any: lets a backend track the connection. For
  * backends only.
