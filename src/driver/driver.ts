@@ -73,6 +73,7 @@ export {
   DEFAULT_OUTGOING_HIGH_WATER_MARK,
   DRIVER_OPTION_KEYS,
   sendCompress,
+  sharedDriverOptions,
   toBytes,
 } from "./options.ts";
 export type { CloseInfo, DriverOptions, HeartbeatOptions, SendOptions, SendQueuePolicy } from "./options.ts";

@@ -163,11 +163,17 @@ export class Heartbeat<Owner> {
     beat.#index = i;
   }
 
-  /** Sets the shared timer for the earliest heartbeat, if it is not set for that already. */
+  /**
+   * Sets the shared timer for the earliest heartbeat, unless it is set for
+   * that time or an earlier one: a timer that fires early finds nothing due
+   * and sets itself again, which is cheaper than moving it (two calls into
+   * the runtime) each time a connection comes or goes. With no heartbeat
+   * left it is cleared, so that it keeps no process alive.
+   */
   static #arm(): void {
     const first = Heartbeat.#beats[0];
     const due = first === undefined ? Infinity : first.#dueAt;
-    if (due === Heartbeat.#timerDue) return;
+    if (due === Heartbeat.#timerDue || (due !== Infinity && due > Heartbeat.#timerDue)) return;
     clearTimeout(Heartbeat.#timer);
     Heartbeat.#timerDue = due;
     Heartbeat.#timer = due === Infinity ? undefined : setTimeout(Heartbeat.#run, Math.max(0, due - performance.now()));

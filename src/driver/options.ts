@@ -218,6 +218,32 @@ export interface DriverSettings {
  * @throws {RangeError} for a number out of range.
  */
 export function driverSettings(options: DriverOptions | undefined): DriverSettings {
+  if (options === undefined) return defaultSettings ??= Object.freeze(checkSettings(undefined));
+  const shared = sharedSettings.get(options);
+  if (shared !== undefined) return shared;
+  const settings = checkSettings(options);
+  if (sharedSettings.has(options)) sharedSettings.set(options, Object.freeze(settings));
+  return settings;
+}
+
+/**
+ * Options objects the library made and never changes (the options of every
+ * server made without any, serve()'s heartbeat), and their settings once
+ * made: one settings object for all the connections made with them.
+ */
+const sharedSettings = new WeakMap<DriverOptions, DriverSettings | undefined>();
+let defaultSettings: DriverSettings | undefined;
+
+/**
+ * Marks `options`, which the caller made and will not change, as shared by
+ * many connections: they share its settings too. Returns it, frozen.
+ */
+export function sharedDriverOptions<T extends DriverOptions>(options: T): T {
+  sharedSettings.set(options, undefined);
+  return Object.freeze(options);
+}
+
+function checkSettings(options: DriverOptions | undefined): DriverSettings {
   checkOptions(options, DRIVER_OPTION_KEYS, "driver options");
   const maxLength = options?.maxLength ?? DEFAULT_MAX_LENGTH;
   if (!Number.isSafeInteger(maxLength) || maxLength < 0) {

@@ -213,8 +213,9 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
       for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
     }
     if (!server.upgrade(request, { data: link, headers: answer })) return null;
-    // Fetch cannot make a 101: this response stands for it, and fetch answers Bun nothing.
-    const response = new Response(null, { status: 200 });
+    // Fetch cannot make a 101: this response (200, the default: no init to
+    // convert) stands for it, and fetch answers Bun nothing.
+    const response = new Response(null);
     upgraded.add(response);
     return { link, response };
   };

@@ -52,6 +52,7 @@ import {
   closeArguments,
   DRIVER_OPTION_KEYS,
   sendCompress,
+  sharedDriverOptions,
   toBytes,
   useExtensions,
   WebSocketDriver,
@@ -139,7 +140,9 @@ const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Arra
 /** The send options of a message queued with `compress: false`. */
 const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
 /** The options of every server made without any. */
-const NO_OPTIONS: ServerOptions = Object.freeze({});
+const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
+/** The driver options of servers made without any, per backend defaults (serve()'s heartbeat): one object for all. */
+const defaultDriverOptions = new WeakMap<UpgradeDefaults, DriverOptions>();
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
@@ -376,7 +379,7 @@ export class Server extends WebSocketDriver {
     const defaults = upgradeRegistry.get(request)?.defaults;
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
-    super("server", heartbeat === undefined ? driverOptions : { ...driverOptions, heartbeat });
+    super("server", heartbeat === undefined ? driverOptions : withHeartbeat(driverOptions, heartbeat, defaults));
     this.#heartbeat = heartbeat;
     this.#onListenerError = defaults?.onListenerError;
     this.#driverOptions = driverOptions;
@@ -643,6 +646,21 @@ function nativeAnswerHeaders(protocol: string | null, additionalHeaders: HeaderF
   const headers = new Headers(additionalHeaders);
   if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
   return headers;
+}
+
+/** `options` with `heartbeat`: shared by every server of `defaults` made without options. */
+function withHeartbeat(
+  options: DriverOptions,
+  heartbeat: HeartbeatOptions | false,
+  defaults: UpgradeDefaults | undefined,
+): DriverOptions {
+  if (options !== NO_OPTIONS || defaults === undefined) return { ...options, heartbeat };
+  let shared = defaultDriverOptions.get(defaults);
+  if (shared === undefined || shared.heartbeat !== heartbeat) {
+    shared = sharedDriverOptions({ heartbeat });
+    defaultDriverOptions.set(defaults, shared);
+  }
+  return shared;
 }
 
 /** The driver's part of a server's options. */
