@@ -450,8 +450,9 @@ export class NativeSession implements NativeLinkEvents {
   #finish(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    clearTimeout(this.#closeTimer);
-    clearTimeout(this.#drainPoll);
+    // Most connections have neither timer: no calls into the runtime for nothing.
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    if (this.#drainPoll !== undefined) clearTimeout(this.#drainPoll);
     this.#closeTimer = this.#drainPoll = undefined;
     this.#heartbeat?.stop();
     this.#early = NONE;

@@ -194,9 +194,6 @@ function linkOf(ws: BunServerWebSocket): BunLink | null {
   return ws.data instanceof BunLink ? ws.data : null;
 }
 
-/** Responses that stand for an upgrade Bun answers itself. */
-const upgraded = new WeakSet<Response>();
-
 /**
  * The upgrader `makeServer` calls for a request Bun's `server` got: upgrades
  * it to a `BunLink` (permessage-deflate agreed by Bun when `deflate` and the
@@ -214,16 +211,9 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
     }
     if (!server.upgrade(request, { data: link, headers: answer })) return null;
     // Fetch cannot make a 101: this response (200, the default: no init to
-    // convert) stands for it, and fetch answers Bun nothing.
-    const response = new Response(null);
-    upgraded.add(response);
-    return { link, response };
+    // convert) stands for it, and withWebSockets' fetch answers Bun nothing.
+    return { link, response: new Response(null) };
   };
-}
-
-/** `undefined` for a response of {@linkcode bunUpgrader} (Bun answered the upgrade), else `response`. */
-export function answerForBun(response: Response): Response | undefined {
-  return upgraded.has(response) ? undefined : response;
 }
 
 /** Bun's `websocket` handlers for every connection, feeding each socket's `BunLink`. */

@@ -20,10 +20,10 @@
 import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { checkOptions } from "../driver/driver.ts";
 import type { HeartbeatOptions } from "../driver/driver.ts";
-import { answerForBun, bunUpgrader, bunWebSocketHandler } from "../runtime/bun_serve.ts";
+import { bunUpgrader, bunWebSocketHandler } from "../runtime/bun_serve.ts";
 import type { BunUpgradeServer, BunWebSocketHandler } from "../runtime/bun_serve.ts";
 import type { NativeUpgrader } from "../driver/native.ts";
-import { forgetUpgrade, offerNativeUpgrade } from "./server.ts";
+import { forgetUpgrade, offerNativeUpgrade, serverForResponse } from "./server.ts";
 import type { UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
@@ -138,11 +138,12 @@ export function withWebSockets(handler: BunFetchHandler, options?: WithWebSocket
 }
 
 /**
- * The handler answered `request`: what Bun is given (nothing for an upgrade
- * Bun answers itself). The registry's entry goes now, not with the request,
- * which an upgraded connection keeps as `ws.request`.
+ * The handler answered `request`: what Bun is given, nothing for the response
+ * that stands for the 101 Bun wrote itself. The registry's entry goes now,
+ * not with the request, which an upgraded connection keeps as `ws.request`.
  */
 function answered(request: Request, response: Response): Response | undefined {
+  const upgraded = serverForResponse(request, response) !== undefined;
   forgetUpgrade(request);
-  return answerForBun(response);
+  return upgraded ? undefined : response;
 }

@@ -1,0 +1,83 @@
+/**
+ * 1000 idle connections that then all send, on every backend of serve() and
+ * (on Bun) on Bun.serve with withWebSockets: a connection keeps little while
+ * idle and makes the rest on first use (see tests/driver/first_use_test.ts),
+ * so each must still echo, keep its own `ws.request`, and close with the
+ * peer's code. Also: the upgrade registry lets go of what Bun.serve's
+ * upgrades no longer need, so a response the handler answers for a request
+ * it did not upgrade still reaches the client.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { availableBackends, makeServer, withWebSockets } from "../../server.ts";
+import { exchange, HOST, recordingHandler, requestHead, startServer } from "./_util.ts";
+import { idleThenAllSend } from "./_idle.ts";
+
+const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const T = { timeout: 60_000 };
+const COUNT = 1000;
+// deno-lint-ignore no-explicit-any
+const bun = (globalThis as any).Bun;
+
+describe(`idle connections on ${runtime}`, () => {
+  for (const backend of availableBackends()) {
+    it(
+      `serve() "${backend}": ${COUNT} idle connections, then every one sends, is echoed and closes with 1000`,
+      T,
+      async () => {
+        const server = await startServer(backend);
+        try {
+          await idleThenAllSend(server.port, server.nextServer, COUNT);
+        } finally {
+          await server.close();
+        }
+      },
+    );
+  }
+
+  if (bun === undefined) {
+    it.skip("Bun.serve with withWebSockets: Bun only", () => {});
+  } else {
+    it(
+      `Bun.serve with withWebSockets: ${COUNT} idle connections, then every one sends, is echoed and closes with 1000`,
+      T,
+      async () => {
+        const { handler, nextServer } = recordingHandler();
+        const server = bun.serve({
+          port: 0,
+          hostname: HOST,
+          ...withWebSockets((request) => handler(request, { remoteAddr: { hostname: HOST, port: 0 } })),
+        });
+        try {
+          await idleThenAllSend(server.port, nextServer, COUNT);
+        } finally {
+          server.stop(true);
+        }
+      },
+    );
+
+    it(
+      "Bun.serve: a handler that made a server but answered something else gets its answer to the client",
+      T,
+      async () => {
+        const server = bun.serve({
+          port: 0,
+          hostname: HOST,
+          ...withWebSockets(async (request) => {
+            const ws = makeServer(request);
+            if (request.headers.get("x-refuse") === null) return ws.startConnection();
+            await Promise.resolve();
+            return new Response("not today", { status: 409 });
+          }),
+        });
+        try {
+          assert.equal((await exchange(server.port, requestHead({ headers: { "X-Refuse": "1" } }))).status, 409);
+          assert.equal((await exchange(server.port, requestHead())).status, 101);
+        } finally {
+          server.stop(true);
+        }
+      },
+    );
+  }
+});
