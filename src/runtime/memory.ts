@@ -2,15 +2,16 @@
  * How large payload buffers are allocated, handed down to the protocol layer
  * (which names no runtime) with {@linkcode usePayloadAllocator}.
  *
- * On Bun, `new Uint8Array(n)` of a large `n` takes fresh pages from the
- * system each time (and gives them back when collected): every page of every
- * large message then costs a page fault on its first write. The memory of
- * `Buffer.allocUnsafeSlow` comes from the allocator that keeps freed memory
- * for reuse, and is not zero-filled (every byte of a payload buffer is
- * written before it is read, and its `ArrayBuffer` holds nothing else). On
- * Node and Deno the two kinds measured the same, so they keep
- * `new Uint8Array`. Measurements: bench/RESULTS.md, "Bulk messages: where the
- * time goes".
+ * On Bun, `new Uint8Array(n)` of a large `n` takes memory its allocator
+ * gives back to the system when collected, so every page of the next large
+ * message costs a page fault on its first write. The memory of
+ * `Buffer.allocUnsafeSlow` comes from the allocator that keeps more of it for
+ * reuse, and is not zero-filled (every byte of a payload buffer is written
+ * before it is read, and its `ArrayBuffer` holds nothing else): fewer faults
+ * and more bytes per CPU second on the 1 MiB echo. From 16 MiB on the two
+ * kinds measured the same (both go back to the system), and on Node and Deno
+ * they measured the same at every size: those keep `new Uint8Array`.
+ * Measurements: bench/RESULTS.md, "Bulk messages: where the time goes".
  *
  * Nothing happens on import: `runtimeAdapter()` (`mod.ts`) calls
  * {@linkcode installPayloadAllocator} once, when it loads the runtime's
@@ -24,10 +25,13 @@ import { usePayloadAllocator } from "../protocol/reader.ts";
 import type { PayloadAllocator } from "../protocol/reader.ts";
 
 /**
- * Payloads at least this long get the runtime's allocator; shorter ones
- * stay `new Uint8Array` (Bun's allocator keeps buffers that small anyway).
+ * Payloads at least this long and shorter than {@linkcode HUGE_PAYLOAD} get
+ * Bun's other allocator; the others stay `new Uint8Array` (zero-filled), which
+ * measured as well there.
  */
 export const LARGE_PAYLOAD = 1024 * 1024;
+/** See {@linkcode LARGE_PAYLOAD}. */
+export const HUGE_PAYLOAD = 16 * 1024 * 1024;
 
 /**
  * A buffer of `length` bytes from `Buffer.allocUnsafeSlow`, as a plain
@@ -40,9 +44,9 @@ export function unpooledBuffer(length: number): Uint8Array {
   return new Uint8Array(buffer.buffer, 0, length);
 }
 
-/** Bun's payload allocator: {@linkcode unpooledBuffer} from {@linkcode LARGE_PAYLOAD} bytes on. */
+/** Bun's payload allocator: {@linkcode unpooledBuffer} from {@linkcode LARGE_PAYLOAD} to {@linkcode HUGE_PAYLOAD} bytes. */
 export const bunPayloadAllocator: PayloadAllocator = (length) =>
-  length >= LARGE_PAYLOAD ? unpooledBuffer(length) : new Uint8Array(length);
+  length >= LARGE_PAYLOAD && length < HUGE_PAYLOAD ? unpooledBuffer(length) : new Uint8Array(length);
 
 /** Hands the payload allocator of `runtime` to the protocol layer (only Bun has its own). */
 export function installPayloadAllocator(runtime: string): void {

@@ -15,6 +15,7 @@ import { payloadBuffer, usePayloadAllocator } from "../../src/protocol/reader.ts
 import type { PayloadAllocator } from "../../src/protocol/reader.ts";
 import {
   bunPayloadAllocator,
+  HUGE_PAYLOAD,
   installPayloadAllocator,
   LARGE_PAYLOAD,
   unpooledBuffer,
@@ -64,7 +65,14 @@ function ownedBinaries(events: ProtocolEvent[]): Uint8Array[] {
   return out;
 }
 
-const SIZES = [LARGE_PAYLOAD - 1, LARGE_PAYLOAD, LARGE_PAYLOAD + 1, LARGE_PAYLOAD + 65_537, 16 << 20];
+const SIZES = [
+  LARGE_PAYLOAD - 1,
+  LARGE_PAYLOAD,
+  LARGE_PAYLOAD + 1,
+  LARGE_PAYLOAD + 65_537,
+  HUGE_PAYLOAD - 1,
+  HUGE_PAYLOAD,
+];
 const CHUNKS: Array<[string, number]> = [["64 KiB chunks", 65_536], ["512 KiB chunks", 512 * 1024], [
   "5 MiB chunks",
   5 << 20,
@@ -84,6 +92,10 @@ describe("payload allocator (usePayloadAllocator)", () => {
     }
     assert.equal(bunPayloadAllocator(LARGE_PAYLOAD - 1).buffer.byteLength, LARGE_PAYLOAD - 1);
     assert.equal(bunPayloadAllocator(LARGE_PAYLOAD).buffer.byteLength, LARGE_PAYLOAD);
+    // Outside its sizes, zero-filled memory.
+    for (const length of [LARGE_PAYLOAD - 1, HUGE_PAYLOAD]) {
+      assert.ok(bunPayloadAllocator(length).every((b) => b === 0), `${length} bytes zero-filled`);
+    }
   });
 
   it("installPayloadAllocator: Bun's on Bun, new Uint8Array elsewhere", () => {
@@ -93,6 +105,7 @@ describe("payload allocator (usePayloadAllocator)", () => {
     assert.deepEqual(payloadBuffer(LARGE_PAYLOAD), new Uint8Array(LARGE_PAYLOAD), "zero-filled");
     installPayloadAllocator("bun");
     assert.equal(payloadBuffer(LARGE_PAYLOAD).buffer.byteLength, LARGE_PAYLOAD);
+    assert.deepEqual(payloadBuffer(HUGE_PAYLOAD), new Uint8Array(HUGE_PAYLOAD), "zero-filled");
     assert.deepEqual(lengths, [], "the stand-in was replaced both times");
   });
 
@@ -100,7 +113,7 @@ describe("payload allocator (usePayloadAllocator)", () => {
     const [allocatorName, allocator] of [["Bun's", bunPayloadAllocator], ["unpooledBuffer", unpooledBuffer]] as const
   ) {
     for (const [chunkName, chunkSize] of CHUNKS) {
-      it(`${allocatorName}, whole frames around ${LARGE_PAYLOAD} bytes and of 16 MiB, ${chunkName}: every byte written, kept messages unchanged`, () => {
+      it(`${allocatorName}, whole frames around 1 MiB and 16 MiB, ${chunkName}: every byte written, kept messages unchanged`, () => {
         const lengths: number[] = [];
         usePayloadAllocator(dirty(allocator, lengths));
         const protocol = new Protocol({ role: "server", maxLength: 64 << 20 });
