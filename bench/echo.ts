@@ -18,7 +18,9 @@
  * The raw TCP rows (`tcp-node`, `tcp-deno`, `tcp-bun`: servers/_raw.mjs) are
  * each runtime's sockets echoing the frames re-framed and nothing else, the
  * limit for the bulk rows; `tcp-*-msg` (only with `--only`) add a fresh buffer
- * per message, the floor of any API that hands messages over.
+ * per message, the floor of any API that hands messages over. `wsd-node-js`
+ * (only with `--only`) is our Node server bundled into one JavaScript file,
+ * as Node users run it: importing `.ts` costs Node some 4 MB of heap.
  *
  * Idle memory is measured first, on fresh servers: RSS after a full GC, before
  * and after opening `idleConns` connections (each echoed one message).
@@ -106,6 +108,15 @@ for (const r of ["node", "deno", "bun"] as const) {
     env: { RAW_MESSAGE: "1" },
   });
 }
+// Our Node server as one JavaScript file (bench/echo/.build/wsd.mjs, built by `bun build` at start): what Node users
+// run (Node does not strip types under node_modules), without the ~4 MB of heap that importing .ts costs on Node (see
+// "Bulk messages: where the time goes" in bench/RESULTS.md). Only when asked for by --only.
+ALL.push({
+  id: "wsd-node-js",
+  label: "@x/wsd serve() on Node, built to JavaScript",
+  runtime: "node",
+  cmd: [`${bin}/node`, "--expose-gc", `${here}echo/.build/wsd.mjs`],
+});
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
   const base = ALL.find((i) => i.id === `wsd-${r}`)!;
@@ -120,7 +131,7 @@ for (const r of ["node", "deno", "bun"] as const) {
 const wanted = (id: string) => {
   if (args.only) return args.only.split(",").includes(id);
   if (args.skip?.split(",").includes(id)) return false;
-  if (id.endsWith("-msg")) return false;
+  if (id.endsWith("-msg") || id === "wsd-node-js") return false;
   return args.streams || !id.endsWith("-streams");
 };
 const impls = ALL.filter((i) => wanted(i.id));
@@ -329,6 +340,22 @@ async function startGenerator(): Promise<Child> {
   return new Child(pin(1, [out]));
 }
 
+/** Bundles servers/wsd.ts, the library included, into bench/echo/.build/wsd.mjs for Node (`wsd-node-js`). */
+async function buildJavaScriptServer(): Promise<void> {
+  const out = await new Deno.Command(`${bin}/bun`, {
+    args: [
+      "build",
+      `${here}echo/servers/wsd.ts`,
+      "--target=node",
+      "--format=esm",
+      `--outfile=${here}echo/.build/wsd.mjs`,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("bun build of bench/echo/servers/wsd.ts failed");
+}
+
 // ───────────────────────────── running ─────────────────────────────
 
 const median = (xs: number[]) => {
@@ -367,6 +394,7 @@ async function main() {
   const hello = JSON.parse(await generator.line());
   log(`generator: ${hello.sockets}`);
 
+  if (impls.some((i) => i.id === "wsd-node-js")) await buildJavaScriptServer();
   const servers: Server[] = [];
   for (const impl of impls) {
     const s = await startServer(impl);
