@@ -19,8 +19,8 @@
  * each runtime's sockets echoing the frames re-framed and nothing else, the
  * limit for the bulk rows; `tcp-*-msg` (only with `--only`) add a fresh buffer
  * per message, the floor of any API that hands messages over. `wsd-node-js`
- * (only with `--only`) is our Node server bundled into one JavaScript file,
- * as Node users run it: importing `.ts` costs Node some 4 MB of heap.
+ * is our Node server bundled into one JavaScript file, as Node users run it
+ * (JavaScript from npm): importing `.ts` costs Node some 4 MB of heap.
  *
  * Idle memory is measured first, on fresh servers: RSS after a full GC, before
  * and after opening `idleConns` connections (each echoed one message).
@@ -110,7 +110,7 @@ for (const r of ["node", "deno", "bun"] as const) {
 }
 // Our Node server as one JavaScript file (bench/echo/.build/wsd.mjs, built by `bun build` at start): what Node users
 // run (Node does not strip types under node_modules), without the ~4 MB of heap that importing .ts costs on Node (see
-// "Bulk messages: where the time goes" in bench/RESULTS.md). Only when asked for by --only.
+// "Bulk messages: where the time goes" in bench/RESULTS.md).
 ALL.push({
   id: "wsd-node-js",
   label: "@x/wsd serve() on Node, built to JavaScript",
@@ -131,7 +131,7 @@ for (const r of ["node", "deno", "bun"] as const) {
 const wanted = (id: string) => {
   if (args.only) return args.only.split(",").includes(id);
   if (args.skip?.split(",").includes(id)) return false;
-  if (id.endsWith("-msg") || id === "wsd-node-js") return false;
+  if (id.endsWith("-msg")) return false;
   return args.streams || !id.endsWith("-streams");
 };
 const impls = ALL.filter((i) => wanted(i.id));
@@ -576,6 +576,10 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Node vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "16 MiB, Deno vs Deno's", scenario: "bulk16m", ours: "wsd-deno", theirs: "deno", goal: 0.9 },
   { what: "16 MiB, Bun vs Bun's", scenario: "bulk16m", ours: "wsd-bun", theirs: "bun", goal: 0.9 },
+  // What Node users run: the library as JavaScript (the wsd-node rows import .ts, which Node strips at a heap cost).
+  { what: "pipelined, Node (JS) vs ws", scenario: "pipelined", ours: "wsd-node-js", theirs: "ws", goal: 10 },
+  { what: "1 MiB, Node (JS) vs ws+bufferutil", scenario: "bulk1m", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
+  { what: "16 MiB, Node (JS) vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
   { what: "1 MiB, Node vs raw TCP", scenario: "bulk1m", ours: "wsd-node", theirs: "tcp-node", goal: 0.9 },
   { what: "1 MiB, Deno vs raw TCP", scenario: "bulk1m", ours: "wsd-deno", theirs: "tcp-deno", goal: 0.9 },
   { what: "1 MiB, Bun vs raw TCP", scenario: "bulk1m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
@@ -584,6 +588,7 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Bun vs raw TCP", scenario: "bulk16m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
   // Issue 21's goals for the tcp backend; the native backends' rows are for the README (no goal of their own).
   { what: "handshakes, Node vs ws", scenario: "handshake", ours: "wsd-node", theirs: "ws", goal: 1.0 },
+  { what: "handshakes, Node (JS) vs ws", scenario: "handshake", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
   { what: "handshakes, Deno vs Deno's", scenario: "handshake", ours: "wsd-deno", theirs: "deno", goal: 0.6 },
   { what: "handshakes, Bun vs Bun's", scenario: "handshake", ours: "wsd-bun", theirs: "bun", goal: 0.8 },
   {
@@ -601,6 +606,7 @@ const TARGETS: Target[] = [
     goal: 0.8,
   },
   { what: "idle memory, Node vs ws", scenario: "idle", ours: "wsd-node", theirs: "ws", goal: 1.0 },
+  { what: "idle memory, Node (JS) vs ws", scenario: "idle", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
   { what: "idle memory, Deno vs Deno's", scenario: "idle", ours: "wsd-deno", theirs: "deno", goal: 1.0 },
   { what: "idle memory, Bun vs Bun's", scenario: "idle", ours: "wsd-bun", theirs: "bun", goal: 2.0 },
   { what: "idle memory, Deno backend vs Deno's", scenario: "idle", ours: "wsd-deno-native", theirs: "deno", goal: 1.0 },
