@@ -19,7 +19,7 @@ import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from ".
 import type { RequestHead } from "../protocol/http1.ts";
 import type { NetAddr } from "../runtime/types.ts";
 import { completeUpgrade } from "./server.ts";
-import type { Server } from "./server.ts";
+import type { RequestCopy, Server } from "./server.ts";
 import type { ServeHandlerInfo } from "./handler.ts";
 import { TransportRelay, WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
@@ -30,7 +30,8 @@ export interface ConnectionContext {
   answer: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
   track: (server: Server) => void;
   maxHeadSize: number;
-  offer: (request: Request) => void;
+  /** Marks an upgrade request as this server's (with what `ws.request` is made again from, once open). */
+  offer: (request: Request, copy: RequestCopy) => void;
   /** The head timeouts of this server's connections. */
   deadlines: HeadDeadlines;
   /** The connection's HTTP part is over (upgraded, answered, or dropped). */
@@ -259,7 +260,7 @@ async function respond(
     const why = error instanceof Error ? error.message : String(error);
     return writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
   }
-  if (upgrade) context.offer(request);
+  if (upgrade) context.offer(request, { url, method, fields: head.fields });
   const answer = context.answer(request, info);
   // A handler that answered at once (what startConnection() does) is
   // followed at once: no promise, no turn of the microtask queue.

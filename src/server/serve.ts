@@ -28,7 +28,7 @@ import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "../driver/driver.ts";
 import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
-import type { UpgradeDefaults } from "./server.ts";
+import type { RequestCopy, UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
@@ -408,7 +408,8 @@ class WebSocketServer {
   }
 
   /** Marks a request of a raw-socket backend as one this server upgrades. */
-  readonly #offer = (request: Request): void => offerUpgrade(request, this.#settings.defaults);
+  readonly #offer = (request: Request, copy?: RequestCopy): void =>
+    offerUpgrade(request, this.#settings.defaults, copy);
 
   /**
    * A `close` listener shared by every server this one upgraded (the emitter
