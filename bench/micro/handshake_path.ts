@@ -70,7 +70,7 @@ const context: ConnectionContext = {
     server.on("close", () => open.delete(server));
   },
   maxHeadSize: 16384,
-  offer: (req) => offerUpgrade(req, { heartbeat: DEFAULT_SERVE_HEARTBEAT }),
+  offer: (req, copy) => offerUpgrade(req, { heartbeat: DEFAULT_SERVE_HEARTBEAT }, copy),
   deadlines: new HeadDeadlines(10_000),
   release: () => {},
 };
@@ -156,9 +156,17 @@ if (process.argv.includes("--alloc")) await allocations(20_000);
 console.log(`${runtime}: ${(await rounds(20_000)).toFixed(2)} µs per handshake (best of 5 rounds)`);
 if (g.gc || g.Bun) {
   const before = await heapUsed();
+  if (process.env.SNAP_DIR) {
+    const v8 = await import("node:v8");
+    v8.writeHeapSnapshot(`${process.env.SNAP_DIR}/before.heapsnapshot`);
+  }
   const kept: CountingTransport[] = [];
   for (let i = 0; i < 2000; i++) kept.push(await handshake(true));
   const after = await heapUsed();
+  if (process.env.SNAP_DIR) {
+    const v8 = await import("node:v8");
+    v8.writeHeapSnapshot(`${process.env.SNAP_DIR}/after.heapsnapshot`);
+  }
   console.log(`${runtime}: ${((after - before) / 2000).toFixed(0)} heap bytes per idle connection`);
   for (const t of kept) t.sink!.end();
   await new Promise((r) => setTimeout(r, 50));

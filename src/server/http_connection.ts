@@ -246,6 +246,8 @@ async function respond(
     init!.duplex = "half";
   }
   let request: Request;
+  // What `ws.request` is made again from once the connection is open.
+  const copy: string[] = [];
   try {
     request = init === undefined ? new Request(url) : new Request(url, init);
     // The fields are appended to the request's own (empty) Headers rather
@@ -254,13 +256,16 @@ async function respond(
     // which cost 2–3 times as much (bench/RESULTS.md). Repeated fields read
     // back joined with ", ", as from any Headers.
     const headers = request.headers;
-    for (const [name, value] of head.fields) headers.append(name, value);
+    for (const [name, value] of head.fields) {
+      headers.append(name, value);
+      if (upgrade) copy.push(name, value);
+    }
   } catch (error) {
     // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
     const why = error instanceof Error ? error.message : String(error);
     return writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
   }
-  if (upgrade) context.offer(request, { url, method, fields: head.fields });
+  if (upgrade) context.offer(request, { url, method, fields: copy });
   const answer = context.answer(request, info);
   // A handler that answered at once (what startConnection() does) is
   // followed at once: no promise, no turn of the microtask queue.

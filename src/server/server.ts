@@ -165,8 +165,12 @@ export interface RequestCopy {
   readonly url: string;
   /** Its method. */
   readonly method: string;
-  /** Its header fields, in order, repeated ones as several pairs. */
-  readonly fields: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Its header fields, in order, as names and values one after the other
+   * (`[name, value, name, value, …]`: one array, not one per field);
+   * repeated ones as several fields.
+   */
+  readonly fields: readonly string[];
 }
 
 /** One upgrade in flight: a request a backend offered, and what its server answered. */
@@ -436,7 +440,8 @@ export class Server extends WebSocketDriver {
         ? new Request(copy.url)
         : new Request(copy.url, { method: copy.method });
       const headers = request.headers;
-      for (const [name, value] of copy.fields) headers.append(name, value);
+      const fields = copy.fields;
+      for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
     }
     return request;
   }
@@ -521,7 +526,9 @@ export class Server extends WebSocketDriver {
       // `ws.request` needs later is copied now, and the request let go once
       // answered (Deno's `Request` and what it holds are kilobytes an idle
       // connection would keep).
-      this.#copy = { url: request.url, method: request.method, fields: [...request.headers] };
+      const fields: string[] = [];
+      for (const [name, value] of request.headers) fields.push(name, value);
+      this.#copy = { url: request.url, method: request.method, fields };
     }
     const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
