@@ -240,11 +240,19 @@ export class ConnTransport implements Transport {
     if (this.#ending !== null) this.#closeWrite();
   }
 
-  /** Half-closes once every write is done. */
+  /**
+   * Half-closes once every write is done. When the peer's input is over
+   * already and nothing is being written, there is nothing to half-close
+   * for: the connection is closed at once (its FIN is the same), one
+   * operation and one system call fewer per connection.
+   */
   end(): Promise<void> {
     if (this.#ending !== null) return this.#ending.promise;
     this.#ending = Promise.withResolvers<void>();
-    if (!this.#writing) this.#closeWrite();
+    if (this.#inputDone && !this.#writing && this.#failure === null) {
+      this.#ending.resolve();
+      this.abort();
+    } else if (!this.#writing) this.#closeWrite();
     return this.#ending.promise;
   }
 
