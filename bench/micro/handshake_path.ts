@@ -25,10 +25,11 @@ import { offerUpgrade } from "../../src/server/server.ts";
 import type { Server } from "../../src/server/server.ts";
 import { HeadDeadlines, HeadReader } from "../../src/server/http_connection.ts";
 import type { ConnectionContext } from "../../src/server/http_connection.ts";
-import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "../../src/server/handler.ts";
+import { answerAtOnceWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "../../src/server/handler.ts";
 import { WRITTEN } from "../../src/driver/transport.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import process from "node:process";
+import { installTextDecoders } from "../../src/runtime/text.ts";
 
 const request = new TextEncoder().encode(
   "GET / HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -58,9 +59,12 @@ class CountingTransport implements Transport {
   }
 }
 
+// What loading the runtime's adapter does first (serve() does it).
+installTextDecoders();
+
 const open = new Set<Server>();
 const context: ConnectionContext = {
-  answer: answerWith((req: Request): Response => {
+  answer: answerAtOnceWith((req: Request): Response => {
     const ws = makeServer(req);
     ws.on("message", (message) => ws.send(message));
     return ws.startConnection();
