@@ -155,11 +155,22 @@ export class HeadReader implements TransportSink {
     if (result.state === "incomplete") return;
     this.#finish();
     const relay = this.#relay;
-    const run = result.state === "error"
-      ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
-      : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
-    const release = () => this.#context.release(this.#connection);
-    run.then(release, release);
+    let run: Promise<void> | void;
+    try {
+      run = result.state === "error"
+        ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
+        : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
+    } catch {
+      // (Nothing above is expected to throw; a connection is never left open if it does.)
+      this.#connection.abort();
+      run = undefined;
+    }
+    // An upgrade answered at once (the usual case) is released at once, without a promise.
+    if (run === undefined) this.#context.release(this.#connection);
+    else {
+      const release = () => this.#context.release(this.#connection);
+      run.then(release, release);
+    }
   }
 
   /** The input ended before the head did. */
@@ -202,31 +213,36 @@ class HandlerInfo implements ServeHandlerInfo {
   }
 }
 
-/** Runs the handler for a request head and answers it: an upgrade, or plain HTTP. */
-async function respond(
+/**
+ * Runs the handler for a request head and answers it: an upgrade, or plain
+ * HTTP. Returns nothing when the answer was given at once (a handler that
+ * returned the upgrade's `Response`, and its 101 written on the spot), else
+ * the promise of the answer.
+ */
+function respond(
   connection: Transport,
   head: RequestHead,
   remoteAddr: () => NetAddr,
   secure: boolean,
   context: ConnectionContext,
-): Promise<void> {
+): Promise<void> | void {
   const info = new HandlerInfo(remoteAddr);
   // The parser gives common field names as shared lower-case strings.
   const field = fieldValue(head, "host");
   // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
   // one, as HTTP/1.0 may, the peer's address stands in.)
   const host = field ?? hostOf(info.remoteAddr);
-  if (!isHost(host)) return await writePlain(connection, statusResponse(400, "Invalid Host header"));
+  if (!isHost(host)) return writePlain(connection, statusResponse(400, "Invalid Host header"));
   const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
   const length = Number(fieldValue(head, "content-length") ?? 0);
   if (fieldValue(head, "transfer-encoding") !== null) {
-    return await writePlain(
+    return writePlain(
       connection,
       statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
     );
   }
   if (!Number.isSafeInteger(length) || length < 0) {
-    return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));
+    return writePlain(connection, statusResponse(400, "Invalid Content-Length"));
   }
   const method = head.method;
   const hasBody = length > 0 && method !== "GET" && method !== "HEAD";

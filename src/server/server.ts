@@ -497,15 +497,7 @@ export class Server extends WebSocketDriver {
         if (typeof m === "string") super.sendText(m, options);
         else super.sendBinary(m, options);
       }
-      // Fetch cannot make a 101 response: this 200 (the default status,
-      // which costs Response no conversion) stands for it, and the backend
-      // writes the real head (see completeUpgrade). Its fields are appended
-      // to its own Headers: cheaper than `init.headers`, which Fetch converts
-      // through its WebIDL rules (bench/RESULTS.md).
-      const response = new Response(null);
-      const fields = response.headers;
-      if (headers instanceof Headers) { for (const [name, value] of headers) fields.append(name, value); }
-      else for (const name in headers) fields.append(name, headers[name]);
+      const response = standInResponse(headers);
       upgrade.answer = { server: this, protocol, response, headers };
       return response;
     }
@@ -698,6 +690,24 @@ export class Server extends WebSocketDriver {
     this.#queueEarly(data, compress);
     return true;
   }
+}
+
+/**
+ * The `Response` that stands for a 101 (Fetch cannot make one) until the
+ * backend writes the real head (see completeUpgrade): a 200, the default
+ * status, which costs Response no conversion. Its fields are appended to its
+ * own `Headers`: cheaper than `init.headers`, which Fetch converts through
+ * its WebIDL rules (bench/RESULTS.md).
+ */
+function standInResponse(headers: Headers | Readonly<Record<string, string>>): Response {
+  const response = new Response(null);
+  const fields = response.headers;
+  if (headers instanceof Headers) {
+    for (const [name, value] of headers) fields.append(name, value);
+  } else {
+    for (const name in headers) fields.append(name, headers[name]);
+  }
+  return response;
 }
 
 /**
