@@ -11,7 +11,9 @@
  *     bun bench/micro/handshake_path.ts
  *
  * With `--alloc` (Node, Deno), first the bytes allocated per handshake by
- * function, from V8's sampling heap profiler (garbage included).
+ * function, from V8's sampling heap profiler (garbage included;
+ * `ALLOC_DUMP=file` keeps the whole profile). On Node, `SNAP_DIR=dir` writes
+ * heap snapshots before and after the idle connections, for a per-class diff.
  *
  * Prints µs per handshake (best of 5 rounds of 20000) and the heap bytes left
  * per idle connection (2000 connections kept open after their handshake).
