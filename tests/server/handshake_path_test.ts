@@ -21,6 +21,8 @@ import {
   text,
 } from "./_util.ts";
 import type { TestClient, TestServer } from "./_util.ts";
+import { makeServer, serve } from "../../mod.ts";
+import type { Server } from "../../mod.ts";
 
 const T = { timeout: 30_000 };
 
@@ -324,6 +326,50 @@ describe("the tcp backend's handshake path", () => {
       });
     },
   );
+});
+
+describe("the tcp backend and a handler that answers at once (no promise)", () => {
+  it("upgrades, plain answers and a synchronous throw are all answered; the upgrade opens and echoes", T, async () => {
+    const servers: Server[] = [];
+    const errors: unknown[] = [];
+    const handle = serve((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/throw") throw new Error("thrown at once");
+      if (path === "/plain") return new Response("plain\n", { headers: { "X-Plain": "yes" } });
+      const ws = makeServer(request);
+      servers.push(ws);
+      ws.on("message", (message) => ws.send(message));
+      return ws.startConnection();
+    }, {
+      hostname: HOST,
+      port: 0,
+      onError: (error) => {
+        errors.push(error);
+        return new Response("sorry\n", { status: 500 });
+      },
+    });
+    const { port } = await handle.ready;
+    try {
+      const plain = await exchange(port, `GET /plain HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers.get("x-plain"), "yes");
+      const thrown = await exchange(port, requestHead({ target: "/throw" }));
+      assert.equal(thrown.status, 500);
+      assert.equal((errors[0] as Error).message, "thrown at once");
+      const client = await openClient("ours", `ws://${HOST}:${port}/ws`);
+      try {
+        client.send("at once");
+        assert.equal(await client.nextMessage("the echo"), "at once");
+        assert.equal(servers.length, 1);
+        assert.equal(servers[0].readyState, "open");
+        assert.equal(new URL(servers[0].request.url).pathname, "/ws");
+      } finally {
+        client.terminate();
+      }
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
 /** A masked client text frame (zero mask key) of a short ASCII string. */
