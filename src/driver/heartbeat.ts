@@ -163,11 +163,17 @@ export class Heartbeat<Owner> {
     beat.#index = i;
   }
 
-  /** Sets the shared timer for the earliest heartbeat, if it is not set for that already. */
+  /**
+   * Sets the shared timer for the earliest heartbeat, unless it is set for
+   * that time or earlier: a timer that falls due early finds nothing to do
+   * and is set again. (When connections come and go quickly, the earliest
+   * heartbeat is the one stopped most of the time: moving the timer later
+   * on every stop cost a timer cleared and one set per connection.)
+   */
   static #arm(): void {
     const first = Heartbeat.#beats[0];
     const due = first === undefined ? Infinity : first.#dueAt;
-    if (due === Heartbeat.#timerDue) return;
+    if (due === Heartbeat.#timerDue || (due !== Infinity && due > Heartbeat.#timerDue)) return;
     clearTimeout(Heartbeat.#timer);
     Heartbeat.#timerDue = due;
     Heartbeat.#timer = due === Infinity ? undefined : setTimeout(Heartbeat.#run, Math.max(0, due - performance.now()));
