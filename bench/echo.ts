@@ -18,7 +18,9 @@
  * The raw TCP rows (`tcp-node`, `tcp-deno`, `tcp-bun`: servers/_raw.mjs) are
  * each runtime's sockets echoing the frames re-framed and nothing else, the
  * limit for the bulk rows; `tcp-*-msg` (only with `--only`) add a fresh buffer
- * per message, the floor of any API that hands messages over.
+ * per message, the floor of any API that hands messages over. `wsd-node-js`
+ * is our Node server bundled into one JavaScript file, as Node users run it
+ * (JavaScript from npm): importing `.ts` costs Node some 4 MB of heap.
  *
  * Idle memory is measured first, on fresh servers: RSS after a full GC, before
  * and after opening `idleConns` connections (each echoed one message).
@@ -106,6 +108,15 @@ for (const r of ["node", "deno", "bun"] as const) {
     env: { RAW_MESSAGE: "1" },
   });
 }
+// Our Node server as one JavaScript file (bench/echo/.build/wsd.mjs, built by `bun build` at start): what Node users
+// run (Node does not strip types under node_modules), without the ~4 MB of heap that importing .ts costs on Node (see
+// "Bulk messages: where the time goes" in bench/RESULTS.md).
+ALL.push({
+  id: "wsd-node-js",
+  label: "@x/wsd serve() on Node, built to JavaScript",
+  runtime: "node",
+  cmd: [`${bin}/node`, "--expose-gc", `${here}echo/.build/wsd.mjs`],
+});
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
   const base = ALL.find((i) => i.id === `wsd-${r}`)!;
@@ -329,6 +340,22 @@ async function startGenerator(): Promise<Child> {
   return new Child(pin(1, [out]));
 }
 
+/** Bundles servers/wsd.ts, the library included, into bench/echo/.build/wsd.mjs for Node (`wsd-node-js`). */
+async function buildJavaScriptServer(): Promise<void> {
+  const out = await new Deno.Command(`${bin}/bun`, {
+    args: [
+      "build",
+      `${here}echo/servers/wsd.ts`,
+      "--target=node",
+      "--format=esm",
+      `--outfile=${here}echo/.build/wsd.mjs`,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("bun build of bench/echo/servers/wsd.ts failed");
+}
+
 // ───────────────────────────── running ─────────────────────────────
 
 const median = (xs: number[]) => {
@@ -367,6 +394,7 @@ async function main() {
   const hello = JSON.parse(await generator.line());
   log(`generator: ${hello.sockets}`);
 
+  if (impls.some((i) => i.id === "wsd-node-js")) await buildJavaScriptServer();
   const servers: Server[] = [];
   for (const impl of impls) {
     const s = await startServer(impl);
@@ -548,6 +576,10 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Node vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node", theirs: "ws", goal: 1.0 },
   { what: "16 MiB, Deno vs Deno's", scenario: "bulk16m", ours: "wsd-deno", theirs: "deno", goal: 0.9 },
   { what: "16 MiB, Bun vs Bun's", scenario: "bulk16m", ours: "wsd-bun", theirs: "bun", goal: 0.9 },
+  // What Node users run: the library as JavaScript (the wsd-node rows import .ts, which Node strips at a heap cost).
+  { what: "pipelined, Node (JS) vs ws", scenario: "pipelined", ours: "wsd-node-js", theirs: "ws", goal: 10 },
+  { what: "1 MiB, Node (JS) vs ws+bufferutil", scenario: "bulk1m", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
+  { what: "16 MiB, Node (JS) vs ws+bufferutil", scenario: "bulk16m", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
   { what: "1 MiB, Node vs raw TCP", scenario: "bulk1m", ours: "wsd-node", theirs: "tcp-node", goal: 0.9 },
   { what: "1 MiB, Deno vs raw TCP", scenario: "bulk1m", ours: "wsd-deno", theirs: "tcp-deno", goal: 0.9 },
   { what: "1 MiB, Bun vs raw TCP", scenario: "bulk1m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
@@ -556,6 +588,7 @@ const TARGETS: Target[] = [
   { what: "16 MiB, Bun vs raw TCP", scenario: "bulk16m", ours: "wsd-bun", theirs: "tcp-bun", goal: 0.9 },
   // Issue 21's goals for the tcp backend; the native backends' rows are for the README (no goal of their own).
   { what: "handshakes, Node vs ws", scenario: "handshake", ours: "wsd-node", theirs: "ws", goal: 1.0 },
+  { what: "handshakes, Node (JS) vs ws", scenario: "handshake", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
   { what: "handshakes, Deno vs Deno's", scenario: "handshake", ours: "wsd-deno", theirs: "deno", goal: 0.6 },
   { what: "handshakes, Bun vs Bun's", scenario: "handshake", ours: "wsd-bun", theirs: "bun", goal: 0.8 },
   {
@@ -573,6 +606,7 @@ const TARGETS: Target[] = [
     goal: 0.8,
   },
   { what: "idle memory, Node vs ws", scenario: "idle", ours: "wsd-node", theirs: "ws", goal: 1.0 },
+  { what: "idle memory, Node (JS) vs ws", scenario: "idle", ours: "wsd-node-js", theirs: "ws", goal: 1.0 },
   { what: "idle memory, Deno vs Deno's", scenario: "idle", ours: "wsd-deno", theirs: "deno", goal: 1.0 },
   { what: "idle memory, Bun vs Bun's", scenario: "idle", ours: "wsd-bun", theirs: "bun", goal: 2.0 },
   { what: "idle memory, Deno backend vs Deno's", scenario: "idle", ours: "wsd-deno-native", theirs: "deno", goal: 1.0 },

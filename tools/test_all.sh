@@ -84,7 +84,22 @@ summary() { # name → "pass fail"
     ;;
   esac
 }
+# The names of failed tests, so that the end of the output (all a CI log may
+# keep) says which ones.
+failures() { # name → lines
+  local f="$log/$1.txt"
+  case $1 in
+  deno*) sed -n '/^ *FAILURES *$/,$p' "$f" | grep -aE ' => ' | sed 's/ => ext:.*$//' | sort -u ;;
+  node*) sed -n '/^✖ failing tests:/,$p' "$f" | grep -aE '^(test at |✖ )' | grep -v 'failing tests:' |
+    sed 's/ ([0-9.]*m\?s)$//' | paste -d' ' - - ;;
+  bun*) grep -aE '^\(fail\) ' "$f" | sort -u ;;
+  esac
+}
 echo
+for r in deno deno-streams node node-streams bun bun-streams; do
+  failed=$(failures "$r" | head -20)
+  [ -z "$failed" ] || printf '%s failed:\n%s\n' "$r" "$failed" | sed '2,$s/^/  /'
+done
 for r in deno deno-streams node node-streams bun bun-streams; do
   read -r p f <<<"$(summary "$r")"
   if [ -z "$p" ]; then

@@ -4,7 +4,7 @@
  * last two alive (two messages in flight), again and again. Prints ms per
  * buffer and minor page faults per MiB (Linux), for one way of allocating.
  *
- *     node bench/micro/fresh_memory.ts <u8|arraybuffer|unsafe|unsafe-slow> [size] [rounds]
+ *     node bench/micro/fresh_memory.ts <u8|arraybuffer|unsafe|unsafe-slow|resizable|bun-unsafe> [size] [rounds]
  *     (or deno run -A …, bun …)
  *
  * Run each kind in a process of its own: allocators adapt, so a kind measured
@@ -24,6 +24,10 @@ const allocate: Record<string, (n: number) => Uint8Array> = {
   arraybuffer: (n) => new Uint8Array(new ArrayBuffer(n)),
   unsafe: (n) => Buffer.allocUnsafe(n),
   "unsafe-slow": (n) => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n),
+  // Bun only: Bun.allocUnsafe.
+  "bun-unsafe": (n) => (globalThis as unknown as { Bun: { allocUnsafe(n: number): Uint8Array } }).Bun.allocUnsafe(n),
+  // A resizable ArrayBuffer of the size.
+  resizable: (n) => new Uint8Array(new ArrayBuffer(n, { maxByteLength: n })),
 };
 const make = allocate[kind];
 if (make === undefined) throw new TypeError(`Unknown kind ${kind}: expected ${Object.keys(allocate).join(", ")}`);

@@ -7,7 +7,7 @@
  *   read --ca → makeClient (bad URL/option: status 2) → startConnection
  *     └─ failed: error (status, first lines of an HTTP error body, TLS hint) → 1
  *     └─ open: summary on stderr, then
- *          -x      ping; pong (or 1 s) → send; the answer(s) after the send; close 1000
+ *          -x      ping; pong (or ≥ 1 s) → send; the answer(s) after the send; close 1000
  *          --ping  ping, RTT, close 1000 (data messages left out)
  *          else    each input line → a message (or a slash command); end of input → close 1000
  *     └─ close: code and reason on stderr → 0 if clean, else 1 (130: interrupted twice)
@@ -31,10 +31,13 @@ const encoder = new TextEncoder();
 const CLEAN_CODES = [1000, 1001, 1005];
 
 /**
- * How long `-x` waits for the pong of its barrier ping before it sends anyway
- * (a server that answers no ping would otherwise never get the message).
+ * How long `-x` waits at least for the pong of its barrier ping before it
+ * sends anyway (a server that answers no ping would otherwise never get the
+ * message). A slow network or a busy machine stretches the wait: it is also
+ * at least `BARRIER_HANDSHAKES` times as long as the opening handshake took.
  */
 const BARRIER_MS = 1000;
+const BARRIER_HANDSHAKES = 4;
 
 /** How many lines of an HTTP error body are shown. */
 const BODY_LINES = 8;
@@ -153,6 +156,8 @@ class ClientRun {
   /** Set when the outcome is a failure whatever the close code (-x without answer). */
   #failed = false;
   #interrupts = 0;
+  /** How long the opening handshake took (ms), for the -x barrier. */
+  #handshakeMs = 0;
   // -x: messages are answers only once MESSAGE was sent; it waits for `wanted` of them.
   #answering = false;
   #answers = 0;
@@ -191,8 +196,11 @@ class ClientRun {
     // Ctrl-C: close cleanly; twice: drop the connection.
     const onInterrupt = () => this.#interrupt();
     const offSignals = [this.#io.onSignal("SIGINT", onInterrupt), this.#io.onSignal("SIGTERM", onInterrupt)];
+    const started = Date.now();
     this.#client.startConnection();
-    if (!(await this.#client.opened.then(() => true, () => false))) {
+    const opened = await this.#client.opened.then(() => true, () => false);
+    this.#handshakeMs = Date.now() - started;
+    if (!opened) {
       // Nothing to run.
     } else if (this.#options.execute !== undefined) {
       await this.#runExecute(this.#options.execute);
@@ -374,8 +382,14 @@ class ClientRun {
   async #execute(message: string): Promise<Outcome> {
     const client = this.#client;
     const options = this.#options;
-    const [barrier, cancelBarrier] = timer(BARRIER_MS);
-    await Promise.race([client.ping().catch(() => {}), barrier, this.#closed]);
+    const pong = client.ping().then(() => "pong" as const, () => "pong" as const);
+    const [barrier, cancelBarrier] = timer(Math.max(BARRIER_MS, BARRIER_HANDSHAKES * this.#handshakeMs));
+    if (await Promise.race([pong, barrier, this.#closed]) === "timeout") {
+      // A process that was not scheduled for a while finds the timer due and
+      // the pong already in its socket: one turn of the event loop reads it.
+      const [turn] = timer(0);
+      await Promise.race([pong, turn, this.#closed]);
+    }
     cancelBarrier();
     if (client.readyState !== "open") return "closed";
     this.#answering = true;

@@ -165,10 +165,10 @@ export class Heartbeat<Owner> {
 
   /**
    * Sets the shared timer for the earliest heartbeat, unless it is set for
-   * that time or an earlier one: a timer that fires early finds nothing due
-   * and sets itself again, which is cheaper than moving it (two calls into
-   * the runtime) each time a connection comes or goes. With no heartbeat
-   * left it is cleared, so that it keeps no process alive.
+   * that time or earlier: a timer that falls due early finds nothing to do
+   * and is set again. (When connections come and go quickly, the earliest
+   * heartbeat is the one stopped most of the time: moving the timer later
+   * on every stop cost a timer cleared and one set per connection.)
    */
   static #arm(): void {
     const first = Heartbeat.#beats[0];

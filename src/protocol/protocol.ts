@@ -51,7 +51,7 @@ import { checkHeader, readLength64 } from "./frame_check.ts";
 import { END_OF_STREAM } from "./events.ts";
 import type { ProtocolEvent, ProtocolOptions } from "./events.ts";
 import { randomMaskKey } from "./mask.ts";
-import { ChunkQueue } from "./reader.ts";
+import { ChunkQueue, payloadBuffer } from "./reader.ts";
 import { Sender } from "./sender.ts";
 import {
   decodeAscii,
@@ -451,7 +451,7 @@ export class Protocol {
       if (opcode === Opcode.BINARY) {
         this.#events.push({
           type: "binary",
-          data: this.#copyPayload(this.#early ?? new Uint8Array(length), 0),
+          data: this.#copyPayload(this.#early ?? payloadBuffer(length), 0),
         });
         return true;
       }
@@ -516,7 +516,7 @@ export class Protocol {
   #wholePayload(length: number): Uint8Array {
     return length <= TEXT_SCRATCH
       ? this.#copyPayload(textScratch(), 0).subarray(0, length)
-      : this.#copyPayload(this.#early ?? new Uint8Array(length), 0);
+      : this.#copyPayload(this.#early ?? payloadBuffer(length), 0);
   }
 
   /**
@@ -553,7 +553,7 @@ export class Protocol {
   #copyArrived(): void {
     if (this.#early === null) {
       if (this.#fin && this.#opcode !== Opcode.CONTINUATION) {
-        this.#early = new Uint8Array(this.#length);
+        this.#early = payloadBuffer(this.#length);
         this.#earlyAt = 0;
       } else {
         this.#earlyAt = this.#fragmentStart();

@@ -49,6 +49,38 @@ const COPY_SLICE = 1024 * 1024;
 const headerScratch = new Uint8Array(8);
 
 /**
+ * Allocates the buffer a whole frame's payload is copied into, which may be
+ * handed over as a message: `length` bytes, every one of which is written
+ * before anything reads them, in an `ArrayBuffer` of exactly that length
+ * (a message's `buffer` shows no other bytes).
+ */
+export type PayloadAllocator = (length: number) => Uint8Array;
+
+const zeroed: PayloadAllocator = (length) => new Uint8Array(length);
+let allocatePayload: PayloadAllocator = zeroed;
+
+/**
+ * Sets how payload buffers are allocated (see {@linkcode PayloadAllocator});
+ * `null` restores `new Uint8Array(length)`. The runtime layer hands one down
+ * where the runtime's allocator keeps large buffers that `new Uint8Array`
+ * returns to the system each time (bench/RESULTS.md, "Bulk messages: where
+ * the time goes").
+ *
+ * @example
+ * ```ts ignore
+ * usePayloadAllocator((length) => new Uint8Array(length)); // what `null` means too
+ * ```
+ */
+export function usePayloadAllocator(allocator: PayloadAllocator | null): void {
+  allocatePayload = allocator ?? zeroed;
+}
+
+/** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */
+export function payloadBuffer(length: number): Uint8Array {
+  return allocatePayload(length);
+}
+
+/**
  * Received bytes not parsed yet, as a queue of chunks with a byte count. The
  * fields are read by the parser's loop directly; only this class changes them.
  */

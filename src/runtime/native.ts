@@ -129,11 +129,8 @@ export function nativeUpgrade(
 ): { link: NativeLink; response: Response } | null {
   const deno = (globalThis as { Deno?: DenoUpgrade }).Deno;
   if (deno?.upgradeWebSocket === undefined) return null;
-  // Deno's serve() reads a request's headers lazily from the connection, and
-  // throws "Request closed" once the response went out: iterating them once
-  // makes it copy them all into the Headers object, so that `ws.request`
-  // stays usable in later events (open, message, close).
-  void [...request.headers];
+  // (What `ws.request` needs after the response went out, when Deno's
+  // serve() no longer reads the request, the server copied already.)
   // The subprotocol is not passed as the `protocol` option: Deno checks it
   // against the request's list split on ", " only, and throws for a list
   // written "a,b" (as the ws package and others send it). The header is set

@@ -129,10 +129,23 @@ export class SocketTransport implements Transport {
     });
   }
 
-  /** Half-closes after what was written. */
+  /**
+   * Half-closes after what was written. When the peer's input is over
+   * already and everything written is out, the socket is closed at once
+   * instead (its FIN is the same): no `shutdown` system call, and none of
+   * the stream's finishing steps, per connection. (Not for TLS: its
+   * close_notify goes out with a proper end.)
+   */
   end(): Promise<void> {
+    const socket = this.#socket;
+    if (
+      this.#inputDone && !this.#aborted && !socket.destroyed && socket.writableLength === 0 &&
+      !(socket as { encrypted?: boolean }).encrypted
+    ) {
+      socket.destroy();
+      return WRITTEN;
+    }
     return new Promise((resolve, reject) => {
-      const socket = this.#socket;
       if (socket.destroyed) return reject(new Error("Cannot end the output: the socket is closed"));
       socket.end((error?: Error | null) => error ? reject(error) : resolve());
     });

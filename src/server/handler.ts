@@ -48,3 +48,33 @@ export function answerWith(
     }
   };
 }
+
+/**
+ * As {@linkcode answerWith}, but a handler that returns a `Response` (not a
+ * promise) is answered at once, without a promise: what the tcp backend
+ * uses, where a handshake is short enough for a promise and its turn of the
+ * microtask queue to show.
+ */
+export function answerAtOnceWith(
+  handler: ServeHandler,
+  onError: (error: unknown) => Response | Promise<Response>,
+): (request: Request, info: ServeHandlerInfo) => Response | Promise<Response> {
+  const later = async (answer: Promise<Response>): Promise<Response> => {
+    try {
+      const response = await answer;
+      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
+      return response;
+    } catch (error) {
+      return await onError(error);
+    }
+  };
+  return (request, info) => {
+    let answer: Response | Promise<Response>;
+    try {
+      answer = handler(request, info);
+    } catch (error) {
+      return later(Promise.reject(error));
+    }
+    return answer instanceof Response ? answer : later(answer);
+  };
+}

@@ -19,17 +19,19 @@ import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from ".
 import type { RequestHead } from "../protocol/http1.ts";
 import type { NetAddr } from "../runtime/types.ts";
 import { completeUpgrade } from "./server.ts";
-import type { Server } from "./server.ts";
+import type { RequestCopy, Server } from "./server.ts";
 import type { ServeHandlerInfo } from "./handler.ts";
-import { TransportRelay } from "../driver/transport.ts";
+import { TransportRelay, WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 
 /** What a connection of the tcp backend needs of its server. */
 export interface ConnectionContext {
-  answer: (request: Request, info: ServeHandlerInfo) => Promise<Response>;
+  /** Runs the handler: its answer, at once when the handler returned one (no promise). */
+  answer: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
   track: (server: Server) => void;
   maxHeadSize: number;
-  offer: (request: Request) => void;
+  /** Marks an upgrade request as this server's (with what `ws.request` is made again from, once open). */
+  offer: (request: Request, copy: RequestCopy) => void;
   /** The head timeouts of this server's connections. */
   deadlines: HeadDeadlines;
   /** The connection's HTTP part is over (upgraded, answered, or dropped). */
@@ -153,11 +155,22 @@ export class HeadReader implements TransportSink {
     if (result.state === "incomplete") return;
     this.#finish();
     const relay = this.#relay;
-    const run = result.state === "error"
-      ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
-      : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
-    const release = () => this.#context.release(this.#connection);
-    run.then(release, release);
+    let run: Promise<void> | void;
+    try {
+      run = result.state === "error"
+        ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
+        : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
+    } catch {
+      // (Nothing above is expected to throw; a connection is never left open if it does.)
+      this.#connection.abort();
+      run = undefined;
+    }
+    // An upgrade answered at once (the usual case) is released at once, without a promise.
+    if (run === undefined) this.#context.release(this.#connection);
+    else {
+      const release = () => this.#context.release(this.#connection);
+      run.then(release, release);
+    }
   }
 
   /** The input ended before the head did. */
@@ -200,31 +213,36 @@ class HandlerInfo implements ServeHandlerInfo {
   }
 }
 
-/** Runs the handler for a request head and answers it: an upgrade, or plain HTTP. */
-async function respond(
+/**
+ * Runs the handler for a request head and answers it: an upgrade, or plain
+ * HTTP. Returns nothing when the answer was given at once (a handler that
+ * returned the upgrade's `Response`, and its 101 written on the spot), else
+ * the promise of the answer.
+ */
+function respond(
   connection: Transport,
   head: RequestHead,
   remoteAddr: () => NetAddr,
   secure: boolean,
   context: ConnectionContext,
-): Promise<void> {
+): Promise<void> | void {
   const info = new HandlerInfo(remoteAddr);
   // The parser gives common field names as shared lower-case strings.
   const field = fieldValue(head, "host");
   // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
   // one, as HTTP/1.0 may, the peer's address stands in.)
   const host = field ?? hostOf(info.remoteAddr);
-  if (!isHost(host)) return await writePlain(connection, statusResponse(400, "Invalid Host header"));
+  if (!isHost(host)) return writePlain(connection, statusResponse(400, "Invalid Host header"));
   const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
   const length = Number(fieldValue(head, "content-length") ?? 0);
   if (fieldValue(head, "transfer-encoding") !== null) {
-    return await writePlain(
+    return writePlain(
       connection,
       statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
     );
   }
   if (!Number.isSafeInteger(length) || length < 0) {
-    return await writePlain(connection, statusResponse(400, "Invalid Content-Length"));
+    return writePlain(connection, statusResponse(400, "Invalid Content-Length"));
   }
   const method = head.method;
   const hasBody = length > 0 && method !== "GET" && method !== "HEAD";
@@ -234,34 +252,67 @@ async function respond(
   // a Request's cost on Deno: bench/RESULTS.md). A request target that is
   // not a path (absolute or authority form, `*`) stands for `/`.
   const url = `${secure ? "https" : "http"}://${host}${head.target.startsWith("/") ? head.target : "/"}`;
-  const init: RequestInit = { headers: fieldRecord(head) };
-  if (method !== "GET") init.method = method;
+  let init: RequestInit | undefined;
+  if (method !== "GET") init = { method };
   if (hasBody) {
     // A body is read from the connection: the transport goes to it, and the
     // response (always `Connection: close`) is written on the same transport.
-    init.body = bodyStream(connection, length);
+    init!.body = bodyStream(connection, length);
     // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
-    init.duplex = "half";
+    init!.duplex = "half";
   }
   let request: Request;
+  // What `ws.request` is made again from once the connection is open.
+  const copy: string[] = [];
   try {
-    request = new Request(url, init);
+    request = init === undefined ? new Request(url) : new Request(url, init);
+    // The fields are appended to the request's own (empty) Headers rather
+    // than given as `init.headers`: Fetch converts an init record or list
+    // through its WebIDL rules (a property descriptor per field on Node),
+    // which cost 2–3 times as much (bench/RESULTS.md). Repeated fields read
+    // back joined with ", ", as from any Headers.
+    const headers = request.headers;
+    for (const [name, value] of head.fields) {
+      headers.append(name, value);
+      if (upgrade) copy.push(name, value);
+    }
   } catch (error) {
     // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
     const why = error instanceof Error ? error.message : String(error);
-    return await writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
+    return writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
   }
-  if (upgrade) context.offer(request);
-  const response = await context.answer(request, info);
+  if (upgrade) context.offer(request, { url, method, fields: copy });
+  const answer = context.answer(request, info);
+  // A handler that answered at once (what startConnection() does) is
+  // followed at once: no promise, no turn of the microtask queue.
+  if (answer instanceof Response) return upgradeOrAnswer(connection, request, answer, upgrade, context);
+  return answer.then((response) => upgradeOrAnswer(connection, request, response, upgrade, context));
+}
+
+/** The handler's answer: the 101 and the server driver on the connection, or plain HTTP. */
+function upgradeOrAnswer(
+  connection: Transport,
+  request: Request,
+  response: Response,
+  upgrade: boolean,
+  context: ConnectionContext,
+): Promise<void> | void {
   const upgraded = upgrade ? completeUpgrade(request, response) : null;
-  if (upgraded === null) return await writePlain(connection, response);
+  if (upgraded === null) return writePlain(connection, response);
+  let written: Promise<void>;
   try {
-    await connection.write(serializeResponseHead(101, "Switching Protocols", upgraded.headers));
+    written = connection.write(serializeResponseHead(101, "Switching Protocols", upgraded.headers));
   } catch {
     return connection.abort();
   }
-  context.track(upgraded.server);
-  upgraded.start(connection);
+  const start = () => {
+    context.track(upgraded.server);
+    upgraded.start(connection);
+  };
+  // Written on the spot (the usual case on Node): the driver starts now,
+  // without waiting a turn of the microtask queue for a settled promise.
+  if (written === WRITTEN) return start();
+  return written.then(start, () => connection.abort());
 }
 
 /** An address as the host of a URL (IPv6 in brackets). */
@@ -279,26 +330,6 @@ function fieldValue(head: RequestHead, name: string): string | null {
     if (field === name) value = value === null ? v : `${value}, ${v}`;
   }
   return value;
-}
-
-/**
- * The request's fields as a record without prototype, lower-case names, the
- * values of repeated ones joined with ", " (what `Headers` answers for them),
- * or as pairs when one is named `__proto__`:
- * `new Request` does the least work for a record (pairs cost it about twice
- * the allocations, a `Headers` object needs building first).
- */
-function fieldRecord(head: RequestHead): HeadersInit {
-  const record: Record<string, string> = Object.create(null);
-  for (const [name, value] of head.fields) {
-    const key = name.toLowerCase();
-    // Some Fetch implementations copy a record into a plain object, where
-    // this name would set the prototype instead: pairs then.
-    if (key === "__proto__") return head.fields as Array<[string, string]>;
-    const prior = record[key];
-    record[key] = prior === undefined ? value : `${prior}, ${value}`;
-  }
-  return record;
 }
 
 /**

@@ -28,14 +28,14 @@ import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "../driver/driver.ts";
 import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
-import type { UpgradeDefaults } from "./server.ts";
+import type { RequestCopy, UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
 import type { HeartbeatOptions } from "../driver/driver.ts";
 import type { ListenerError } from "../driver/errors.ts";
 import { attachUpgrades, isUpgradeServer } from "./attach.ts";
-import { answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts";
+import { answerAtOnceWith, answerWith, DEFAULT_SERVE_HEARTBEAT, internalError } from "./handler.ts";
 import type { ServeHandler, ServeHandlerInfo } from "./handler.ts";
 import type { UpgradeServer } from "./attach.ts";
 import type { Transport } from "../driver/transport.ts";
@@ -332,6 +332,7 @@ function goAway(server: Server): void {
 class WebSocketServer {
   readonly #settings: ServeSettings;
   readonly #answer: (request: Request, info: ServeHandlerInfo) => Promise<Response>;
+  readonly #handler: ServeHandler;
   /** The open (or opening) WebSockets this server upgraded. */
   readonly #sockets = new Set<Server>();
   /** The tcp backend's connections still in their HTTP part (head, handler, plain answer). */
@@ -355,6 +356,7 @@ class WebSocketServer {
 
   constructor(handler: ServeHandler, settings: ServeSettings) {
     this.#settings = settings;
+    this.#handler = handler;
     this.#answer = answerWith(handler, settings.onError);
     this.#httpContext = {
       answer: this.#answer,
@@ -406,7 +408,8 @@ class WebSocketServer {
   }
 
   /** Marks a request of a raw-socket backend as one this server upgrades. */
-  readonly #offer = (request: Request): void => offerUpgrade(request, this.#settings.defaults);
+  readonly #offer = (request: Request, copy?: RequestCopy): void =>
+    offerUpgrade(request, this.#settings.defaults, copy);
 
   /**
    * A `close` listener shared by every server this one upgraded (the emitter
@@ -461,7 +464,7 @@ class WebSocketServer {
   readonly #acceptTcp = (connection: Transport, remoteAddr: () => NetAddr): void => {
     const { listen, headTimeout, maxHeadSize } = this.#settings;
     const context = this.#connectionContext ??= {
-      answer: this.#answer,
+      answer: answerAtOnceWith(this.#handler, this.#settings.onError),
       track: this.#track,
       maxHeadSize,
       offer: this.#offer,

@@ -158,10 +158,30 @@ export interface UpgradeDefaults {
   allowOrigins?: AllowOrigins;
 }
 
+/**
+ * What `ws.request` is made again from once the connection is open, when the
+ * `Request` itself was let go (see {@linkcode Server.request}): its URL,
+ * method and header fields, as a backend read them off the wire.
+ */
+export interface RequestCopy {
+  /** The request's URL. */
+  readonly url: string;
+  /** Its method. */
+  readonly method: string;
+  /**
+   * Its header fields, in order, as names and values one after the other
+   * (`[name, value, name, value, …]`: one array, not one per field);
+   * repeated ones as several fields.
+   */
+  readonly fields: readonly string[];
+}
+
 /** One upgrade in flight: a request a backend offered, and what its server answered. */
 interface Upgrade {
   /** What the servers of this request default to. */
   readonly defaults: UpgradeDefaults;
+  /** What the request can be made again from, or `null` (it is kept then). */
+  readonly copy: RequestCopy | null;
   /**
    * `null`: the backend has the raw socket, writes the 101 head and runs the
    * driver itself ({@linkcode offerUpgrade}). Otherwise the runtime's own
@@ -211,8 +231,8 @@ const upgradeRegistry = new WeakMap<Request, Upgrade>();
  * Marks `request` as coming from a backend with a raw socket, which will write
  * the 101 answer and run the connection itself. For backends only.
  */
-export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}): void {
-  upgradeRegistry.set(request, { defaults, native: null, answer: null });
+export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}, copy: RequestCopy | null = null): void {
+  upgradeRegistry.set(request, { defaults, copy, native: null, answer: null });
 }
 
 /**
@@ -221,7 +241,7 @@ export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}): 
  * its server. For runtime adapters only.
  */
 export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
-  upgradeRegistry.set(request, { defaults, native: { upgrader }, answer: null });
+  upgradeRegistry.set(request, { defaults, copy: null, native: { upgrader }, answer: null });
 }
 
 /**
@@ -263,6 +283,8 @@ export function onNativeSocket(ws: unknown): boolean {
 let friend: {
   /** Fails a server whose upgrade answer the handler did not return. */
   failUpgrade(server: Server, error: Error): void;
+  /** Lets the server's `Request` go, if it can be made again (the connection opens). */
+  releaseRequest(server: Server): void;
   /** See {@linkcode onNativeSocket}. */
   onNativeSocket(ws: unknown): boolean;
 };
@@ -302,7 +324,14 @@ export function completeUpgrade(
     );
     return null;
   }
-  return { headers, server, start: (transport) => server.attach(transport, protocol) };
+  return {
+    headers,
+    server,
+    start: (transport) => {
+      friend.releaseRequest(server);
+      server.attach(transport, protocol);
+    },
+  };
 }
 
 /**
@@ -334,12 +363,17 @@ export class Server extends WebSocketDriver {
   static {
     friend = {
       failUpgrade: (server, error) => server.failConnecting(error),
+      releaseRequest: (server) => {
+        if (server.#copy !== null) server.#request = null;
+      },
       onNativeSocket: (ws) => ws instanceof Server && ws.#native !== null,
     };
   }
 
-  /** The upgrade request: URL, headers, for routing and authorization. */
-  readonly request: Request;
+  /** The request, while kept (see {@linkcode Server.request}). */
+  #request: Request | null;
+  /** What the request can be made again from, if it is let go once the connection opens. */
+  #copy: RequestCopy | null = null;
   readonly #acceptProtocols: readonly string[];
   readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
@@ -376,14 +410,16 @@ export class Server extends WebSocketDriver {
     // Without options, the driver's are one shared empty object, not a copy per server.
     const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
     const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
-    const defaults = upgradeRegistry.get(request)?.defaults;
+    const upgrade = upgradeRegistry.get(request);
+    const defaults = upgrade?.defaults;
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
     super("server", heartbeat === undefined ? driverOptions : withHeartbeat(driverOptions, heartbeat, defaults));
     this.#heartbeat = heartbeat;
     this.#onListenerError = defaults?.onListenerError;
     this.#driverOptions = driverOptions;
-    this.request = request;
+    this.#request = request;
+    this.#copy = upgrade?.copy ?? null;
     this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
     if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
@@ -396,6 +432,31 @@ export class Server extends WebSocketDriver {
     this.#deflate = deflateConfig(perMessageDeflate ?? defaults?.perMessageDeflate, "server options");
     // A bad additionalHeaders should fail here, not in the middle of a handshake.
     if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
+  }
+
+  /**
+   * The upgrade request: URL, method and headers, for routing and
+   * authorization. Until the handshake is answered it is the `Request` the
+   * server was made with. A connection of `serve()`'s tcp backend (once
+   * open) or of Deno's own server (once `startConnection()` answered) then
+   * lets that object go, so that an idle connection does not hold it (a
+   * `Request` and what it holds are kilobytes on some runtimes): reading
+   * `ws.request` after that gives a `Request` with the same URL, method and
+   * headers, made on that first read (not the same object, and without a
+   * body: an upgrade has none).
+   */
+  get request(): Request {
+    let request = this.#request;
+    if (request === null) {
+      const copy = this.#copy!;
+      request = this.#request = copy.method === "GET"
+        ? new Request(copy.url)
+        : new Request(copy.url, { method: copy.method });
+      const headers = request.headers;
+      const fields = copy.fields;
+      for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
+    }
+    return request;
   }
 
   /**
@@ -449,10 +510,7 @@ export class Server extends WebSocketDriver {
         if (typeof m === "string") super.sendText(m, options);
         else super.sendBinary(m, options);
       }
-      // Fetch cannot make a 101 response: this 200 (the default status,
-      // which costs Response no conversion) stands for it, and the backend
-      // writes the real head (see completeUpgrade).
-      const response = new Response(null, { headers });
+      const response = standInResponse(headers);
       upgrade.answer = { server: this, protocol, response, headers };
       return response;
     }
@@ -466,7 +524,18 @@ export class Server extends WebSocketDriver {
       : heartbeat === false
       ? 0
       : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
-    const native = (upgrade?.native?.upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
+    const upgrader = upgrade?.native?.upgrader ?? null;
+    if (upgrader === null) {
+      // Deno's serve() reads a request's headers lazily from the connection,
+      // and throws "Request closed" once the response went out: what
+      // `ws.request` needs later is copied now, and the request let go once
+      // answered (Deno's `Request` and what it holds are kilobytes an idle
+      // connection would keep).
+      const fields: string[] = [];
+      for (const [name, value] of request.headers) fields.push(name, value);
+      this.#copy = { url: request.url, method: request.method, fields };
+    }
+    const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
@@ -490,6 +559,7 @@ export class Server extends WebSocketDriver {
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
     if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response, headers: null };
+    if (this.#copy !== null) this.#request = null;
     return native.response;
   }
 
@@ -633,6 +703,24 @@ export class Server extends WebSocketDriver {
     this.#queueEarly(data, compress);
     return true;
   }
+}
+
+/**
+ * The `Response` that stands for a 101 (Fetch cannot make one) until the
+ * backend writes the real head (see completeUpgrade): a 200, the default
+ * status, which costs Response no conversion. Its fields are appended to its
+ * own `Headers`: cheaper than `init.headers`, which Fetch converts through
+ * its WebIDL rules (bench/RESULTS.md).
+ */
+function standInResponse(headers: Headers | Readonly<Record<string, string>>): Response {
+  const response = new Response(null);
+  const fields = response.headers;
+  if (headers instanceof Headers) {
+    for (const [name, value] of headers) fields.append(name, value);
+  } else {
+    for (const name in headers) fields.append(name, headers[name]);
+  }
+  return response;
 }
 
 /**

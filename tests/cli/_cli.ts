@@ -16,7 +16,7 @@ import type { TestContext } from "node:test";
 import { makeServer, serve } from "../../server.ts";
 import type { Server } from "../../server.ts";
 import { PYTHON } from "../client/_servers.ts";
-import { delay } from "../_shared/time.ts";
+import { delay, ms } from "../_shared/time.ts";
 
 export { PYTHON };
 
@@ -131,7 +131,7 @@ export function startCli(t: TestContext, args: readonly string[], options: Start
       await this.waitFor(stream, /(?:)/, limit); // fails if it exited
       const start = Date.now();
       while (!output[stream].includes(text)) {
-        if (done || Date.now() - start > limit) {
+        if (done || Date.now() - start > ms(limit)) {
           throw new Error(`${JSON.stringify(text)} did not appear on ${stream}: ${JSON.stringify(output[stream])}`);
         }
         await delay(10);
@@ -142,11 +142,11 @@ export function startCli(t: TestContext, args: readonly string[], options: Start
         const timer = setTimeout(() => {
           reject(
             new Error(
-              `Timed out after ${limit} ms waiting for ${pattern} on ${stream}\n` +
+              `Timed out after ${ms(limit)} ms waiting for ${pattern} on ${stream}\n` +
                 `stdout: ${JSON.stringify(output.stdout)}\nstderr: ${JSON.stringify(output.stderr)}`,
             ),
           );
-        }, limit);
+        }, ms(limit));
         const check = () => {
           // In a pseudo-terminal: matched against the text without escape sequences and CRs.
           const match = (options.pty ? plain(output[stream]) : output[stream]).match(pattern);
@@ -190,7 +190,7 @@ export async function runCli(
   cli.write(input);
   cli.end();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = options.limit ?? 8000;
+  const limit = ms(options.limit ?? 8000);
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       cli.kill();
@@ -267,7 +267,7 @@ export async function startOwnServer(
     connections,
     connection(n = 0) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`Timed out waiting for connection ${n}`)), 5000);
+        const timer = setTimeout(() => reject(new Error(`Timed out waiting for connection ${n}`)), ms(5000));
         const check = () => {
           if (connections.length > n) {
             clearTimeout(timer);

@@ -20,7 +20,9 @@ import {
   startServer,
   text,
 } from "./_util.ts";
-import type { TestServer } from "./_util.ts";
+import type { TestClient, TestServer } from "./_util.ts";
+import { makeServer, serve } from "../../mod.ts";
+import type { Server } from "../../mod.ts";
 
 const T = { timeout: 30_000 };
 
@@ -248,4 +250,133 @@ describe("the tcp backend's handshake path", () => {
       }
     });
   });
+
+  it("ws.request read only after the connection sat idle: the URL, method and headers sent", T, async () => {
+    await withServer({}, async (server) => {
+      const raw = await RawClient.connect(server.port);
+      try {
+        // Two X-Multi lines: read back joined, as from any Headers.
+        raw.write(
+          requestHead({ target: "/room/9?who=%C3%A9&x=1", headers: { "X-Token": "secret" } })
+            .replace("\r\n\r\n", "\r\nX-Multi: a\r\nX-Multi: b\r\n\r\n"),
+        );
+        assert.equal((await raw.readHead()).status, 101);
+        const record = await server.nextServer();
+        await delay(300);
+        const request = record.server.request;
+        assert.ok(request instanceof Request);
+        assert.equal(record.server.request, request, "the same object on every read");
+        assert.equal(request.url, `http://${HOST}/room/9?who=%C3%A9&x=1`);
+        assert.equal(request.method, "GET");
+        assert.equal(request.headers.get("x-token"), "secret");
+        assert.equal(request.headers.get("x-multi"), "a, b");
+        assert.equal(request.headers.get("upgrade"), "websocket");
+        assert.deepEqual([...request.headers], [...record.request.headers]);
+        assert.equal(request.body, null);
+        // The connection works after the read.
+        const headLength = raw.bytes().length;
+        raw.write(maskedText("after"));
+        await raw.until(() => raw.bytes().length >= headLength + 7, "the echo");
+        assert.equal(new TextDecoder().decode(raw.bytes().subarray(headLength + 2)), "after");
+      } finally {
+        await raw.close();
+      }
+    });
+  });
+
+  it("idle connections, then 16 MiB through one of them: echoed whole; the others still echo", T, async () => {
+    await withServer({}, async (server) => {
+      const clients: TestClient[] = [];
+      try {
+        for (let i = 0; i < 20; i++) clients.push(await openClient("ours", server.url));
+        await delay(300);
+        const big = pattern(16 << 20);
+        clients[7].send(big);
+        const echo = await clients[7].nextMessage("the 16 MiB echo");
+        assert.ok(echo instanceof Uint8Array && sameBytes(echo, big));
+        for (const [i, c] of clients.entries()) c.send(`after ${i}`);
+        for (const [i, c] of clients.entries()) assert.equal(await c.nextMessage(`echo ${i}`), `after ${i}`);
+      } finally {
+        for (const c of clients) c.terminate();
+      }
+    });
+  });
+
+  it(
+    "1000 idle connections, then all send at once: every message echoed to its sender",
+    { timeout: 120_000 },
+    async () => {
+      await withServer({ serve: { heartbeat: false } }, async (server) => {
+        const clients: TestClient[] = [];
+        try {
+          for (let batch = 0; batch < 10; batch++) {
+            clients.push(...await Promise.all(Array.from({ length: 100 }, () => openClient("ours", server.url))));
+          }
+          assert.equal(server.servers.length, 1000);
+          await delay(300);
+          for (const [i, c] of clients.entries()) c.send(i % 2 === 0 ? `message ${i}` : pattern(3000 + i));
+          const echoes = await Promise.all(clients.map((c, i) => c.nextMessage(`echo ${i}`)));
+          for (const [i, echo] of echoes.entries()) {
+            if (i % 2 === 0) assert.equal(echo, `message ${i}`);
+            else assert.ok(echo instanceof Uint8Array && sameBytes(echo, pattern(3000 + i)), `echo ${i}`);
+          }
+        } finally {
+          for (const c of clients) c.terminate();
+        }
+      });
+    },
+  );
 });
+
+describe("the tcp backend and a handler that answers at once (no promise)", () => {
+  it("upgrades, plain answers and a synchronous throw are all answered; the upgrade opens and echoes", T, async () => {
+    const servers: Server[] = [];
+    const errors: unknown[] = [];
+    const handle = serve((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/throw") throw new Error("thrown at once");
+      if (path === "/plain") return new Response("plain\n", { headers: { "X-Plain": "yes" } });
+      const ws = makeServer(request);
+      servers.push(ws);
+      ws.on("message", (message) => ws.send(message));
+      return ws.startConnection();
+    }, {
+      hostname: HOST,
+      port: 0,
+      onError: (error) => {
+        errors.push(error);
+        return new Response("sorry\n", { status: 500 });
+      },
+    });
+    const { port } = await handle.ready;
+    try {
+      const plain = await exchange(port, `GET /plain HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers.get("x-plain"), "yes");
+      const thrown = await exchange(port, requestHead({ target: "/throw" }));
+      assert.equal(thrown.status, 500);
+      assert.equal((errors[0] as Error).message, "thrown at once");
+      const client = await openClient("ours", `ws://${HOST}:${port}/ws`);
+      try {
+        client.send("at once");
+        assert.equal(await client.nextMessage("the echo"), "at once");
+        assert.equal(servers.length, 1);
+        assert.equal(servers[0].readyState, "open");
+        assert.equal(new URL(servers[0].request.url).pathname, "/ws");
+      } finally {
+        client.terminate();
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+/** A masked client text frame (zero mask key) of a short ASCII string. */
+function maskedText(s: string): Uint8Array {
+  const frame = new Uint8Array(6 + s.length);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | s.length;
+  for (let i = 0; i < s.length; i++) frame[6 + i] = s.charCodeAt(i);
+  return frame;
+}

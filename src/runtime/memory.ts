@@ -1,0 +1,54 @@
+/**
+ * How large payload buffers are allocated, handed down to the protocol layer
+ * (which names no runtime) with {@linkcode usePayloadAllocator}.
+ *
+ * On Bun, `new Uint8Array(n)` of a large `n` takes memory its allocator
+ * gives back to the system when collected, so every page of the next large
+ * message costs a page fault on its first write. The memory of
+ * `Buffer.allocUnsafeSlow` comes from the allocator that keeps more of it for
+ * reuse, and is not zero-filled (every byte of a payload buffer is written
+ * before it is read, and its `ArrayBuffer` holds nothing else): fewer faults
+ * and more bytes per CPU second on the 1 MiB echo. From 16 MiB on the two
+ * kinds measured the same (both go back to the system), and on Node and Deno
+ * they measured the same at every size: those keep `new Uint8Array`.
+ * Measurements: bench/RESULTS.md, "Bulk messages: where the time goes".
+ *
+ * Nothing happens on import: `runtimeAdapter()` (`mod.ts`) calls
+ * {@linkcode installPayloadAllocator} once, when it loads the runtime's
+ * adapter.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { usePayloadAllocator } from "../protocol/reader.ts";
+import type { PayloadAllocator } from "../protocol/reader.ts";
+
+/**
+ * Payloads at least this long and shorter than {@linkcode HUGE_PAYLOAD} get
+ * Bun's other allocator; the others stay `new Uint8Array` (zero-filled), which
+ * measured as well there.
+ */
+export const LARGE_PAYLOAD = 1024 * 1024;
+/** See {@linkcode LARGE_PAYLOAD}. */
+export const HUGE_PAYLOAD = 16 * 1024 * 1024;
+
+/**
+ * A buffer of `length` bytes from `Buffer.allocUnsafeSlow`, as a plain
+ * `Uint8Array` over an `ArrayBuffer` of exactly that length; `new
+ * Uint8Array(length)` when the runtime's Buffer is not laid out that way.
+ */
+export function unpooledBuffer(length: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(length);
+  if (buffer.byteOffset !== 0 || buffer.buffer.byteLength !== length) return new Uint8Array(length);
+  return new Uint8Array(buffer.buffer, 0, length);
+}
+
+/** Bun's payload allocator: {@linkcode unpooledBuffer} from {@linkcode LARGE_PAYLOAD} to {@linkcode HUGE_PAYLOAD} bytes. */
+export const bunPayloadAllocator: PayloadAllocator = (length) =>
+  length >= LARGE_PAYLOAD && length < HUGE_PAYLOAD ? unpooledBuffer(length) : new Uint8Array(length);
+
+/** Hands the payload allocator of `runtime` to the protocol layer (only Bun has its own). */
+export function installPayloadAllocator(runtime: string): void {
+  usePayloadAllocator(runtime === "bun" ? bunPayloadAllocator : null);
+}
