@@ -3,6 +3,7 @@
  * next to `ws` (Node's zlib) in one run, as ratios.
  *
  *     node bench/compression_bench.ts [--quick] [--rounds N] [--only chat,doc8k,doc64k] [--no-pairs] [--no-split]
+ *       [--sides server,client] [--no-memory]
  *     (also: deno run -A …, bun …)
  *
  * - echo: one client, 32 messages in flight, for a fixed time: messages/s and
@@ -43,6 +44,8 @@ const argument = (name: string) => {
 const ROUNDS = Number(argument("--rounds") ?? (quick ? 1 : 3));
 const ONLY = argument("--only")?.split(",");
 const IN_FLIGHT = 32;
+/** Which sides the one-side-at-a-time table measures. */
+const SIDES = (argument("--sides")?.split(",") ?? ["server", "client"]) as Array<"server" | "client">;
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -378,7 +381,7 @@ if (process.platform === "linux" && !process.argv.includes("--no-split")) {
     "\n| workload | side | ours, msg per CPU s of that side | ws | ours / ws | ours on pako / ws |\n|---|---|--:|--:|--:|--:|",
   );
   for (const [, name, make] of WORKLOADS) {
-    for (const side of ["server", "client"] as const) {
+    for (const side of SIDES) {
       const rates: Record<string, number[]> = { ours: [], ws: [], pako: [] };
       for (let round = 0; round < ROUNDS; round++) {
         for (const kind of ["ours", "ws", "pako"] as const) rates[kind].push(await oneSide(side, kind, make));
@@ -393,11 +396,13 @@ if (process.platform === "linux" && !process.argv.includes("--no-split")) {
   }
 }
 
-const memOff = await memoryPerPair(false);
-const memOn = await memoryPerPair(true);
-console.log(
-  `\nmemory per connection pair (client + server, after one message each way): off ${
-    (memOff / 1024).toFixed(1)
-  } KB, on ${(memOn / 1024).toFixed(1)} KB`,
-);
+if (!process.argv.includes("--no-memory")) {
+  const memOff = await memoryPerPair(false);
+  const memOn = await memoryPerPair(true);
+  console.log(
+    `\nmemory per connection pair (client + server, after one message each way): off ${
+      (memOff / 1024).toFixed(1)
+    } KB, on ${(memOn / 1024).toFixed(1)} KB`,
+  );
+}
 process.exit(0);

@@ -93,6 +93,16 @@ const EMPTY = new Uint8Array(0);
 const SCRATCH_SIZE = 64 * 1024;
 let scratch: Uint8Array<ArrayBuffer> | null = null;
 /**
+ * A transient message (see {@linkcode Inflater.begin}: text, decoded at
+ * once) that outgrows the scratch buffer grows the scratch buffer itself, up
+ * to this size, instead of moving to a buffer of its own: then no message
+ * done within one step costs fresh memory, whose first touch (a page fault
+ * per 4 KiB, and zero-filling) cost more than inflating it (bench/RESULTS.md,
+ * "Compression: where the time goes"). The scratch buffer stays at the size
+ * it grew to.
+ */
+const SCRATCH_KEEP = 1024 * 1024;
+/**
  * A message that outgrows the scratch buffer (or is not done within a step)
  * moves to a buffer of its own, sized from the compression ratio so far, and
  * grows at most this many times at once: a bomb's ratio never makes it
@@ -134,6 +144,8 @@ export class Inflater {
   #ratio = 0;
   /** The finished message, for take(). */
   #data: Uint8Array<ArrayBuffer> = EMPTY as Uint8Array<ArrayBuffer>;
+  /** Whether the current message is read once at once (see begin()): it may be handed out in the scratch buffer. */
+  #transient = false;
 
   /** Creates the decompressor of one direction of a connection. */
   constructor(options: InflaterOptions) {
@@ -154,8 +166,15 @@ export class Inflater {
   /**
    * Starts a message: its compressed payload, which the inflater reads (never
    * changes) until the message is done, and the most bytes it may inflate to.
+   *
+   * @param transient Whether the caller reads the inflated bytes once, as
+   * soon as {@linkcode Inflater.take} returns them, and keeps none of them (a
+   * text message, decoded to a string at once). `take()` may then return a
+   * view of a buffer every inflater shares, valid until the next
+   * {@linkcode Inflater.step} of any inflater; otherwise the bytes are in a
+   * buffer of the message's own.
    */
-  begin(payload: Uint8Array, maxLength: number): void {
+  begin(payload: Uint8Array, maxLength: number, transient = false): void {
     const strm = this.#strm ??= this.#zlib.inflate(this.#windowBits);
     strm.input = payload;
     strm.nextIn = 0;
@@ -166,6 +185,7 @@ export class Inflater {
     this.#limit = maxLength;
     this.#total = 0;
     this.#payloadLength = payload.length;
+    this.#transient = transient;
     this.#out = EMPTY as Uint8Array<ArrayBuffer>;
     strm.output = this.#out;
     strm.nextOut = 0;
@@ -231,7 +251,7 @@ export class Inflater {
         if (produced >= budget && !(strm.availIn === 0 && this.#tailFed && !this.#full)) {
           // Output in the shared scratch buffer is moved to a buffer of the
           // message's own, which keeps its room for the next step.
-          if (this.#out.buffer === scratch?.buffer) this.#own(0);
+          if (this.#out.buffer === scratch?.buffer) this.#own(this.#nextSize(0));
           return false;
         }
       }
@@ -256,7 +276,9 @@ export class Inflater {
   /**
    * The inflated message, once {@linkcode Inflater.step} returned `true`: in
    * a buffer no other message shares (a large message's may be up to 1/8
-   * longer than the message).
+   * longer than the message), or, for a transient message (see
+   * {@linkcode Inflater.begin}), possibly a view of the shared scratch buffer,
+   * to be read before the next step of any inflater.
    */
   take(): Uint8Array<ArrayBuffer> {
     const data = this.#data;
@@ -298,8 +320,9 @@ export class Inflater {
     // The message's bytes in a buffer of its own: copied out of the scratch
     // buffer, or the message's own buffer when it holds little more (its
     // size was estimated), which saves a copy of a large message.
+    // A transient message is read at once: it stays where it is.
     this.#ratio = this.#payloadLength > 0 ? total / this.#payloadLength : 0;
-    this.#data = out.buffer !== scratch?.buffer && out.length - total <= total * 2 * SLACK
+    this.#data = this.#transient || out.buffer !== scratch?.buffer && out.length - total <= total * 2 * SLACK
       ? out.subarray(0, total)
       : out.slice(0, total);
     this.#out = EMPTY as Uint8Array<ArrayBuffer>;
@@ -312,33 +335,33 @@ export class Inflater {
     return true;
   }
 
-  /** Gives the inflater room: the shared scratch first, then a buffer of the message's own, grown as needed. */
+  /**
+   * Gives the inflater room: the shared scratch first, then a buffer of the
+   * message's own, grown as needed (a transient message grows the scratch
+   * buffer up to SCRATCH_KEEP first).
+   */
   #grow(): void {
-    const strm = this.#strm!;
     if (this.#out.length === 0) {
       // Messages like the last one, if that was large, go straight to a
       // buffer of their own: no copy out of the scratch buffer.
       const expected = this.#payloadLength * this.#ratio;
-      if (expected > SCRATCH_SIZE) return this.#own(Math.ceil(expected * (1 + SLACK)) + 1024);
-      // Room for one byte past the limit, so that passing it is seen.
-      const room = this.#limit + 1 - this.#total;
-      let out = scratch ??= new Uint8Array(SCRATCH_SIZE);
-      if (room < out.length) out = out.subarray(0, room);
-      this.#out = out;
-      strm.output = out;
-      strm.nextOut = 0;
-      strm.availOut = out.length;
+      const size = Math.ceil(expected * (1 + SLACK)) + 1024;
+      if (expected <= SCRATCH_SIZE) this.#toScratch(SCRATCH_SIZE);
+      else if (this.#transient && size <= SCRATCH_KEEP) this.#toScratch(size);
+      else this.#own(size);
     } else {
-      this.#own(1);
+      const size = this.#nextSize(1);
+      if (this.#transient && this.#out.buffer === scratch?.buffer && size <= SCRATCH_KEEP) this.#toScratch(size);
+      else this.#own(size);
     }
   }
 
   /**
-   * Moves the output to a (larger) buffer of the message's own, with room for
-   * at least `more` bytes: as many as the compression ratio so far predicts,
-   * at most MAX_GROWTH times the output so far, never past the limit + 1.
+   * How large the message's next buffer is, with room for at least `more`
+   * bytes: as many as the compression ratio so far predicts, at most
+   * MAX_GROWTH times the output so far, never past the limit + 1.
    */
-  #own(more: number): void {
+  #nextSize(more: number): number {
     const strm = this.#strm!;
     const total = this.#total;
     const read = strm.input === TAIL ? this.#payloadLength : strm.nextIn;
@@ -346,7 +369,37 @@ export class Inflater {
     let size = Math.min(estimate, total * MAX_GROWTH);
     // The estimate was short: grow by half, so that a poor estimate never means many small copies.
     if (size < total + more) size = total + Math.max(more, total >>> 1);
-    size = Math.min(this.#limit + 1, Math.max(size, SCRATCH_SIZE));
+    return Math.max(size, SCRATCH_SIZE);
+  }
+
+  /**
+   * Moves the output to the shared scratch buffer, made at least `size`
+   * bytes long first (the output so far copied along if it was in the old
+   * one); its room ends one byte past the limit, so that passing it is seen.
+   */
+  #toScratch(size: number): void {
+    const strm = this.#strm!;
+    const total = this.#total;
+    const end = this.#limit + 1;
+    let buffer = scratch;
+    if (buffer === null || buffer.length < Math.min(size, end)) {
+      // A larger scratch buffer (never larger than the message may be); the output so far comes along.
+      const larger = new Uint8Array(Math.max(SCRATCH_SIZE, Math.min(size, end)));
+      if (total > 0) larger.set(this.#out.subarray(0, total));
+      buffer = scratch = larger;
+    }
+    const out = end < buffer.length ? buffer.subarray(0, end) : buffer;
+    this.#out = out;
+    strm.output = out;
+    strm.nextOut = total;
+    strm.availOut = out.length - total;
+  }
+
+  /** Moves the output to a buffer of the message's own, `size` bytes at most (never past the limit + 1). */
+  #own(size: number): void {
+    const strm = this.#strm!;
+    const total = this.#total;
+    size = Math.min(this.#limit + 1, size);
     const out = new Uint8Array(size);
     out.set(this.#out.subarray(0, total));
     this.#out = out;

@@ -80,8 +80,8 @@ const DISCARD = 5;
 const INFLATING = 6;
 
 const EMPTY = new Uint8Array(0);
-/** The default of {@linkcode Protocol.workBudget}, in bytes. */
-export const DEFAULT_WORK_BUDGET = 64 * 1024;
+/** The default of {@linkcode Protocol.workBudget}, in bytes: about 1 ms of inflating (why not less: bench/RESULTS.md). */
+export const DEFAULT_WORK_BUDGET = 256 * 1024;
 
 /**
  * One WebSocket connection's protocol state, after the opening handshake.
@@ -571,11 +571,12 @@ export class Protocol {
    * reports it if it is done within the work budget; otherwise the rest is
    * left to resume() (state INFLATING), and parsing stops. `maxLength` bounds
    * the inflated size while it is produced: a small frame that would inflate
-   * to gigabytes fails with 1009 after at most maxLength bytes.
+   * to gigabytes fails with 1009 after at most maxLength bytes. Text is
+   * decoded at once: it is inflated as transient (see Inflater.begin).
    */
   #inflated(opcode: number, payload: Uint8Array): boolean {
     const inflater = this.#compression!.inflater();
-    inflater.begin(payload, this.#maxLength);
+    inflater.begin(payload, this.#maxLength, opcode === Opcode.TEXT);
     this.#inflating = opcode;
     this.#state = INFLATING;
     if (this.#inflateStep()) return true;

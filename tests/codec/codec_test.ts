@@ -200,6 +200,63 @@ for (const Z of PROVIDERS) {
           seen.add(back.buffer);
         }
       });
+      it("transient messages (text): exactly maxLength passes, one more fails, at sizes around the scratch buffer's", async () => {
+        for (const size of [5000, 65_536, 70_000, 300_000, 1_100_000]) {
+          const data = await zlibDeflater(15, 6)(new Uint8Array(size).fill(7));
+          const i = new Inflater({ zlib: Z, contextTakeover: false });
+          i.begin(data, size, true);
+          assert.ok(i.step(Infinity));
+          assert.equal(i.take().length, size);
+          i.begin(data, size - 1, true);
+          assert.throws(() => i.step(Infinity), InflateLimitError, `${size}`);
+        }
+      });
+      it("transient messages go through the shared scratch buffer; kept (binary) messages in between are never overwritten", async () => {
+        const rnd = mulberry32(11);
+        const json = (size: number, k: number) =>
+          utf8(
+            JSON.stringify(Array.from({ length: Math.ceil(size / 40) }, (_, j) => ({ j, k, v: (j * 37 + k) % 1000 }))),
+          );
+        const noise = (size: number) => new Uint8Array(size).map(() => (rnd() < 0.7 ? 66 : Math.floor(rnd() * 256)));
+        const deflateText = zlibDeflater(15, 6), deflateBinary = zlibDeflater(15, 6);
+        const text = new Inflater({ zlib: Z, contextTakeover: true });
+        const binary = new Inflater({ zlib: Z, contextTakeover: true });
+        // Around the scratch buffer's first size (64 KiB), a work budget, and the most it is kept at (1 MiB).
+        const sizes = [100, 70_000, 300_000, 1_200_000, 50, 900_000, 70_000, 2_000_000, 20];
+        const kept: Array<[Uint8Array, Uint8Array]> = [];
+        for (const [k, size] of sizes.entries()) {
+          const m = json(size, k);
+          text.begin(await deflateText(m), 4 << 20, true);
+          assert.ok(text.step(Infinity));
+          assert.ok(Buffer.from(m).equals(text.take()), `text ${k}: ${m.length} B`);
+          const b = noise(sizes[sizes.length - 1 - k]);
+          binary.begin(await deflateBinary(b), 4 << 20);
+          assert.ok(binary.step(Infinity));
+          kept.push([b, binary.take()]);
+        }
+        for (const [k, [b, back]] of kept.entries()) {
+          assert.ok(Buffer.from(b).equals(back), `binary ${k}: ${b.length} B`);
+        }
+      });
+      it("a transient message not done within a step moves off the shared buffer: another's in between leaves it whole", async () => {
+        const rnd = mulberry32(12);
+        const big = new Uint8Array(400_000).map(() => (rnd() < 0.8 ? 65 : Math.floor(rnd() * 256)));
+        const other = new Uint8Array(200_000).map(() => (rnd() < 0.8 ? 90 : Math.floor(rnd() * 256)));
+        const a = new Inflater({ zlib: Z, contextTakeover: true });
+        const b = new Inflater({ zlib: Z, contextTakeover: true });
+        a.begin(await zlibDeflater(15, 6)(big), 1 << 20, true);
+        let steps = 0;
+        for (let done = false; !done; steps++) {
+          done = a.step(64 * 1024);
+          if (done) break;
+          // Another connection's text message between two steps of this one.
+          b.begin(await zlibDeflater(15, 6)(other), 1 << 20, true);
+          assert.ok(b.step(Infinity));
+          assert.ok(Buffer.from(other).equals(b.take()));
+        }
+        assert.ok(steps > 2, `${steps} steps`);
+        assert.ok(Buffer.from(big).equals(a.take()));
+      });
       it("budgeted steps give the same bytes as one call, and never much more than the budget per step", async () => {
         const rnd = mulberry32(5);
         const msg = new Uint8Array(300_000).map(() => (rnd() < 0.9 ? 65 : Math.floor(rnd() * 256)));
