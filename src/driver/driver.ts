@@ -183,7 +183,6 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #outputState: Output<WebSocketDriver> | null = null;
   #readable: ReadableStream<string | Uint8Array> | undefined;
   #writable: WritableStream<string | Uint8Array> | undefined;
-
   /**
    * Creates a connection in the `connecting` state.
    *
@@ -199,17 +198,23 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#role = role;
   }
 
+  // On every message's path: making the parts is kept out of these getters.
   get #protocol(): Protocol {
-    const { maxLength, maskKey } = this.#settings;
-    return this.#protocolState ??= new Protocol({ role: this.#role, maxLength, maskKey });
+    return this.#protocolState ?? this.#makeParts().#protocolState!;
   }
-
   get #input(): Input<WebSocketDriver> {
-    return this.#inputState ??= new Input(this, inputHost);
+    return this.#inputState ?? this.#makeParts().#inputState!;
   }
-
   get #output(): Output<WebSocketDriver> {
-    return this.#outputState ??= new Output(this, outputHost, this.#settings);
+    return this.#outputState ?? this.#makeParts().#outputState!;
+  }
+  /** Makes the protocol state, input and output (all three, on the first use of any). */
+  #makeParts(): this {
+    const { maxLength, maskKey } = this.#settings;
+    this.#protocolState ??= new Protocol({ role: this.#role, maxLength, maskKey });
+    this.#inputState ??= new Input(this, inputHost);
+    this.#outputState ??= new Output(this, outputHost, this.#settings);
+    return this;
   }
 
   /** The WebSocket version in use: always `"hybi-13"` (RFC 6455). */
@@ -590,16 +595,12 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     return true;
   }
 
-  /**
-   * Called when the connection is closed before it opened, for subclasses to
-   * abandon whatever they were doing to open it.
-   */
+  /** Called when the connection closes before it opened: subclasses abandon their work to open it. */
   protected abandon(): void {}
 
   /**
-   * Ends a connection that never opened (a refused connection, a failed
-   * handshake): emits `error` with `error`, then `close` with 1006 and its
-   * message. Does nothing unless the state is `connecting`.
+   * Ends a connection that never opened (refused, a failed handshake): `error` with `error`, then `close` with
+   * 1006 and its message. Does nothing unless the state is `connecting`.
    */
   protected failConnecting(error: Error): void {
     if (this.#readyState !== "connecting") return;
@@ -624,9 +625,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
-   * Drops the connection at once, without a closing handshake (for a peer
-   * that stopped answering): `close` follows with 1006, or with the peer's
-   * code if its close frame had arrived. Does nothing once closed.
+   * Drops the connection at once, without a closing handshake (for a peer that stopped answering): `close`
+   * follows with 1006, or with the peer's code if its close frame had arrived. Does nothing once closed.
    */
   terminate(): void {
     if (this.#readyState === "closed") return;
