@@ -38,15 +38,8 @@ export function answerWith(
   handler: ServeHandler,
   onError: (error: unknown) => Response | Promise<Response>,
 ): (request: Request, info: ServeHandlerInfo) => Promise<Response> {
-  return async (request, info) => {
-    try {
-      const response = await handler(request, info);
-      if (!(response instanceof Response)) throw new TypeError("The handler must return a Response");
-      return response;
-    } catch (error) {
-      return await onError(error);
-    }
-  };
+  const answer = answerAtOnceWith(handler, onError);
+  return async (request, info) => await answer(request, info);
 }
 
 /**
