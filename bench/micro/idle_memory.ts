@@ -83,7 +83,9 @@ async function measure(spec: string): Promise<{ rss: number; heap: number }> {
   };
   const heap = async () => {
     await s.send("mem");
-    return JSON.parse(await s.lines.next()).heapUsed as number;
+    const m = JSON.parse(await s.lines.next());
+    if (Deno.env.get("MEM_DETAIL")) console.log(JSON.stringify(m));
+    return m.heapUsed as number;
   };
   await ask(`idle ${port} 50`);
   await ask("release");

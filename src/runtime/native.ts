@@ -112,7 +112,8 @@ class DenoLink implements NativeLink, EventListenerObject {
 
   /** Every event of the socket, told to the session. */
   handleEvent(event: Event): void {
-    const events = this.#events!;
+    const events = this.#events;
+    if (events === null) return; // closed (Deno reports a second close after its idle timeout's)
     switch (event.type) {
       case "message": {
         const data = (event as MessageEvent).data;
@@ -129,6 +130,10 @@ class DenoLink implements NativeLink, EventListenerObject {
       }
       case "close": {
         const { code, reason, wasClean } = event as CloseEvent;
+        // Deno's idle timer keeps the socket (and so its listener, this link)
+        // up to idleTimeout after a peer dropped the connection: the session,
+        // and the server behind it, are let go now, not then.
+        this.#events = null;
         // Code 0 and wasClean false: no close frame came (a drop, or a violation).
         events.linkClosed(wasClean ? code || CloseCode.NO_STATUS : CloseCode.ABNORMAL, reason);
         break;

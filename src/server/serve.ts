@@ -104,8 +104,10 @@ export interface ServeOptions {
   /**
    * The heartbeat of every WebSocket this server upgrades (see
    * `DriverOptions.heartbeat`), unless the handler's `makeServer` sets its own;
-   * `false` for none. Deno's own server (the `deno` backend) cannot send
-   * pings: there it does not apply.
+   * `false` for none. Deno's own socket (the `deno` backend) cannot send
+   * pings: there it becomes Deno's `idleTimeout`, its own ping-based
+   * keepalive (the default: 30 s, Deno's own default), and `false` turns that
+   * off (a connection then holds no timer of Deno's).
    *
    * @default {{ interval: 30000, timeout: 30000 }}
    */
@@ -253,7 +255,7 @@ interface ServeSettings {
   shutdownTimeout: number;
   /** What the servers of raw-socket upgrades default to. */
   defaults: UpgradeDefaults;
-  /** Deno's own socket: serve()'s heartbeat and compression do not apply there (see their docs). */
+  /** Deno's own socket: serve()'s compression does not apply there, its heartbeat becomes Deno's idleTimeout. */
   nativeDefaults: UpgradeDefaults;
   /** The options as given (for `signal` and `onListen`). */
   options: ServeOptions | undefined;
@@ -311,7 +313,7 @@ function serveSettings(handler: ServeHandler, options: ServeOptions | undefined)
     shutdownTimeout: options?.shutdownTimeout ?? 5_000,
     // one object for every request
     defaults: { heartbeat, perMessageDeflate, onListenerError, allowOrigins },
-    nativeDefaults: { allowOrigins, onListenerError },
+    nativeDefaults: { heartbeat, allowOrigins, onListenerError },
     options,
     onError: options?.onError ?? internalError,
   };
