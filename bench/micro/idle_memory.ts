@@ -1,8 +1,9 @@
 // Idle memory per connection of Deno servers, the way `bench/echo.ts` measures it (a fresh server process, 50
 // connections opened and closed first, a full GC, RSS before and after opening the idle connections), plus the
-// growth of V8's heapUsed, with servers of several checkouts alternated round by round (A/B against a base).
+// growth of V8's heapUsed, with servers of several checkouts alternated round by round (A/B against a base); with
+// --handshakes, handshakes per CPU second of the server instead (`load.c handshake`, 16 at a time, 2 s).
 //
-//   deno run -A bench/micro/idle_memory.ts [--rounds 3] [--conns 2000] id[@checkout] …
+//   deno run -A bench/micro/idle_memory.ts [--rounds 3] [--conns 2000] [--handshakes] id[@checkout] …
 //
 // id: deno (bench/echo/servers/deno_builtin.ts), wsd-deno (serve(), tcp backend), wsd-deno-native (serve(), deno
 // backend); checkout: the root of another worktree (default: this one). Needs bench/echo/.build/load.
@@ -10,7 +11,11 @@ import { parseArgs } from "node:util";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
-  options: { rounds: { type: "string", default: "3" }, conns: { type: "string", default: "2000" } },
+  options: {
+    rounds: { type: "string", default: "3" },
+    conns: { type: "string", default: "2000" },
+    handshakes: { type: "boolean", default: false },
+  },
   allowPositionals: true,
 });
 const rounds = Number(values.rounds), conns = Number(values.conns);
@@ -87,6 +92,13 @@ async function measure(spec: string): Promise<{ rss: number; heap: number }> {
     if (Deno.env.get("MEM_DETAIL")) console.log(JSON.stringify(m));
     return m.heapUsed as number;
   };
+  if (values.handshakes) {
+    // Handshakes per CPU second of the server instead: 16 at a time, 0.5 s of warm-up, then 2 s.
+    await ask(`handshake ${port} 16 0 0.5`);
+    const h = await ask(`handshake ${port} 16 0 2 ${s.child.pid}`);
+    await s.stop();
+    return { rss: h.handshakes / h.server_cpu, heap: h.handshakes / h.seconds };
+  }
   await ask(`idle ${port} 50`);
   await ask("release");
   await gc();
@@ -106,7 +118,9 @@ for (let round = 0; round < rounds; round++) {
     const m = await measure(spec);
     results.set(spec, [...(results.get(spec) ?? []), m]);
     console.log(
-      `round ${round + 1} ${spec}: RSS ${m.rss.toFixed(1)} KB, heapUsed ${m.heap.toFixed(2)} KB per connection`,
+      values.handshakes
+        ? `round ${round + 1} ${spec}: ${m.rss.toFixed(0)} handshakes per server CPU second (${m.heap.toFixed(0)}/s)`
+        : `round ${round + 1} ${spec}: RSS ${m.rss.toFixed(1)} KB, heapUsed ${m.heap.toFixed(2)} KB per connection`,
     );
   }
 }
@@ -114,6 +128,12 @@ await ask("exit").catch(() => {});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 for (const [spec, ms] of results) {
   const r = ms.map((m) => m.rss), h = ms.map((m) => m.heap);
+  if (values.handshakes) {
+    console.log(
+      `${spec}: ${median(r).toFixed(0)} (${Math.min(...r).toFixed(0)}–${Math.max(...r).toFixed(0)}) per CPU s`,
+    );
+    continue;
+  }
   console.log(
     `${spec}: RSS ${median(r).toFixed(1)} KB (${Math.min(...r).toFixed(1)}–${Math.max(...r).toFixed(1)}), ` +
       `heapUsed ${median(h).toFixed(2)} KB (${Math.min(...h).toFixed(2)}–${Math.max(...h).toFixed(2)}) per connection`,
