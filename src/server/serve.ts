@@ -500,8 +500,8 @@ class WebSocketServer {
   /**
    * The handler answered a request of the deno backend: an upgrade its server
    * made is tracked, and the registry's entry (with the answer and its
-   * `Response`) goes now, not with the request, which Deno keeps as long as
-   * the WebSocket lives.
+   * `Response`) goes now, not with the request, which Deno keeps while its
+   * idle timer runs (serve()'s heartbeat).
    */
   #answeredNative(request: Request, response: Response): Response {
     const server = serverForResponse(request, response);
