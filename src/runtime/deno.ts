@@ -364,9 +364,9 @@ async function upgradeHttp(
 }
 
 /** The deno backend: Deno.serve, whose upgrades are the runtime's own. */
-async function listenNative(
+function listenNative(
   options: ListenOptions,
-  handler: (request: Request, info: { remoteAddr: NetAddr }) => Promise<Response>,
+  handler: (request: Request, info: { remoteAddr: NetAddr }) => Response | Promise<Response>,
 ): Promise<ServeBackend> {
   const { promise, resolve } = Promise.withResolvers<NetAddr>();
   // Deno's shutdown() waits for every request still in a handler, forever if
@@ -379,6 +379,9 @@ async function listenNative(
   let idle: (() => void) | undefined;
   let forced = false;
   let shuttingDown = false;
+  const done = (): void => {
+    if (--inFlight === 0) idle?.();
+  };
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
@@ -386,16 +389,24 @@ async function listenNative(
     key: options.key,
     signal: abort.signal,
     onListen: (addr) => resolve(netAddr(addr)),
-  } as Deno.ServeTcpOptions, async (request, info) => {
+  } as Deno.ServeTcpOptions, (request, info) => {
+    // A handler that answers at once (an upgrade does) is not wrapped in a promise.
     inFlight++;
+    let answer: Response | Promise<Response>;
     try {
-      return await handler(request, { remoteAddr: netAddr(info.remoteAddr) });
-    } finally {
-      if (--inFlight === 0) idle?.();
+      // (Read now: Deno's own info throws "Request closed" once the response went out.)
+      answer = handler(request, { remoteAddr: netAddr(info.remoteAddr) });
+    } catch (error) {
+      done();
+      throw error;
     }
+    if (answer instanceof Response) {
+      done();
+      return answer;
+    }
+    return answer.finally(done);
   });
-  const addr = await promise;
-  return {
+  return promise.then((addr) => ({
     addr,
     close: async () => {
       if (inFlight > 0 && !forced) await new Promise<void>((resolve) => idle = resolve);
@@ -411,7 +422,7 @@ async function listenNative(
       if (!shuttingDown) abort.abort();
       idle?.();
     },
-  };
+  }));
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */

@@ -58,16 +58,38 @@ export function denoSocketError(message: string): Error | null {
   return new Error(`Deno's WebSocket failed: ${message}`);
 }
 
-/** Deno's `WebSocket` of an upgraded request, as a {@linkcode NativeLink}. */
-class DenoLink implements NativeLink {
-  readonly name = "Deno's built-in WebSocket (Deno serve, Deno Deploy)";
-  readonly canPing = false;
-  readonly reportsDrain = false;
-  readonly extensions = "";
+/** The `open` listener goes once it ran: an idle connection keeps three listeners, not four. */
+const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
+
+/**
+ * Deno's `WebSocket` of an upgraded request, as a {@linkcode NativeLink}. The
+ * link itself is the socket's event listener (`handleEvent`): no closure per
+ * event and connection, and `addEventListener` costs Deno less than an `on…`
+ * handler (which wraps each in a closure and a listener record of its own;
+ * see bench/RESULTS.md, "Third round, Deno").
+ */
+class DenoLink implements NativeLink, EventListenerObject {
   readonly #socket: WebSocket;
+  #events: NativeLinkEvents | null = null;
 
   constructor(socket: WebSocket) {
     this.#socket = socket;
+  }
+
+  get name(): string {
+    return "Deno's built-in WebSocket (Deno serve, Deno Deploy)";
+  }
+
+  get canPing(): boolean {
+    return false;
+  }
+
+  get reportsDrain(): boolean {
+    return false;
+  }
+
+  get extensions(): string {
+    return "";
   }
 
   get socket(): WebSocket {
@@ -80,19 +102,43 @@ class DenoLink implements NativeLink {
 
   bind(events: NativeLinkEvents): void {
     const socket = this.#socket;
+    this.#events = events;
     socket.binaryType = "arraybuffer";
-    socket.onopen = () => events.linkOpened();
-    socket.onmessage = (event: MessageEvent) => {
-      events.linkMessage(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
-    };
-    socket.onerror = (event: Event) => {
-      const error = denoSocketError((event as ErrorEvent).message ?? "");
-      if (error !== null) events.linkFailed(error);
-    };
-    socket.onclose = (event: CloseEvent) => {
-      // Code 0 and wasClean false: no close frame came (a drop, or a violation).
-      events.linkClosed(event.wasClean ? event.code || CloseCode.NO_STATUS : CloseCode.ABNORMAL, event.reason);
-    };
+    socket.addEventListener("open", this, ONCE);
+    socket.addEventListener("message", this);
+    socket.addEventListener("error", this);
+    socket.addEventListener("close", this);
+  }
+
+  /** Every event of the socket, told to the session. */
+  handleEvent(event: Event): void {
+    const events = this.#events;
+    if (events === null) return; // closed (Deno reports a second close after its idle timeout's)
+    switch (event.type) {
+      case "message": {
+        const data = (event as MessageEvent).data;
+        events.linkMessage(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+        break;
+      }
+      case "open":
+        events.linkOpened();
+        break;
+      case "error": {
+        const error = denoSocketError((event as ErrorEvent).message ?? "");
+        if (error !== null) events.linkFailed(error);
+        break;
+      }
+      case "close": {
+        const { code, reason, wasClean } = event as CloseEvent;
+        // Deno's idle timer keeps the socket (and so its listener, this link)
+        // up to idleTimeout after a peer dropped the connection: the session,
+        // and the server behind it, are let go now, not then.
+        this.#events = null;
+        // Code 0 and wasClean false: no close frame came (a drop, or a violation).
+        events.linkClosed(wasClean ? code || CloseCode.NO_STATUS : CloseCode.ABNORMAL, reason);
+        break;
+      }
+    }
   }
 
   send(data: string | Uint8Array): boolean {

@@ -72,7 +72,7 @@ export interface RuntimeAdapter {
   /** The runtime's own server (Deno.serve), where there is one. */
   listenNative?(
     options: ListenOptions,
-    handler: (request: Request, info: { remoteAddr: NetAddr }) => Promise<Response>,
+    handler: (request: Request, info: { remoteAddr: NetAddr }) => Response | Promise<Response>,
   ): Promise<ServeBackend>;
 }
 

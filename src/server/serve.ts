@@ -27,7 +27,7 @@ import { DEFAULT_MAX_HEAD_SIZE } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "../driver/driver.ts";
-import { completeUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
+import { completeUpgrade, forgetUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
 import type { RequestCopy, UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
@@ -104,8 +104,10 @@ export interface ServeOptions {
   /**
    * The heartbeat of every WebSocket this server upgrades (see
    * `DriverOptions.heartbeat`), unless the handler's `makeServer` sets its own;
-   * `false` for none. Deno's own server (the `deno` backend) cannot send
-   * pings: there it does not apply.
+   * `false` for none. Deno's own socket (the `deno` backend) cannot send
+   * pings: there it becomes Deno's `idleTimeout`, its own ping-based
+   * keepalive (the default: 30 s, Deno's own default), and `false` turns that
+   * off (a connection then holds no timer of Deno's).
    *
    * @default {{ interval: 30000, timeout: 30000 }}
    */
@@ -253,7 +255,7 @@ interface ServeSettings {
   shutdownTimeout: number;
   /** What the servers of raw-socket upgrades default to. */
   defaults: UpgradeDefaults;
-  /** Deno's own socket: serve()'s heartbeat and compression do not apply there (see their docs). */
+  /** Deno's own socket: serve()'s compression does not apply there, its heartbeat becomes Deno's idleTimeout. */
   nativeDefaults: UpgradeDefaults;
   /** The options as given (for `signal` and `onListen`). */
   options: ServeOptions | undefined;
@@ -311,7 +313,7 @@ function serveSettings(handler: ServeHandler, options: ServeOptions | undefined)
     shutdownTimeout: options?.shutdownTimeout ?? 5_000,
     // one object for every request
     defaults: { heartbeat, perMessageDeflate, onListenerError, allowOrigins },
-    nativeDefaults: { allowOrigins, onListenerError },
+    nativeDefaults: { heartbeat, allowOrigins, onListenerError },
     options,
     onError: options?.onError ?? internalError,
   };
@@ -475,16 +477,38 @@ class WebSocketServer {
     new HeadReader(connection, remoteAddr, listen.cert !== undefined, context);
   };
 
-  /** One request of the deno backend (Deno's `serve`). */
-  readonly #answerNative = async (request: Request, info: ServeHandlerInfo): Promise<Response> => {
+  /** The handler, answered at once when it returns a `Response`: what every request of the deno backend shares. */
+  #answerNativeAtOnce: ((request: Request, info: ServeHandlerInfo) => Response | Promise<Response>) | undefined;
+
+  /**
+   * One request of the deno backend (Deno's `serve`). A handler that returns
+   * its `Response` at once (what `startConnection()` does) is answered
+   * without a promise, as on the tcp backend.
+   */
+  readonly #answerNative = (request: Request, info: ServeHandlerInfo): Response | Promise<Response> => {
     // This listener stops last (see close()); meanwhile, refuse.
     if (this.#shuttingDown) return statusResponse(503, "Server shutting down");
     offerNativeUpgrade(request, null, this.#settings.nativeDefaults);
-    const response = await this.#answer(request, info);
+    const answer = (this.#answerNativeAtOnce ??= answerAtOnceWith(this.#handler, this.#settings.onError))(
+      request,
+      info,
+    );
+    if (answer instanceof Response) return this.#answeredNative(request, answer);
+    return answer.then((response) => this.#answeredNative(request, response));
+  };
+
+  /**
+   * The handler answered a request of the deno backend: an upgrade its server
+   * made is tracked, and the registry's entry (with the answer and its
+   * `Response`) goes now, not with the request, which Deno keeps while its
+   * idle timer runs (serve()'s heartbeat).
+   */
+  #answeredNative(request: Request, response: Response): Response {
     const server = serverForResponse(request, response);
     if (server !== undefined) this.#track(server);
+    forgetUpgrade(request);
     return response;
-  };
+  }
 
   /**
    * Stops accepting, closes every open WebSocket with 1001 "going away", waits

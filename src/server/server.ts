@@ -60,7 +60,7 @@ import {
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
-import type { NativeUpgrader } from "../driver/native.ts";
+import type { NativeSessionOptions, NativeUpgrader } from "../driver/native.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Transport } from "../driver/transport.ts";
@@ -143,6 +143,8 @@ const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
 const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
 /** The driver options of servers made without any, per backend defaults (serve()'s heartbeat): one object for all. */
 const defaultDriverOptions = new WeakMap<UpgradeDefaults, DriverOptions>();
+/** The options of the sessions on runtime sockets, by the driver options they come from. */
+const sessionOptionsOf = new WeakMap<DriverOptions, NativeSessionOptions>();
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
@@ -543,16 +545,8 @@ export class Server extends WebSocketDriver {
           "(on Bun's serve, spread withWebSockets(handler) into its options)",
       );
     }
-    const options = this.#driverOptions;
     this.#nativeProtocol = protocol;
-    this.#native = new NativeSession(this, native.link, {
-      maxLength: this.#maxLength,
-      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      outgoingHighWaterMark: options.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK,
-      sendQueuePolicy: options.sendQueuePolicy ?? "buffer",
-      heartbeat: heartbeat === false ? undefined : heartbeat,
-      compress: this.#deflate !== null,
-    });
+    this.#native = new NativeSession(this, native.link, this.#sessionOptions(heartbeat || undefined));
     // What was sent before startConnection() goes first.
     const early = this.#pending;
     this.#pending = NOTHING_PENDING;
@@ -561,6 +555,23 @@ export class Server extends WebSocketDriver {
     if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response, headers: null };
     if (this.#copy !== null) this.#request = null;
     return native.response;
+  }
+
+  /** The session's options: one frozen object per driver options (shared by servers made without any). */
+  #sessionOptions(heartbeat: HeartbeatOptions | undefined): NativeSessionOptions {
+    const options = this.#driverOptions, compress = this.#deflate !== null;
+    const shared = sessionOptionsOf.get(options);
+    if (shared !== undefined && shared.heartbeat === heartbeat && shared.compress === compress) return shared;
+    const made: NativeSessionOptions = Object.freeze({
+      maxLength: this.#maxLength,
+      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      outgoingHighWaterMark: options.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK,
+      sendQueuePolicy: options.sendQueuePolicy ?? "buffer",
+      heartbeat,
+      compress,
+    });
+    sessionOptionsOf.set(options, made);
+    return made;
   }
 
   /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */

@@ -98,3 +98,51 @@ for (const backend of ["tcp", "node"] as const) {
     });
   });
 }
+
+// The deno backend: Deno's socket cannot ping, so serve()'s heartbeat becomes
+// Deno's idleTimeout (whole seconds, at least 1: Deno pings after half of it).
+describe('serve({ backend: "deno", heartbeat })', () => {
+  if (!("Deno" in globalThis)) {
+    it.skip("Deno only", () => {});
+    return;
+  }
+
+  it(
+    "serve()'s heartbeat is Deno's idleTimeout: a silent client is pinged, then dropped",
+    { timeout: 10_000 },
+    async () => {
+      const { handle, port, servers } = await start({ backend: "deno", heartbeat: { interval: 500, timeout: 500 } });
+      const { socket, received } = await silentClient(port);
+      try {
+        await delay(50);
+        const ws = servers[0];
+        const errors: string[] = [];
+        ws.on("error", (e) => errors.push((e as { type?: string }).type ?? ""));
+        const closed = await Promise.race([ws.closed, delay(5000).then(() => null)]);
+        assert.equal(closed?.code, 1006);
+        assert.deepEqual(errors, ["WSD_ERR_HEARTBEAT_TIMEOUT"]);
+        assert.equal(received()[0]?.[0], 0x89, "Deno's ping frame came first");
+      } finally {
+        socket.destroy();
+        await handle.close();
+      }
+    },
+  );
+
+  it("a handler's heartbeat: false wins over serve()'s: no ping from Deno", { timeout: 10_000 }, async () => {
+    const on = await start({ backend: "deno", heartbeat: { interval: 500, timeout: 500 } });
+    const pinged = await silentClient(on.port);
+    const off = await start({ backend: "deno", heartbeat: { interval: 500, timeout: 500 } }, false);
+    const quiet = await silentClient(off.port);
+    try {
+      await delay(1200);
+      assert.equal(pinged.received()[0]?.[0], 0x89, "serve()'s heartbeat: Deno pinged");
+      assert.equal(quiet.received().length, 0, "the handler's heartbeat: false: no ping");
+      assert.equal(off.servers[0].readyState, "open");
+    } finally {
+      pinged.socket.destroy();
+      quiet.socket.destroy();
+      await Promise.all([on.handle.close(), off.handle.close()]);
+    }
+  });
+});
