@@ -125,7 +125,10 @@ export class ChunkQueue {
     if (chunks[last] !== chunk) return true;
     const from = last === this.head ? this.offset : 0;
     if (chunk.length - from > TAIL_COPY) return false;
-    chunks[last] = chunk.slice(from);
+    // A copy of our own: `slice()` of a Node (or Bun) Buffer is a view.
+    const tail = new Uint8Array(chunk.length - from);
+    tail.set(from === 0 ? chunk : chunk.subarray(from));
+    chunks[last] = tail;
     if (last === this.head) this.offset = 0;
     return true;
   }
