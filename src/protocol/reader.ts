@@ -36,6 +36,8 @@ const TAIL_COPY = 4096;
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */
 const BIG_CHUNK = 256 * 1024;
+/** The last chunk's length from which a large frame is copied early (see EARLY_COPY and useEarlyCopy). */
+let earlyChunk = BIG_CHUNK;
 /**
  * Payload bytes of a data frame that may wait uncopied: past this many, the
  * frame's bytes are copied (and unmasked) as they arrive, so that a call never
@@ -73,6 +75,23 @@ let allocatePayload: PayloadAllocator = zeroed;
  */
 export function usePayloadAllocator(allocator: PayloadAllocator | null): void {
   allocatePayload = allocator ?? zeroed;
+}
+
+/**
+ * Says whether the transports free the chunks the protocol lets go of (Node's
+ * and Bun's native bindings detach them: src/runtime/memory.ts). Then a large
+ * frame is copied out of chunks of any size as they come (see EARLY_COPY), so
+ * that each read's memory is freed before the next read, which reuses it
+ * instead of faulting in fresh pages; otherwise only out of chunks of
+ * BIG_CHUNK bytes or more.
+ *
+ * @example
+ * ```ts ignore
+ * useEarlyCopy(false); // the default
+ * ```
+ */
+export function useEarlyCopy(freedChunks: boolean): void {
+  earlyChunk = freedChunks ? 0 : BIG_CHUNK;
 }
 
 /** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */
@@ -147,7 +166,7 @@ export class ChunkQueue {
   copyEarly(length: number): boolean {
     const buffered = this.buffered;
     return length >= EARLY_COPY &&
-      ((buffered >= length >>> 3 && this.chunks[this.chunks.length - 1].length >= BIG_CHUNK) ||
+      ((buffered >= length >>> 3 && this.chunks[this.chunks.length - 1].length >= earlyChunk) ||
         buffered >= COPY_SLICE);
   }
 

@@ -21,7 +21,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { usePayloadAllocator } from "../protocol/reader.ts";
+import { useEarlyCopy, usePayloadAllocator } from "../protocol/reader.ts";
 import type { PayloadAllocator } from "../protocol/reader.ts";
 
 /**
@@ -48,9 +48,14 @@ export function unpooledBuffer(length: number): Uint8Array {
 export const bunPayloadAllocator: PayloadAllocator = (length) =>
   length >= LARGE_PAYLOAD && length < HUGE_PAYLOAD ? unpooledBuffer(length) : new Uint8Array(length);
 
-/** Hands the payload allocator of `runtime` to the protocol layer (only Bun has its own). */
-export function installPayloadAllocator(runtime: string): void {
+/**
+ * Hands the payload allocator of `runtime` to the protocol layer (only Bun
+ * has its own), and tells it whether read chunks are freed once let go of
+ * ({@linkcode freeChunk}: Node's and Bun's native bindings).
+ */
+export function installPayloadAllocator(runtime: string, binding = "native"): void {
   usePayloadAllocator(runtime === "bun" ? bunPayloadAllocator : null);
+  useEarlyCopy(runtime !== "deno" && binding === "native");
 }
 
 /**
