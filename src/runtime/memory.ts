@@ -85,8 +85,5 @@ export function freeChunk(chunk: Uint8Array): void {
   if (
     chunk.byteLength >= FREED_CHUNK && chunk.byteOffset === 0 && buffer.byteLength === chunk.byteLength &&
     buffer instanceof ArrayBuffer && !buffer.resizable
-  ) {
-    ((globalThis as any).__why ??= new WeakMap()).set(buffer, new Error().stack);
-    buffer.transfer(0);
-  }
+  ) buffer.transfer(0);
 }
