@@ -31,7 +31,10 @@ const TAIL_COPY = 4096;
  * they are in the cache: fewer page faults and more bytes per CPU second on
  * the large echo. With smaller chunks, copying at the end is better (the next
  * message's buffer reuses the memory the chunks were in), so they wait as
- * before. Measurements: bench/RESULTS.md, "Why the code is shaped this way".
+ * before; unless the transport frees each chunk once let go of (see
+ * useEarlyCopy): then every chunk is copied as it comes, whatever its size.
+ * Measurements: bench/RESULTS.md, "Why the code is shaped this way" and
+ * "Third round (2026-12-07): freeing memory sooner".
  */
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */

@@ -1,6 +1,9 @@
 /**
  * How large payload buffers are allocated, handed down to the protocol layer
- * (which names no runtime) with {@linkcode usePayloadAllocator}.
+ * (which names no runtime) with {@linkcode usePayloadAllocator}; and read
+ * chunks freed as soon as the protocol lets go of them ({@linkcode freeChunk},
+ * called by the Node and Bun transports), with the protocol told to copy large
+ * frames out of them as they come ({@linkcode useEarlyCopy}).
  *
  * On Bun, `new Uint8Array(n)` of a large `n` takes memory its allocator
  * gives back to the system when collected, so every page of the next large
@@ -70,8 +73,8 @@ export const FREED_CHUNK = 16 * 1024;
  * `ArrayBuffer` (`transfer(0)`), instead of when a collection finds it dead:
  * the next read, or the next message's buffer, then reuses warm memory rather
  * than pages the allocator gave back to the system (each a page fault on its
- * first write). Measurements: bench/RESULTS.md, "Third round: freeing memory
- * sooner".
+ * first write). Measurements: bench/RESULTS.md, "Third round (2026-12-07):
+ * freeing memory sooner".
  *
  * Only for a chunk the runtime handed over in an `ArrayBuffer` of its own
  * (exactly the chunk's bytes: Node's and Bun's socket reads are) that the

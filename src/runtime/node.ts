@@ -20,7 +20,7 @@ import { isHost } from "../protocol/syntax.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./binding.ts";
-import { freeChunk } from "./memory.ts";
+import { freeChunk, FREED_CHUNK } from "./memory.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,
@@ -108,7 +108,9 @@ export class SocketTransport implements Transport {
    */
   data(chunk: Uint8Array): void {
     if (this.#aborted) return;
-    if (this.#sink!.data(chunk) === true && this.#socket.listenerCount("data") === 1) freeChunk(chunk);
+    if (
+      this.#sink!.data(chunk) === true && chunk.byteLength >= FREED_CHUNK && this.#socket.listenerCount("data") === 1
+    ) freeChunk(chunk);
   }
 
   /** The input is over (`end`, `error`, `close`, or an abort): tells the sink, once. */
