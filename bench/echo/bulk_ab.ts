@@ -55,16 +55,18 @@ class Child {
     }).spawn();
     this.#writer = this.process.stdin.getWriter();
     this.#lines = this.process.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new TransformStream<string, string>({
-        transform(chunk, controller) {
-          this.rest = (this.rest ?? "") + chunk;
-          let nl;
-          while ((nl = this.rest.indexOf("\n")) >= 0) {
-            controller.enqueue(this.rest.slice(0, nl));
-            this.rest = this.rest.slice(nl + 1);
-          }
-        },
-      } as Transformer<string, string> & { rest?: string }),
+      new TransformStream<string, string>(
+        {
+          transform(chunk, controller) {
+            this.rest = (this.rest ?? "") + chunk;
+            let nl;
+            while ((nl = this.rest.indexOf("\n")) >= 0) {
+              controller.enqueue(this.rest.slice(0, nl));
+              this.rest = this.rest.slice(nl + 1);
+            }
+          },
+        } as Transformer<string, string> & { rest?: string },
+      ),
     )[Symbol.asyncIterator]();
   }
   async line(): Promise<string> {
