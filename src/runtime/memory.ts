@@ -84,9 +84,9 @@ export const FREED_CHUNK = 16 * 1024;
  * left alone.
  */
 export function freeChunk(chunk: Uint8Array): void {
+  // The length first: on Bun, reading `.buffer` of a small typed array makes
+  // it an ArrayBuffer object it did not have.
+  if (chunk.byteLength < FREED_CHUNK || chunk.byteOffset !== 0) return;
   const buffer = chunk.buffer;
-  if (
-    chunk.byteLength >= FREED_CHUNK && chunk.byteOffset === 0 && buffer.byteLength === chunk.byteLength &&
-    buffer instanceof ArrayBuffer && !buffer.resizable
-  ) buffer.transfer(0);
+  if (buffer.byteLength === chunk.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) buffer.transfer(0);
 }
