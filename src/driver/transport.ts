@@ -38,8 +38,9 @@ export const WRITTEN: Promise<void> = Promise.resolve();
 export interface TransportSink {
   /**
    * A chunk of input. Returns `true` when the sink kept no reference to it,
-   * so that the transport may read into its memory again; otherwise (`false`
-   * or nothing) the transport must not reuse its memory.
+   * so that the transport may read into its memory again, or free it
+   * (detach its `ArrayBuffer`); otherwise (`false` or nothing) the transport
+   * must not reuse or free its memory.
    */
   data(chunk: Uint8Array): boolean | void;
   /** The input ended: cleanly (no argument) or with an error. Called once. */

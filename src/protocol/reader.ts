@@ -31,11 +31,16 @@ const TAIL_COPY = 4096;
  * they are in the cache: fewer page faults and more bytes per CPU second on
  * the large echo. With smaller chunks, copying at the end is better (the next
  * message's buffer reuses the memory the chunks were in), so they wait as
- * before. Measurements: bench/RESULTS.md, "Why the code is shaped this way".
+ * before; unless the transport frees each chunk once let go of (see
+ * useEarlyCopy): then every chunk is copied as it comes, whatever its size.
+ * Measurements: bench/RESULTS.md, "Why the code is shaped this way" and
+ * "Third round (2026-12-07): freeing memory sooner".
  */
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */
 const BIG_CHUNK = 256 * 1024;
+/** The last chunk's length from which a large frame is copied early (see EARLY_COPY and useEarlyCopy). */
+let earlyChunk = BIG_CHUNK;
 /**
  * Payload bytes of a data frame that may wait uncopied: past this many, the
  * frame's bytes are copied (and unmasked) as they arrive, so that a call never
@@ -73,6 +78,23 @@ let allocatePayload: PayloadAllocator = zeroed;
  */
 export function usePayloadAllocator(allocator: PayloadAllocator | null): void {
   allocatePayload = allocator ?? zeroed;
+}
+
+/**
+ * Says whether the transports free the chunks the protocol lets go of (Node's
+ * and Bun's native bindings detach them: src/runtime/memory.ts). Then a large
+ * frame is copied out of chunks of any size as they come (see EARLY_COPY), so
+ * that each read's memory is freed before the next read, which reuses it
+ * instead of faulting in fresh pages; otherwise only out of chunks of
+ * BIG_CHUNK bytes or more.
+ *
+ * @example
+ * ```ts ignore
+ * useEarlyCopy(false); // the default
+ * ```
+ */
+export function useEarlyCopy(freedChunks: boolean): void {
+  earlyChunk = freedChunks ? 0 : BIG_CHUNK;
 }
 
 /** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */
@@ -125,7 +147,10 @@ export class ChunkQueue {
     if (chunks[last] !== chunk) return true;
     const from = last === this.head ? this.offset : 0;
     if (chunk.length - from > TAIL_COPY) return false;
-    chunks[last] = chunk.slice(from);
+    // A copy of our own: `slice()` of a Node (or Bun) Buffer is a view.
+    const tail = new Uint8Array(chunk.length - from);
+    tail.set(from === 0 ? chunk : chunk.subarray(from));
+    chunks[last] = tail;
     if (last === this.head) this.offset = 0;
     return true;
   }
@@ -144,7 +169,7 @@ export class ChunkQueue {
   copyEarly(length: number): boolean {
     const buffered = this.buffered;
     return length >= EARLY_COPY &&
-      ((buffered >= length >>> 3 && this.chunks[this.chunks.length - 1].length >= BIG_CHUNK) ||
+      ((buffered >= length >>> 3 && this.chunks[this.chunks.length - 1].length >= earlyChunk) ||
         buffered >= COPY_SLICE);
   }
 

@@ -9,6 +9,7 @@
 
 import { WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
+import { freeChunk, FREED_CHUNK } from "./memory.ts";
 import { connect as nodeConnect, listenHttp, listenTcp as nodeListenTcp, upgradeHttp } from "./node.ts";
 import type { ConnectOptions, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "./types.ts";
 
@@ -124,8 +125,11 @@ export class BunTransport implements Transport {
   onData(chunk: Uint8Array): void {
     if (this.#inputDone) return;
     const sink = this.#sink;
-    if (sink !== null) sink.data(chunk);
-    else (this.#early ??= []).push(chunk);
+    // Bun hands each read to this handler only, in a fresh buffer it keeps
+    // no reference to: once the protocol lets go of it, it is freed at once
+    // (see freeChunk).
+    if (sink === null) (this.#early ??= []).push(chunk);
+    else if (sink.data(chunk) === true && chunk.byteLength >= FREED_CHUNK) freeChunk(chunk);
   }
 
   /** `end`, `close` and `error` handlers: the input is over. */

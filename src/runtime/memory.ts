@@ -1,6 +1,9 @@
 /**
  * How large payload buffers are allocated, handed down to the protocol layer
- * (which names no runtime) with {@linkcode usePayloadAllocator}.
+ * (which names no runtime) with {@linkcode usePayloadAllocator}; and read
+ * chunks freed as soon as the protocol lets go of them ({@linkcode freeChunk},
+ * called by the Node and Bun transports), with the protocol told to copy large
+ * frames out of them as they come ({@linkcode useEarlyCopy}).
  *
  * On Bun, `new Uint8Array(n)` of a large `n` takes memory its allocator
  * gives back to the system when collected, so every page of the next large
@@ -21,7 +24,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { usePayloadAllocator } from "../protocol/reader.ts";
+import { useEarlyCopy, usePayloadAllocator } from "../protocol/reader.ts";
 import type { PayloadAllocator } from "../protocol/reader.ts";
 
 /**
@@ -48,7 +51,42 @@ export function unpooledBuffer(length: number): Uint8Array {
 export const bunPayloadAllocator: PayloadAllocator = (length) =>
   length >= LARGE_PAYLOAD && length < HUGE_PAYLOAD ? unpooledBuffer(length) : new Uint8Array(length);
 
-/** Hands the payload allocator of `runtime` to the protocol layer (only Bun has its own). */
-export function installPayloadAllocator(runtime: string): void {
+/**
+ * Hands the payload allocator of `runtime` to the protocol layer (only Bun
+ * has its own), and tells it whether read chunks are freed once let go of
+ * ({@linkcode freeChunk}: Node's and Bun's native bindings).
+ */
+export function installPayloadAllocator(runtime: string, binding = "native"): void {
   usePayloadAllocator(runtime === "bun" ? bunPayloadAllocator : null);
+  useEarlyCopy(runtime !== "deno" && binding === "native");
+}
+
+/**
+ * Read chunks shorter than this are left to the collector: a chunk that
+ * small is no page of memory worth giving back, and freeing it would cost an
+ * object per read on the small-message path.
+ */
+export const FREED_CHUNK = 16 * 1024;
+
+/**
+ * Gives a read chunk's memory back to the allocator at once, by detaching its
+ * `ArrayBuffer` (`transfer(0)`), instead of when a collection finds it dead:
+ * the next read, or the next message's buffer, then reuses warm memory rather
+ * than pages the allocator gave back to the system (each a page fault on its
+ * first write). Measurements: bench/RESULTS.md, "Third round (2026-12-07):
+ * freeing memory sooner".
+ *
+ * Only for a chunk the runtime handed over in an `ArrayBuffer` of its own
+ * (exactly the chunk's bytes: Node's and Bun's socket reads are) that the
+ * protocol let go of (`sink.data` returned `true`: nothing of ours keeps a
+ * view on it) and that nobody else was handed: the caller checks that.
+ * Anything else (a view into a larger buffer, a shared one, a short one) is
+ * left alone.
+ */
+export function freeChunk(chunk: Uint8Array): void {
+  // The length first: on Bun, reading `.buffer` of a small typed array makes
+  // it an ArrayBuffer object it did not have.
+  if (chunk.byteLength < FREED_CHUNK || chunk.byteOffset !== 0) return;
+  const buffer = chunk.buffer;
+  if (buffer.byteLength === chunk.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) buffer.transfer(0);
 }

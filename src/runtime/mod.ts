@@ -37,7 +37,7 @@ export function runtimeAdapter(): Promise<RuntimeAdapter> {
       import("./text.ts").then((m) => m.installTextDecoders()),
       // Without a usable node:zlib (it is internal API there), pako stays.
       import("./zlib.ts").then((m) => m.installZlib(), () => {}),
-      import("./memory.ts").then((m) => m.installPayloadAllocator(runtimeName)),
+      import("./memory.ts").then((m) => m.installPayloadAllocator(runtimeName, binding)),
     ]);
     const loaded: Promise<RuntimeAdapter> = runtimeName === "deno"
       ? import("./deno.ts").then((m) => m.denoAdapter)

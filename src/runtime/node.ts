@@ -20,6 +20,7 @@ import { isHost } from "../protocol/syntax.ts";
 import { streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./binding.ts";
+import { freeChunk, FREED_CHUNK } from "./memory.ts";
 import type {
   ConnectOptions,
   HttpBackendContext,
@@ -99,9 +100,17 @@ export class SocketTransport implements Transport {
     if (socket.destroyed) this.finish();
   }
 
-  /** A `data` event. */
+  /**
+   * A `data` event. A chunk the protocol let go of is freed at once when
+   * ours was the only `data` listener (Node handed it to nobody else, and
+   * its stream keeps no reference once the event is emitted; see
+   * {@linkcode freeChunk}).
+   */
   data(chunk: Uint8Array): void {
-    if (!this.#aborted) this.#sink!.data(chunk);
+    if (this.#aborted) return;
+    if (
+      this.#sink!.data(chunk) === true && chunk.byteLength >= FREED_CHUNK && this.#socket.listenerCount("data") === 1
+    ) freeChunk(chunk);
   }
 
   /** The input is over (`end`, `error`, `close`, or an abort): tells the sink, once. */

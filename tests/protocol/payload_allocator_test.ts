@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Protocol } from "../../src/protocol/protocol.ts";
 import type { ProtocolEvent } from "../../src/protocol/protocol.ts";
-import { payloadBuffer, usePayloadAllocator } from "../../src/protocol/reader.ts";
+import { payloadBuffer, useEarlyCopy, usePayloadAllocator } from "../../src/protocol/reader.ts";
 import type { PayloadAllocator } from "../../src/protocol/reader.ts";
 import {
   bunPayloadAllocator,
@@ -79,7 +79,10 @@ const CHUNKS: Array<[string, number]> = [["64 KiB chunks", 65_536], ["512 KiB ch
 ]];
 
 describe("payload allocator (usePayloadAllocator)", () => {
-  afterEach(() => usePayloadAllocator(null));
+  afterEach(() => {
+    usePayloadAllocator(null);
+    useEarlyCopy(false);
+  });
 
   it("unpooledBuffer: a plain Uint8Array over an ArrayBuffer of exactly the length, a new one each time", () => {
     for (const length of [0, 1, 4095, 65_536, LARGE_PAYLOAD, LARGE_PAYLOAD + 3]) {
