@@ -246,7 +246,7 @@ export class WebSocket extends EventTarget {
       });
     } else if (this.#sendChain !== null) {
       // Behind a Blob being read: keep the order, and a copy of the bytes as they are now.
-      const copy = typeof message === "string" ? message : message.slice();
+      const copy = typeof message === "string" ? message : new Uint8Array(message);
       this.#queue(() => this.#transmit(copy));
     } else this.#transmit(message);
   }
@@ -423,5 +423,5 @@ function reportListenerError(type: string, error: unknown): void {
 function toArrayBuffer(data: Uint8Array): ArrayBuffer {
   const buffer = data.buffer;
   if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
-  return data.slice().buffer as ArrayBuffer;
+  return new Uint8Array(data).buffer as ArrayBuffer;
 }

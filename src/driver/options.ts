@@ -328,7 +328,9 @@ export function closeArguments(a: unknown, b: unknown): CloseInfo {
  * @throws {RangeError} for a payload over 125 bytes.
  */
 export function pingPayload(data: unknown, onPong: unknown): Uint8Array {
-  const payload = typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
+  const payload = typeof data === "string"
+    ? utf8Encoder.encode(data)
+    : new Uint8Array(toBytes(data, "Cannot send ping"));
   if (payload.length > MAX_CONTROL_PAYLOAD) {
     throw new RangeError(`Cannot send ping: the payload has ${payload.length} bytes, at most 125 are allowed`);
   }

@@ -646,7 +646,7 @@ export class Server extends WebSocketDriver {
     if (this.#native === null && this.#started) return super.sendBinary(data, options);
     const compress = options === undefined || sendCompress(options);
     // Copied now: what is sent must not change if the caller reuses its buffer.
-    return this.#nativeSend(toBytes(data, "Cannot send binary").slice(), compress);
+    return this.#nativeSend(new Uint8Array(toBytes(data, "Cannot send binary")), compress);
   }
 
   /**
@@ -794,5 +794,5 @@ let pingCounter = 0;
 
 /** A ping's payload as bytes (a copy: the caller may reuse its buffer). */
 function pingPayload(data: string | BinaryData = new Uint8Array(0)): Uint8Array {
-  return typeof data === "string" ? utf8Encoder.encode(data) : toBytes(data, "Cannot send ping").slice();
+  return typeof data === "string" ? utf8Encoder.encode(data) : new Uint8Array(toBytes(data, "Cannot send ping"));
 }

@@ -9,6 +9,8 @@ import { WebSocketDriver } from "../../src/driver/driver.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { decodeFrames, memoryPair, tick, withTimeout } from "./_pair.ts";
 import { pattern, sameBytes } from "../_shared/bytes.ts";
+import { Buffer } from "node:buffer";
+import { pingPayload } from "../../src/driver/options.ts";
 
 const T = { timeout: 20_000 };
 
@@ -171,5 +173,12 @@ describe("large sends", () => {
     for (const [i, size] of sizes.entries()) assert.ok(sameBytes(got[i], pattern(size, 100 + i)), `message ${i}`);
     server.terminate();
     client.terminate();
+  });
+
+  it("a ping's payload given as a Node Buffer is copied at the call (Buffer's slice() is a view)", () => {
+    const bytes = Buffer.from("heartbeat");
+    const payload = pingPayload(bytes, undefined);
+    bytes.fill(0);
+    assert.equal(new TextDecoder().decode(payload), "heartbeat");
   });
 });
