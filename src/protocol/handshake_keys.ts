@@ -68,8 +68,45 @@ export type HeaderFields = Headers | Array<[string, string]> | Record<string, st
  * ```
  */
 export function computeAcceptKey(key: string): string {
+  // The runtime's one-shot hash where it has a faster one (Node, Bun), for
+  // the ASCII keys the hashes agree on (it hashes a string's UTF-8; ours
+  // below hashes Latin-1 bytes: only a key no handshake accepts differs).
+  if (acceptHash !== null && isAscii(key)) return acceptHash(key + WEBSOCKET_GUID);
   // A valid key is 24 ASCII characters: hashed without allocating.
   return sha1Base64(key, WEBSOCKET_GUID) ?? base64(sha1(utf8Encoder.encode(key + WEBSOCKET_GUID)));
+}
+
+/** `base64(SHA-1(UTF-8 of text))`, as a runtime computes it natively. */
+export type AcceptHash = (text: string) => string;
+
+let acceptHash: AcceptHash | null = null;
+
+/**
+ * Hands the protocol layer the runtime's SHA-1 for the accept key (or `null`
+ * for this module's own): on Node and Bun, `crypto.hash("sha1", …,
+ * "base64")` takes less than half the time of the JavaScript digest and
+ * leaves no garbage (bench/RESULTS.md, "Third round, Node"). The runtime
+ * layer installs it once, with its adapter.
+ *
+ * @example
+ * ```ts
+ * import { computeAcceptKey, useAcceptHash } from "./handshake_keys.ts";
+ *
+ * let calls = 0;
+ * useAcceptHash((text) => (calls++, text.length === 60 ? "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" : ""));
+ * if (computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==") !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" || calls !== 1) {
+ *   throw new Error("not used");
+ * }
+ * useAcceptHash(null); // back to this module's own
+ * ```
+ */
+export function useAcceptHash(hash: AcceptHash | null): void {
+  acceptHash = hash;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /**
