@@ -43,18 +43,17 @@ export interface ConnectionContext {
  * length, so they fall due in the order they were armed: one queue and one
  * timer for all of them, instead of a timer set and cleared per connection
  * (a measurable share of a handshake's JavaScript, most on Deno: see
- * bench/RESULTS.md). A reader that is done is skipped when its turn comes;
- * the queue is compacted when such readers outnumber the waiting ones, so
- * that what it holds stays proportional to the connections still in their
- * head.
+ * bench/RESULTS.md). The queue is a list linked through the readers, and a
+ * reader that is done leaves it at once: a queue that kept done readers
+ * until a later compaction kept their sockets alive past young-generation
+ * collections, which then copied and promoted them (bench/RESULTS.md,
+ * "Third round, Node").
  */
 export class HeadDeadlines {
   readonly #timeout: number;
-  #queue: HeadReader[] = [];
-  /** Index of the first entry not yet taken off. */
-  #first = 0;
-  /** Entries still waiting for their head. */
-  #waiting = 0;
+  /** The reader armed first, still waiting; the one armed last. */
+  #first: HeadReader | null = null;
+  #last: HeadReader | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(timeout: number) {
@@ -64,8 +63,11 @@ export class HeadDeadlines {
   /** Starts the clock of `reader`: its `expire()` runs after the timeout, unless `done()` first. */
   add(reader: HeadReader): void {
     reader.due = performance.now() + this.#timeout;
-    this.#queue.push(reader);
-    this.#waiting++;
+    reader.previous = this.#last;
+    reader.next = null;
+    if (this.#last === null) this.#first = reader;
+    else this.#last.next = reader;
+    this.#last = reader;
     this.#timer ??= setTimeout(this.#run, this.#timeout);
   }
 
@@ -76,48 +78,42 @@ export class HeadDeadlines {
    * one per connection again whenever connections come one at a time.
    */
   done(reader: HeadReader): void {
+    if (reader.due < 0) return;
     reader.due = -1;
-    this.#waiting--;
-    if (this.#queue.length - this.#first > 2 * this.#waiting + 64) {
-      this.#queue = this.#queue.filter((r, i) => i >= this.#first && r.due >= 0);
-      this.#first = 0;
-    }
+    this.#unlink(reader);
   }
 
   /** The server is shutting down: no timer is left behind. */
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#queue = [];
-    this.#first = 0;
-    this.#waiting = 0;
+    for (let reader = this.#first; reader !== null; reader = this.#first) {
+      reader.due = -1;
+      this.#unlink(reader);
+    }
+  }
+
+  #unlink(reader: HeadReader): void {
+    const { previous, next } = reader;
+    if (previous === null) this.#first = next;
+    else previous.next = next;
+    if (next === null) this.#last = previous;
+    else next.previous = previous;
+    reader.previous = reader.next = null;
   }
 
   /** The timer: expires what is due, then waits for the next one. */
   readonly #run = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    const queue = this.#queue;
-    while (this.#first < queue.length) {
-      const reader = queue[this.#first];
-      if (reader.due >= 0 && reader.due > now) break;
-      this.#first++;
-      if (reader.due >= 0) {
-        reader.due = -1;
-        this.#waiting--;
-        reader.expire();
-      }
+    let reader = this.#first;
+    while (reader !== null && reader.due <= now) {
+      reader.due = -1;
+      this.#unlink(reader);
+      reader.expire();
+      reader = this.#first;
     }
-    if (this.#first === queue.length) {
-      this.#queue = [];
-      this.#first = 0;
-    } else {
-      if (this.#first > queue.length >>> 1) {
-        this.#queue = queue.slice(this.#first);
-        this.#first = 0;
-      }
-      this.#timer ??= setTimeout(this.#run, Math.max(0, this.#queue[this.#first].due - now));
-    }
+    if (reader !== null) this.#timer ??= setTimeout(this.#run, Math.max(0, reader.due - now));
   };
 }
 
@@ -130,6 +126,9 @@ export class HeadDeadlines {
 export class HeadReader implements TransportSink {
   /** When the head timeout falls due (`performance.now()` time), or -1 once done. */
   due = 0;
+  /** The neighbours in its server's {@linkcode HeadDeadlines} queue while it waits. */
+  previous: HeadReader | null = null;
+  next: HeadReader | null = null;
   readonly #connection: Transport;
   readonly #remoteAddr: () => NetAddr;
   readonly #secure: boolean;
