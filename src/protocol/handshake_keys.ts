@@ -216,13 +216,35 @@ export function parseTokenList(value: string | null): string[] {
  * ```
  */
 export function hasToken(value: string | null, token: string): boolean {
+  if (value === null) return false;
   const wanted = token.toLowerCase();
-  for (const element of parseTokenList(value)) {
-    if (element.length === wanted.length && element.toLowerCase() === wanted) {
-      return true;
+  // The elements as parseTokenList finds them, compared where they are: no
+  // list, slices or lower-case copies (this runs on every handshake).
+  let start = -1;
+  let end = -1;
+  const length = value.length;
+  for (let i = 0; i <= length; i++) {
+    const code = i < length ? value.charCodeAt(i) : COMMA;
+    if (code === COMMA) {
+      if (start !== -1 && end - start === wanted.length && equalsAsciiLowerCase(value, start, wanted)) return true;
+      start = -1;
+      end = -1;
+    } else if (code !== SPACE && code !== HTAB) {
+      if (start === -1) start = i;
+      end = i + 1;
     }
   }
   return false;
+}
+
+/** Whether `value` has `lower` at `start`, ignoring ASCII case (the case-insensitivity of RFC 9110 §5.6.2's tokens). */
+function equalsAsciiLowerCase(value: string, start: number, lower: string): boolean {
+  for (let j = 0; j < lower.length; j++) {
+    let code = value.charCodeAt(start + j);
+    if (code >= 0x41 && code <= 0x5a) code |= 0x20;
+    if (code !== lower.charCodeAt(j)) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------

@@ -398,8 +398,9 @@ class HeadParser<T> {
     if (isFailure(parsed)) return parsed;
     // A copy (not `chunk.slice`, which is a view for a Node `Buffer`): the
     // caller may reuse `chunk`, a BYOB read buffer say, as soon as we return.
-    const rest = new Uint8Array(chunk.length - end);
-    rest.set(chunk.subarray(end));
+    // (Nothing after the head, the usual case: one shared empty array, which no one can write to.)
+    const rest = chunk.length === end ? EMPTY : new Uint8Array(chunk.length - end);
+    if (rest !== EMPTY) rest.set(chunk.subarray(end));
     return { state: "done", head: parsed, rest };
   }
 

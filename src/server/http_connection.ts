@@ -226,15 +226,14 @@ function respond(
   context: ConnectionContext,
 ): Promise<void> | void {
   const info = new HandlerInfo(remoteAddr);
-  // The parser gives common field names as shared lower-case strings.
-  const field = fieldValue(head, "host");
+  const fields = readFields(head);
   // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
   // one, as HTTP/1.0 may, the peer's address stands in.)
-  const host = field ?? hostOf(info.remoteAddr);
+  const host = fields.host ?? hostOf(info.remoteAddr);
   if (!isHost(host)) return writePlain(connection, statusResponse(400, "Invalid Host header"));
-  const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
-  const length = Number(fieldValue(head, "content-length") ?? 0);
-  if (fieldValue(head, "transfer-encoding") !== null) {
+  const upgrade = hasToken(fields.upgrade, "websocket");
+  const length = Number(fields.contentLength ?? 0);
+  if (fields.transferEncoding !== null) {
     return writePlain(
       connection,
       statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
@@ -319,16 +318,34 @@ function hostOf(addr: NetAddr): string {
   return addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
 }
 
+/** The fields the tcp backend reads before the handler runs, each `null` when absent. */
+interface ConnectionFields {
+  host: string | null;
+  upgrade: string | null;
+  contentLength: string | null;
+  transferEncoding: string | null;
+}
+
 /**
- * The value of a common field (`name` in lower case), repeated lines joined
- * with ", " as `Headers` does, or `null`.
+ * The fields of {@linkcode ConnectionFields} in one pass over the head,
+ * repeated lines joined with ", " as `Headers` does. The parser gives common
+ * field names as shared lower-case strings, so they compare by identity.
  */
-function fieldValue(head: RequestHead, name: string): string | null {
-  let value: string | null = null;
-  for (const [field, v] of head.fields) {
-    if (field === name) value = value === null ? v : `${value}, ${v}`;
+function readFields(head: RequestHead): ConnectionFields {
+  const found: ConnectionFields = { host: null, upgrade: null, contentLength: null, transferEncoding: null };
+  const lines = head.fields;
+  for (let i = 0; i < lines.length; i++) {
+    const [name, value] = lines[i];
+    if (name === "host") found.host = join(found.host, value);
+    else if (name === "upgrade") found.upgrade = join(found.upgrade, value);
+    else if (name === "content-length") found.contentLength = join(found.contentLength, value);
+    else if (name === "transfer-encoding") found.transferEncoding = join(found.transferEncoding, value);
   }
-  return value;
+  return found;
+}
+
+function join(before: string | null, value: string): string {
+  return before === null ? value : `${before}, ${value}`;
 }
 
 /**
