@@ -436,8 +436,25 @@ function isFailure<T>(value: T | HeadFailure): value is HeadFailure {
   return (value as { state?: unknown }).state === "error";
 }
 
+/** The limits object checked last, and what it gave: a server passes the same one for each connection. */
+let lastLimits: HeadLimits | undefined = undefined;
+let lastRead: { maxHeadSize: number; maxHeaders: number } | undefined = undefined;
+
 /** Check and default the limits; unknown keys are a caller mistake. */
 function readLimits(
+  limits: HeadLimits | undefined,
+): { maxHeadSize: number; maxHeaders: number } {
+  // (A frozen object cannot have changed since it was checked.)
+  if (limits !== undefined && limits === lastLimits && Object.isFrozen(limits)) return lastRead!;
+  const read = checkLimits(limits);
+  if (limits !== undefined && Object.isFrozen(limits)) {
+    lastLimits = limits;
+    lastRead = read;
+  }
+  return read;
+}
+
+function checkLimits(
   limits: HeadLimits | undefined,
 ): { maxHeadSize: number; maxHeaders: number } {
   if (limits === undefined) {

@@ -16,7 +16,7 @@
 import { hasToken } from "../protocol/handshake.ts";
 import { isHost } from "../protocol/syntax.ts";
 import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
-import type { RequestHead } from "../protocol/http1.ts";
+import type { HeadLimits, RequestHead } from "../protocol/http1.ts";
 import type { NetAddr } from "../runtime/types.ts";
 import { completeUpgrade } from "./server.ts";
 import type { RequestCopy, Server } from "./server.ts";
@@ -142,7 +142,7 @@ export class HeadReader implements TransportSink {
     this.#remoteAddr = remoteAddr;
     this.#secure = secure;
     this.#context = context;
-    this.#parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+    this.#parser = new RequestHeadParser(headLimits(context.maxHeadSize));
     context.deadlines.add(this);
     this.#relay = new TransportRelay(connection, this);
   }
@@ -192,6 +192,14 @@ export class HeadReader implements TransportSink {
     this.#done = true;
     this.#context.deadlines.done(this);
   }
+}
+
+/** The head limits of the last server seen (frozen: the parser checks one only once). */
+let limits: Readonly<HeadLimits> = Object.freeze({ maxHeadSize: 0, maxHeaders: DEFAULT_MAX_HEADERS });
+
+function headLimits(maxHeadSize: number): Readonly<HeadLimits> {
+  if (limits.maxHeadSize !== maxHeadSize) limits = Object.freeze({ maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+  return limits;
 }
 
 /**
@@ -270,9 +278,12 @@ function respond(
     // which cost 2–3 times as much (bench/RESULTS.md). Repeated fields read
     // back joined with ", ", as from any Headers.
     const headers = request.headers;
-    for (const [name, value] of head.fields) {
-      headers.append(name, value);
-      if (upgrade) copy.push(name, value);
+    const lines = head.fields;
+    // (Indexed, not destructured: no iterator objects per line.)
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      headers.append(line[0], line[1]);
+      if (upgrade) copy.push(line[0], line[1]);
     }
   } catch (error) {
     // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
@@ -335,7 +346,7 @@ function readFields(head: RequestHead): ConnectionFields {
   const found: ConnectionFields = { host: null, upgrade: null, contentLength: null, transferEncoding: null };
   const lines = head.fields;
   for (let i = 0; i < lines.length; i++) {
-    const [name, value] = lines[i];
+    const name = lines[i][0], value = lines[i][1];
     if (name === "host") found.host = join(found.host, value);
     else if (name === "upgrade") found.upgrade = join(found.upgrade, value);
     else if (name === "content-length") found.contentLength = join(found.contentLength, value);
