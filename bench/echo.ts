@@ -19,8 +19,9 @@
  * each runtime's sockets echoing the frames re-framed and nothing else, the
  * limit for the bulk rows; `tcp-*-msg` (only with `--only`) add a fresh buffer
  * per message, the floor of any API that hands messages over. `wsd-node-js`
- * is our Node server bundled into one JavaScript file, as Node users run it
- * (JavaScript from npm): importing `.ts` costs Node some 4 MB of heap.
+ * is our Node server built to JavaScript one file per TypeScript file
+ * (bench/echo/build_js.mjs), as JSR's npm layer ships it and Node users run it:
+ * importing `.ts` costs Node some 4 MB of heap.
  *
  * Idle memory is measured first, on fresh servers: RSS after a full GC, before
  * and after opening `idleConns` connections (each echoed one message).
@@ -108,14 +109,15 @@ for (const r of ["node", "deno", "bun"] as const) {
     env: { RAW_MESSAGE: "1" },
   });
 }
-// Our Node server as one JavaScript file (bench/echo/.build/wsd.mjs, built by `bun build` at start): what Node users
-// run (Node does not strip types under node_modules), without the ~4 MB of heap that importing .ts costs on Node (see
-// "Bulk messages: where the time goes" in bench/RESULTS.md).
+// Our Node server built to JavaScript one file per TypeScript file (bench/echo/.build/js/, built at start by
+// buildJavaScriptServer), as JSR's npm layer ships it: what Node users run (Node does not strip types under
+// node_modules), without the ~4 MB of heap that importing .ts costs on Node (see "Bulk messages: where the time goes"
+// in bench/RESULTS.md).
 ALL.push({
   id: "wsd-node-js",
-  label: "@x/wsd serve() on Node, built to JavaScript",
+  label: "@x/wsd serve() on Node, built to JavaScript (per file, as from npm)",
   runtime: "node",
-  cmd: [`${bin}/node`, "--expose-gc", `${here}echo/.build/wsd.mjs`],
+  cmd: [`${bin}/node`, "--expose-gc", `${here}echo/.build/js/bench/echo/servers/wsd.js`],
 });
 // The universal Web Streams binding, for comparison (--streams).
 for (const r of ["node", "deno", "bun"] as const) {
@@ -340,20 +342,73 @@ async function startGenerator(): Promise<Child> {
   return new Child(pin(1, [out]));
 }
 
-/** Bundles servers/wsd.ts, the library included, into bench/echo/.build/wsd.mjs for Node (`wsd-node-js`). */
+const lexerVersion = "3.0.5";
+
+/**
+ * Builds servers/wsd.ts and every file it reaches into bench/echo/.build/js/, one JavaScript file per TypeScript file
+ * (bench/echo/build_js.mjs, run by Node 26), as JSR's npm layer ships the library (`wsd-node-js`); installs the
+ * lexer it rewrites the import specifiers with (es-module-lexer, pinned) into bench/echo/.build/npm/ when missing.
+ * Then checks that the built server answers an echo.
+ */
 async function buildJavaScriptServer(): Promise<void> {
-  const out = await new Deno.Command(`${bin}/bun`, {
-    args: [
-      "build",
-      `${here}echo/servers/wsd.ts`,
-      "--target=node",
-      "--format=esm",
-      `--outfile=${here}echo/.build/wsd.mjs`,
-    ],
+  const prefix = `${here}echo/.build/npm`;
+  const lexer = `${prefix}/node_modules/es-module-lexer/dist/lexer.js`;
+  const installed = (() => {
+    try {
+      return JSON.parse(Deno.readTextFileSync(`${prefix}/node_modules/es-module-lexer/package.json`)).version;
+    } catch {
+      return null;
+    }
+  })();
+  if (installed !== lexerVersion) {
+    const npm = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--prefix",
+        prefix,
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        `es-module-lexer@${lexerVersion}`,
+      ],
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
+    if (!npm.success) throw new Error(`npm install of es-module-lexer@${lexerVersion} failed`);
+  }
+  const outDir = `${here}echo/.build/js`;
+  try {
+    Deno.removeSync(outDir, { recursive: true });
+  } catch { /* not built yet */ }
+  const out = await new Deno.Command(`${bin}/node`, {
+    args: ["--no-warnings", `${here}echo/build_js.mjs`, outDir, lexer, `${here}echo/servers/wsd.ts`],
     stdout: "null",
     stderr: "inherit",
   }).output();
-  if (!out.success) throw new Error("bun build of bench/echo/servers/wsd.ts failed");
+  if (!out.success) throw new Error("the per-file JavaScript build of bench/echo/servers/wsd.ts failed");
+  const server = await startServer(ALL.find((i) => i.id === "wsd-node-js")!);
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no echo within 10 s")), 10_000);
+      ws.onopen = () => ws.send("built");
+      ws.onmessage = (event) => {
+        clearTimeout(timer);
+        resolve(String(event.data));
+      };
+      ws.onerror = () => {
+        clearTimeout(timer);
+        reject(new Error("the connection failed"));
+      };
+    });
+    ws.close();
+    if (echoed !== "built") throw new Error(`echoed ${JSON.stringify(echoed)}`);
+  } catch (e) {
+    throw new Error(`The JavaScript build of the Node server does not echo: ${(e as Error).message}`);
+  } finally {
+    await server.child.stop();
+  }
 }
 
 // ───────────────────────────── running ─────────────────────────────

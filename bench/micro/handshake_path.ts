@@ -32,6 +32,7 @@ import { WRITTEN } from "../../src/driver/transport.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import process from "node:process";
 import { installTextDecoders } from "../../src/runtime/text.ts";
+import { installAcceptHash } from "../../src/runtime/hash.ts";
 
 const request = new TextEncoder().encode(
   "GET / HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -63,7 +64,11 @@ class CountingTransport implements Transport {
 
 // What loading the runtime's adapter does first (serve() does it).
 installTextDecoders();
+if (!("Deno" in globalThis)) installAcceptHash();
 
+// One server's defaults, shared by its connections as serve() shares them (a fresh object per connection would
+// make a new set of driver options each time).
+const defaults = { heartbeat: DEFAULT_SERVE_HEARTBEAT };
 const open = new Set<Server>();
 const context: ConnectionContext = {
   answer: answerAtOnceWith((req: Request): Response => {
@@ -76,7 +81,7 @@ const context: ConnectionContext = {
     server.on("close", () => open.delete(server));
   },
   maxHeadSize: 16384,
-  offer: (req, copy) => offerUpgrade(req, { heartbeat: DEFAULT_SERVE_HEARTBEAT }, copy),
+  offer: (req, copy) => offerUpgrade(req, defaults, copy),
   deadlines: new HeadDeadlines(10_000),
   release: () => {},
 };

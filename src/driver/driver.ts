@@ -657,9 +657,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";
     this.#protocol.receiveEof();
-    this.#startCloseTimer();
     this.#output.flush();
     this.#maybeFinish();
+    if (!this.#output.endsAtOnce) this.#startCloseTimer(); // (Not for an end that settles at once: no timer each.)
   }
 
   #dispatch(): void {

@@ -65,6 +65,8 @@ const ANSWERS_WAIT = 4;
 const FULL = 8;
 /** A flush is queued as a microtask. */
 const FLUSH_SCHEDULED = 16;
+/** `transport.end()` finished on the spot (`WRITTEN`): ENDED follows in a microtask, whatever happens. */
+const ENDS_AT_ONCE = 32;
 
 /**
  * The output of one connection: corked flushes, bytes in the transport's
@@ -82,7 +84,7 @@ export class Output<C> {
    * taken yet: past the high-water mark the peer is not read any more.
    */
   #answering = 0;
-  /** Bits of ENDING, ENDED, ANSWERS_WAIT, FULL and FLUSH_SCHEDULED (one field: a connection's bytes count). */
+  /** ENDING, ENDED, ANSWERS_WAIT, FULL, FLUSH_SCHEDULED, ENDS_AT_ONCE: one field (a connection's bytes count). */
   #flags = 0;
   #drainWaiters: Array<() => void> = NO_WAITERS;
 
@@ -210,10 +212,22 @@ export class Output<C> {
     if ((this.#flags & FULL) !== 0 && this.bufferedAmount <= this.#settings.outgoingHighWaterMark) this.#drained();
   }
 
+  /**
+   * Whether the end of the output is done or certain to be within a
+   * microtask (the transport ended on the spot): the driver then arms no
+   * close timer for it (one set and cleared per connection whose peer just
+   * went away).
+   */
+  get endsAtOnce(): boolean {
+    return (this.#flags & (ENDED | ENDS_AT_ONCE)) !== 0;
+  }
+
   #end(transport: Transport): void {
     this.#flags |= ENDING;
     const host = this.#host, connection = this.#connection;
-    transport.end().then(
+    const ending = transport.end();
+    if (ending === WRITTEN) this.#flags |= ENDS_AT_ONCE;
+    ending.then(
       () => {
         if (host.transport(connection) !== transport) return;
         this.#flags |= ENDED;

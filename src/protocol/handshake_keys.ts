@@ -68,8 +68,45 @@ export type HeaderFields = Headers | Array<[string, string]> | Record<string, st
  * ```
  */
 export function computeAcceptKey(key: string): string {
+  // The runtime's one-shot hash where it has a faster one (Node, Bun), for
+  // the ASCII keys the hashes agree on (it hashes a string's UTF-8; ours
+  // below hashes Latin-1 bytes: only a key no handshake accepts differs).
+  if (acceptHash !== null && isAscii(key)) return acceptHash(key + WEBSOCKET_GUID);
   // A valid key is 24 ASCII characters: hashed without allocating.
   return sha1Base64(key, WEBSOCKET_GUID) ?? base64(sha1(utf8Encoder.encode(key + WEBSOCKET_GUID)));
+}
+
+/** `base64(SHA-1(UTF-8 of text))`, as a runtime computes it natively. */
+export type AcceptHash = (text: string) => string;
+
+let acceptHash: AcceptHash | null = null;
+
+/**
+ * Hands the protocol layer the runtime's SHA-1 for the accept key (or `null`
+ * for this module's own): on Node and Bun, `crypto.hash("sha1", …,
+ * "base64")` takes less than half the time of the JavaScript digest and
+ * leaves no garbage (bench/RESULTS.md, "Third round, Node"). The runtime
+ * layer installs it once, with its adapter.
+ *
+ * @example
+ * ```ts
+ * import { computeAcceptKey, useAcceptHash } from "./handshake_keys.ts";
+ *
+ * let calls = 0;
+ * useAcceptHash((text) => (calls++, text.length === 60 ? "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" : ""));
+ * if (computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==") !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" || calls !== 1) {
+ *   throw new Error("not used");
+ * }
+ * useAcceptHash(null); // back to this module's own
+ * ```
+ */
+export function useAcceptHash(hash: AcceptHash | null): void {
+  acceptHash = hash;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /**
@@ -179,13 +216,35 @@ export function parseTokenList(value: string | null): string[] {
  * ```
  */
 export function hasToken(value: string | null, token: string): boolean {
+  if (value === null) return false;
   const wanted = token.toLowerCase();
-  for (const element of parseTokenList(value)) {
-    if (element.length === wanted.length && element.toLowerCase() === wanted) {
-      return true;
+  // The elements as parseTokenList finds them, compared where they are: no
+  // list, slices or lower-case copies (this runs on every handshake).
+  let start = -1;
+  let end = -1;
+  const length = value.length;
+  for (let i = 0; i <= length; i++) {
+    const code = i < length ? value.charCodeAt(i) : COMMA;
+    if (code === COMMA) {
+      if (start !== -1 && end - start === wanted.length && equalsAsciiLowerCase(value, start, wanted)) return true;
+      start = -1;
+      end = -1;
+    } else if (code !== SPACE && code !== HTAB) {
+      if (start === -1) start = i;
+      end = i + 1;
     }
   }
   return false;
+}
+
+/** Whether `value` has `lower` at `start`, ignoring ASCII case (the case-insensitivity of RFC 9110 §5.6.2's tokens). */
+function equalsAsciiLowerCase(value: string, start: number, lower: string): boolean {
+  for (let j = 0; j < lower.length; j++) {
+    let code = value.charCodeAt(start + j);
+    if (code >= 0x41 && code <= 0x5a) code |= 0x20;
+    if (code !== lower.charCodeAt(j)) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------

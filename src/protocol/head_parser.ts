@@ -398,8 +398,9 @@ class HeadParser<T> {
     if (isFailure(parsed)) return parsed;
     // A copy (not `chunk.slice`, which is a view for a Node `Buffer`): the
     // caller may reuse `chunk`, a BYOB read buffer say, as soon as we return.
-    const rest = new Uint8Array(chunk.length - end);
-    rest.set(chunk.subarray(end));
+    // (Nothing after the head, the usual case: one shared empty array, which no one can write to.)
+    const rest = chunk.length === end ? EMPTY : new Uint8Array(chunk.length - end);
+    if (rest !== EMPTY) rest.set(chunk.subarray(end));
     return { state: "done", head: parsed, rest };
   }
 
@@ -435,8 +436,25 @@ function isFailure<T>(value: T | HeadFailure): value is HeadFailure {
   return (value as { state?: unknown }).state === "error";
 }
 
+/** The limits object checked last, and what it gave: a server passes the same one for each connection. */
+let lastLimits: HeadLimits | undefined = undefined;
+let lastRead: { maxHeadSize: number; maxHeaders: number } | undefined = undefined;
+
 /** Check and default the limits; unknown keys are a caller mistake. */
 function readLimits(
+  limits: HeadLimits | undefined,
+): { maxHeadSize: number; maxHeaders: number } {
+  // (A frozen object cannot have changed since it was checked.)
+  if (limits !== undefined && limits === lastLimits && Object.isFrozen(limits)) return lastRead!;
+  const read = checkLimits(limits);
+  if (limits !== undefined && Object.isFrozen(limits)) {
+    lastLimits = limits;
+    lastRead = read;
+  }
+  return read;
+}
+
+function checkLimits(
   limits: HeadLimits | undefined,
 ): { maxHeadSize: number; maxHeaders: number } {
   if (limits === undefined) {

@@ -31,13 +31,15 @@ export function runtimeAdapter(): Promise<RuntimeAdapter> {
         new TypeError(`Invalid ${BINDING_VARIABLE}=${JSON.stringify(bindingValue)}: use "native" or "streams"`),
       );
     }
-    // The runtime's text decoders, zlib and payload allocator go to the protocol layer once,
+    // The runtime's text decoders, zlib, payload allocator and SHA-1 go to the protocol layer once,
     // with the adapter (loaded, like it, only when a socket is wanted).
     const text = Promise.all([
       import("./text.ts").then((m) => m.installTextDecoders()),
       // Without a usable node:zlib (it is internal API there), pako stays.
       import("./zlib.ts").then((m) => m.installZlib(), () => {}),
       import("./memory.ts").then((m) => m.installPayloadAllocator(runtimeName, binding)),
+      // (Deno's node:crypto hash is slower than the protocol layer's own SHA-1.)
+      runtimeName === "deno" ? undefined : import("./hash.ts").then((m) => m.installAcceptHash()),
     ]);
     const loaded: Promise<RuntimeAdapter> = runtimeName === "deno"
       ? import("./deno.ts").then((m) => m.denoAdapter)

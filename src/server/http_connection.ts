@@ -16,7 +16,7 @@
 import { hasToken } from "../protocol/handshake.ts";
 import { isHost } from "../protocol/syntax.ts";
 import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
-import type { RequestHead } from "../protocol/http1.ts";
+import type { HeadLimits, RequestHead } from "../protocol/http1.ts";
 import type { NetAddr } from "../runtime/types.ts";
 import { completeUpgrade } from "./server.ts";
 import type { RequestCopy, Server } from "./server.ts";
@@ -43,18 +43,17 @@ export interface ConnectionContext {
  * length, so they fall due in the order they were armed: one queue and one
  * timer for all of them, instead of a timer set and cleared per connection
  * (a measurable share of a handshake's JavaScript, most on Deno: see
- * bench/RESULTS.md). A reader that is done is skipped when its turn comes;
- * the queue is compacted when such readers outnumber the waiting ones, so
- * that what it holds stays proportional to the connections still in their
- * head.
+ * bench/RESULTS.md). The queue is a list linked through the readers, and a
+ * reader that is done leaves it at once: a queue that kept done readers
+ * until a later compaction kept their sockets alive past young-generation
+ * collections, which then copied and promoted them (bench/RESULTS.md,
+ * "Third round, Node").
  */
 export class HeadDeadlines {
   readonly #timeout: number;
-  #queue: HeadReader[] = [];
-  /** Index of the first entry not yet taken off. */
-  #first = 0;
-  /** Entries still waiting for their head. */
-  #waiting = 0;
+  /** The reader armed first, still waiting; the one armed last. */
+  #first: HeadReader | null = null;
+  #last: HeadReader | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(timeout: number) {
@@ -64,8 +63,11 @@ export class HeadDeadlines {
   /** Starts the clock of `reader`: its `expire()` runs after the timeout, unless `done()` first. */
   add(reader: HeadReader): void {
     reader.due = performance.now() + this.#timeout;
-    this.#queue.push(reader);
-    this.#waiting++;
+    reader.previous = this.#last;
+    reader.next = null;
+    if (this.#last === null) this.#first = reader;
+    else this.#last.next = reader;
+    this.#last = reader;
     this.#timer ??= setTimeout(this.#run, this.#timeout);
   }
 
@@ -76,48 +78,42 @@ export class HeadDeadlines {
    * one per connection again whenever connections come one at a time.
    */
   done(reader: HeadReader): void {
+    if (reader.due < 0) return;
     reader.due = -1;
-    this.#waiting--;
-    if (this.#queue.length - this.#first > 2 * this.#waiting + 64) {
-      this.#queue = this.#queue.filter((r, i) => i >= this.#first && r.due >= 0);
-      this.#first = 0;
-    }
+    this.#unlink(reader);
   }
 
   /** The server is shutting down: no timer is left behind. */
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#queue = [];
-    this.#first = 0;
-    this.#waiting = 0;
+    for (let reader = this.#first; reader !== null; reader = this.#first) {
+      reader.due = -1;
+      this.#unlink(reader);
+    }
+  }
+
+  #unlink(reader: HeadReader): void {
+    const { previous, next } = reader;
+    if (previous === null) this.#first = next;
+    else previous.next = next;
+    if (next === null) this.#last = previous;
+    else next.previous = previous;
+    reader.previous = reader.next = null;
   }
 
   /** The timer: expires what is due, then waits for the next one. */
   readonly #run = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    const queue = this.#queue;
-    while (this.#first < queue.length) {
-      const reader = queue[this.#first];
-      if (reader.due >= 0 && reader.due > now) break;
-      this.#first++;
-      if (reader.due >= 0) {
-        reader.due = -1;
-        this.#waiting--;
-        reader.expire();
-      }
+    let reader = this.#first;
+    while (reader !== null && reader.due <= now) {
+      reader.due = -1;
+      this.#unlink(reader);
+      reader.expire();
+      reader = this.#first;
     }
-    if (this.#first === queue.length) {
-      this.#queue = [];
-      this.#first = 0;
-    } else {
-      if (this.#first > queue.length >>> 1) {
-        this.#queue = queue.slice(this.#first);
-        this.#first = 0;
-      }
-      this.#timer ??= setTimeout(this.#run, Math.max(0, this.#queue[this.#first].due - now));
-    }
+    if (reader !== null) this.#timer ??= setTimeout(this.#run, Math.max(0, reader.due - now));
   };
 }
 
@@ -130,6 +126,9 @@ export class HeadDeadlines {
 export class HeadReader implements TransportSink {
   /** When the head timeout falls due (`performance.now()` time), or -1 once done. */
   due = 0;
+  /** The neighbours in its server's {@linkcode HeadDeadlines} queue while it waits. */
+  previous: HeadReader | null = null;
+  next: HeadReader | null = null;
   readonly #connection: Transport;
   readonly #remoteAddr: () => NetAddr;
   readonly #secure: boolean;
@@ -143,7 +142,7 @@ export class HeadReader implements TransportSink {
     this.#remoteAddr = remoteAddr;
     this.#secure = secure;
     this.#context = context;
-    this.#parser = new RequestHeadParser({ maxHeadSize: context.maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+    this.#parser = new RequestHeadParser(headLimits(context.maxHeadSize));
     context.deadlines.add(this);
     this.#relay = new TransportRelay(connection, this);
   }
@@ -195,6 +194,14 @@ export class HeadReader implements TransportSink {
   }
 }
 
+/** The head limits of the last server seen (frozen: the parser checks one only once). */
+let limits: Readonly<HeadLimits> = Object.freeze({ maxHeadSize: 0, maxHeaders: DEFAULT_MAX_HEADERS });
+
+function headLimits(maxHeadSize: number): Readonly<HeadLimits> {
+  if (limits.maxHeadSize !== maxHeadSize) limits = Object.freeze({ maxHeadSize, maxHeaders: DEFAULT_MAX_HEADERS });
+  return limits;
+}
+
 /**
  * What a handler gets besides the request: the peer's address, asked of the
  * socket only if the handler reads it (on Node that is a system call per
@@ -227,15 +234,14 @@ function respond(
   context: ConnectionContext,
 ): Promise<void> | void {
   const info = new HandlerInfo(remoteAddr);
-  // The parser gives common field names as shared lower-case strings.
-  const field = fieldValue(head, "host");
+  const fields = readFields(head);
   // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
   // one, as HTTP/1.0 may, the peer's address stands in.)
-  const host = field ?? hostOf(info.remoteAddr);
+  const host = fields.host ?? hostOf(info.remoteAddr);
   if (!isHost(host)) return writePlain(connection, statusResponse(400, "Invalid Host header"));
-  const upgrade = hasToken(fieldValue(head, "upgrade"), "websocket");
-  const length = Number(fieldValue(head, "content-length") ?? 0);
-  if (fieldValue(head, "transfer-encoding") !== null) {
+  const upgrade = hasToken(fields.upgrade, "websocket");
+  const length = Number(fields.contentLength ?? 0);
+  if (fields.transferEncoding !== null) {
     return writePlain(
       connection,
       statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
@@ -272,9 +278,12 @@ function respond(
     // which cost 2–3 times as much (bench/RESULTS.md). Repeated fields read
     // back joined with ", ", as from any Headers.
     const headers = request.headers;
-    for (const [name, value] of head.fields) {
-      headers.append(name, value);
-      if (upgrade) copy.push(name, value);
+    const lines = head.fields;
+    // (Indexed, not destructured: no iterator objects per line.)
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      headers.append(line[0], line[1]);
+      if (upgrade) copy.push(line[0], line[1]);
     }
   } catch (error) {
     // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
@@ -320,16 +329,34 @@ function hostOf(addr: NetAddr): string {
   return addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
 }
 
+/** The fields the tcp backend reads before the handler runs, each `null` when absent. */
+interface ConnectionFields {
+  host: string | null;
+  upgrade: string | null;
+  contentLength: string | null;
+  transferEncoding: string | null;
+}
+
 /**
- * The value of a common field (`name` in lower case), repeated lines joined
- * with ", " as `Headers` does, or `null`.
+ * The fields of {@linkcode ConnectionFields} in one pass over the head,
+ * repeated lines joined with ", " as `Headers` does. The parser gives common
+ * field names as shared lower-case strings, so they compare by identity.
  */
-function fieldValue(head: RequestHead, name: string): string | null {
-  let value: string | null = null;
-  for (const [field, v] of head.fields) {
-    if (field === name) value = value === null ? v : `${value}, ${v}`;
+function readFields(head: RequestHead): ConnectionFields {
+  const found: ConnectionFields = { host: null, upgrade: null, contentLength: null, transferEncoding: null };
+  const lines = head.fields;
+  for (let i = 0; i < lines.length; i++) {
+    const name = lines[i][0], value = lines[i][1];
+    if (name === "host") found.host = join(found.host, value);
+    else if (name === "upgrade") found.upgrade = join(found.upgrade, value);
+    else if (name === "content-length") found.contentLength = join(found.contentLength, value);
+    else if (name === "transfer-encoding") found.transferEncoding = join(found.transferEncoding, value);
   }
-  return value;
+  return found;
+}
+
+function join(before: string | null, value: string): string {
+  return before === null ? value : `${before}, ${value}`;
 }
 
 /**

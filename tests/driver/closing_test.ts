@@ -9,6 +9,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocketDriver } from "../../src/driver/driver.ts";
 import { ProtocolError } from "../../src/protocol/errors.ts";
+import { WRITTEN } from "../../src/driver/transport.ts";
+import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import {
   captureUncaught,
   closePayload,
@@ -546,6 +548,66 @@ describe("WebSocketDriver: the closing handshake (RFC 6455 §7)", () => {
       assert.deepEqual(c, [code, "from " + initiator]);
       assert.equal(pair.server.readyState, "closed");
       assert.equal(pair.client.readyState, "closed");
+    }
+  });
+});
+
+// ───────────────────────────── the end of input, and the close timer ─────────────────────────────
+
+describe("WebSocketDriver: a peer whose input ends without a closing handshake", () => {
+  /** A transport whose end settles at once (`WRITTEN`, as a Node socket closed on the spot) or never. */
+  class EndingTransport implements Transport {
+    sink: TransportSink | null = null;
+    ended = 0;
+    readonly endsAtOnce: boolean;
+    constructor(endsAtOnce: boolean) {
+      this.endsAtOnce = endsAtOnce;
+    }
+    start(sink: TransportSink): void {
+      this.sink = sink;
+    }
+    write(): Promise<void> {
+      return WRITTEN;
+    }
+    end(): Promise<void> {
+      this.ended++;
+      return this.endsAtOnce ? WRITTEN : new Promise<void>(() => {});
+    }
+    abort(): void {}
+  }
+
+  /** Runs `body` counting the timers set with `delay` ms. */
+  async function countingTimers(delay: number, body: () => Promise<void>): Promise<number> {
+    const original = globalThis.setTimeout;
+    let count = 0;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (ms === delay) count++;
+      return original(fn, ms);
+    }) as typeof setTimeout;
+    try {
+      await body();
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    return count;
+  }
+
+  it("an output that ended on the spot closes (1006) without a close timer; one whose end hangs is bounded by it", async () => {
+    const closeTimeout = 4321;
+    for (const endsAtOnce of [true, false]) {
+      const transport = new EndingTransport(endsAtOnce);
+      const driver = new WebSocketDriver("server", { closeTimeout: endsAtOnce ? closeTimeout : 150, heartbeat: false });
+      const closed = new Promise<number>((resolve) => driver.once("close", (code: number) => resolve(code)));
+      const timers = await countingTimers(endsAtOnce ? closeTimeout : 150, async () => {
+        driver.attach(transport);
+        await tick();
+        transport.sink!.end();
+      });
+      const code = await withTimeout(closed, "close", 5_000);
+      assert.equal(code, 1006);
+      assert.equal(transport.ended, 1);
+      assert.equal(timers, endsAtOnce ? 0 : 1, endsAtOnce ? "no close timer" : "the close timer");
+      assert.equal(driver.readyState, "closed");
     }
   });
 });

@@ -211,6 +211,15 @@ describe("RFC 7230 §7: #token lists", () => {
     assert.equal(hasToken("up grade", "upgrade"), false);
     assert.equal(hasToken("", "upgrade"), false);
     assert.equal(hasToken(null, "upgrade"), false);
+    // Elements anywhere in the list, empty ones skipped; the same answer as a search of parseTokenList's elements.
+    assert.ok(hasToken(" , a,b , ,WebSocket ,", "websocket"));
+    assert.equal(hasToken("websocket2, xwebsocket, web socket", "websocket"), false);
+    for (const value of ["a, websocket", "websocket,", ",websocket", "Web,Socket", "  ", "h2c, WEBSOCKET\t"]) {
+      const expected = parseTokenList(value).some((e) => e.length === 9 && /^websocket$/i.test(e));
+      assert.equal(hasToken(value, "websocket"), expected, JSON.stringify(value));
+    }
+    // ASCII case only (RFC 9110 §5.6.2): the Kelvin sign (U+212A) lower-cases to "k" in Unicode, not here.
+    assert.equal(hasToken("websoc\u212Aet", "websocket"), false);
   });
 });
 

@@ -1015,6 +1015,53 @@ describe("serializeResponseHead / serializeRequestHead", () => {
     assert.throws(() => serializeResponseHead(101, "", { "bad name": "1" }), TypeError);
   });
 
+  it("writes the server's own 101 from prebuilt bytes exactly as the general path, and only for that shape", () => {
+    const record = (pairs: Array<[string, string]>): Record<string, string> => {
+      const fields: Record<string, string> = Object.create(null);
+      for (const [name, value] of pairs) fields[name] = value;
+      return fields;
+    };
+    const accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    const own: Array<[string, string]> = [["upgrade", "websocket"], ["connection", "Upgrade"], [
+      "sec-websocket-accept",
+      accept,
+    ]];
+    // The general path: the same fields as a Headers in the same order of names (sorted by Headers: a 2nd check).
+    const general = (pairs: Array<[string, string]>) =>
+      "HTTP/1.1 101 Switching Protocols\r\n" +
+      pairs.map(([n, v]) => `${n.replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase())}: ${v}\r\n`).join("") +
+      "\r\n";
+    for (
+      const extra of [
+        [],
+        [["sec-websocket-protocol", "chat"]],
+        [["sec-websocket-protocol", "chat"], [
+          "sec-websocket-extensions",
+          "permessage-deflate; client_max_window_bits=10",
+        ]],
+      ] as Array<Array<[string, string]>>
+    ) {
+      const text = latin1(serializeResponseHead(101, "Switching Protocols", record([...own, ...extra])));
+      assert.equal(text, general([...own, ...extra]));
+    }
+    // Any other shape is written the general way, checked as before: other order, other values, a bad key.
+    const reordered: Array<[string, string]> = [own[1], own[0], own[2]];
+    assert.equal(latin1(serializeResponseHead(101, "Switching Protocols", record(reordered))), general(reordered));
+    const lower: Array<[string, string]> = [own[0], ["connection", "upgrade"], own[2]];
+    assert.equal(latin1(serializeResponseHead(101, "Switching Protocols", record(lower))), general(lower));
+    for (const bad of [accept.slice(1), accept.slice(0, 27) + "A", accept.slice(0, 26) + "\r=", "x".repeat(28)]) {
+      const pairs: Array<[string, string]> = [own[0], own[1], ["sec-websocket-accept", bad]];
+      if (bad.includes("\r")) {
+        assert.throws(() => serializeResponseHead(101, "Switching Protocols", record(pairs)), TypeError);
+      } else assert.equal(latin1(serializeResponseHead(101, "Switching Protocols", record(pairs))), general(pairs));
+    }
+    // What follows the accept key is checked as any field.
+    assert.throws(
+      () => serializeResponseHead(101, "Switching Protocols", record([...own, ["x-a", "1\r\nX-Injected: 2"]])),
+      TypeError,
+    );
+  });
+
   it("writes a request head", () => {
     const data = serializeRequestHead(
       "GET",

@@ -2,6 +2,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sha1, sha1Base64 } from "../../src/protocol/sha1.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
+import { useAcceptHash } from "../../src/protocol/handshake_keys.ts";
+import { installAcceptHash } from "../../src/runtime/hash.ts";
 import { latin1 } from "../_shared/bytes.ts";
 
 const encoder = new TextEncoder();
@@ -145,3 +147,29 @@ describe("sha1Base64: the handshake's allocation-free digest", () => {
     assert.equal(computeAcceptKey(long), expectedLong);
   });
 });
+
+describe("the runtime's accept-key hash (useAcceptHash)", () => {
+  const keys = ["dGhlIHNhbXBsZSBub25jZQ==", "AAAAAAAAAAAAAAAAAAAAAA==", "x3JJHMbDL1EzLkh9GBhXDw==", "short", ""];
+
+  it("gives the same keys as the protocol layer's own SHA-1, and is used for ASCII keys only", () => {
+    const own = keys.map((k) => computeAcceptKey(k));
+    assert.equal(own[0], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    try {
+      installAcceptHash();
+      assert.deepEqual(keys.map((k) => computeAcceptKey(k)), own);
+      let calls = 0;
+      useAcceptHash((text) => (calls++, text));
+      assert.equal(computeAcceptKey("abc"), "abc258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+      // A Latin-1 key (no handshake accepts it) is hashed as before: its bytes, not its UTF-8.
+      assert.equal(computeAcceptKey("\u00e9"), base64Sha1Latin1("\u00e9"));
+      assert.equal(calls, 1);
+    } finally {
+      useAcceptHash(null);
+    }
+    assert.deepEqual(keys.map((k) => computeAcceptKey(k)), own);
+  });
+});
+
+function base64Sha1Latin1(key: string): string {
+  return sha1Base64(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")!;
+}
