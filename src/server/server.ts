@@ -176,6 +176,17 @@ export interface RequestCopy {
   readonly fields: readonly string[];
 }
 
+/**
+ * A request's URL, method and header fields as one string, lines joined with
+ * "\n": none of them can hold a line break (the URL parser drops them, and
+ * `Headers` refuses CR and LF in a field), so `split("\n")` gives the parts
+ * back. One string is one object on the heap; `[url, method, name, value,
+ * …].join("\n")` makes it flat (no rope keeping the pieces alive).
+ */
+function packRequest(url: string, method: string, fields: readonly string[]): string {
+  return (fields.length === 0 ? [url, method] : [url, method, fields.join("\n")]).join("\n");
+}
+
 /** One upgrade in flight: a request a backend offered, and what its server answered. */
 interface Upgrade {
   /** What the servers of this request default to. */
@@ -372,8 +383,12 @@ export class Server extends WebSocketDriver {
 
   /** The request, while kept (see {@linkcode Server.request}). */
   #request: Request | null;
-  /** What the request can be made again from, if it is let go once the connection opens. */
-  #copy: RequestCopy | null = null;
+  /**
+   * What the request can be made again from, if it is let go once the
+   * connection opens: {@linkcode packRequest}'s one string (an idle
+   * connection keeps one object, not a string per field and an array).
+   */
+  #copy: string | null = null;
   readonly #acceptProtocols: readonly string[];
   readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
@@ -419,7 +434,8 @@ export class Server extends WebSocketDriver {
     this.#onListenerError = defaults?.onListenerError;
     this.#driverOptions = driverOptions;
     this.#request = request;
-    this.#copy = upgrade?.copy ?? null;
+    const copy = upgrade?.copy;
+    if (copy != null) this.#copy = packRequest(copy.url, copy.method, copy.fields);
     this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
     if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
@@ -448,12 +464,9 @@ export class Server extends WebSocketDriver {
   get request(): Request {
     let request = this.#request;
     if (request === null) {
-      const copy = this.#copy!;
-      request = this.#request = copy.method === "GET"
-        ? new Request(copy.url)
-        : new Request(copy.url, { method: copy.method });
+      const [url, method, ...fields] = this.#copy!.split("\n");
+      request = this.#request = method === "GET" ? new Request(url) : new Request(url, { method });
       const headers = request.headers;
-      const fields = copy.fields;
       for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
     }
     return request;
@@ -525,16 +538,14 @@ export class Server extends WebSocketDriver {
       ? 0
       : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
     const upgrader = upgrade?.native?.upgrader ?? null;
-    if (upgrader === null) {
-      // Deno's serve() reads a request's headers lazily from the connection,
-      // and throws "Request closed" once the response went out: what
-      // `ws.request` needs later is copied now, and the request let go once
-      // answered (Deno's `Request` and what it holds are kilobytes an idle
-      // connection would keep).
-      const fields: string[] = [];
-      for (const [name, value] of request.headers) fields.push(name, value);
-      this.#copy = { url: request.url, method: request.method, fields };
-    }
+    // What `ws.request` needs later is copied now, and the request let go
+    // once answered: the runtime's `Request` and what it holds are kilobytes
+    // an idle connection would keep (and Deno's serve() reads a request's
+    // headers lazily from the connection: it throws "Request closed" once the
+    // response went out).
+    const parts = [request.url, request.method];
+    for (const [name, value] of request.headers) parts.push(name, value);
+    this.#copy = parts.join("\n");
     const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
       throw new TypeError(
