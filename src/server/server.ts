@@ -57,9 +57,9 @@ import {
   useExtensions,
   WebSocketDriver,
 } from "../driver/driver.ts";
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
+import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
 import type { NativeUpgrader } from "../driver/native.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
@@ -174,17 +174,6 @@ export interface RequestCopy {
    * repeated ones as several fields.
    */
   readonly fields: readonly string[];
-}
-
-/**
- * A request's URL, method and header fields as one string, lines joined with
- * "\n": none of them can hold a line break (the URL parser drops them, and
- * `Headers` refuses CR and LF in a field), so `split("\n")` gives the parts
- * back. One string is one object on the heap; `[url, method, name, value,
- * …].join("\n")` makes it flat (no rope keeping the pieces alive).
- */
-function packRequest(url: string, method: string, fields: readonly string[]): string {
-  return (fields.length === 0 ? [url, method] : [url, method, fields.join("\n")]).join("\n");
 }
 
 /** One upgrade in flight: a request a backend offered, and what its server answered. */
@@ -464,10 +453,7 @@ export class Server extends WebSocketDriver {
   get request(): Request {
     let request = this.#request;
     if (request === null) {
-      const [url, method, ...fields] = this.#copy!.split("\n");
-      request = this.#request = method === "GET" ? new Request(url) : new Request(url, { method });
-      const headers = request.headers;
-      for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
+      request = this.#request = unpackRequest(this.#copy!);
     }
     return request;
   }
@@ -543,9 +529,7 @@ export class Server extends WebSocketDriver {
     // an idle connection would keep (and Deno's serve() reads a request's
     // headers lazily from the connection: it throws "Request closed" once the
     // response went out).
-    const parts = [request.url, request.method];
-    for (const [name, value] of request.headers) parts.push(name, value);
-    this.#copy = parts.join("\n");
+    this.#copy = packRequestOf(request);
     const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
       throw new TypeError(
@@ -556,14 +540,11 @@ export class Server extends WebSocketDriver {
     }
     const options = this.#driverOptions;
     this.#nativeProtocol = protocol;
-    this.#native = new NativeSession(this, native.link, {
-      maxLength: this.#maxLength,
-      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      outgoingHighWaterMark: options.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK,
-      sendQueuePolicy: options.sendQueuePolicy ?? "buffer",
-      heartbeat: heartbeat === false ? undefined : heartbeat,
-      compress: this.#deflate !== null,
-    });
+    this.#native = new NativeSession(
+      this,
+      native.link,
+      sessionOptions(options, this.#maxLength, heartbeat === false ? undefined : heartbeat, this.#deflate !== null),
+    );
     // What was sent before startConnection() goes first.
     const early = this.#pending;
     this.#pending = NOTHING_PENDING;

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { sha1, sha1Base64 } from "../../src/protocol/sha1.ts";
 import { computeAcceptKey } from "../../src/protocol/handshake.ts";
 import { latin1 } from "../_shared/bytes.ts";
+import { base64 as ourBase64 } from "../../src/protocol/syntax.ts";
 
 const encoder = new TextEncoder();
 
@@ -143,5 +144,17 @@ describe("sha1Base64: the handshake's allocation-free digest", () => {
       ),
     );
     assert.equal(computeAcceptKey(long), expectedLong);
+  });
+});
+
+describe("base64 (the runtime's toBase64 where it has one)", () => {
+  it("equals btoa for 0 to 40 bytes, all of them or a prefix", () => {
+    for (let length = 0; length <= 40; length++) {
+      const bytes = new Uint8Array(length + 3);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 97 + length * 13) & 0xff;
+      const expected = btoa(String.fromCharCode(...bytes.subarray(0, length)));
+      assert.equal(ourBase64(bytes, length), expected, `a prefix of ${length}`);
+      assert.equal(ourBase64(bytes.slice(0, length)), expected, `${length} bytes`);
+    }
   });
 });

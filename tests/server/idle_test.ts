@@ -1,5 +1,5 @@
 /**
- * 1000 idle connections that then all send, on every backend of serve() and
+ * 2000 idle connections that then all send, on every backend of serve() and
  * (on Bun) on Bun.serve with withWebSockets: a connection keeps little while
  * idle and makes the rest on first use (see tests/driver/first_use_test.ts),
  * so each must still echo, keep its own `ws.request`, and close with the
@@ -16,7 +16,7 @@ import { idleThenAllSend } from "./_idle.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const T = { timeout: 60_000 };
-const COUNT = 1000;
+const COUNT = 2000;
 // deno-lint-ignore no-explicit-any
 const bun = (globalThis as any).Bun;
 
