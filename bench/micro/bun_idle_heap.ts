@@ -54,7 +54,9 @@ if (backend === "bun-serve") {
   stop = () => s.close();
 }
 
-const load = spawn(new URL("../echo/.build/load", import.meta.url).pathname, [], { stdio: ["pipe", "pipe", "inherit"] });
+const load = spawn(new URL("../echo/.build/load", import.meta.url).pathname, [], {
+  stdio: ["pipe", "pipe", "inherit"],
+});
 const lines = createInterface({ input: load.stdout! })[Symbol.asyncIterator]();
 async function ask(command: string): Promise<unknown> {
   load.stdin!.write(command + "\n");
