@@ -32,6 +32,21 @@ const handler = (request: Request): Response => {
   return ws.startConnection();
 };
 
+// BARE_GARBAGE=n: n small objects of garbage per handshake; BARE_KEEP=n: n kept per connection (bare only).
+const garbageCount = Number(process.env.BARE_GARBAGE ?? 0);
+const keepCount = Number(process.env.BARE_KEEP ?? 0);
+let sink: unknown = null;
+function garbage(): void {
+  for (let i = 0; i < garbageCount; i++) sink = { i, next: sink === null ? null : 1, s: "x" + i };
+  sink = null;
+}
+function keep(_: void): unknown {
+  if (keepCount === 0) return undefined;
+  const kept = [];
+  for (let i = 0; i < keepCount; i++) kept.push({ i, a: 1, b: 2 });
+  return kept;
+}
+
 let port: number;
 let stop: () => Promise<void> | void;
 if (backend === "bun-serve") {
@@ -42,8 +57,8 @@ if (backend === "bun-serve") {
   const server = bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch: (request: Request, s: { upgrade(r: Request): boolean }) =>
-      s.upgrade(request) ? undefined : new Response("no"),
+    fetch: (request: Request, s: { upgrade(r: Request, o?: unknown): boolean }) =>
+      s.upgrade(request, { data: keep(garbage()) }) ? undefined : new Response("no"),
     websocket: { message: (ws: { send(m: unknown): void }, m: unknown) => ws.send(m), idleTimeout: 0 },
   });
   port = server.port;

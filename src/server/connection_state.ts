@@ -30,7 +30,8 @@ export function packRequest(url: string, method: string, fields: readonly string
 /** {@linkcode packRequest} of a whole `Request` (its headers as the runtime lists them). */
 export function packRequestOf(request: Request): string {
   const parts = [request.url, request.method];
-  for (const [name, value] of request.headers) parts.push(name, value);
+  // forEach, not the iterator: no [name, value] array per field (garbage of every handshake).
+  request.headers.forEach((value, name) => parts.push(name, value));
   return parts.join("\n");
 }
 

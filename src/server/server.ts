@@ -235,13 +235,19 @@ export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}, c
   upgradeRegistry.set(request, { defaults, copy, native: null, answer: null });
 }
 
+/** The `native` part of the last native offer, for the next one with the same upgrader. */
+let lastNative: { readonly upgrader: NativeUpgrader | null } | null = null;
+
 /**
  * Marks `request` as one that the runtime's own WebSocket will serve, with
  * `upgrader` (or, for `null`, Deno's `upgradeWebSocket`) and the defaults of
  * its server. For runtime adapters only.
  */
 export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
-  upgradeRegistry.set(request, { defaults, copy: null, native: { upgrader }, answer: null });
+  // One wrapper per upgrader (one per Bun server), not one per request: less garbage per handshake.
+  let native = lastNative;
+  if (native === null || native.upgrader !== upgrader) native = lastNative = { upgrader };
+  upgradeRegistry.set(request, { defaults, copy: null, native, answer: null });
 }
 
 /**
