@@ -194,6 +194,9 @@ function linkOf(ws: BunServerWebSocket): BunLink | null {
   return ws.data instanceof BunLink ? ws.data : null;
 }
 
+/** The options of every `server.upgrade()` call, filled in for each (Bun reads them at once). */
+const UPGRADE_OPTIONS: { data: unknown; headers: Headers | undefined } = { data: null, headers: undefined };
+
 /**
  * The upgrader `makeServer` calls for a request Bun's `server` got: upgrades
  * it to a `BunLink` (permessage-deflate agreed by Bun when `deflate` and the
@@ -209,7 +212,17 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
       answer = new Headers();
       for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
     }
-    if (!server.upgrade(request, { data: link, headers: answer })) return null;
+    // Bun reads its options inside upgrade(): one object for every upgrade, not one more piece of garbage each.
+    UPGRADE_OPTIONS.data = link;
+    UPGRADE_OPTIONS.headers = answer;
+    let upgraded: boolean;
+    try {
+      upgraded = server.upgrade(request, UPGRADE_OPTIONS);
+    } finally {
+      UPGRADE_OPTIONS.data = null;
+      UPGRADE_OPTIONS.headers = undefined;
+    }
+    if (!upgraded) return null;
     // Fetch cannot make a 101: this response (200, the default: no init to
     // convert) stands for it, and withWebSockets' fetch answers Bun nothing.
     return { link, response: new Response(null) };
