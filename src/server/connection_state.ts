@@ -37,13 +37,15 @@ export function packRequestOf(request: Request): string {
 
 /**
  * A `Request` equal to the one `packed` was made from (see
- * {@linkcode packRequest}): same URL, method and header fields, no body.
+ * {@linkcode packRequest}): same URL, method and header fields (those of
+ * `kept` too, when the request's own `Headers` were kept), no body.
  */
-export function unpackRequest(packed: string): Request {
+export function unpackRequest(packed: string, kept: Headers | null = null): Request {
   const [url, method, ...fields] = packed.split("\n");
   const request = method === "GET" ? new Request(url) : new Request(url, { method });
   const headers = request.headers;
   for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
+  kept?.forEach((value, name) => headers.append(name, value));
   return request;
 }
 

@@ -235,6 +235,9 @@ export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}, c
   upgradeRegistry.set(request, { defaults, copy, native: null, answer: null });
 }
 
+/** No header fields (`packRequest` of a request whose `Headers` are kept instead). */
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+
 /** The `native` part of the last native offer, for the next one with the same upgrader. */
 let lastNative: { readonly upgrader: NativeUpgrader | null } | null = null;
 
@@ -384,6 +387,8 @@ export class Server extends WebSocketDriver {
    * connection keeps one object, not a string per field and an array).
    */
   #copy: string | null = null;
+  /** The request's own `Headers`, where they outlive it (Bun), instead of fields in `#copy`. */
+  #copyHeaders: Headers | null = null;
   readonly #acceptProtocols: readonly string[];
   readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
@@ -459,7 +464,8 @@ export class Server extends WebSocketDriver {
   get request(): Request {
     let request = this.#request;
     if (request === null) {
-      request = this.#request = unpackRequest(this.#copy!);
+      request = this.#request = unpackRequest(this.#copy!, this.#copyHeaders);
+      this.#copyHeaders = null;
     }
     return request;
   }
@@ -530,12 +536,18 @@ export class Server extends WebSocketDriver {
       ? 0
       : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
     const upgrader = upgrade?.native?.upgrader ?? null;
-    // What `ws.request` needs later is copied now, and the request let go
-    // once answered: the runtime's `Request` and what it holds are kilobytes
-    // an idle connection would keep (and Deno's serve() reads a request's
-    // headers lazily from the connection: it throws "Request closed" once the
-    // response went out).
-    this.#copy = packRequestOf(request);
+    // What `ws.request` needs later is kept now, and the request let go once
+    // answered: the runtime's `Request` and what it holds are kilobytes an
+    // idle connection would keep. Deno's serve() reads a request's headers
+    // lazily from the connection and throws "Request closed" once the
+    // response went out: they are copied. Bun's outlive the request, and were
+    // read for the checks above already: the `Headers` is kept as it is (a
+    // copy of every field cost each handshake more than it saved).
+    if (upgrader === null) this.#copy = packRequestOf(request);
+    else {
+      this.#copy = packRequest(request.url, request.method, NO_FIELDS);
+      this.#copyHeaders = request.headers;
+    }
     const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
       throw new TypeError(
