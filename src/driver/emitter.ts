@@ -36,8 +36,12 @@ export function rethrowLater(error: unknown): void {
   });
 }
 
-/** Listeners by event name. */
-type ListenerTable = { [event: PropertyKey]: Listener[] | undefined };
+/**
+ * Listeners by event name: the function itself while an event has one (the
+ * usual case: no array per event for the life of a connection), an array
+ * once it has more.
+ */
+type ListenerTable = { [event: PropertyKey]: Listener | Listener[] | undefined };
 
 interface OnceWrapper {
   (...args: unknown[]): unknown;
@@ -66,8 +70,17 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
 
   static {
     emitOne = (emitter, event, arg) => {
-      const list = emitter.#listeners?.[event];
+      const list: Listener | Listener[] | undefined = emitter.#listeners?.[event];
       if (list === undefined) return false;
+      if (!Array.isArray(list)) {
+        try {
+          const result = list.call(emitter, arg);
+          if (result !== undefined) emitter.#watch(result, event);
+        } catch (error) {
+          emitter.listenerError(error, event);
+        }
+        return true;
+      }
       for (let i = 0; i < list.length; i++) {
         try {
           const result = list[i].call(emitter, arg);
@@ -114,9 +127,13 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
   on<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
     checkListener(listener);
     const table = this.#listeners ??= Object.create(null) as ListenerTable;
-    const list = table[event];
+    const list: Listener | Listener[] | undefined = table[event];
     // Copy on write, so that an emit in progress is not disturbed.
-    table[event] = list === undefined ? [listener] : [...list, listener];
+    table[event] = list === undefined
+      ? listener as Listener
+      : Array.isArray(list)
+      ? [...list, listener as Listener]
+      : [list, listener as Listener];
     return this;
   }
 
@@ -141,8 +158,13 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
   /** Removes the most recently added instance of `listener` for `event`; returns `this`. */
   removeListener<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this {
     const table = this.#listeners;
-    const list = table?.[event];
+    const list: Listener | Listener[] | undefined = table?.[event];
     if (table === null || list === undefined) return this;
+    if (!Array.isArray(list)) {
+      // Set, not deleted: a deleted key makes the table slower to read.
+      if (list === listener || (list as OnceWrapper).listener === listener) table[event] = undefined;
+      return this;
+    }
     for (let i = list.length - 1; i >= 0; i--) {
       const l = list[i];
       if (l === listener || (l as OnceWrapper).listener === listener) {
@@ -169,13 +191,17 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
 
   /** Returns a copy of the listeners of `event`. */
   listeners<K extends keyof Events>(event: K): Array<(...args: Events[K]) => void> {
-    const list = this.#listeners?.[event] ?? [];
-    return list.map((l) => (l as OnceWrapper).listener ?? l);
+    const list: Listener | Listener[] | undefined = this.#listeners?.[event];
+    if (list === undefined) return [];
+    return (Array.isArray(list) ? list : [list]).map((l) => (l as OnceWrapper).listener ?? l) as Array<
+      (...args: Events[K]) => void
+    >;
   }
 
   /** Returns how many listeners `event` has. */
   listenerCount(event: keyof Events): number {
-    return this.#listeners?.[event]?.length ?? 0;
+    const list: Listener | Listener[] | undefined = this.#listeners?.[event];
+    return list === undefined ? 0 : Array.isArray(list) ? list.length : 1;
   }
 
   /**
@@ -184,17 +210,24 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
    * after the others ran.
    */
   emit<K extends keyof Events>(event: K, ...args: Events[K]): boolean {
-    const list = this.#listeners?.[event];
+    const list: Listener | Listener[] | undefined = this.#listeners?.[event];
     if (list === undefined) return false;
-    for (let i = 0; i < list.length; i++) {
-      try {
-        const result = list[i].apply(this, args);
-        if (result !== undefined) this.#watch(result, event);
-      } catch (error) {
-        this.listenerError(error, event);
-      }
+    if (!Array.isArray(list)) {
+      this.#call(list, event, args);
+      return true;
     }
+    for (let i = 0; i < list.length; i++) this.#call(list[i], event, args);
     return true;
+  }
+
+  /** Runs one listener; its exception goes to {@linkcode EventEmitter.listenerError}. */
+  #call(listener: Listener, event: keyof Events, args: unknown[]): void {
+    try {
+      const result = listener.apply(this, args);
+      if (result !== undefined) this.#watch(result, event);
+    } catch (error) {
+      this.listenerError(error, event);
+    }
   }
 }
 

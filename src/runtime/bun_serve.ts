@@ -94,6 +94,29 @@ const BUN_VIOLATIONS: Array<[RegExp, ProtocolErrorType, number]> = [
 /** Handshake headers Bun writes itself. */
 const BUN_OWN_HEADERS = new Set(["upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions"]);
 
+/** Sessions whose socket opened, to be told in the next microtask (one queue, not a closure per connection). */
+const opening: NativeLinkEvents[] = [];
+
+/** Tells `events` its socket opened, in a microtask (in order with the others). */
+function announceOpen(events: NativeLinkEvents): void {
+  if (opening.push(events) === 1) queueMicrotask(drainOpening);
+}
+
+function drainOpening(): void {
+  let i = 0;
+  try {
+    // Sessions added meanwhile (an `open` listener that made a connection) are told in this same loop.
+    for (; i < opening.length; i++) opening[i].linkOpened();
+  } finally {
+    if (i >= opening.length) opening.length = 0;
+    else {
+      // linkOpened threw: the others are told in a new microtask.
+      opening.splice(0, i + 1);
+      if (opening.length !== 0) queueMicrotask(drainOpening);
+    }
+  }
+}
+
 /** Bun's `ServerWebSocket` of one connection, as a {@linkcode NativeLink}: the socket's `data`. */
 class BunLink implements NativeLink {
   readonly name = "Bun's ServerWebSocket (Bun.serve)";
@@ -120,7 +143,7 @@ class BunLink implements NativeLink {
     this.#events = events;
     // Bun opens the socket inside server.upgrade(), before the server could
     // listen: `open` goes out in a microtask, as the driver emits it.
-    if (this.#opened) queueMicrotask(() => events.linkOpened());
+    if (this.#opened) announceOpen(events);
   }
 
   onOpen(ws: BunServerWebSocket): void {
@@ -128,7 +151,7 @@ class BunLink implements NativeLink {
     ws.binaryType = "uint8array";
     this.#opened = true;
     const events = this.#events;
-    if (events !== null) queueMicrotask(() => events.linkOpened());
+    if (events !== null) announceOpen(events);
   }
 
   onMessage(message: string | Uint8Array): void {
@@ -194,6 +217,9 @@ function linkOf(ws: BunServerWebSocket): BunLink | null {
   return ws.data instanceof BunLink ? ws.data : null;
 }
 
+/** The options of every `server.upgrade()` call, filled in for each (Bun reads them at once). */
+const UPGRADE_OPTIONS: { data: unknown; headers: Headers | undefined } = { data: null, headers: undefined };
+
 /**
  * The upgrader `makeServer` calls for a request Bun's `server` got: upgrades
  * it to a `BunLink` (permessage-deflate agreed by Bun when `deflate` and the
@@ -209,7 +235,17 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
       answer = new Headers();
       for (const [name, value] of headers) if (!BUN_OWN_HEADERS.has(name)) answer.append(name, value);
     }
-    if (!server.upgrade(request, { data: link, headers: answer })) return null;
+    // Bun reads its options inside upgrade(): one object for every upgrade, not one more piece of garbage each.
+    UPGRADE_OPTIONS.data = link;
+    UPGRADE_OPTIONS.headers = answer;
+    let upgraded: boolean;
+    try {
+      upgraded = server.upgrade(request, UPGRADE_OPTIONS);
+    } finally {
+      UPGRADE_OPTIONS.data = null;
+      UPGRADE_OPTIONS.headers = undefined;
+    }
+    if (!upgraded) return null;
     // Fetch cannot make a 101: this response (200, the default: no init to
     // convert) stands for it, and withWebSockets' fetch answers Bun nothing.
     return { link, response: new Response(null) };

@@ -57,10 +57,10 @@ import {
   useExtensions,
   WebSocketDriver,
 } from "../driver/driver.ts";
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
-import type { NativeSessionOptions, NativeUpgrader } from "../driver/native.ts";
+import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
+import type { NativeUpgrader } from "../driver/native.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Transport } from "../driver/transport.ts";
@@ -143,8 +143,6 @@ const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
 const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
 /** The driver options of servers made without any, per backend defaults (serve()'s heartbeat): one object for all. */
 const defaultDriverOptions = new WeakMap<UpgradeDefaults, DriverOptions>();
-/** The options of the sessions on runtime sockets, by the driver options they come from. */
-const sessionOptionsOf = new WeakMap<DriverOptions, NativeSessionOptions>();
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
@@ -237,13 +235,22 @@ export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}, c
   upgradeRegistry.set(request, { defaults, copy, native: null, answer: null });
 }
 
+/** No header fields (`packRequest` of a request whose `Headers` are kept instead). */
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+
+/** The `native` part of the last native offer, for the next one with the same upgrader. */
+let lastNative: { readonly upgrader: NativeUpgrader | null } | null = null;
+
 /**
  * Marks `request` as one that the runtime's own WebSocket will serve, with
  * `upgrader` (or, for `null`, Deno's `upgradeWebSocket`) and the defaults of
  * its server. For runtime adapters only.
  */
 export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
-  upgradeRegistry.set(request, { defaults, copy: null, native: { upgrader }, answer: null });
+  // One wrapper per upgrader (one per Bun server), not one per request: less garbage per handshake.
+  let native = lastNative;
+  if (native === null || native.upgrader !== upgrader) native = lastNative = { upgrader };
+  upgradeRegistry.set(request, { defaults, copy: null, native, answer: null });
 }
 
 /**
@@ -374,8 +381,14 @@ export class Server extends WebSocketDriver {
 
   /** The request, while kept (see {@linkcode Server.request}). */
   #request: Request | null;
-  /** What the request can be made again from, if it is let go once the connection opens. */
-  #copy: RequestCopy | null = null;
+  /**
+   * What the request can be made again from, if it is let go once the
+   * connection opens: {@linkcode packRequest}'s one string (an idle
+   * connection keeps one object, not a string per field and an array).
+   */
+  #copy: string | null = null;
+  /** The request's own `Headers`, where they outlive it (Bun), instead of fields in `#copy`. */
+  #copyHeaders: Headers | null = null;
   readonly #acceptProtocols: readonly string[];
   readonly #additionalHeaders: HeaderFields | undefined;
   readonly #maxLength: number;
@@ -421,7 +434,8 @@ export class Server extends WebSocketDriver {
     this.#onListenerError = defaults?.onListenerError;
     this.#driverOptions = driverOptions;
     this.#request = request;
-    this.#copy = upgrade?.copy ?? null;
+    const copy = upgrade?.copy;
+    if (copy != null) this.#copy = packRequest(copy.url, copy.method, copy.fields);
     this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
     if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
@@ -450,13 +464,8 @@ export class Server extends WebSocketDriver {
   get request(): Request {
     let request = this.#request;
     if (request === null) {
-      const copy = this.#copy!;
-      request = this.#request = copy.method === "GET"
-        ? new Request(copy.url)
-        : new Request(copy.url, { method: copy.method });
-      const headers = request.headers;
-      const fields = copy.fields;
-      for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
+      request = this.#request = unpackRequest(this.#copy!, this.#copyHeaders);
+      this.#copyHeaders = null;
     }
     return request;
   }
@@ -527,15 +536,17 @@ export class Server extends WebSocketDriver {
       ? 0
       : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
     const upgrader = upgrade?.native?.upgrader ?? null;
-    if (upgrader === null) {
-      // Deno's serve() reads a request's headers lazily from the connection,
-      // and throws "Request closed" once the response went out: what
-      // `ws.request` needs later is copied now, and the request let go once
-      // answered (Deno's `Request` and what it holds are kilobytes an idle
-      // connection would keep).
-      const fields: string[] = [];
-      for (const [name, value] of request.headers) fields.push(name, value);
-      this.#copy = { url: request.url, method: request.method, fields };
+    // What `ws.request` needs later is kept now, and the request let go once
+    // answered: the runtime's `Request` and what it holds are kilobytes an
+    // idle connection would keep. Deno's serve() reads a request's headers
+    // lazily from the connection and throws "Request closed" once the
+    // response went out: they are copied. Bun's outlive the request, and were
+    // read for the checks above already: the `Headers` is kept as it is (a
+    // copy of every field cost each handshake more than it saved).
+    if (upgrader === null) this.#copy = packRequestOf(request);
+    else {
+      this.#copy = packRequest(request.url, request.method, NO_FIELDS);
+      this.#copyHeaders = request.headers;
     }
     const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
     if (native === null) {
@@ -546,7 +557,13 @@ export class Server extends WebSocketDriver {
       );
     }
     this.#nativeProtocol = protocol;
-    this.#native = new NativeSession(this, native.link, this.#sessionOptions(heartbeat || undefined));
+    const options = sessionOptions(
+      this.#driverOptions,
+      this.#maxLength,
+      heartbeat || undefined,
+      this.#deflate !== null,
+    );
+    this.#native = new NativeSession(this, native.link, options);
     // What was sent before startConnection() goes first.
     const early = this.#pending;
     this.#pending = NOTHING_PENDING;
@@ -555,23 +572,6 @@ export class Server extends WebSocketDriver {
     if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response, headers: null };
     if (this.#copy !== null) this.#request = null;
     return native.response;
-  }
-
-  /** The session's options: one frozen object per driver options (shared by servers made without any). */
-  #sessionOptions(heartbeat: HeartbeatOptions | undefined): NativeSessionOptions {
-    const options = this.#driverOptions, compress = this.#deflate !== null;
-    const shared = sessionOptionsOf.get(options);
-    if (shared !== undefined && shared.heartbeat === heartbeat && shared.compress === compress) return shared;
-    const made: NativeSessionOptions = Object.freeze({
-      maxLength: this.#maxLength,
-      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      outgoingHighWaterMark: options.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK,
-      sendQueuePolicy: options.sendQueuePolicy ?? "buffer",
-      heartbeat,
-      compress,
-    });
-    sessionOptionsOf.set(options, made);
-    return made;
   }
 
   /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */

@@ -206,6 +206,49 @@ describe("EventEmitter", () => {
     assert.deepEqual(got, ["first", "second", "first", "late"]);
   });
 
+  it("one listener, then two, then one again and none: every verb sees the same list", () => {
+    // One listener is kept without an array (an idle connection's usual case): the verbs must not tell.
+    const e = new EventEmitter<Events>();
+    const got: string[] = [];
+    const first = (n: number) => got.push(`first:${n}`);
+    const second = (n: number) => got.push(`second:${n}`);
+    e.on("a", first);
+    assert.equal(e.listenerCount("a"), 1);
+    assert.deepEqual(e.listeners("a"), [first]);
+    e.emit("a", 1);
+    e.on("a", second);
+    assert.equal(e.listenerCount("a"), 2);
+    assert.deepEqual(e.listeners("a"), [first, second]);
+    e.emit("a", 2);
+    e.off("a", first);
+    assert.deepEqual(e.listeners("a"), [second]);
+    e.emit("a", 3);
+    e.off("a", first); // not there any more: nothing happens
+    e.off("a", second);
+    assert.equal(e.listenerCount("a"), 0);
+    assert.equal(e.emit("a", 4), false);
+    e.once("a", first);
+    assert.deepEqual(e.listeners("a"), [first], "a once listener is listed as itself");
+    e.off("a", first);
+    assert.equal(e.emit("a", 5), false, "a once listener removed before it fired");
+    e.once("a", second);
+    e.emit("a", 6);
+    e.emit("a", 7);
+    assert.deepEqual(got, ["first:1", "first:2", "second:2", "second:3", "second:6"]);
+    // A lone listener that throws reaches listenerError like any other.
+    const errors: unknown[] = [];
+    class Catching extends EventEmitter<Events> {
+      protected override listenerError(error: unknown): void {
+        errors.push(error);
+      }
+    }
+    const c = new Catching().on("b", () => {
+      throw new Error("lone");
+    });
+    assert.equal(c.emit("b"), true);
+    assert.equal((errors[0] as Error).message, "lone");
+  });
+
   it("a listener that is not a function is a TypeError", () => {
     const e = new EventEmitter<Events>();
     assert.throws(() => e.on("a", "nope" as never), {

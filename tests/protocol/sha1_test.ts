@@ -5,6 +5,7 @@ import { computeAcceptKey } from "../../src/protocol/handshake.ts";
 import { useAcceptHash } from "../../src/protocol/handshake_keys.ts";
 import { installAcceptHash } from "../../src/runtime/hash.ts";
 import { latin1 } from "../_shared/bytes.ts";
+import { base64 as ourBase64 } from "../../src/protocol/syntax.ts";
 
 const encoder = new TextEncoder();
 
@@ -173,3 +174,15 @@ describe("the runtime's accept-key hash (useAcceptHash)", () => {
 function base64Sha1Latin1(key: string): string {
   return sha1Base64(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")!;
 }
+
+describe("base64 (the runtime's toBase64 where it has one)", () => {
+  it("equals btoa for 0 to 40 bytes, all of them or a prefix", () => {
+    for (let length = 0; length <= 40; length++) {
+      const bytes = new Uint8Array(length + 3);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 97 + length * 13) & 0xff;
+      const expected = btoa(String.fromCharCode(...bytes.subarray(0, length)));
+      assert.equal(ourBase64(bytes, length), expected, `a prefix of ${length}`);
+      assert.equal(ourBase64(bytes.slice(0, length)), expected, `${length} bytes`);
+    }
+  });
+});

@@ -56,9 +56,14 @@ export async function idleThenAllSend(
       ),
     );
     for (const [i, record] of records) {
-      // Still the request this very connection sent, after the idle period and the traffic.
-      assert.equal(record.request.headers.get("x-index"), String(i));
-      assert.equal(new URL(record.request.url).pathname, "/");
+      // Still the request this very connection sent, after the idle period and the traffic:
+      // `ws.request`, read only now (made again from what the connection kept), equals the handler's.
+      const late = record.server.request;
+      assert.equal(late.headers.get("x-index"), String(i));
+      assert.equal(late.url, record.request.url);
+      assert.equal(late.method, record.request.method);
+      assert.deepEqual([...late.headers], [...record.request.headers], `the headers of connection ${i}`);
+      assert.equal(new URL(late.url).pathname, "/");
     }
     const close = new Uint8Array([0x03, 0xe8]); // 1000
     for (const raw of clients) raw.write(maskedFrame(OP_CLOSE, close));

@@ -175,6 +175,19 @@ if (bun === undefined) {
       }
     });
 
+    it("idle connections, then 16 MiB through one of them: echoed whole; the others still echo", T, async () => {
+      await withBun({}, async (server, clients) => {
+        for (let i = 0; i < 20; i++) clients.push(await openClient("ours", server.url));
+        await delay(300);
+        const big = pattern(16 << 20);
+        clients[7].send(big);
+        const echo = await clients[7].nextMessage("the 16 MiB echo");
+        assert.ok(echo instanceof Uint8Array && sameBytes(echo, big));
+        for (const [i, c] of clients.entries()) c.send(`after ${i}`);
+        for (const [i, c] of clients.entries()) assert.equal(await c.nextMessage(`echo ${i}`), `after ${i}`);
+      });
+    });
+
     it("subprotocol and additional headers in the 101 answer", T, async () => {
       await withBun(
         { server: { acceptProtocols: ["beta"], additionalHeaders: { "X-Extra": "yes" } } },

@@ -1,0 +1,86 @@
+/**
+ * What a server connection keeps while it is open, made compact: an idle
+ * connection holds these for as long as it lives, so each is one object (or
+ * one shared by every connection) rather than several.
+ *
+ * - The upgrade request, once let go (see `Server.request`): its URL, method
+ *   and header fields packed in one string, made into a `Request` again on
+ *   the first read of `ws.request`.
+ * - A native session's options: shared by the connections made with the
+ *   same ones.
+ *
+ * @module
+ */
+
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
+import type { DriverOptions, HeartbeatOptions } from "../driver/driver.ts";
+import type { NativeSessionOptions } from "../driver/native.ts";
+
+/**
+ * A request's URL, method and header fields as one string, lines joined with
+ * "\n": none of them can hold a line break (the URL parser drops them, and
+ * `Headers` refuses CR and LF in a field), so `split("\n")` gives the parts
+ * back. One string is one object on the heap; `[url, method, name, value,
+ * …].join("\n")` makes it flat (no rope keeping the pieces alive).
+ */
+export function packRequest(url: string, method: string, fields: readonly string[]): string {
+  return (fields.length === 0 ? [url, method] : [url, method, fields.join("\n")]).join("\n");
+}
+
+/** {@linkcode packRequest} of a whole `Request` (its headers as the runtime lists them). */
+export function packRequestOf(request: Request): string {
+  const parts = [request.url, request.method];
+  // forEach, not the iterator: no [name, value] array per field (garbage of every handshake).
+  request.headers.forEach((value, name) => parts.push(name, value));
+  return parts.join("\n");
+}
+
+/**
+ * A `Request` equal to the one `packed` was made from (see
+ * {@linkcode packRequest}): same URL, method and header fields (those of
+ * `kept` too, when the request's own `Headers` were kept), no body.
+ */
+export function unpackRequest(packed: string, kept: Headers | null = null): Request {
+  const [url, method, ...fields] = packed.split("\n");
+  const request = method === "GET" ? new Request(url) : new Request(url, { method });
+  const headers = request.headers;
+  for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
+  kept?.forEach((value, name) => headers.append(name, value));
+  return request;
+}
+
+/** The session options made last, and what from: the next connection with the same ones shares them. */
+let lastSession: {
+  source: DriverOptions;
+  maxLength: number;
+  heartbeat: HeartbeatOptions | undefined;
+  options: NativeSessionOptions;
+} | null = null;
+
+/**
+ * A native session's options: one frozen object shared by the connections
+ * made with the same options (the usual case: every connection of a server),
+ * not one more object per idle connection.
+ */
+export function sessionOptions(
+  source: DriverOptions,
+  maxLength: number,
+  heartbeat: HeartbeatOptions | undefined,
+  compress: boolean,
+): NativeSessionOptions {
+  const last = lastSession;
+  if (
+    last !== null && last.source === source && last.maxLength === maxLength && last.heartbeat === heartbeat &&
+    last.options.compress === compress
+  ) return last.options;
+  const options = Object.freeze({
+    maxLength,
+    closeTimeout: source.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    outgoingHighWaterMark: source.outgoingHighWaterMark ?? DEFAULT_OUTGOING_HIGH_WATER_MARK,
+    sendQueuePolicy: source.sendQueuePolicy ?? "buffer",
+    heartbeat,
+    compress,
+  });
+  lastSession = { source, maxLength, heartbeat, options };
+  return options;
+}
