@@ -72,7 +72,7 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
     emitOne = (emitter, event, arg) => {
       const list: Listener | Listener[] | undefined = emitter.#listeners?.[event];
       if (list === undefined) return false;
-      if (!Array.isArray(list)) {
+      if (typeof list === "function") {
         try {
           const result = list.call(emitter, arg);
           if (result !== undefined) emitter.#watch(result, event);
@@ -212,7 +212,7 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
   emit<K extends keyof Events>(event: K, ...args: Events[K]): boolean {
     const list: Listener | Listener[] | undefined = this.#listeners?.[event];
     if (list === undefined) return false;
-    if (!Array.isArray(list)) {
+    if (typeof list === "function") {
       this.#call(list, event, args);
       return true;
     }
