@@ -278,7 +278,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       driver.#extensions = "";
       driver.#transport = null;
       driver.#socket = null;
-      driver.#inputState?.reset();
+      if (driver.#inputState !== null) driver.#inputState = driver.#inputState.renewed();
       driver.#outputState?.reset();
       driver.#heartbeat?.reset();
     };

@@ -12,9 +12,10 @@
  *   transport ─ sink.end() ─ end(): after pending work → host.ended
  * ```
  *
- * The driver owns one {@linkcode Input}; each transport it runs on gets a
- * sink of its own, so that a transport the driver left (a reconnecting
- * client's previous one) is not heard any more.
+ * The driver owns one {@linkcode Input}, which is the sink of the transport
+ * it runs on (no object of its own per connection); a reconnecting client
+ * gets a new input for each transport (see {@linkcode Input.renewed}), so
+ * that a transport the driver left is not heard any more.
  *
  * @module
  */
@@ -61,9 +62,11 @@ export interface InputHost<C> {
 
 /** The input of one connection. See the module doc. */
 // deno-lint-ignore no-explicit-any
-export class Input<C = any> {
+export class Input<C = any> implements TransportSink {
   readonly #connection: C;
   readonly #host: InputHost<C>;
+  /** The transport this input hears (set by sink()), while it is the connection's. */
+  #transport: Transport | null = null;
   /**
    * Why the transport is paused (bits of PAUSED_*; none: it is read), and
    * ENDED, END_WAITS, IN_TURN: one field, since a connection's bytes count.
@@ -99,19 +102,31 @@ export class Input<C = any> {
     return (this.#state & PAUSES) !== 0;
   }
 
-  /** Where `transport` delivers: hears it while the connection runs on it. */
+  /**
+   * Where `transport` delivers: this input, which hears it while the
+   * connection runs on it. Once per input.
+   *
+   * @throws {TypeError} if this input has a transport already.
+   */
   sink(transport: Transport): TransportSink {
-    return new InputSink(this, transport);
+    if (this.#transport !== null) throw new TypeError("Cannot hear a second transport: renew the input");
+    this.#transport = transport;
+    return this;
   }
 
-  /** A chunk from `transport`; returns whether the transport may reuse its memory. */
-  fromTransport(transport: Transport, chunk: Uint8Array): boolean {
-    return this.#host.transport(this.#connection) === transport ? this.#receive(chunk) : true;
+  /** A chunk from the transport; returns whether the transport may reuse its memory. */
+  data(chunk: Uint8Array): boolean {
+    return this.#current() ? this.#receive(chunk) : true;
   }
 
-  /** The end of `transport`'s input. */
-  endOfTransport(transport: Transport): void {
-    if (this.#host.transport(this.#connection) === transport) this.#end();
+  /** The end of the transport's input. */
+  end(): void {
+    if (this.#current()) this.#end();
+  }
+
+  /** Whether the connection still runs on this input's transport. */
+  #current(): boolean {
+    return this.#transport !== null && this.#host.transport(this.#connection) === this.#transport;
   }
 
   /** Sets or clears one reason to stop reading; the transport is read while there is none. */
@@ -131,9 +146,12 @@ export class Input<C = any> {
     this.#state = (this.#state & ~END_WAITS) | ENDED;
   }
 
-  /** Back to a fresh input, for another transport: only the iterator's reason to stop reading is kept. */
-  reset(): void {
-    this.#state &= PAUSED_ITERATOR;
+  /** A fresh input for another transport: only the iterator's reason to stop reading is kept. */
+  renewed(): Input<C> {
+    const input = new Input(this.#connection, this.#host);
+    input.#state = this.#state & PAUSED_ITERATOR;
+    this.#state = ENDED; // (Work this one queued finds it over.)
+    return input;
   }
 
   /** Handles a chunk of input; returns whether the transport may reuse its memory. */
@@ -164,6 +182,7 @@ export class Input<C = any> {
   /** Does one slice of the protocol's pending work; returns whether more is pending. */
   #workSlice(): boolean {
     const host = this.#host, connection = this.#connection;
+    if (!this.#current()) return false;
     const protocol = host.protocol(connection);
     if (protocol.workPending) {
       protocol.workBudget = DEFAULT_WORK_BUDGET;
@@ -194,24 +213,5 @@ export class Input<C = any> {
     }
     this.#state |= ENDED;
     this.#host.ended(this.#connection);
-  }
-}
-
-/** Where one transport delivers: one small object per transport (not an object and two closures). */
-class InputSink implements TransportSink {
-  readonly #input: Input;
-  readonly #transport: Transport;
-
-  constructor(input: Input, transport: Transport) {
-    this.#input = input;
-    this.#transport = transport;
-  }
-
-  data(chunk: Uint8Array): boolean {
-    return this.#input.fromTransport(this.#transport, chunk);
-  }
-
-  end(): void {
-    this.#input.endOfTransport(this.#transport);
   }
 }

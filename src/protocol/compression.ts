@@ -19,7 +19,8 @@ import { Deflater } from "../codec/deflate.ts";
 import { pakoZlib } from "../codec/engine.ts";
 import type { ZlibProvider } from "../codec/engine.ts";
 import type { DeflateConfig, DeflateParams } from "./extensions.ts";
-import { Inflater } from "../codec/inflate.ts";
+import { InflateDataError, InflateLimitError, Inflater } from "../codec/inflate.ts";
+import type { ProtocolErrorType } from "./errors.ts";
 import type { Role } from "./constants.ts";
 
 let zlib: ZlibProvider = pakoZlib;
@@ -118,4 +119,28 @@ export class MessageCompression {
     this.#inflater?.close();
     this.#deflater = this.#inflater = null;
   }
+}
+
+/**
+ * What a failure to inflate a received message violated: its inflated size
+ * went past `maxLength` (1009), or its bytes are not DEFLATE (1007); `null`
+ * for any other error (a bug: the caller rethrows it).
+ *
+ * @param error What the inflater threw.
+ * @param maxLength The connection's `maxLength`.
+ */
+export function inflateViolation(
+  error: unknown,
+  maxLength: number,
+): { type: ProtocolErrorType; message: string } | null {
+  if (error instanceof InflateLimitError) {
+    return {
+      type: "WSD_ERR_MESSAGE_TOO_BIG",
+      message: `Message too big: it inflates to more than the limit of ${maxLength} bytes`,
+    };
+  }
+  if (error instanceof InflateDataError) {
+    return { type: "WSD_ERR_INVALID_COMPRESSED_DATA", message: `Invalid compressed message: ${error.message}` };
+  }
+  return null;
 }

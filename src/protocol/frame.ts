@@ -184,6 +184,9 @@ export function releaseFrame(piece: Uint8Array): void {
 let sharedBlock = new Uint8Array(0);
 let sharedEnd = 0;
 
+/** The piece list of every buffer holding nothing: frozen, so a push onto it throws rather than mix connections. */
+const NO_PIECES: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /**
  * Encoded frames waiting to be written. Small frames are packed back to back into
  * blocks shared by all connections; {@linkcode OutgoingBuffer.take} hands out
@@ -204,7 +207,8 @@ let sharedEnd = 0;
  * ```
  */
 export class OutgoingBuffer {
-  #pieces: Uint8Array[] = [];
+  /** The sealed runs: NO_PIECES (shared) while there are none, as on an idle connection. */
+  #pieces: Uint8Array[] = NO_PIECES;
   /** The run of this buffer's bytes being extended: its block, start and end. */
   #block: Uint8Array | null = null;
   #start = 0;
@@ -290,7 +294,7 @@ export class OutgoingBuffer {
   take(): Uint8Array[] {
     this.#seal();
     const pieces = this.#pieces;
-    this.#pieces = [];
+    this.#pieces = NO_PIECES;
     this.#size = 0;
     return pieces;
   }
@@ -298,7 +302,9 @@ export class OutgoingBuffer {
   /** Moves the current run into the list of pieces and lets go of its block. */
   #seal(): void {
     if (this.#block !== null && this.#end > this.#start) {
-      this.#pieces.push(this.#block.subarray(this.#start, this.#end));
+      const piece = this.#block.subarray(this.#start, this.#end);
+      if (this.#pieces === NO_PIECES) this.#pieces = [piece];
+      else this.#pieces.push(piece);
     }
     this.#block = null;
     this.#start = this.#end = 0;

@@ -134,6 +134,57 @@ export function readLength64(bytes: Uint8Array, at: number): number {
   return high * 0x100000000 + low;
 }
 
+/**
+ * The most payload bytes a message may have on the wire: `maxLength`, plus,
+ * for a compressed one, the few bytes by which DEFLATE can exceed its input
+ * (stored blocks: 5 per 64 KiB), so that a message within the limit is never
+ * refused for its compressed size. Its inflated size is held to `maxLength`
+ * while inflating.
+ *
+ * @param maxLength The connection's `maxLength`.
+ * @param compressed Whether the message is compressed.
+ */
+export function wireLimit(maxLength: number, compressed: boolean): number {
+  return compressed ? maxLength + Math.ceil(maxLength / 16384) * 5 + 64 : maxLength;
+}
+
+/**
+ * The validity of a frame's payload length (RFC 6455 §5.2): the most
+ * significant bit of a 64-bit one is 0 (`readLength64` gave -1 otherwise), an
+ * extended one is at least `least` (the shortest encoding), and a data
+ * frame's adds up with its message to at most {@linkcode wireLimit}.
+ *
+ * @param length The length read (-1: its top bit was set).
+ * @param least 126 for a 16-bit length, 0x10000 for a 64-bit one, 0 for a 7-bit one.
+ * @param before The bytes of the message before this frame, or -1 for a control frame (not held to `maxLength`).
+ * @param maxLength The connection's `maxLength`.
+ * @param compressed Whether the message is compressed.
+ */
+export function checkLength(
+  length: number,
+  least: number,
+  before: number,
+  maxLength: number,
+  compressed: boolean,
+): HeaderViolation | null {
+  if (length < 0) {
+    return violation(
+      "WSD_ERR_LENGTH_TOP_BIT",
+      "Invalid frame length: the most significant bit of a 64-bit length must be 0",
+    );
+  }
+  if (length < least) {
+    return violation(
+      "WSD_ERR_NON_MINIMAL_LENGTH",
+      `Invalid frame length: ${length} must use the shortest length encoding`,
+    );
+  }
+  if (before >= 0 && before + length > wireLimit(maxLength, compressed)) {
+    return violation("WSD_ERR_MESSAGE_TOO_BIG", `Message too big: more than the limit of ${maxLength} bytes`);
+  }
+  return null;
+}
+
 function violation(type: ProtocolErrorType, message: string): HeaderViolation {
   return { type, message };
 }

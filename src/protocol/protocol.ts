@@ -38,6 +38,7 @@
  * @module
  */
 
+import { inflateViolation } from "./compression.ts";
 import type { MessageCompression } from "./compression.ts";
 import { CloseCode, DEFAULT_MAX_LENGTH, Opcode } from "./constants.ts";
 import type { Role } from "./constants.ts";
@@ -45,9 +46,8 @@ import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.t
 import type { ClosePayload } from "./close.ts";
 import { CLOSE_CODES, ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
-import { InflateDataError, InflateLimitError } from "../codec/inflate.ts";
 import { FIN, RSV1 } from "./frame.ts";
-import { checkHeader, readLength64 } from "./frame_check.ts";
+import { checkHeader, checkLength, readLength64, wireLimit } from "./frame_check.ts";
 import { END_OF_STREAM } from "./events.ts";
 import type { ProtocolEvent, ProtocolOptions } from "./events.ts";
 import { randomMaskKey } from "./mask.ts";
@@ -80,6 +80,14 @@ const DISCARD = 5;
 const INFLATING = 6;
 
 const EMPTY = new Uint8Array(0);
+/** The event list of every protocol with no events waiting: frozen, so a push onto it throws rather than mix connections. */
+const NO_EVENTS: ProtocolEvent[] = Object.freeze([]) as unknown as ProtocolEvent[];
+/**
+ * The masking key of the frame being read, as bytes: written from a
+ * protocol's #keyBits before each use and read at once (parsing is
+ * synchronous), so that no connection keeps an array of its own.
+ */
+const keyScratch = new Uint8Array(4);
 /** The default of {@linkcode Protocol.workBudget}, in bytes: about 1 ms of inflating (why not less: bench/RESULTS.md). */
 export const DEFAULT_WORK_BUDGET = 256 * 1024;
 
@@ -109,7 +117,8 @@ export class Protocol {
   #opcode = 0;
   #masked = false;
   #length = 0;
-  readonly #key = new Uint8Array(4);
+  /** The frame's masking key, as four bytes in one number (see #maskKey). */
+  #keyBits = 0;
   /** Payload bytes of a text frame validated as they arrived; -1 when not streaming. */
   #validated = -1;
   /** Payload bytes of the frame copied out already, into #early at #earlyAt. */
@@ -125,9 +134,11 @@ export class Protocol {
   #compressed = false;
   /** The opcode of the message being inflated (state INFLATING). */
   #inflating = 0;
-  readonly #utf8 = new Utf8Validator();
+  /** Made for the first text message validated as it arrives, or sent in fragments (most connections never are). */
+  #utf8: Utf8Validator | null = null;
 
-  #events: ProtocolEvent[] = [];
+  /** The events not taken yet: NO_EVENTS (shared) while there are none, as an idle connection has. */
+  #events: ProtocolEvent[] = NO_EVENTS;
 
   readonly #sender: Sender;
   #endPending = false;
@@ -253,9 +264,9 @@ export class Protocol {
       // Every buffered byte belongs to this text frame: check the new ones now.
       const n = Math.min(chunk.length, this.#length - this.#validated);
       if (
-        !this.#utf8.push(
+        !this.#utf8!.push(
           chunk.subarray(0, n),
-          this.#masked ? this.#key : undefined,
+          this.#masked ? this.#maskKey() : undefined,
           this.#validated,
         )
       ) {
@@ -284,8 +295,28 @@ export class Protocol {
   /** Returns the events produced since the last call, oldest first. */
   eventsReceived(): ProtocolEvent[] {
     const events = this.#events;
-    if (events.length !== 0) this.#events = [];
+    this.#events = NO_EVENTS;
     return events;
+  }
+
+  #event(event: ProtocolEvent): void {
+    if (this.#events === NO_EVENTS) this.#events = [event];
+    else this.#events.push(event);
+  }
+
+  /** The frame's masking key as bytes (see keyScratch): valid until the next call. */
+  #maskKey(): Uint8Array {
+    const bits = this.#keyBits;
+    keyScratch[0] = bits;
+    keyScratch[1] = bits >>> 8;
+    keyScratch[2] = bits >>> 16;
+    keyScratch[3] = bits >>> 24;
+    return keyScratch;
+  }
+
+  /** The UTF-8 validator, made on first use (a fresh one is reset). */
+  #validator(): Utf8Validator {
+    return this.#utf8 ??= new Utf8Validator();
   }
 
   #parse(): void {
@@ -302,33 +333,20 @@ export class Protocol {
           if (queue.buffered < 2) return;
           const i = queue.read(2);
           const length = (queue.view[i] << 8) | queue.view[i + 1];
-          if (length < 126) return this.#nonMinimal(length);
-          if (!this.#setLength(length)) return;
+          if (!this.#setLength(length, 126)) return;
           break;
         }
         case READ_LENGTH_64: {
           if (queue.buffered < 8) return;
           const i = queue.read(8);
-          const length = readLength64(queue.view, i);
-          if (length < 0) {
-            this.#fail(
-              "WSD_ERR_LENGTH_TOP_BIT",
-              "Invalid frame length: the most significant bit of a 64-bit length must be 0",
-            );
-            return;
-          }
-          if (length < 0x10000) return this.#nonMinimal(length);
-          if (!this.#setLength(length)) return;
+          if (!this.#setLength(readLength64(queue.view, i), 0x10000)) return;
           break;
         }
         case READ_MASK: {
           if (queue.buffered < 4) return;
           const i = queue.read(4);
-          const key = this.#key, v = queue.view;
-          key[0] = v[i];
-          key[1] = v[i + 1];
-          key[2] = v[i + 2];
-          key[3] = v[i + 3];
+          const v = queue.view;
+          this.#keyBits = v[i] | (v[i + 1] << 8) | (v[i + 2] << 16) | (v[i + 3] << 24);
           if (!this.#startPayload()) return;
           break;
         }
@@ -369,32 +387,18 @@ export class Protocol {
       this.#state = READ_LENGTH_64;
       return true;
     }
-    return this.#setLength(length);
+    return this.#setLength(length, 0);
   }
 
   /**
-   * The most payload bytes the current message may have on the wire:
-   * `maxLength`, plus, for a compressed one, the few bytes by which DEFLATE can
-   * exceed its input (stored blocks: 5 per 64 KiB), so that a message within
-   * the limit is never refused for its compressed size. Its inflated size is
-   * held to `maxLength` while inflating.
+   * Checks a frame's length (its encoding, at least `least` when extended; a
+   * data frame's against `maxLength`, see frame_check.ts) before any payload
+   * is stored.
    */
-  #wireLimit(): number {
-    const max = this.#maxLength;
-    return this.#compressed ? max + Math.ceil(max / 16384) * 5 + 64 : max;
-  }
-
-  /** Checks a data frame's length against `maxLength` before any payload is stored. */
-  #setLength(length: number): boolean {
-    if (
-      this.#opcode < Opcode.CLOSE &&
-      this.#messageLength + length > this.#wireLimit()
-    ) {
-      return this.#fail(
-        "WSD_ERR_MESSAGE_TOO_BIG",
-        `Message too big: more than the limit of ${this.#maxLength} bytes`,
-      );
-    }
+  #setLength(length: number, least: number): boolean {
+    const max = this.#maxLength, data = this.#opcode < Opcode.CLOSE;
+    const violation = checkLength(length, least, data ? this.#messageLength : -1, max, this.#compressed);
+    if (violation !== null) return this.#fail(violation.type, violation.message);
     this.#length = length;
     if (this.#masked) {
       this.#state = READ_MASK;
@@ -410,18 +414,19 @@ export class Protocol {
   #startPayload(): boolean {
     this.#state = READ_PAYLOAD;
     const opcode = this.#opcode;
-    if (opcode === Opcode.TEXT) this.#utf8.reset();
+    if (opcode === Opcode.TEXT) this.#utf8?.reset();
     if (
       this.#queue.buffered < this.#length && !this.#compressed &&
       (opcode === Opcode.TEXT ||
         (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT))
     ) {
-      const key = this.#masked ? this.#key : undefined;
+      const key = this.#masked ? this.#maskKey() : undefined;
+      const utf8 = this.#validator();
       let phase = 0;
       const { chunks, head, offset } = this.#queue;
       for (let c = head; c < chunks.length; c++) {
         const chunk = c === head ? chunks[c].subarray(offset) : chunks[c];
-        if (!this.#utf8.push(chunk, key, phase)) return this.#invalidUtf8();
+        if (!utf8.push(chunk, key, phase)) return this.#invalidUtf8();
         phase += chunk.length;
       }
       this.#validated = phase;
@@ -449,7 +454,7 @@ export class Protocol {
         return this.#inflated(opcode, payload);
       }
       if (opcode === Opcode.BINARY) {
-        this.#events.push({
+        this.#event({
           type: "binary",
           data: this.#copyPayload(this.#early ?? payloadBuffer(length), 0),
         });
@@ -462,24 +467,24 @@ export class Protocol {
         let text: string | null;
         if (length !== 0 && length <= SHORT_ASCII_TEXT && this.#queue.contiguous(length)) {
           // Short and in one chunk (the common case): unmask and check for ASCII in one loop.
-          const bits = this.#queue.copyShort(scratch, length, this.#masked ? this.#key : null);
+          const bits = this.#queue.copyShort(scratch, length, this.#masked ? this.#maskKey() : null);
           text = bits < 0x80 ? decodeAscii(scratch, length) : decodeUtf8(scratch.subarray(0, length));
         } else {
           text = decodeShortText(this.#copyPayload(scratch, 0), length);
         }
         if (text === null) return this.#invalidUtf8();
-        this.#events.push({ type: "text", data: text });
+        this.#event({ type: "text", data: text });
         return true;
       }
       const payload = this.#wholePayload(length);
       let text: string | null;
       if (streamed) {
-        text = this.#utf8.end() ? decodeValidatedUtf8(payload) : null;
+        text = this.#utf8!.end() ? decodeValidatedUtf8(payload) : null;
       } else {
         text = decodeText(payload);
       }
       if (text === null) return this.#invalidUtf8();
-      this.#events.push({ type: "text", data: text });
+      this.#event({ type: "text", data: text });
       return true;
     }
 
@@ -491,7 +496,7 @@ export class Protocol {
     const text = this.#messageOpcode === Opcode.TEXT;
     if (
       text && !streamed && !this.#compressed &&
-      !this.#utf8.push(this.#message.subarray(start, needed))
+      !this.#validator().push(this.#message.subarray(start, needed))
     ) {
       return this.#invalidUtf8();
     }
@@ -504,11 +509,11 @@ export class Protocol {
     this.#message = EMPTY;
     if (this.#compressed) return this.#inflated(messageOpcode, message);
     if (!text) {
-      this.#events.push({ type: "binary", data: message });
+      this.#event({ type: "binary", data: message });
       return true;
     }
-    if (!this.#utf8.end()) return this.#invalidUtf8();
-    this.#events.push({ type: "text", data: decodeValidatedUtf8(message) });
+    if (!this.#validator().end()) return this.#invalidUtf8();
+    this.#event({ type: "text", data: decodeValidatedUtf8(message) });
     return true;
   }
 
@@ -536,7 +541,7 @@ export class Protocol {
       const grown = new Uint8Array(
         Math.min(
           Math.max(needed, this.#message.length * 2, 1024),
-          this.#wireLimit(),
+          wireLimit(this.#maxLength, this.#compressed),
         ),
       );
       grown.set(this.#message.subarray(0, start));
@@ -563,7 +568,7 @@ export class Protocol {
     const count = this.#queue.buffered, copied = this.#copied;
     if (count === 0) return;
     this.#copied += count;
-    this.#queue.copy(this.#early, this.#earlyAt + copied, count, this.#masked ? this.#key : null, copied);
+    this.#queue.copy(this.#early, this.#earlyAt + copied, count, this.#masked ? this.#maskKey() : null, copied);
   }
 
   /**
@@ -594,43 +599,33 @@ export class Protocol {
     try {
       if (!inflater.step(this.workBudget)) return false;
     } catch (error) {
-      if (error instanceof InflateLimitError) {
-        return this.#fail(
-          "WSD_ERR_MESSAGE_TOO_BIG",
-          `Message too big: it inflates to more than the limit of ${this.#maxLength} bytes`,
-        );
-      }
-      if (error instanceof InflateDataError) {
-        return this.#fail(
-          "WSD_ERR_INVALID_COMPRESSED_DATA",
-          `Invalid compressed message: ${error.message}`,
-        );
-      }
-      throw error;
+      const violation = inflateViolation(error, this.#maxLength);
+      if (violation === null) throw error;
+      return this.#fail(violation.type, violation.message);
     }
     this.#state = READ_HEADER;
     const data = inflater.take();
     if (this.#inflating === Opcode.BINARY) {
       // take() returns a buffer of the message's own (never a view of a shared pool).
-      this.#events.push({ type: "binary", data });
+      this.#event({ type: "binary", data });
       return true;
     }
     const text = decodeText(data);
     if (text === null) return this.#invalidUtf8();
-    this.#events.push({ type: "text", data: text });
+    this.#event({ type: "text", data: text });
     return true;
   }
 
   /** Handles a ping, pong or close frame (RFC 6455 §5.5). */
   #control(opcode: number, payload: Uint8Array): boolean {
     if (opcode === Opcode.PING) {
-      this.#events.push({ type: "ping", data: payload });
+      this.#event({ type: "ping", data: payload });
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
       if (!this.#closeSent) this.#writeFrame(FIN | Opcode.PONG, payload);
       return true;
     }
     if (opcode === Opcode.PONG) {
-      this.#events.push({ type: "pong", data: payload });
+      this.#event({ type: "pong", data: payload });
       return true;
     }
     let close;
@@ -644,7 +639,7 @@ export class Protocol {
     this.#closeCode = close.code;
     this.#closeReason = close.reason;
     this.#discard();
-    this.#events.push({
+    this.#event({
       type: "close",
       code: close.code,
       reason: close.reason,
@@ -666,7 +661,7 @@ export class Protocol {
   #copyPayload(dst: Uint8Array, at: number): Uint8Array {
     const copied = this.#copied;
     const count = this.#length - copied;
-    if (count !== 0) this.#queue.copy(dst, at + copied, count, this.#masked ? this.#key : null, copied);
+    if (count !== 0) this.#queue.copy(dst, at + copied, count, this.#masked ? this.#maskKey() : null, copied);
     this.#copied = 0;
     this.#early = null;
     return dst;
@@ -683,10 +678,6 @@ export class Protocol {
     this.#copied = 0;
   }
 
-  #nonMinimal(length: number): void {
-    this.#fail("WSD_ERR_NON_MINIMAL_LENGTH", `Invalid frame length: ${length} must use the shortest length encoding`);
-  }
-
   #invalidUtf8(): false {
     return this.#fail("WSD_ERR_INVALID_UTF8", "Invalid UTF-8 in a text message");
   }
@@ -700,7 +691,7 @@ export class Protocol {
     const code = CLOSE_CODES[type];
     const error = new ProtocolError(type, code, message);
     this.#discard();
-    this.#events.push({ type: "error", error });
+    this.#event({ type: "error", error });
     if (this.#closeCode === 0) {
       this.#closeCode = code;
       this.#closeReason = message;
@@ -783,6 +774,8 @@ export class Protocol {
     const pieces = this.#sender.take();
     if (this.#endPending && !this.#endSent) {
       this.#endSent = true;
+      // (An empty list is the shared frozen one.)
+      if (pieces.length === 0) return [END_OF_STREAM];
       pieces.push(END_OF_STREAM);
     }
     return pieces;
