@@ -180,6 +180,20 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
   };
 }
 
+/**
+ * The key of an optional method of a started transport: deliver the input to
+ * `sink` from now on (instead of the sink given to `start`). A relay with
+ * nothing held uses it to step aside (see {@linkcode TransportRelay.resumeWith}),
+ * so that an idle connection does not keep it. For this library's own
+ * transports (not exported from the package).
+ */
+export const redirectInput: unique symbol = Symbol("wsd.redirectInput");
+
+/** A transport that can {@linkcode redirectInput}. */
+interface Redirectable {
+  [redirectInput]?(sink: TransportSink): void;
+}
+
 /** Shared by every relay holding nothing (frozen: a push onto it would throw, not mix connections). */
 const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
@@ -295,21 +309,28 @@ export class TransportRelay implements TransportSink {
     return new HandedOff(this);
   }
 
-  /** Starts the next reader: what was held first, then live input. */
+  /**
+   * Starts the next reader: what was held first, then live input, straight
+   * from the transport when it can redirect its input (the relay is then
+   * let go of: an idle connection keeps one object fewer).
+   */
   resumeWith(sink: TransportSink, paused: boolean): void {
     const held = this.#held;
     this.#held = NOTHING_HELD;
     for (const chunk of held) sink.data(chunk);
     if (this.#ended) return sink.end(this.#error);
     this.#sink = sink;
-    if (this.#paused && !paused) this.#transport.resume?.();
+    const transport = this.#transport as Transport & Redirectable;
+    transport[redirectInput]?.(sink);
+    if (this.#paused && !paused) transport.resume?.();
     this.#paused = false;
   }
 }
 
 /** The transport {@linkcode TransportRelay.handOff} returns. */
 class HandedOff implements Transport {
-  readonly #relay: TransportRelay;
+  /** Until start (then let go of: see resumeWith). */
+  #relay: TransportRelay | null;
   readonly #transport: Transport;
   #started = false;
   #paused = false;
@@ -322,7 +343,9 @@ class HandedOff implements Transport {
   start(sink: TransportSink): void {
     if (this.#started) throw new TypeError("Cannot start the transport: it was started already");
     this.#started = true;
-    this.#relay.resumeWith(sink, this.#paused);
+    const relay = this.#relay!;
+    this.#relay = null;
+    relay.resumeWith(sink, this.#paused);
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -345,7 +368,7 @@ class HandedOff implements Transport {
     this.#paused = true;
     // Before start, the relay resumes the transport then, unless paused.
     if (this.#started) this.#transport.pause?.();
-    else this.#relay.pauseTransport();
+    else this.#relay!.pauseTransport();
   }
 
   resume(): void {

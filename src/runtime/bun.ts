@@ -7,7 +7,7 @@
  * @module
  */
 
-import { WRITTEN } from "../driver/transport.ts";
+import { redirectInput, WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { freeChunk, FREED_CHUNK } from "./memory.ts";
 import { connect as nodeConnect, listenHttp, listenTcp as nodeListenTcp, upgradeHttp } from "./node.ts";
@@ -106,6 +106,11 @@ export class BunTransport implements Transport {
   attach(socket: BunSocket, noDelay = true): void {
     this.#socket = socket;
     if (noDelay) socket.setNoDelay?.(true);
+  }
+
+  /** Delivers the input to `sink` from now on (see {@linkcode redirectInput}). */
+  [redirectInput](sink: TransportSink): void {
+    this.#sink = sink;
   }
 
   /** Starts delivering input to `sink`. */

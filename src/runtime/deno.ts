@@ -8,7 +8,7 @@
  * @module
  */
 
-import { streamTransport } from "../driver/transport.ts";
+import { redirectInput, streamTransport } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { useMacrotask } from "../driver/slices.ts";
 import { binding } from "./binding.ts";
@@ -134,6 +134,11 @@ export class ConnTransport implements Transport {
   /** Binds `conn`; nothing is read before {@linkcode ConnTransport.start}. */
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
+  }
+
+  /** Delivers the input to `sink` from now on (see {@linkcode redirectInput}). */
+  [redirectInput](sink: TransportSink): void {
+    this.#sink = sink;
   }
 
   /** Starts reading into `sink`. */

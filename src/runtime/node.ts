@@ -17,7 +17,7 @@ import { Duplex, Readable } from "node:stream";
 import { ResponseHeadParser, serializeResponseHead } from "../protocol/http1.ts";
 import { connectRequestHead, connectResponseError } from "../protocol/proxy.ts";
 import { isHost } from "../protocol/syntax.ts";
-import { streamTransport, WRITTEN } from "../driver/transport.ts";
+import { redirectInput, streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { StreamPair, Transport, TransportSink } from "../driver/transport.ts";
 import { binding } from "./binding.ts";
 import { freeChunk, FREED_CHUNK } from "./memory.ts";
@@ -84,6 +84,11 @@ export class SocketTransport implements Transport {
     this.#socket = socket as BoundSocket;
     this.#socket[TRANSPORT] = this;
     this.#head = head;
+  }
+
+  /** Delivers the input to `sink` from now on (see {@linkcode redirectInput}). */
+  [redirectInput](sink: TransportSink): void {
+    this.#sink = sink;
   }
 
   /** Starts delivering input to `sink`. */

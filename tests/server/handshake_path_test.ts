@@ -9,10 +9,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  decoder,
   delay,
+  encoder,
   exchange,
   HOST,
+  maskedFrame,
   openClient,
+  parseFrames,
   pattern,
   RawClient,
   requestHead,
@@ -21,6 +25,7 @@ import {
   text,
 } from "./_util.ts";
 import type { TestClient, TestServer } from "./_util.ts";
+import { encodeFrame } from "../_shared/frames.ts";
 import { makeServer, serve } from "../../mod.ts";
 import type { Server } from "../../mod.ts";
 
@@ -245,6 +250,85 @@ describe("the tcp backend's handshake path", () => {
         assert.ok(echoes[0] instanceof Uint8Array && sameBytes(echoes[0], big));
         assert.equal(echoes[1], words);
         assert.equal(echoes[2], "short");
+      } finally {
+        client.terminate();
+      }
+    });
+  });
+
+  it(
+    "idle again after one echo: a 1 MiB text message in masked fragments over many writes, a ping, then a close",
+    T,
+    async () => {
+      await withServer({}, async (server) => {
+        const raw = await RawClient.connect(server.port);
+        try {
+          raw.write(requestHead());
+          const head = await raw.readHead();
+          assert.equal(head.status, 101);
+          await server.nextServer();
+          let seen = raw.bytes().length - head.rest.length;
+          const frames = async (n: number, what: string) => {
+            let found: ReturnType<typeof parseFrames> = [];
+            await raw.until(() => (found = parseFrames(raw.bytes().subarray(seen))).length >= n, what);
+            for (const f of found) seen += f.size;
+            return found;
+          };
+          // One echo: the connection's parts are made, then it sits idle with nothing in them.
+          raw.write(maskedFrame(0x1, "hi", new Uint8Array([9, 8, 7, 6])));
+          assert.equal(decoder.decode((await frames(1, "the first echo"))[0].payload), "hi");
+          await delay(300);
+          // Non-ASCII text (validated as it arrives), in four fragments with keys of their own, written in pieces.
+          const words = "héllo wörld €".repeat(1 << 16).slice(0, 1 << 20);
+          const bytes = encoder.encode(words);
+          const quarter = Math.ceil(bytes.length / 4);
+          const wire: Uint8Array[] = [];
+          for (let i = 0; i < 4; i++) {
+            const mask = new Uint8Array([i + 1, 0x5a, 0xa5, 0xff]);
+            wire.push(
+              encodeFrame(i === 0 ? 0x1 : 0x0, bytes.subarray(i * quarter, (i + 1) * quarter), { fin: i === 3, mask }),
+            );
+          }
+          for (const frame of wire) {
+            for (let at = 0; at < frame.length; at += 50_000) {
+              raw.write(frame.subarray(at, at + 50_000));
+              await delay(1);
+            }
+          }
+          const echo = await frames(1, "the 1 MiB echo");
+          assert.equal(decoder.decode(echo[0].payload), words);
+          raw.write(maskedFrame(0x9, "are you there"));
+          const pong = await frames(1, "the pong");
+          assert.equal(pong[0].opcode, 0xa);
+          assert.equal(decoder.decode(pong[0].payload), "are you there");
+          raw.write(maskedFrame(0x8, new Uint8Array([0x03, 0xe8])));
+          const close = await frames(1, "the close echo");
+          assert.equal(close[0].opcode, 0x8);
+          assert.deepEqual([...close[0].payload], [0x03, 0xe8]);
+        } finally {
+          await raw.close();
+        }
+      });
+    },
+  );
+
+  it("a connection that only sends, never receiving: its messages and its close arrive", T, async () => {
+    await withServer({ echo: false }, async (server) => {
+      const client = await openClient("ours", server.url);
+      try {
+        const record = await server.nextServer();
+        await delay(200);
+        record.server.send("one");
+        record.server.send(pattern(100_000));
+        record.server.sendPing();
+        await delay(200);
+        record.server.send("two");
+        assert.equal(await client.nextMessage("the first message"), "one");
+        const second = await client.nextMessage("the binary message");
+        assert.ok(second instanceof Uint8Array && sameBytes(second, pattern(100_000)));
+        assert.equal(await client.nextMessage("the last message"), "two");
+        record.server.closeConnection(4001, "done");
+        assert.deepEqual(await record.closed, [4001, "done"]);
       } finally {
         client.terminate();
       }
