@@ -68,6 +68,9 @@ const NO_WAITERS: Array<PromiseWithResolvers<void> | null> = Object.freeze([]) a
   PromiseWithResolvers<void> | null
 >;
 
+/** The end of an output that ended on the spot (shared: settling it again does nothing). */
+const ENDED_AT_ONCE: PromiseWithResolvers<void> = { promise: WRITTEN, resolve() {}, reject() {} };
+
 /**
  * The native binding of a Bun socket. Bun hands each read over as a buffer
  * of its own; `write` may take only part of the bytes: the rest waits for
@@ -198,9 +201,17 @@ export class BunTransport implements Transport {
   /** Half-closes once every write is done. */
   end(): Promise<void> {
     if (this.#ending !== null) return this.#ending.promise;
+    if (!this.#failed && this.#pending.length === 0) {
+      // Ended on the spot (the usual case): no promise of its own, and the
+      // driver arms no close timer for it (a timer set and cleared per
+      // connection whose peer went away, as on Node).
+      this.#ending = ENDED_AT_ONCE;
+      this.#shutdown();
+      return WRITTEN;
+    }
+    // Failed, or writes wait for `drain` (which shuts the output down after them).
     this.#ending = Promise.withResolvers<void>();
     if (this.#failed) this.#ending.reject(this.#error());
-    else if (this.#pending.length === 0) this.#shutdown();
     return this.#ending.promise;
   }
 
