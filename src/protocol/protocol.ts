@@ -787,6 +787,6 @@ export class Protocol {
   }
 
   #writeFrame(firstByte: number, payload: Uint8Array): void {
-    this.#sender.writeFrame(firstByte, payload);
+    this.#sender.encodeFrame(firstByte, payload);
   }
 }

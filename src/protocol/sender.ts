@@ -44,11 +44,13 @@ function encodeForCompression(text: string): Uint8Array {
   return compressInput.subarray(0, utf8Encoder.encodeInto(text, compressInput).written);
 }
 
-/** Encodes the frames one end of a connection sends. */
-export class Sender {
+/**
+ * Encodes the frames one end of a connection sends, into the outgoing buffer
+ * it is (a subclass rather than a field: one object fewer per connection).
+ */
+export class Sender extends OutgoingBuffer {
   readonly #client: boolean;
   readonly #maskKey: () => Uint8Array;
-  readonly #out = new OutgoingBuffer();
   /** The permessage-deflate state, or `null` when not negotiated. */
   compression: MessageCompression | null;
 
@@ -60,33 +62,15 @@ export class Sender {
    * @param compression The permessage-deflate state, if negotiated.
    */
   constructor(client: boolean, maskKey: () => Uint8Array, compression: MessageCompression | null) {
+    super();
     this.#client = client;
     this.#maskKey = maskKey;
     this.compression = compression;
   }
 
-  /** Bytes encoded and not yet taken. */
-  get size(): number {
-    return this.#out.size;
-  }
-
-  /** The bytes encoded so far, in order; the buffer is then empty. */
-  take(): Uint8Array[] {
-    return this.#out.take();
-  }
-
-  /** Encodes one frame: `firstByte` is FIN, RSV and opcode; `payload` is copied. */
-  writeFrame(firstByte: number, payload: Uint8Array): void {
-    this.#out.writeFrame(
-      firstByte,
-      payload,
-      this.#client ? this.#maskKey() : null,
-    );
-  }
-
-  /** Queues an encoded frame as is. */
-  writeRaw(frame: Uint8Array): void {
-    this.#out.writeRaw(frame);
+  /** Encodes one frame, masked for a client: `firstByte` is FIN, RSV and opcode; `payload` is copied. */
+  encodeFrame(firstByte: number, payload: Uint8Array): void {
+    this.writeFrame(firstByte, payload, this.#client ? this.#maskKey() : null);
   }
 
   /**
@@ -97,7 +81,7 @@ export class Sender {
   sendText(text: string, compress: boolean): void {
     const compression = this.compression;
     if (compression !== null && compress && text.length >= compression.threshold) {
-      this.writeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(encodeForCompression(text)));
+      this.encodeFrame(FIN | RSV1 | Opcode.TEXT, compression.compress(encodeForCompression(text)));
       return;
     }
     if (text.length <= ASCII_LOOP_CHARS && this.#sendShortAscii(text)) return;
@@ -107,7 +91,7 @@ export class Sender {
   /** Encodes an uncompressed text message that is long or not all ASCII. */
   #sendText(text: string): void {
     if (text.length > DIRECT_TEXT_CHARS) {
-      this.writeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
+      this.encodeFrame(FIN | Opcode.TEXT, utf8Encoder.encode(text));
       return;
     }
     // Encode straight into the outgoing buffer. Room for the longest possible
@@ -121,8 +105,8 @@ export class Sender {
     let dst: Uint8Array, offset: number, maxHeader: number, payloadAt: number, written: number;
     for (;;) {
       maxHeader = headerSize(room, masked);
-      dst = this.#out.reserve(maxHeader + room);
-      offset = this.#out.offset;
+      dst = this.reserve(maxHeader + room);
+      offset = this.offset;
       payloadAt = offset + maxHeader;
       const result = utf8Encoder.encodeInto(text, dst.subarray(payloadAt, payloadAt + room));
       written = result.written;
@@ -140,7 +124,7 @@ export class Sender {
         key,
       );
     }
-    this.#out.commit(header + written);
+    this.commit(header + written);
   }
 
   /**
@@ -151,8 +135,8 @@ export class Sender {
   #sendShortAscii(text: string): boolean {
     const length = text.length;
     const header = headerSize(length, this.#client);
-    const dst = this.#out.reserve(header + length);
-    const offset = this.#out.offset;
+    const dst = this.reserve(header + length);
+    const offset = this.offset;
     const at = offset + header;
     for (let i = 0; i < length; i++) {
       const c = text.charCodeAt(i);
@@ -162,7 +146,7 @@ export class Sender {
     const key = this.#client ? this.#maskKey() : null;
     writeHeader(dst, offset, FIN | Opcode.TEXT, length, key);
     if (key !== null) maskInPlace(dst.subarray(at, at + length), key);
-    this.#out.commit(header + length);
+    this.commit(header + length);
     return true;
   }
 
@@ -170,9 +154,9 @@ export class Sender {
   sendBinary(data: Uint8Array, compress: boolean): void {
     const compression = this.compression;
     if (compression !== null && compress && data.length >= compression.threshold) {
-      this.writeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
+      this.encodeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
       return;
     }
-    this.writeFrame(FIN | Opcode.BINARY, data);
+    this.encodeFrame(FIN | Opcode.BINARY, data);
   }
 }
