@@ -8,7 +8,7 @@
  * @module
  */
 
-import { redirectInput, streamTransport } from "../driver/transport.ts";
+import { redirectInput, streamTransport, WRITTEN } from "../driver/transport.ts";
 import type { Transport, TransportSink } from "../driver/transport.ts";
 import { useMacrotask } from "../driver/slices.ts";
 import { binding } from "./binding.ts";
@@ -102,6 +102,8 @@ const READ_MIN = 256;
 const READ_MAX = 64 * 1024;
 /** Queued writes up to this many bytes in all are merged into one. */
 const MERGE_MAX = 64 * 1024;
+/** The end of an output that ended on the spot (shared: settling it again does nothing). */
+const ENDED_AT_ONCE: PromiseWithResolvers<void> = { promise: WRITTEN, resolve() {}, reject() {} };
 
 /**
  * The native binding of a Deno connection: `conn.read` into a buffer whose
@@ -253,11 +255,15 @@ export class ConnTransport implements Transport {
    */
   end(): Promise<void> {
     if (this.#ending !== null) return this.#ending.promise;
-    this.#ending = Promise.withResolvers<void>();
     if (this.#inputDone && !this.#writing && this.#failure === null) {
-      this.#ending.resolve();
+      // Done on the spot: no promise of its own, and the driver arms no close
+      // timer for it (one set and cleared per connection whose peer went away).
+      this.#ending = ENDED_AT_ONCE;
       this.abort();
-    } else if (!this.#writing) this.#closeWrite();
+      return WRITTEN;
+    }
+    this.#ending = Promise.withResolvers<void>();
+    if (!this.#writing) this.#closeWrite();
     return this.#ending.promise;
   }
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { binding, runtimeAdapter, runtimeName } from "../../src/runtime/mod.ts";
 import type { RuntimeAdapter, ServeBackend } from "../../src/runtime/types.ts";
-import { TransportRelay } from "../../src/driver/transport.ts";
+import { TransportRelay, WRITTEN } from "../../src/driver/transport.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { delay, withTimeout } from "../driver/_pair.ts";
 import { pattern, sameBytes } from "../_shared/bytes.ts";
@@ -175,6 +175,26 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     await withTimeout(ended, "end() to resolve");
     // Nothing may be written once ended.
     await assert.rejects(client.write(pattern(1)));
+  });
+
+  it("end() after the peer ended, with nothing being written: finished on the spot (WRITTEN)", T, async () => {
+    const { client, server } = await pair();
+    const atServer = new Recorder();
+    const atClient = new Recorder();
+    server.start(atServer);
+    client.start(atClient);
+    await server.write(pattern(10));
+    client.end().catch(() => {});
+    await atServer.until(() => atServer.ended, "the server's input to end");
+    const ended = server.end();
+    // The native bindings say so with WRITTEN, so that the driver arms no
+    // close timer for each connection whose peer went away (the streams
+    // binding, over a WritableStream, cannot).
+    if (binding === "native") assert.equal(ended, WRITTEN);
+    await withTimeout(ended, "end() to resolve");
+    await atClient.until(() => atClient.ended, "the client's input to end");
+    assert.equal(atClient.bytes, 10);
+    await assert.rejects(server.write(pattern(1)));
   });
 
   it("abort() ends the local input once, and the peer's input", T, async () => {
