@@ -177,7 +177,12 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     await assert.rejects(client.write(pattern(1)));
   });
 
-  it("end() after the peer ended, with nothing being written: finished on the spot (WRITTEN)", T, async () => {
+  it("end() after the peer ended, with nothing being written: finished on the spot (WRITTEN)", T, async (t) => {
+    // The native bindings say so with WRITTEN, so that the driver arms no
+    // close timer for each connection whose peer went away (the streams
+    // binding, over a WritableStream, cannot; on Deno its half-close closes
+    // the whole connection, see above).
+    if (binding !== "native") return t.skip("the native bindings only");
     const { client, server } = await pair();
     const atServer = new Recorder();
     const atClient = new Recorder();
@@ -187,10 +192,7 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     client.end().catch(() => {});
     await atServer.until(() => atServer.ended, "the server's input to end");
     const ended = server.end();
-    // The native bindings say so with WRITTEN, so that the driver arms no
-    // close timer for each connection whose peer went away (the streams
-    // binding, over a WritableStream, cannot).
-    if (binding === "native") assert.equal(ended, WRITTEN);
+    assert.equal(ended, WRITTEN);
     await withTimeout(ended, "end() to resolve");
     await atClient.until(() => atClient.ended, "the client's input to end");
     assert.equal(atClient.bytes, 10);
