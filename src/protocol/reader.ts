@@ -31,10 +31,10 @@ const TAIL_COPY = 4096;
  * they are in the cache: fewer page faults and more bytes per CPU second on
  * the large echo. With smaller chunks, copying at the end is better (the next
  * message's buffer reuses the memory the chunks were in), so they wait as
- * before; unless the transport frees each chunk once let go of (see
+ * before; unless the transport reuses each chunk's memory once let go of (see
  * useEarlyCopy): then every chunk is copied as it comes, whatever its size.
  * Measurements: bench/RESULTS.md, "Why the code is shaped this way" and
- * "Third round (2026-12-07): freeing memory sooner".
+ * "Third round (2026-12-07): freeing memory sooner" and "Fourth round".
  */
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */
@@ -81,12 +81,13 @@ export function usePayloadAllocator(allocator: PayloadAllocator | null): void {
 }
 
 /**
- * Says whether the transports free the chunks the protocol lets go of (Node's
- * and Bun's native bindings detach them: src/runtime/memory.ts). Then a large
- * frame is copied out of chunks of any size as they come (see EARLY_COPY), so
- * that each read's memory is freed before the next read, which reuses it
- * instead of faulting in fresh pages; otherwise only out of chunks of
- * BIG_CHUNK bytes or more.
+ * Says whether the transports reuse the memory of the chunks the protocol
+ * lets go of (Node's and Bun's native bindings detach them, Deno's reads into
+ * the same buffer again: src/runtime/memory.ts). Then a large frame is copied
+ * out of chunks of any size as they come (see EARLY_COPY), so that each
+ * read's memory is let go of before the next read, which reuses it instead of
+ * faulting in fresh pages; otherwise only out of chunks of BIG_CHUNK bytes or
+ * more.
  *
  * @example
  * ```ts ignore
