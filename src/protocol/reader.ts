@@ -98,6 +98,43 @@ export function useEarlyCopy(freedChunks: boolean): void {
   earlyChunk = freedChunks ? 0 : BIG_CHUNK;
 }
 
+/** Buffers of ours shorter than this are left to the collector (see {@linkcode freeSpent}). */
+export const FREED_SPENT = 64 * 1024;
+
+/**
+ * Gives the memory of a large buffer of ours back at once, by detaching its
+ * `ArrayBuffer` (`transfer(0)`; V8 frees it, Bun's allocator reuses it),
+ * instead of when a collection finds it dead: the next large buffer then
+ * reuses warm memory rather than pages given back to the system (a page fault
+ * each). Only for memory nothing can reach any more: a fragmented message's
+ * buffer it outgrew, a large outgoing frame the transport let go of. Views
+ * into a larger buffer, and buffers shorter than {@linkcode FREED_SPENT}, are
+ * left alone. Measurements: bench/RESULTS.md, "Fourth round".
+ *
+ * @example
+ * ```ts
+ * import { freeSpent } from "./reader.ts";
+ *
+ * const spent = new Uint8Array(1 << 20);
+ * freeSpent(spent);
+ * if (spent.length !== 0) throw new Error("detached");
+ * ```
+ */
+export function freeSpent(bytes: Uint8Array | ArrayBuffer): void {
+  if (bytes.byteLength < FREED_SPENT) return;
+  const buffer = ArrayBuffer.isView(bytes) ? bytes.buffer : bytes;
+  if (
+    buffer.byteLength === bytes.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable &&
+    typeof buffer.transfer === "function"
+  ) {
+    try {
+      buffer.transfer(0);
+    } catch {
+      // Not detachable (a runtime's own memory): left to the collector.
+    }
+  }
+}
+
 /** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */
 export function payloadBuffer(length: number): Uint8Array {
   return allocatePayload(length);
