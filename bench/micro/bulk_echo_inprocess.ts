@@ -10,7 +10,8 @@
  *
  * `REUSE=1` reads into one reused buffer while the protocol lets go of it (as
  * the Deno binding does); otherwise every chunk is fresh memory (as Node's
- * and Bun's reads are).
+ * and Bun's reads are). `FRAGMENT=<bytes>` sends each message as fragments
+ * of that many bytes (the server assembles them in a buffer it grows).
  *
  * @module
  */
@@ -23,9 +24,16 @@ const size = Number(process.argv[2] ?? 1 << 20);
 const messages = Number(process.argv[3] ?? 300);
 const chunkSize = Number(process.argv[4] ?? 64 * 1024);
 const reuseReads = process.env.REUSE === "1";
+const fragment = Number(process.env.FRAGMENT ?? 0);
 
 const client = new Protocol({ role: "client" });
-client.sendBinary(new Uint8Array(size).fill(65), false);
+const message = new Uint8Array(size).fill(65);
+if (fragment > 0) {
+  for (let at = 0; at < size; at += fragment) {
+    const end = Math.min(at + fragment, size);
+    client.sendFrame(at === 0 ? 2 : 0, message.subarray(at, end), end === size);
+  }
+} else client.sendBinary(message, false);
 const pieces = client.dataToSend() as Uint8Array[];
 const frame = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
 pieces.reduce((at, p) => (frame.set(p, at), at + p.length), 0);
@@ -37,7 +45,7 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-const server = new Protocol({ role: "server" });
+const server = new Protocol({ role: "server", maxLength: 64 << 20 });
 let readBuffer: Uint8Array | null = null;
 let echoed = 0;
 function echoOne(): void {
@@ -64,7 +72,8 @@ for (let i = 0; i < messages; i++) echoOne();
 const mib = messages * size / 2 ** 20;
 if (echoed - e0 < messages * size) throw new Error("not every message was echoed");
 console.log(
-  `${size >> 10} KiB messages in ${chunkSize >> 10} KiB ${reuseReads ? "reused" : "fresh"} reads: ` +
+  `${size >> 10} KiB messages${fragment > 0 ? ` in ${fragment >> 10} KiB fragments` : ""} in ${chunkSize >> 10} KiB ` +
+    `${reuseReads ? "reused" : "fresh"} reads: ` +
     `${(mib * 1.048576 / (cpuSeconds() - c0)).toFixed(0)} MB per CPU second, ${
       ((faults() - f0) / mib).toFixed(0)
     } faults per MiB`,

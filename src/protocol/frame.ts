@@ -23,6 +23,7 @@
  */
 
 import { maskInPlace } from "./mask.ts";
+import { freeSpent } from "./reader.ts";
 
 /** First header byte: FIN. */
 export const FIN = 0x80;
@@ -153,7 +154,8 @@ function borrow(size: number): Uint8Array {
  * Gives back the memory of `piece`, one of the pieces that
  * {@linkcode OutgoingBuffer.take} returned, once nothing reads it any more (the
  * transport wrote it and keeps no reference). A piece of a large frame goes
- * back to the pool, to encode a later large frame into; any other piece is
+ * back to the pool, to encode a later large frame into, or is freed at once
+ * when the pool keeps no more (see {@linkcode freeSpent}); any other piece is
  * left alone. Each piece may be given back once; calling this while something
  * still reads the piece would let a later frame overwrite it.
  *
@@ -165,12 +167,16 @@ function borrow(size: number): Uint8Array {
 export function releaseFrame(piece: Uint8Array): void {
   if (piece.length < LARGE_FRAME) return;
   const buffer = piece.buffer as ArrayBuffer;
-  if (!lent.delete(buffer) || buffer.byteLength > POOL_MAX_BUFFER) return;
+  if (!lent.delete(buffer)) return;
+  // What the pool does not keep is freed at once (nothing reads it any more).
+  if (buffer.byteLength > POOL_MAX_BUFFER) return freeSpent(buffer);
   freeBuffers.push(buffer);
   freeBytes += buffer.byteLength;
   // The oldest go first: the pool follows the sizes in use now.
   while (freeBuffers.length > POOL_BUFFERS || freeBytes > POOL_MAX_BYTES) {
-    freeBytes -= freeBuffers.shift()!.byteLength;
+    const oldest = freeBuffers.shift()!;
+    freeBytes -= oldest.byteLength;
+    freeSpent(oldest);
   }
 }
 

@@ -51,7 +51,7 @@ import { checkHeader, checkLength, readLength64, wireLimit } from "./frame_check
 import { END_OF_STREAM } from "./events.ts";
 import type { ProtocolEvent, ProtocolOptions } from "./events.ts";
 import { randomMaskKey } from "./mask.ts";
-import { ChunkQueue, payloadBuffer } from "./reader.ts";
+import { ChunkQueue, freeSpent, payloadBuffer } from "./reader.ts";
 import { Sender } from "./sender.ts";
 import {
   decodeAscii,
@@ -538,13 +538,10 @@ export class Protocol {
     const needed = start + this.#length;
     if (needed > this.#message.length) {
       // Grow by doubling, never beyond what maxLength allows.
-      const grown = new Uint8Array(
-        Math.min(
-          Math.max(needed, this.#message.length * 2, 1024),
-          wireLimit(this.#maxLength, this.#compressed),
-        ),
-      );
+      const limit = wireLimit(this.#maxLength, this.#compressed);
+      const grown = new Uint8Array(Math.min(Math.max(needed, this.#message.length * 2, 1024), limit));
       grown.set(this.#message.subarray(0, start));
+      freeSpent(this.#message); // Never handed out, no view of it kept: dead.
       this.#message = grown;
     }
     return start;

@@ -31,10 +31,10 @@ const TAIL_COPY = 4096;
  * they are in the cache: fewer page faults and more bytes per CPU second on
  * the large echo. With smaller chunks, copying at the end is better (the next
  * message's buffer reuses the memory the chunks were in), so they wait as
- * before; unless the transport frees each chunk once let go of (see
+ * before; unless the transport reuses each chunk's memory once let go of (see
  * useEarlyCopy): then every chunk is copied as it comes, whatever its size.
  * Measurements: bench/RESULTS.md, "Why the code is shaped this way" and
- * "Third round (2026-12-07): freeing memory sooner".
+ * "Third round (2026-12-07): freeing memory sooner" and "Fourth round".
  */
 const EARLY_COPY = 64 * 1024;
 /** See EARLY_COPY. */
@@ -81,12 +81,13 @@ export function usePayloadAllocator(allocator: PayloadAllocator | null): void {
 }
 
 /**
- * Says whether the transports free the chunks the protocol lets go of (Node's
- * and Bun's native bindings detach them: src/runtime/memory.ts). Then a large
- * frame is copied out of chunks of any size as they come (see EARLY_COPY), so
- * that each read's memory is freed before the next read, which reuses it
- * instead of faulting in fresh pages; otherwise only out of chunks of
- * BIG_CHUNK bytes or more.
+ * Says whether the transports reuse the memory of the chunks the protocol
+ * lets go of (Node's and Bun's native bindings detach them, Deno's reads into
+ * the same buffer again: src/runtime/memory.ts). Then a large frame is copied
+ * out of chunks of any size as they come (see EARLY_COPY), so that each
+ * read's memory is let go of before the next read, which reuses it instead of
+ * faulting in fresh pages; otherwise only out of chunks of BIG_CHUNK bytes or
+ * more.
  *
  * @example
  * ```ts ignore
@@ -95,6 +96,43 @@ export function usePayloadAllocator(allocator: PayloadAllocator | null): void {
  */
 export function useEarlyCopy(freedChunks: boolean): void {
   earlyChunk = freedChunks ? 0 : BIG_CHUNK;
+}
+
+/** Buffers of ours shorter than this are left to the collector (see {@linkcode freeSpent}). */
+export const FREED_SPENT = 64 * 1024;
+
+/**
+ * Gives the memory of a large buffer of ours back at once, by detaching its
+ * `ArrayBuffer` (`transfer(0)`; V8 frees it, Bun's allocator reuses it),
+ * instead of when a collection finds it dead: the next large buffer then
+ * reuses warm memory rather than pages given back to the system (a page fault
+ * each). Only for memory nothing can reach any more: a fragmented message's
+ * buffer it outgrew, a large outgoing frame the transport let go of. Views
+ * into a larger buffer, and buffers shorter than {@linkcode FREED_SPENT}, are
+ * left alone. Measurements: bench/RESULTS.md, "Fourth round".
+ *
+ * @example
+ * ```ts
+ * import { freeSpent } from "./reader.ts";
+ *
+ * const spent = new Uint8Array(1 << 20);
+ * freeSpent(spent);
+ * if (spent.length !== 0) throw new Error("detached");
+ * ```
+ */
+export function freeSpent(bytes: Uint8Array | ArrayBuffer): void {
+  if (bytes.byteLength < FREED_SPENT) return;
+  const buffer = ArrayBuffer.isView(bytes) ? bytes.buffer : bytes;
+  if (
+    buffer.byteLength === bytes.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable &&
+    typeof buffer.transfer === "function"
+  ) {
+    try {
+      buffer.transfer(0);
+    } catch {
+      // Not detachable (a runtime's own memory): left to the collector.
+    }
+  }
 }
 
 /** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */

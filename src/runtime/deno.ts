@@ -128,6 +128,8 @@ export class ConnTransport implements Transport {
   #inputDone = false;
   #aborted = false;
   #writing = false;
+  /** The chunk of the write in flight that went straight to the socket. */
+  #current: Uint8Array | null = null;
   #queue: Uint8Array[] = [];
   #waiting: Array<PromiseWithResolvers<void>> = [];
   #failure: unknown = null;
@@ -212,12 +214,66 @@ export class ConnTransport implements Transport {
   write(chunk: Uint8Array): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#ending !== null) return Promise.reject(new Error("Cannot write: the output was ended"));
+    if (!this.#writing) {
+      // Nothing is being written: straight to the socket (Deno tries the
+      // write at once), without resolvers, a queue or an async function;
+      // the one reaction says when the kernel has it all.
+      this.#writing = true;
+      this.#current = chunk;
+      let written: Promise<number>;
+      try {
+        written = this.#conn.write(chunk);
+      } catch (error) {
+        written = Promise.reject(error);
+      }
+      return written.then(this.#wrote, this.#writeFailed);
+    }
     const done = Promise.withResolvers<void>();
     this.#queue.push(chunk);
     this.#waiting.push(done);
-    if (!this.#writing) this.#flush();
     return done.promise;
   }
+
+  /** The write of {@linkcode write}'s fast path took `n` bytes: the rest follows, then what was queued meanwhile. */
+  readonly #wrote = (n: number): Promise<void> | void => {
+    const chunk = this.#current!;
+    this.#current = null;
+    if (n < chunk.length) return this.#writeRest(chunk.subarray(n));
+    this.#wroteAll();
+  };
+
+  /** The rest of a chunk the kernel took only part of. */
+  async #writeRest(rest: Uint8Array): Promise<void> {
+    try {
+      let written = 0;
+      while (written < rest.length) written += await this.#conn.write(written === 0 ? rest : rest.subarray(written));
+    } catch (error) {
+      return this.#writeFailed(error);
+    }
+    this.#wroteAll();
+  }
+
+  /** The chunk in flight is written: the queue next, or the end of the output if one waits. */
+  #wroteAll(): void {
+    if (this.#queue.length !== 0) {
+      this.#flush();
+      return;
+    }
+    this.#writing = false;
+    if (this.#ending !== null) this.#closeWrite();
+  }
+
+  /** The write in flight failed: it and every queued one reject with `error`. */
+  readonly #writeFailed = (error: unknown): never => {
+    this.#current = null;
+    this.#failure ??= error;
+    for (const w of this.#waiting) w.reject(error);
+    this.#queue = [];
+    this.#waiting = [];
+    this.#writing = false;
+    if (this.#ending !== null) this.#closeWrite();
+    throw error;
+  };
 
   async #flush(): Promise<void> {
     this.#writing = true;

@@ -53,12 +53,14 @@ export const bunPayloadAllocator: PayloadAllocator = (length) =>
 
 /**
  * Hands the payload allocator of `runtime` to the protocol layer (only Bun
- * has its own), and tells it whether read chunks are freed once let go of
- * ({@linkcode freeChunk}: Node's and Bun's native bindings).
+ * has its own), and tells it whether a read chunk's memory is reused once let
+ * go of: freed ({@linkcode freeChunk}: Node's and Bun's native bindings) or
+ * read into again (Deno's native binding reuses its read buffer), so that
+ * large frames are copied out of chunks as they come.
  */
 export function installPayloadAllocator(runtime: string, binding = "native"): void {
   usePayloadAllocator(runtime === "bun" ? bunPayloadAllocator : null);
-  useEarlyCopy(runtime !== "deno" && binding === "native");
+  useEarlyCopy(binding === "native");
 }
 
 /**

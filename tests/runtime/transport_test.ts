@@ -143,6 +143,27 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     assert.ok(sameBytes(got.joined(), big));
   });
 
+  it("a write that fails rejects, with the writes queued behind it, later writes and end()", T, async () => {
+    const { client, server } = await pair();
+    server.start(new Recorder());
+    client.start(new Recorder());
+    // The server reads nothing: the 16 MiB write waits for the kernel, and
+    // the next one queues behind it (on Deno, the first went straight to
+    // conn.write: its failure must reach the queued one too).
+    server.pause!();
+    const first = client.write(pattern(16 << 20, 3));
+    const queued = client.write(pattern(1000, 4));
+    first.catch(() => {});
+    queued.catch(() => {});
+    await delay(50);
+    // Closing with unread input resets the connection: the client's write fails.
+    server.abort();
+    await assert.rejects(withTimeout(first, "the first write to fail"));
+    await assert.rejects(withTimeout(queued, "the queued write to fail"));
+    await assert.rejects(client.write(pattern(1)), "a write after the failure rejects");
+    await assert.rejects(withTimeout(client.end(), "end() after the failure"));
+  });
+
   it("end() half-closes: the peer's input ends cleanly and it can still answer", T, async () => {
     const { client, server } = await pair();
     const atServer = new Recorder();
