@@ -55,7 +55,7 @@ export const bunPayloadAllocator: PayloadAllocator = (length) =>
 /** Large payloads from this length on run {@linkcode nodePayloadAllocator}'s nudge. */
 export const NUDGED_PAYLOAD = 64 * 1024;
 /** Payload bytes per young-generation array {@linkcode nodePayloadAllocator} makes. */
-export const NUDGE_EVERY = 64 * 1024;
+export const NUDGE_EVERY = 256 * 1024;
 /**
  * Slots of that array: 15 000 × 8 bytes stays below V8's largest regular
  * heap object (128 KiB), so it is made in the young generation's pages.
@@ -74,9 +74,11 @@ const nudge: { debt: number; array: unknown[] | null } = { debt: 0, array: null 
  * so each message's buffer waited for a mark-compact, one per ~30 MiB: that
  * memory was trimmed from the heap by then, every page of the next messages'
  * buffers a page fault, and every mark-compact marked the whole heap. The
- * arrays make V8 scavenge every few hundred KiB of large payloads, whose
- * buffers are then freed young and reused warm (one array per 64 KiB measured
- * best of 64, 128, 256 KiB and 1 MiB). Measurements: bench/RESULTS.md, "Fifth
+ * arrays make V8 scavenge every ~2 MiB of large payloads, whose buffers are
+ * then freed young and reused warm. Not more often: a buffer that outlives
+ * two scavenges (a message arriving in many reads) is promoted and waits for
+ * a mark-compact again; one array per 64 KiB measured worse than per 256 KiB
+ * in the build Node users run. Measurements: bench/RESULTS.md, "Fifth
  * round: Node 1 MiB".
  */
 export const nodePayloadAllocator: PayloadAllocator = (length) => {
