@@ -13,7 +13,8 @@
  * before it is read, and its `ArrayBuffer` holds nothing else): fewer faults
  * and more bytes per CPU second on the 1 MiB echo. From 16 MiB on the two
  * kinds measured the same (both go back to the system), and on Node and Deno
- * they measured the same at every size: those keep `new Uint8Array`.
+ * they measured the same at every size: those keep `new Uint8Array` (Node's
+ * allocator adds young garbage to run the scavenger: {@linkcode nodePayloadAllocator}).
  * Measurements: bench/RESULTS.md, "Bulk messages: where the time goes".
  *
  * Nothing happens on import: `runtimeAdapter()` (`mod.ts`) calls
@@ -51,15 +52,55 @@ export function unpooledBuffer(length: number): Uint8Array {
 export const bunPayloadAllocator: PayloadAllocator = (length) =>
   length >= LARGE_PAYLOAD && length < HUGE_PAYLOAD ? unpooledBuffer(length) : new Uint8Array(length);
 
+/** Large payloads from this length on run {@linkcode nodePayloadAllocator}'s nudge. */
+export const NUDGED_PAYLOAD = 64 * 1024;
+/** Payload bytes per young-generation array {@linkcode nodePayloadAllocator} makes. */
+export const NUDGE_EVERY = 256 * 1024;
 /**
- * Hands the payload allocator of `runtime` to the protocol layer (only Bun
- * has its own), and tells it whether a read chunk's memory is reused once let
+ * Slots of that array: 15 000 × 8 bytes stays below V8's largest regular
+ * heap object (128 KiB), so it is made in the young generation's pages.
+ */
+const NUDGE_SLOTS = 15_000;
+/** The payload bytes since the last array, and the last array (stored, so that no compiler drops it as unused). */
+const nudge: { debt: number; array: unknown[] | null } = { debt: 0, array: null };
+
+/**
+ * Node's payload allocator: `new Uint8Array(length)`, and for every
+ * {@linkcode NUDGE_EVERY} bytes of payloads of {@linkcode NUDGED_PAYLOAD} or
+ * more an array of ~120 KB that is garbage at once. V8 runs its scavenger
+ * (which frees dead young `ArrayBuffer`s, a message's among them) when the
+ * young generation's pages fill with JavaScript objects; a server moving
+ * large messages makes almost none (6 scavenges in 3 s of the 1 MiB echo),
+ * so each message's buffer waited for a mark-compact, one per ~30 MiB: that
+ * memory was trimmed from the heap by then, every page of the next messages'
+ * buffers a page fault, and every mark-compact marked the whole heap. The
+ * arrays make V8 scavenge every ~2 MiB of large payloads, whose buffers are
+ * then freed young and reused warm. Not more often: a buffer that outlives
+ * two scavenges (a message arriving in many reads) is promoted and waits for
+ * a mark-compact again; one array per 64 KiB measured worse than per 256 KiB
+ * in the build Node users run. Measurements: bench/RESULTS.md, "Fifth
+ * round: Node 1 MiB".
+ */
+export const nodePayloadAllocator: PayloadAllocator = (length) => {
+  if (length >= NUDGED_PAYLOAD) {
+    nudge.debt += length;
+    while (nudge.debt >= NUDGE_EVERY) {
+      nudge.debt -= NUDGE_EVERY;
+      nudge.array = new Array(NUDGE_SLOTS);
+    }
+  }
+  return new Uint8Array(length);
+};
+
+/**
+ * Hands the payload allocator of `runtime` to the protocol layer (Bun and
+ * Node have their own), and tells it whether a read chunk's memory is reused once let
  * go of: freed ({@linkcode freeChunk}: Node's and Bun's native bindings) or
  * read into again (Deno's native binding reuses its read buffer), so that
  * large frames are copied out of chunks as they come.
  */
 export function installPayloadAllocator(runtime: string, binding = "native"): void {
-  usePayloadAllocator(runtime === "bun" ? bunPayloadAllocator : null);
+  usePayloadAllocator(runtime === "bun" ? bunPayloadAllocator : runtime === "node" ? nodePayloadAllocator : null);
   useEarlyCopy(binding === "native");
 }
 
