@@ -121,7 +121,29 @@ export const FREED_SPENT = 64 * 1024;
  * ```
  */
 export function freeSpent(bytes: Uint8Array | ArrayBuffer): void {
-  if (bytes.byteLength < FREED_SPENT) return;
+  if (bytes.byteLength >= FREED_SPENT) detachWhole(bytes);
+}
+
+/**
+ * Detaches the `ArrayBuffer` of `bytes` (`transfer(0)`), so that its memory
+ * goes back to the allocator now, if `bytes` is all of that buffer (not a
+ * view into a larger one), and it can be detached; otherwise does nothing.
+ * The caller knows that nothing reads the memory any more (see
+ * {@linkcode freeSpent}, and the runtime layer's `freeChunk`). Check the
+ * length before calling on a hot path: on Bun, reading `.buffer` of a small
+ * typed array makes it an `ArrayBuffer` object it did not have.
+ *
+ * @example
+ * ```ts
+ * import { detachWhole } from "./reader.ts";
+ *
+ * const whole = new Uint8Array(1024), view = new Uint8Array(1024).subarray(1);
+ * detachWhole(whole);
+ * detachWhole(view);
+ * if (whole.length !== 0 || view.length !== 1023) throw new Error("only the whole buffer is detached");
+ * ```
+ */
+export function detachWhole(bytes: Uint8Array | ArrayBuffer): void {
   const buffer = ArrayBuffer.isView(bytes) ? bytes.buffer : bytes;
   if (
     buffer.byteLength === bytes.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable &&

@@ -243,64 +243,61 @@ export class ConnTransport implements Transport {
   };
 
   /** The rest of a chunk the kernel took only part of. */
-  async #writeRest(rest: Uint8Array): Promise<void> {
-    try {
-      let written = 0;
-      while (written < rest.length) written += await this.#conn.write(written === 0 ? rest : rest.subarray(written));
-    } catch (error) {
-      return this.#writeFailed(error);
-    }
-    this.#wroteAll();
+  #writeRest(rest: Uint8Array): Promise<void> {
+    return this.#writeAll(rest).then(() => this.#wroteAll(), this.#writeFailed);
+  }
+
+  /** Writes all of `bytes` (the kernel may take part of them at a time). */
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    const conn = this.#conn;
+    let written = 0;
+    while (written < bytes.length) written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
   }
 
   /** The chunk in flight is written: the queue next, or the end of the output if one waits. */
   #wroteAll(): void {
-    if (this.#queue.length !== 0) {
-      this.#flush();
-      return;
-    }
-    this.#writing = false;
-    if (this.#ending !== null) this.#closeWrite();
+    if (this.#queue.length !== 0) this.#flush();
+    else this.#doneWriting();
   }
 
   /** The write in flight failed: it and every queued one reject with `error`. */
   readonly #writeFailed = (error: unknown): never => {
     this.#current = null;
+    this.#failQueued(error);
+    this.#doneWriting();
+    throw error;
+  };
+
+  /** A write failed: the queued writes reject with `error`, and so will every later one. */
+  #failQueued(error: unknown): void {
     this.#failure ??= error;
     for (const w of this.#waiting) w.reject(error);
     this.#queue = [];
     this.#waiting = [];
+  }
+
+  /** Nothing is being written any more: an `end()` waiting for the writes goes on. */
+  #doneWriting(): void {
     this.#writing = false;
     if (this.#ending !== null) this.#closeWrite();
-    throw error;
-  };
+  }
 
   async #flush(): Promise<void> {
     this.#writing = true;
-    const conn = this.#conn;
     while (this.#queue.length !== 0) {
       const chunks = this.#queue, waiting = this.#waiting;
       this.#queue = [];
       this.#waiting = [];
       try {
-        for (const bytes of merge(chunks)) {
-          let written = 0;
-          while (written < bytes.length) {
-            written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
-          }
-        }
+        for (const bytes of merge(chunks)) await this.#writeAll(bytes);
       } catch (error) {
-        this.#failure ??= error;
         for (const w of waiting) w.reject(error);
-        for (const w of this.#waiting) w.reject(error);
-        this.#queue = [];
-        this.#waiting = [];
+        this.#failQueued(error);
         break;
       }
       for (const w of waiting) w.resolve();
     }
-    this.#writing = false;
-    if (this.#ending !== null) this.#closeWrite();
+    this.#doneWriting();
   }
 
   /**

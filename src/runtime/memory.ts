@@ -25,7 +25,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { useEarlyCopy, usePayloadAllocator } from "../protocol/reader.ts";
+import { detachWhole, useEarlyCopy, usePayloadAllocator } from "../protocol/reader.ts";
 import type { PayloadAllocator } from "../protocol/reader.ts";
 
 /**
@@ -129,7 +129,5 @@ export const FREED_CHUNK = 16 * 1024;
 export function freeChunk(chunk: Uint8Array): void {
   // The length first: on Bun, reading `.buffer` of a small typed array makes
   // it an ArrayBuffer object it did not have.
-  if (chunk.byteLength < FREED_CHUNK || chunk.byteOffset !== 0) return;
-  const buffer = chunk.buffer;
-  if (buffer.byteLength === chunk.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) buffer.transfer(0);
+  if (chunk.byteLength >= FREED_CHUNK) detachWhole(chunk);
 }
