@@ -508,8 +508,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   }
 
   /**
-   * Sends a binary message; see {@linkcode WebSocketDriver.send}. The bytes
-   * are copied at once: changing them later does not change what is sent.
+   * Sends a binary message; see {@linkcode WebSocketDriver.send}. The bytes are copied
+   * at once, or taken (`transfer`): changing them later does not change what is sent.
    *
    * @returns `true` if queued; `false` once the connection is closing or
    * closed, or if `sendQueuePolicy` dropped it.
@@ -519,7 +519,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     const bytes = toBytes(data, "Cannot send binary");
     const compress = options === undefined || sendCompress(options);
     if (!this.#canSend() || !this.#output.admit()) return false;
-    this.#protocol.sendBinary(bytes, compress);
+    this.#protocol.sendBinary(bytes, compress, options?.transfer === true);
     this.#sent();
     return true;
   }

@@ -24,6 +24,7 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
+import { detachWhole, takeWhole } from "../protocol/reader.ts";
 import { rethrowLater } from "./emitter.ts";
 import { overQueuePolicy } from "./options.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
@@ -274,16 +275,22 @@ export class NativeSession implements NativeLinkEvents {
     if (!link.reportsDrain) this.#pollDrain();
   }
 
-  /** Sends a message (text for a string); `false` when it was not sent (closing, closed, policy, dropped). */
-  send(data: string | Uint8Array): boolean {
+  /**
+   * Sends a message (text for a string); `false` when it was not sent
+   * (closing, closed, policy, dropped). Bytes `handedOver` (the caller's, sent
+   * with `transfer`) are detached once sent: the runtime's socket copied them
+   * or keeps their memory itself.
+   */
+  send(data: string | Uint8Array, handedOver = false): boolean {
     if (this.#state === "closing" || this.#state === "closed") return false;
     if (this.#state === "connecting") {
       if (this.#early === NONE) this.#early = [];
-      this.#early.push(data);
+      this.#early.push(handedOver ? takeWhole(data as Uint8Array) ?? new Uint8Array(data as Uint8Array) : data);
       return true;
     }
     if (!this.#admit()) return false;
     const sent = this.#link.send(data, this.#options.compress);
+    if (sent && handedOver) detachWhole(data as Uint8Array);
     if (!this.#full && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
       this.#full = true;
       if (!this.#link.reportsDrain) this.#pollDrain();

@@ -26,18 +26,51 @@ export interface SendOptions {
    * @default {true}
    */
   compress?: boolean;
+  /**
+   * `true` hands the bytes' memory over to the connection instead of having
+   * them copied: once the send is accepted (it returned `true`) the caller's
+   * `ArrayBuffer` is detached (every view of it reads as empty), so what is
+   * sent cannot change under the connection, and a large message (64 KiB or
+   * more, not compressed) is written from that memory, which is freed once
+   * written. Echoing or relaying large messages this way copies none of
+   * their bytes and reuses their memory. Taken only from bytes that are a
+   * whole `ArrayBuffer` or a view of all of one (a received binary message
+   * is), not shared and not resizable; other bytes (a view into part of a
+   * larger buffer, such as a Node `Buffer` from its pool) are copied as
+   * without it and left as they are. A string is always copied.
+   *
+   * @default {false}
+   *
+   * @example Large messages echoed without a copy
+   * ```ts
+   * import { WebSocketDriver } from "@x/wsd";
+   *
+   * const ws = new WebSocketDriver("server");
+   * ws.on("message", (message) => {
+   *   if (typeof message !== "string") ws.send(message, { transfer: true });
+   * });
+   * const bytes = new Uint8Array(1 << 20);
+   * ws.send(bytes, { transfer: true }); // queued until the connection opens
+   * if (bytes.length !== 0) throw new Error("handed over: detached");
+   * ```
+   */
+  transfer?: boolean;
 }
 
 /**
- * Reads {@linkcode SendOptions}: whether the message may be compressed.
+ * Reads {@linkcode SendOptions}: whether the message may be compressed (and
+ * checks `transfer`, which the caller reads itself).
  *
- * @throws {TypeError} for an unknown key or a `compress` that is not a boolean.
+ * @throws {TypeError} for an unknown key, or a `compress` or `transfer` that is not a boolean.
  */
 export function sendCompress(options: SendOptions): boolean {
-  checkOptions(options, ["compress"], "send options");
-  const { compress } = options;
+  checkOptions(options, ["compress", "transfer"], "send options");
+  const { compress, transfer } = options;
   if (compress !== undefined && typeof compress !== "boolean") {
     throw new TypeError(`Cannot send: compress must be true or false, got ${typeName(compress)}`);
+  }
+  if (transfer !== undefined && typeof transfer !== "boolean") {
+    throw new TypeError(`Cannot send: transfer must be true or false, got ${typeName(transfer)}`);
   }
   return compress !== false;
 }

@@ -130,6 +130,8 @@ const freeBuffers: ArrayBuffer[] = [];
 let freeBytes = 0;
 /** Large-frame buffers handed out and not given back yet. */
 const lent = new WeakSet<ArrayBuffer>();
+/** Payloads sent from the memory a caller handed over, not written yet (see {@linkcode releaseFrame}). */
+const adopted = new WeakSet<ArrayBufferLike>();
 
 /** A buffer of at least `size` bytes for one large frame: a free one of about that size, or a new one. */
 function borrow(size: number): Uint8Array {
@@ -167,6 +169,9 @@ function borrow(size: number): Uint8Array {
 export function releaseFrame(piece: Uint8Array): void {
   if (piece.length < LARGE_FRAME) return;
   const buffer = piece.buffer as ArrayBuffer;
+  // A payload handed over (OutgoingBuffer.writeTaken): its memory goes back
+  // to the allocator, warm for the next message's buffer.
+  if (adopted.delete(buffer)) return freeSpent(buffer);
   if (!lent.delete(buffer)) return;
   // What the pool does not keep is freed at once (nothing reads it any more).
   if (buffer.byteLength > POOL_MAX_BUFFER) return freeSpent(buffer);
@@ -287,6 +292,27 @@ export class OutgoingBuffer {
       maskInPlace(dst.subarray(start, start + length), maskKey);
     }
     this.commit(size);
+  }
+
+  /**
+   * Encodes one frame whose payload is sent from `payload` itself, not a
+   * copy: the header goes where small frames go, `payload` (masked in place
+   * with `maskKey`, if given) becomes a piece of its own, and its memory is
+   * freed once written (see {@linkcode releaseFrame}). The caller hands
+   * `payload` over, all of its `ArrayBuffer`: nothing else may read or change
+   * it any more. Worth it for large payloads only (a piece per frame).
+   */
+  writeTaken(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): void {
+    const length = payload.length;
+    const header = headerSize(length, maskKey !== null);
+    writeHeader(this.reserve(header), this.#reserved, firstByte, length, maskKey);
+    this.commit(header);
+    if (maskKey !== null) maskInPlace(payload, maskKey);
+    this.#seal();
+    if (this.#pieces === NO_PIECES) this.#pieces = [payload];
+    else this.#pieces.push(payload);
+    this.#size += length;
+    adopted.add(payload.buffer);
   }
 
   /** Appends bytes that are already encoded (a handshake head, say). */

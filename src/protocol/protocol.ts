@@ -710,11 +710,12 @@ export class Protocol {
   }
 
   /**
-   * Encodes a binary message; `data` is copied, never changed. `compress:
+   * Encodes a binary message; `data` is copied, never changed, unless
+   * `transfer` hands it over (see {@linkcode Sender.sendBinary}). `compress:
    * false` leaves it uncompressed even with permessage-deflate.
    */
-  sendBinary(data: Uint8Array, compress = true): void {
-    this.#sender.sendBinary(data, compress);
+  sendBinary(data: Uint8Array, compress = true, transfer = false): void {
+    this.#sender.sendBinary(data, compress, transfer);
   }
 
   /**

@@ -157,6 +157,37 @@ export function detachWhole(bytes: Uint8Array | ArrayBuffer): void {
   }
 }
 
+/**
+ * Takes the memory of `bytes` when they are a whole `ArrayBuffer` (or all of
+ * one) that can be moved: returns a view of all of that memory, now in an
+ * `ArrayBuffer` of its own (`transfer()`: nothing is copied), and leaves the
+ * old buffer detached (every view of it reads as empty). Returns `null`,
+ * changing nothing, for anything else: a view into part of a buffer, a
+ * shared or resizable buffer, one a runtime keeps attached.
+ *
+ * @example
+ * ```ts
+ * import { takeWhole } from "./reader.ts";
+ *
+ * const mine = new Uint8Array([1, 2, 3]);
+ * const taken = takeWhole(mine);
+ * if (taken?.join() !== "1,2,3" || mine.length !== 0) throw new Error("moved, not copied");
+ * if (takeWhole(new Uint8Array(8).subarray(2)) !== null) throw new Error("a part is not taken");
+ * ```
+ */
+export function takeWhole(bytes: Uint8Array): Uint8Array | null {
+  const buffer = bytes.buffer;
+  if (
+    buffer.byteLength !== bytes.byteLength || !(buffer instanceof ArrayBuffer) || buffer.resizable ||
+    typeof buffer.transfer !== "function"
+  ) return null;
+  try {
+    return new Uint8Array(buffer.transfer());
+  } catch {
+    return null;
+  }
+}
+
 /** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */
 export function payloadBuffer(length: number): Uint8Array {
   return allocatePayload(length);

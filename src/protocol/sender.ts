@@ -12,6 +12,7 @@ import type { MessageCompression } from "./compression.ts";
 import { Opcode } from "./constants.ts";
 import { FIN, headerSize, OutgoingBuffer, RSV1, writeHeader } from "./frame.ts";
 import { maskInPlace } from "./mask.ts";
+import { freeSpent, takeWhole } from "./reader.ts";
 import { utf8Encoder } from "./utf8.ts";
 
 /** Text whose longest encoding is over this many bytes is first encoded as if ASCII. */
@@ -23,6 +24,12 @@ const ASCII_FIRST = 4096;
  * destination.
  */
 const ASCII_LOOP_CHARS = 40;
+/**
+ * Payloads handed over (`transfer`) at least this long are sent from their
+ * own memory; shorter ones are copied where small frames are packed, which
+ * costs less than a write of their own.
+ */
+const TAKEN_FRAME = 64 * 1024;
 /** Strings at most this long are encoded straight into the outgoing buffer. */
 const DIRECT_TEXT_CHARS = 16 * 1024;
 
@@ -150,13 +157,27 @@ export class Sender extends OutgoingBuffer {
     return true;
   }
 
-  /** Encodes a binary message, compressed unless `compress` is false; `data` is copied. */
-  sendBinary(data: Uint8Array, compress: boolean): void {
+  /**
+   * Encodes a binary message, compressed unless `compress` is false. `data`
+   * is copied, never changed; with `transfer`, its memory is taken instead
+   * when it is a whole `ArrayBuffer` ({@linkcode takeWhole}: the caller's
+   * buffer is left detached), and a large uncompressed message is sent from
+   * it (masked in place for a client), a small or compressed one copied.
+   */
+  sendBinary(data: Uint8Array, compress: boolean, transfer = false): void {
+    const taken = transfer ? takeWhole(data) : null;
+    const payload = taken ?? data;
     const compression = this.compression;
-    if (compression !== null && compress && data.length >= compression.threshold) {
-      this.encodeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(data));
+    if (compression !== null && compress && payload.length >= compression.threshold) {
+      this.encodeFrame(FIN | RSV1 | Opcode.BINARY, compression.compress(payload));
+      // Deflated at once, so no longer needed.
+      if (taken !== null) freeSpent(taken);
       return;
     }
-    this.encodeFrame(FIN | Opcode.BINARY, data);
+    if (taken !== null && taken.length >= TAKEN_FRAME) {
+      this.writeTaken(FIN | Opcode.BINARY, taken, this.#client ? this.#maskKey() : null);
+      return;
+    }
+    this.encodeFrame(FIN | Opcode.BINARY, payload);
   }
 }

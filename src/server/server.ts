@@ -45,6 +45,7 @@ import {
   validateRequest,
 } from "../protocol/handshake.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
+import { takeWhole } from "../protocol/reader.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { HeaderFields } from "../protocol/handshake.ts";
 import {
@@ -636,17 +637,18 @@ export class Server extends WebSocketDriver {
   override sendText(text: string, options?: SendOptions): boolean {
     if (this.#native === null && this.#started) return super.sendText(text, options);
     if (typeof text !== "string") throw new TypeError("Cannot send text: expected a string");
-    // The runtime's own socket compresses as it agreed; the option is only
-    // checked there, and kept for a send before startConnection().
+    // The runtime's own socket compresses as it agreed; the option is checked, and kept for an early send.
     return this.#nativeSend(text, options === undefined || sendCompress(options));
   }
 
   /** Sends a binary message (see {@linkcode WebSocketDriver.sendBinary}). */
   override sendBinary(data: BinaryData, options?: SendOptions): boolean {
     if (this.#native === null && this.#started) return super.sendBinary(data, options);
-    const compress = options === undefined || sendCompress(options);
-    // Copied now: what is sent must not change if the caller reuses its buffer.
-    return this.#nativeSend(new Uint8Array(toBytes(data, "Cannot send binary")), compress);
+    const compress = options === undefined || sendCompress(options), bytes = toBytes(data, "Cannot send binary");
+    // Copied now, or taken (`transfer`): what is sent must not change if the caller reuses its buffer.
+    if (options?.transfer === true && this.#native !== null) return this.#native.send(bytes, true);
+    const taken = options?.transfer === true && this.readyState === "connecting" && takeWhole(bytes);
+    return this.#nativeSend(taken || new Uint8Array(bytes), compress);
   }
 
   /**
@@ -700,19 +702,19 @@ export class Server extends WebSocketDriver {
     this.#native.terminate();
   }
 
-  /** Keeps a message sent before the connection could take it. */
-  #queueEarly(data: string | Uint8Array, compress = true): void {
+  /** Keeps a message sent before the connection could take it; returns `true` (it was accepted). */
+  #queueEarly(data: string | Uint8Array, compress = true): true {
     if (this.#pending === NOTHING_PENDING) this.#pending = [];
     if (!compress) (this.#pendingPlain ??= new Set()).add(this.#pending.length);
     this.#pending.push(data);
+    return true;
   }
 
   /** A send before startConnection(), or on the runtime's socket. */
   #nativeSend(data: string | Uint8Array, compress = true): boolean {
     if (this.#native !== null) return this.#native.send(data);
     if (this.readyState !== "connecting") return false;
-    this.#queueEarly(data, compress);
-    return true;
+    return this.#queueEarly(data, compress);
   }
 }
 

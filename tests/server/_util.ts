@@ -90,8 +90,8 @@ export interface StartOptions {
   server?: ServerOptions;
   /** Options of serve (port and hostname are set already). */
   serve?: Omit<ServeOptions, "port" | "hostname" | "backend">;
-  /** Echo messages (the default). */
-  echo?: boolean;
+  /** Echo messages (the default); `"transfer"` echoes binary ones with `{ transfer: true }`. */
+  echo?: boolean | "transfer";
   /** Answers a request before makeServer, when it returns a response. */
   route?: Route;
   /** Called with each server just before its startConnection(). */
@@ -144,7 +144,7 @@ export function recordingHandler(
     const closed = recordEvents(server, events);
     if (options.echo !== false) {
       server.on("message", (m) => {
-        if (server.readyState === "open") server.send(m);
+        if (server.readyState === "open") server.send(m, options.echo === "transfer" ? { transfer: true } : undefined);
       });
     }
     const record = { server, request, info, events, closed };

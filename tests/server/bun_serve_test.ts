@@ -188,6 +188,23 @@ if (bun === undefined) {
       });
     });
 
+    it("echo with transfer: binary messages intact, each one handed over detached", T, async () => {
+      await withBun({ echo: "transfer" }, async (server, clients) => {
+        const client = await openClient("ours", server.url);
+        clients.push(client);
+        const record = await server.nextServer();
+        const sizes = [0, 125, 65536, 1 << 20, 16 << 20];
+        for (const n of sizes) {
+          client.send(pattern(n, n & 0xff));
+          const b = await client.nextMessage(`echo of ${n}`);
+          assert.ok(b instanceof Uint8Array && sameBytes(b, pattern(n, n & 0xff)), `binary ${n} intact`);
+        }
+        const received = record.events.filter((e) => e[0] === "message").map((e) => e[1] as Uint8Array);
+        assert.equal(received.length, sizes.length);
+        for (const m of received) assert.equal(m.length, 0, "the server's message was taken by its send");
+      });
+    });
+
     it("subprotocol and additional headers in the 101 answer", T, async () => {
       await withBun(
         { server: { acceptProtocols: ["beta"], additionalHeaders: { "X-Extra": "yes" } } },

@@ -130,6 +130,22 @@ if (!isDeno) {
         });
       }
 
+      it("echo with transfer: binary messages intact, each one handed over detached", T, async () => {
+        await withNative(setup, { echo: "transfer" }, async (server, clients) => {
+          const client = await connect(clients, "ours", `${server.url}/echo`);
+          const record = await server.nextServer();
+          const sizes = [0, 125, 65536, 1 << 20, 4 << 20];
+          for (const n of sizes) {
+            client.send(pattern(n));
+            const b = await client.nextMessage();
+            assert.ok(b instanceof Uint8Array && sameBytes(b, pattern(n)), `binary ${n} intact`);
+          }
+          const received = record.events.filter((e) => e[0] === "message").map((e) => e[1] as Uint8Array);
+          assert.equal(received.length, sizes.length);
+          for (const m of received) assert.equal(m.length, 0, "the server's message was taken by its send");
+        });
+      });
+
       for (const kind of ["ours", "global", "ws"] as const) {
         it(`acceptProtocols: the first offered protocol the server accepts is agreed (${kind} client)`, T, async () => {
           await withNative(
