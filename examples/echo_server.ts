@@ -1,6 +1,7 @@
 /**
  * The seed's echo server: every message comes back to its sender, text as
- * text and binary as binary.
+ * text and binary as binary (handed back with `transfer`: the bytes are sent
+ * from the memory they arrived in, not copied).
  *
  *     deno run -A examples/echo_server.ts [--port 5000] [--hostname 0.0.0.0]
  *                 [--max-length N] [--backend tcp|node|deno|list] [--deflate]
@@ -35,7 +36,7 @@ const maxLength = values["max-length"] === undefined ? undefined : Number(values
 
 const echo = (request: Request): Response => {
   const ws = makeServer(request, { maxLength });
-  ws.on("message", (message) => ws.send(message));
+  ws.on("message", (message) => ws.send(message, { transfer: true }));
   return ws.startConnection();
 };
 
