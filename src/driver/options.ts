@@ -31,9 +31,9 @@ export interface SendOptions {
    * them copied: once the send is accepted (it returned `true`) the caller's
    * `ArrayBuffer` is detached (every view of it reads as empty), so what is
    * sent cannot change under the connection, and a large message (64 KiB or
-   * more, not compressed) is written from that memory, which is freed once
-   * written. Echoing or relaying large messages this way copies none of
-   * their bytes and reuses their memory. Taken only from bytes that are a
+   * more, not compressed) is written from that memory, which once written
+   * receives a later message of the same length. Echoing or relaying large
+   * messages this way copies none of their bytes and reuses their memory. Taken only from bytes that are a
    * whole `ArrayBuffer` or a view of all of one (a received binary message
    * is), not shared and not resizable; other bytes (a view into part of a
    * larger buffer, such as a Node `Buffer` from its pool) are copied as

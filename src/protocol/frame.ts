@@ -23,7 +23,7 @@
  */
 
 import { maskInPlace } from "./mask.ts";
-import { freeSpent } from "./reader.ts";
+import { freeSpent, payloadBuffer } from "./reader.ts";
 
 /** First header byte: FIN. */
 export const FIN = 0x80;
@@ -121,7 +121,9 @@ const POOL_MAX_BYTES = 2 * POOL_MAX_BUFFER;
  * touch (a page fault per page, many times the cost of writing into memory
  * used before; see bench/RESULTS.md), so a large frame is encoded into a buffer that an
  * earlier frame used, once the transport that wrote that frame has let go of
- * it (see {@linkcode releaseFrame}). Only free buffers are kept here, the most
+ * it (see {@linkcode releaseFrame}); a payload sent from memory handed over
+ * (`transfer`) comes here once written too, and a received message of
+ * exactly its length is read into it ({@linkcode messageBuffer}). Only free buffers are kept here, the most
  * recently freed last; a buffer handed out and never given back is simply
  * garbage. What the pool retains is bounded by POOL_BUFFERS and POOL_MAX_BYTES
  * (32 MiB and some, after a 16 MiB frame went out twice at once).
@@ -153,10 +155,38 @@ function borrow(size: number): Uint8Array {
 }
 
 /**
+ * A buffer for a received payload of `length` bytes, all of its own
+ * `ArrayBuffer`: a free one of the pool of exactly that length if there is
+ * one (what a message sent back with `transfer` left, so that an echo or a
+ * relay of large messages reuses the same memory, warm, instead of touching
+ * fresh pages for each), else a new one ({@linkcode payloadBuffer}). Every
+ * byte of it is written before it is read (it receives the payload).
+ *
+ * @example
+ * ```ts
+ * import { messageBuffer } from "./frame.ts";
+ *
+ * const buffer = messageBuffer(100_000);
+ * if (buffer.length !== 100_000 || buffer.buffer.byteLength !== 100_000) throw new Error("all of its own buffer");
+ * ```
+ */
+export function messageBuffer(length: number): Uint8Array {
+  if (length >= LARGE_FRAME) {
+    for (let i = freeBuffers.length - 1; i >= 0; i--) {
+      if (freeBuffers[i].byteLength === length) {
+        freeBytes -= length;
+        return new Uint8Array(freeBuffers.splice(i, 1)[0]);
+      }
+    }
+  }
+  return payloadBuffer(length);
+}
+
+/**
  * Gives back the memory of `piece`, one of the pieces that
  * {@linkcode OutgoingBuffer.take} returned, once nothing reads it any more (the
  * transport wrote it and keeps no reference). A piece of a large frame goes
- * back to the pool, to encode a later large frame into, or is freed at once
+ * back to the pool, to encode a later large frame (or receive a message) into, or is freed at once
  * when the pool keeps no more (see {@linkcode freeSpent}); any other piece is
  * left alone. Each piece may be given back once; calling this while something
  * still reads the piece would let a later frame overwrite it.
@@ -169,10 +199,9 @@ function borrow(size: number): Uint8Array {
 export function releaseFrame(piece: Uint8Array): void {
   if (piece.length < LARGE_FRAME) return;
   const buffer = piece.buffer as ArrayBuffer;
-  // A payload handed over (OutgoingBuffer.writeTaken): its memory goes back
-  // to the allocator, warm for the next message's buffer.
-  if (adopted.delete(buffer)) return freeSpent(buffer);
-  if (!lent.delete(buffer)) return;
+  // A payload handed over (OutgoingBuffer.writeTaken) joins the pool too: the
+  // next message of its length is received into it (messageBuffer).
+  if (!adopted.delete(buffer) && !lent.delete(buffer)) return;
   // What the pool does not keep is freed at once (nothing reads it any more).
   if (buffer.byteLength > POOL_MAX_BUFFER) return freeSpent(buffer);
   freeBuffers.push(buffer);
@@ -297,8 +326,8 @@ export class OutgoingBuffer {
   /**
    * Encodes one frame whose payload is sent from `payload` itself, not a
    * copy: the header goes where small frames go, `payload` (masked in place
-   * with `maskKey`, if given) becomes a piece of its own, and its memory is
-   * freed once written (see {@linkcode releaseFrame}). The caller hands
+   * with `maskKey`, if given) becomes a piece of its own, and its memory goes
+   * to the pool once written (see {@linkcode releaseFrame}). The caller hands
    * `payload` over, all of its `ArrayBuffer`: nothing else may read or change
    * it any more. Worth it for large payloads only (a piece per frame).
    */

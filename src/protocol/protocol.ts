@@ -46,12 +46,12 @@ import { encodeClosePayload, parseClosePayload, truncateReason } from "./close.t
 import type { ClosePayload } from "./close.ts";
 import { CLOSE_CODES, ProtocolError } from "./errors.ts";
 import type { ProtocolErrorType } from "./errors.ts";
-import { FIN, RSV1 } from "./frame.ts";
+import { FIN, messageBuffer, RSV1 } from "./frame.ts";
 import { checkHeader, checkLength, readLength64, wireLimit } from "./frame_check.ts";
 import { END_OF_STREAM } from "./events.ts";
 import type { ProtocolEvent, ProtocolOptions } from "./events.ts";
 import { randomMaskKey } from "./mask.ts";
-import { ChunkQueue, freeSpent, payloadBuffer } from "./reader.ts";
+import { ChunkQueue, freeSpent } from "./reader.ts";
 import { Sender } from "./sender.ts";
 import {
   decodeAscii,
@@ -456,7 +456,7 @@ export class Protocol {
       if (opcode === Opcode.BINARY) {
         this.#event({
           type: "binary",
-          data: this.#copyPayload(this.#early ?? payloadBuffer(length), 0),
+          data: this.#copyPayload(this.#early ?? messageBuffer(length), 0),
         });
         return true;
       }
@@ -521,7 +521,7 @@ export class Protocol {
   #wholePayload(length: number): Uint8Array {
     return length <= TEXT_SCRATCH
       ? this.#copyPayload(textScratch(), 0).subarray(0, length)
-      : this.#copyPayload(this.#early ?? payloadBuffer(length), 0);
+      : this.#copyPayload(this.#early ?? messageBuffer(length), 0);
   }
 
   /**
@@ -555,7 +555,7 @@ export class Protocol {
   #copyArrived(): void {
     if (this.#early === null) {
       if (this.#fin && this.#opcode !== Opcode.CONTINUATION) {
-        this.#early = payloadBuffer(this.#length);
+        this.#early = messageBuffer(this.#length);
         this.#earlyAt = 0;
       } else {
         this.#earlyAt = this.#fragmentStart();

@@ -3,7 +3,8 @@
 // detached once the send is accepted (so nothing can change what is sent),
 // and left alone when the send is refused or the bytes cannot be taken (a
 // view into part of a buffer, a shared buffer). Large payloads are written
-// from the memory handed over, and that memory is freed once written.
+// from the memory handed over, and that memory receives a later message of
+// its length once written.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
@@ -11,6 +12,7 @@ import { Buffer } from "node:buffer";
 import { useExtensions, WebSocketDriver } from "../../src/driver/driver.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { MessageCompression } from "../../src/protocol/compression.ts";
+import { messageBuffer } from "../../src/protocol/frame.ts";
 import { deflateConfig } from "../../src/protocol/extensions.ts";
 import { NO_TAKEOVER } from "../protocol/_helpers.ts";
 import { decodeFrames, tick, withTimeout } from "./_pair.ts";
@@ -93,7 +95,7 @@ describe("send with transfer", () => {
     });
   }
 
-  it("a large payload is written from the memory handed over, and freed once written", T, async () => {
+  it("a large payload is written from the memory handed over, which receives a later message", T, async () => {
     const [driver, transport] = await open("server");
     transport.hold = true;
     const size = 1 << 20;
@@ -106,10 +108,12 @@ describe("send with transfer", () => {
     assert.notEqual(piece.buffer, memory, "in a buffer of its own, not the caller's (detached) one");
     assert.ok(sameBytes(piece, pattern(size, 7)));
     assert.equal(piece.length, size, "still there while its write is pending");
+    assert.notEqual(messageBuffer(size).buffer, piece.buffer, "not received into while its write is pending");
     transport.release();
     await settle();
-    assert.equal(piece.length, 0, "freed once its write resolved");
     assert.ok(sameBytes(transport.frames()[0].payload, pattern(size, 7)));
+    assert.equal(messageBuffer(size + 1).buffer === piece.buffer, false, "only a message of its length");
+    assert.equal(messageBuffer(size).buffer, piece.buffer, "once written, the next message of its length goes there");
     driver.terminate();
   });
 
