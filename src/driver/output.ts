@@ -124,6 +124,11 @@ export class Output<C> {
     if ((flags & FULL) === 0 && encoded + this.#writing > this.#settings.outgoingHighWaterMark) this.#flags |= FULL;
     if (inTurn || (flags & FLUSH_SCHEDULED) !== 0 || this.#host.transport(this.#connection) === null) return;
     this.#flags |= FLUSH_SCHEDULED;
+    this.#flushSoon();
+  }
+
+  /** Flushes in a microtask (a method of its own: see #writtenNow). */
+  #flushSoon(): void {
     queueMicrotask(() => this.flush());
   }
 
@@ -150,25 +155,10 @@ export class Output<C> {
       if (written === WRITTEN) {
         // Written on the spot (the common case): no promise reaction.
         if (release) releaseFrame(piece);
-        if ((this.#flags & FULL) !== 0) queueMicrotask(() => this.#writeDone(0, 0));
+        if ((this.#flags & FULL) !== 0) this.#writtenNow();
         continue;
       }
-      const length = piece.length;
-      const answer = answers ? length : 0;
-      this.#writing += length;
-      this.#answering += answer;
-      written.then(
-        () => {
-          if (release) releaseFrame(piece);
-          if (host.transport(connection) === transport) this.#writeDone(length, answer);
-        },
-        (error) => {
-          if (host.transport(connection) !== transport) return;
-          this.#writing -= length;
-          this.#answering -= answer;
-          host.failed(connection, error);
-        },
-      );
+      this.#writingLater(transport, written, piece, answers ? piece.length : 0, release);
     }
     // A peer that sends without reading our answers (an echo, pongs to a ping
     // flood) is not read any more until it reads them: TCP slows it down
@@ -183,6 +173,42 @@ export class Output<C> {
       // answers found it full (once paused, no send may come to find it).
       if (this.#settings.sendQueuePolicy === "close") host.queueFull(connection);
     }
+  }
+
+  /**
+   * A write finished on the spot while the output was full: a drain is due,
+   * in a microtask. (The closures of a flush live in methods of their own: a
+   * function that makes closures gets a scope object per call, which on Bun
+   * was an allocation of each flush even when none was made.)
+   */
+  #writtenNow(): void {
+    queueMicrotask(() => this.#writeDone(0, 0));
+  }
+
+  /** Counts `piece` as being written (`answer` of its bytes answers) until `written` settles. */
+  #writingLater(
+    transport: Transport,
+    written: Promise<void>,
+    piece: Uint8Array,
+    answer: number,
+    release: boolean,
+  ): void {
+    const host = this.#host, connection = this.#connection;
+    const length = piece.length;
+    this.#writing += length;
+    this.#answering += answer;
+    written.then(
+      () => {
+        if (release) releaseFrame(piece);
+        if (host.transport(connection) === transport) this.#writeDone(length, answer);
+      },
+      (error) => {
+        if (host.transport(connection) !== transport) return;
+        this.#writing -= length;
+        this.#answering -= answer;
+        host.failed(connection, error);
+      },
+    );
   }
 
   /**
