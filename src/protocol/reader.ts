@@ -10,7 +10,7 @@
  * @module
  */
 
-import { maskInPlace } from "./mask.ts";
+import { maskCopy } from "./mask.ts";
 
 const EMPTY = new Uint8Array(0);
 /** Payload pieces at most this long are copied by a loop rather than by set(). */
@@ -395,13 +395,9 @@ export class ChunkQueue {
           }
         }
       } else {
-        dst.set(
-          offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n),
-          pos,
-        );
-        if (key !== null) {
-          maskInPlace(dst.subarray(pos, pos + n), key, phase);
-        }
+        const piece = offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n);
+        if (key === null) dst.set(piece, pos);
+        else maskCopy(piece, dst, pos, key, phase);
       }
       pos += n;
       phase += n;
