@@ -1,9 +1,11 @@
 // The floor of a handshake on Bun's raw sockets (Bun.listen, as the tcp backend uses them): the request head read, a
 // fixed 101 written, the socket closed once the peer ends. With FLOOR=fetch it also makes what every handshake of ours
 // makes of Bun's Fetch objects (a `Request` with the five fields appended, the handshake's `headers.get` calls, a
-// `Response` with the 101's three fields, the accept key's SHA-1). Not a WebSocket server: for the `handshake`
+// `Response` with the 101's three fields, the accept key's SHA-1); with FLOOR=parse it parses the head with our
+// `RequestHeadParser`, and FLOOR=fetch,parse does both. Not a WebSocket server: for the `handshake`
 // scenario of bench/micro/handshake_ab.ts only. Findings: bench/RESULTS.md, "Fifth round, Bun: handshakes".
 import { ready } from "./_control.mjs";
+import { RequestHeadParser } from "../../../src/protocol/http1.ts";
 
 interface FloorSocket {
   write(data: Uint8Array): number;
@@ -18,8 +20,11 @@ const head = new TextEncoder().encode(
   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
     "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
 );
-const fetchObjects = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FLOOR ===
-  "fetch";
+const floor = ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FLOOR ?? "")
+  .split(",");
+const fetchObjects = floor.includes("fetch");
+const parse = floor.includes("parse");
+const limits = { maxHeadSize: 16384, maxHeaders: 100 };
 
 function makeFetchObjects(): void {
   const request = new Request("http://127.0.0.1/");
@@ -48,7 +53,8 @@ const listener = Bun.listen({
   allowHalfOpen: true,
   socket: {
     binaryType: "uint8array",
-    data(socket: FloorSocket) {
+    data(socket: FloorSocket, data: Uint8Array) {
+      if (parse && new RequestHeadParser(limits).push(data).state !== "done") throw new Error("not a whole head");
       if (fetchObjects) makeFetchObjects();
       socket.write(head);
     },
