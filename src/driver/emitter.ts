@@ -235,7 +235,8 @@ export class EventEmitter<Events extends Record<string, unknown[]>> {
  * Whether a listener's result may be a promise: only objects and functions
  * can be thenables. Most listeners return nothing, or a primitive (an echo
  * returns what `send` returned): looking `then` up on a boolean, once per
- * message, showed in the profiles of small messages on Bun.
+ * message, showed in one runtime's profiles of small messages
+ * (bench/RESULTS.md, "Bun: small messages").
  */
 function mayBeThenable(result: unknown): boolean {
   return typeof result === "object" ? result !== null : typeof result === "function";

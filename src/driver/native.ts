@@ -24,7 +24,7 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
-import { detachWhole, takeWhole } from "../protocol/reader.ts";
+import { detachWhole, takeOrCopy } from "../protocol/reader.ts";
 import { rethrowLater } from "./emitter.ts";
 import { overQueuePolicy } from "./options.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
@@ -285,7 +285,7 @@ export class NativeSession implements NativeLinkEvents {
     if (this.#state === "closing" || this.#state === "closed") return false;
     if (this.#state === "connecting") {
       if (this.#early === NONE) this.#early = [];
-      this.#early.push(handedOver ? takeWhole(data as Uint8Array) ?? new Uint8Array(data as Uint8Array) : data);
+      this.#early.push(handedOver ? takeOrCopy(data as Uint8Array) : data);
       return true;
     }
     if (!this.#admit()) return false;

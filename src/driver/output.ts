@@ -178,8 +178,9 @@ export class Output<C> {
   /**
    * A write finished on the spot while the output was full: a drain is due,
    * in a microtask. (The closures of a flush live in methods of their own: a
-   * function that makes closures gets a scope object per call, which on Bun
-   * was an allocation of each flush even when none was made.)
+   * function that makes closures gets a scope object per call on one of the
+   * runtimes, an allocation of each flush even when none was made:
+   * bench/RESULTS.md, "Bun: small messages".)
    */
   #writtenNow(): void {
     queueMicrotask(() => this.#writeDone(0, 0));

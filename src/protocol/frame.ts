@@ -329,10 +329,13 @@ export class OutgoingBuffer {
    * with `maskKey`, if given) becomes a piece of its own, and its memory goes
    * to the pool once written (see {@linkcode releaseFrame}). The caller hands
    * `payload` over, all of its `ArrayBuffer`: nothing else may read or change
-   * it any more. Worth it for large payloads only (a piece per frame).
+   * it any more. A payload shorter than a large frame is copied instead, as
+   * by {@linkcode OutgoingBuffer.writeFrame}: packed with small frames, it
+   * costs less than a write of its own.
    */
   writeTaken(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): void {
     const length = payload.length;
+    if (length < LARGE_FRAME) return this.writeFrame(firstByte, payload, maskKey);
     const header = headerSize(length, maskKey !== null);
     writeHeader(this.reserve(header), this.#reserved, firstByte, length, maskKey);
     this.commit(header);

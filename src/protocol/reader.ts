@@ -144,17 +144,26 @@ export function freeSpent(bytes: Uint8Array | ArrayBuffer): void {
  * ```
  */
 export function detachWhole(bytes: Uint8Array | ArrayBuffer): void {
-  const buffer = ArrayBuffer.isView(bytes) ? bytes.buffer : bytes;
-  if (
-    buffer.byteLength === bytes.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable &&
-    typeof buffer.transfer === "function"
-  ) {
-    try {
-      buffer.transfer(0);
-    } catch {
-      // Not detachable (a runtime's own memory): left to the collector.
-    }
+  const buffer = movableBuffer(bytes);
+  if (buffer === null) return;
+  try {
+    buffer.transfer(0);
+  } catch {
+    // Not detachable (a runtime's own memory): left to the collector.
   }
+}
+
+/**
+ * The `ArrayBuffer` of `bytes` if `bytes` is all of it (not a view into a
+ * larger one) and it may be transferred (not shared, not resizable, on a
+ * runtime with `transfer`); otherwise `null`.
+ */
+function movableBuffer(bytes: Uint8Array | ArrayBuffer): ArrayBuffer | null {
+  const buffer = ArrayBuffer.isView(bytes) ? bytes.buffer : bytes;
+  return buffer.byteLength === bytes.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable &&
+      typeof buffer.transfer === "function"
+    ? buffer
+    : null;
 }
 
 /**
@@ -176,16 +185,29 @@ export function detachWhole(bytes: Uint8Array | ArrayBuffer): void {
  * ```
  */
 export function takeWhole(bytes: Uint8Array): Uint8Array | null {
-  const buffer = bytes.buffer;
-  if (
-    buffer.byteLength !== bytes.byteLength || !(buffer instanceof ArrayBuffer) || buffer.resizable ||
-    typeof buffer.transfer !== "function"
-  ) return null;
+  const buffer = movableBuffer(bytes);
+  if (buffer === null) return null;
   try {
     return new Uint8Array(buffer.transfer());
   } catch {
     return null;
   }
+}
+
+/**
+ * `bytes` as a buffer nobody else holds: taken ({@linkcode takeWhole}) when
+ * it can be, else a copy (and `bytes` left as they are).
+ *
+ * @example
+ * ```ts
+ * import { takeOrCopy } from "./reader.ts";
+ *
+ * const part = new Uint8Array(8).subarray(2);
+ * if (takeOrCopy(part).buffer === part.buffer || part.length !== 6) throw new Error("a part is copied");
+ * ```
+ */
+export function takeOrCopy(bytes: Uint8Array): Uint8Array {
+  return takeWhole(bytes) ?? new Uint8Array(bytes);
 }
 
 /** A buffer for a whole frame's payload of `length` bytes (see {@linkcode usePayloadAllocator}). */

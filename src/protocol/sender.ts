@@ -24,12 +24,6 @@ const ASCII_FIRST = 4096;
  * destination.
  */
 const ASCII_LOOP_CHARS = 40;
-/**
- * Payloads handed over (`transfer`) at least this long are sent from their
- * own memory; shorter ones are copied where small frames are packed, which
- * costs less than a write of their own.
- */
-const TAKEN_FRAME = 64 * 1024;
 /** Strings at most this long are encoded straight into the outgoing buffer. */
 const DIRECT_TEXT_CHARS = 16 * 1024;
 
@@ -161,8 +155,8 @@ export class Sender extends OutgoingBuffer {
    * Encodes a binary message, compressed unless `compress` is false. `data`
    * is copied, never changed; with `transfer`, its memory is taken instead
    * when it is a whole `ArrayBuffer` ({@linkcode takeWhole}: the caller's
-   * buffer is left detached), and a large uncompressed message is sent from
-   * it (masked in place for a client), a small or compressed one copied.
+   * buffer is left detached): an uncompressed message is then sent from it
+   * ({@linkcode OutgoingBuffer.writeTaken}), a compressed one deflated.
    */
   sendBinary(data: Uint8Array, compress: boolean, transfer = false): void {
     const taken = transfer ? takeWhole(data) : null;
@@ -174,10 +168,7 @@ export class Sender extends OutgoingBuffer {
       if (taken !== null) freeSpent(taken);
       return;
     }
-    if (taken !== null && taken.length >= TAKEN_FRAME) {
-      this.writeTaken(FIN | Opcode.BINARY, taken, this.#client ? this.#maskKey() : null);
-      return;
-    }
-    this.encodeFrame(FIN | Opcode.BINARY, payload);
+    if (taken !== null) this.writeTaken(FIN | Opcode.BINARY, taken, this.#client ? this.#maskKey() : null);
+    else this.encodeFrame(FIN | Opcode.BINARY, payload);
   }
 }

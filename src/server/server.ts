@@ -45,7 +45,7 @@ import {
   validateRequest,
 } from "../protocol/handshake.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
-import { takeWhole } from "../protocol/reader.ts";
+import { takeOrCopy } from "../protocol/reader.ts";
 import { nativeUpgrade } from "../runtime/native.ts";
 import type { HeaderFields } from "../protocol/handshake.ts";
 import {
@@ -646,9 +646,9 @@ export class Server extends WebSocketDriver {
     if (this.#native === null && this.#started) return super.sendBinary(data, options);
     const compress = options === undefined || sendCompress(options), bytes = toBytes(data, "Cannot send binary");
     // Copied now, or taken (`transfer`): what is sent must not change if the caller reuses its buffer.
-    if (options?.transfer === true && this.#native !== null) return this.#native.send(bytes, true);
-    const taken = options?.transfer === true && this.readyState === "connecting" && takeWhole(bytes);
-    return this.#nativeSend(taken || new Uint8Array(bytes), compress);
+    if (options?.transfer !== true) return this.#nativeSend(new Uint8Array(bytes), compress);
+    if (this.#native !== null) return this.#native.send(bytes, true);
+    return this.readyState === "connecting" && this.#queueEarly(takeOrCopy(bytes), compress);
   }
 
   /**
