@@ -8,7 +8,10 @@
  *       [--rounds 6] [--env K=V] name=/path/to/checkout [name=/path …] [name=ws]
  *
  * `ws` (Node) and `bun` (Bun.serve) name the runtimes' reference servers of
- * this checkout. Prints one line per measurement and the medians.
+ * this checkout, `tcp` the raw TCP echo of `--runtime` (servers/_raw.mjs).
+ * Prints one line per measurement, the medians, and each server's ratio to the
+ * first one named, round by round (sorted) and its median: the figure the
+ * A/B sections of bench/RESULTS.md quote.
  *
  * @module
  */
@@ -35,6 +38,11 @@ const flags = args.flags === "" ? [] : args.flags.split(" ");
 function command(root: string): string[] {
   if (root === "ws") return [`${bin}/node`, `${here}servers/ws.mjs`];
   if (root === "bun") return [`${bin}/bun`, `${here}servers/bun_builtin.ts`];
+  if (root === "tcp") {
+    if (args.runtime === "node") return [`${bin}/node`, `${here}servers/raw_node.mjs`];
+    if (args.runtime === "bun") return [`${bin}/bun`, `${here}servers/raw_bun.ts`];
+    return [`${bin}/deno`, "run", "-A", `${here}servers/raw_deno.ts`];
+  }
   const file = `${root}/bench/echo/servers/wsd.ts`;
   if (args.runtime === "node") return [`${bin}/node`, ...flags, file];
   if (args.runtime === "bun") return [`${bin}/bun`, ...flags, file];
@@ -150,5 +158,13 @@ for (const [name, r] of results) {
     }), ${median(r.faults).toFixed(0)} faults per MiB (${Math.min(...r.faults).toFixed(0)}–${
       Math.max(...r.faults).toFixed(0)
     })`,
+  );
+}
+const [first, ...others] = [...results.keys()];
+for (const name of others) {
+  const a = results.get(first)!.mb, b = results.get(name)!.mb;
+  const ratios = a.map((x, i) => x / b[i]).sort((x, y) => x - y);
+  console.log(
+    `${first} / ${name} per round: ${ratios.map((x) => x.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}`,
   );
 }
