@@ -98,6 +98,20 @@ export interface Transport {
   resume?(): void;
 }
 
+/**
+ * Where a started transport's input comes from until a connection takes it
+ * over (a handshake's head reader, with what it read past the head): see
+ * `attachStarted` in driver.ts. For this library's backends (not exported
+ * from the package).
+ */
+export interface InputSource {
+  /**
+   * Delivers what was held to `sink`, then the transport's input from now on
+   * (the transport straight to `sink` where it can redirect its input).
+   */
+  resumeWith(sink: TransportSink): void;
+}
+
 /** A readable and a writable byte stream that carry one connection. */
 export interface StreamPair {
   /** The bytes from the peer. */

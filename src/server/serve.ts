@@ -27,8 +27,8 @@ import { DEFAULT_MAX_HEAD_SIZE } from "../protocol/http1.ts";
 import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "../driver/driver.ts";
-import { completeUpgrade, forgetUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
-import type { RequestCopy, UpgradeDefaults } from "./server.ts";
+import { completeUpgrade, forgetUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./upgrades.ts";
+import type { UpgradeDefaults } from "./upgrades.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
@@ -410,8 +410,7 @@ class WebSocketServer {
   }
 
   /** Marks a request of a raw-socket backend as one this server upgrades. */
-  readonly #offer = (request: Request, copy?: RequestCopy): void =>
-    offerUpgrade(request, this.#settings.defaults, copy);
+  readonly #offer = (request: Request, copy?: string): void => offerUpgrade(request, this.#settings.defaults, copy);
 
   /**
    * A `close` listener shared by every server this one upgraded (the emitter
