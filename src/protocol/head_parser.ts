@@ -444,8 +444,9 @@ let lastRead: { maxHeadSize: number; maxHeaders: number } | undefined = undefine
 function readLimits(
   limits: HeadLimits | undefined,
 ): { maxHeadSize: number; maxHeaders: number } {
-  // (A frozen object cannot have changed since it was checked.)
-  if (limits !== undefined && limits === lastLimits && Object.isFrozen(limits)) return lastRead!;
+  // (A frozen object cannot have changed since it was checked; only frozen
+  // ones are remembered, and frozen is for ever: no call to ask again.)
+  if (limits !== undefined && limits === lastLimits) return lastRead!;
   const read = checkLimits(limits);
   if (limits !== undefined && Object.isFrozen(limits)) {
     lastLimits = limits;

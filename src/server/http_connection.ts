@@ -36,7 +36,15 @@ export interface ConnectionContext {
   offer: (request: Request, copy: string) => void;
   /** The head timeouts of this server's connections. */
   deadlines: HeadDeadlines;
-  /** The connection's HTTP part is over (upgraded, answered, or dropped). */
+  /**
+   * The connection's HTTP part goes on after its head (a handler or an answer
+   * that did not finish at once): the server keeps it until `release`, so
+   * that a shutdown can end it. (One waiting for its head is in `deadlines`;
+   * one upgraded at once, the usual case, is never kept: no work per
+   * connection.)
+   */
+  hold: (connection: Transport) => void;
+  /** The connection's HTTP part that was held is over (upgraded, answered, or dropped). */
   release: (connection: Transport) => void;
 }
 
@@ -83,6 +91,15 @@ export class HeadDeadlines {
     if (reader.due < 0) return;
     reader.due = -1;
     this.#unlink(reader);
+  }
+
+  /** The server is shutting down: every reader still waiting for its head is dropped now. */
+  expireAll(): void {
+    for (let reader = this.#first; reader !== null; reader = this.#first) {
+      reader.due = -1;
+      this.#unlink(reader);
+      reader.expire();
+    }
   }
 
   /** The server is shutting down: no timer is left behind. */
@@ -194,10 +211,11 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
       connection.abort();
       run = undefined;
     }
-    // An upgrade answered at once (the usual case) is released at once, without a promise.
-    if (run === undefined) this.#context.release(connection);
-    else {
-      const release = () => this.#context.release(connection);
+    // An upgrade answered at once (the usual case) is over at once, without a promise.
+    if (run !== undefined) {
+      const context = this.#context;
+      context.hold(connection);
+      const release = () => context.release(connection);
       run.then(release, release);
     }
   }
@@ -228,16 +246,14 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
     }
     this.#finish();
     this.#connection.abort();
-    this.#context.release(this.#connection);
   }
 
-  /** The head timeout passed. */
+  /** The head timeout passed (or the server shuts down). */
   expire(): void {
     if (this.#done) return;
     this.#done = true;
     this.#parser = null;
     this.#connection.abort();
-    this.#context.release(this.#connection);
   }
 
   /** Starts the next reader: what was held first, then live input (see {@linkcode InputSource}). */
