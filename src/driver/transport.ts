@@ -12,9 +12,11 @@
  *   socket ◀──bytes─── write(bytes) … end()        abort() tears both down
  * ```
  *
- * A handshake reads the head of the connection through a
+ * A client's handshake reads the head of the connection through a
  * {@linkcode TransportRelay}, then hands the rest of the input over to the
- * driver.
+ * driver; the server's head reader (src/server/http_connection.ts) is an
+ * {@linkcode InputSource} the driver takes the input over from, with no
+ * object between the transport and the driver.
  *
  * @module
  */

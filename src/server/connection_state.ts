@@ -4,8 +4,9 @@
  * one shared by every connection) rather than several.
  *
  * - The upgrade request, once let go (see `Server.request`): its URL, method
- *   and header fields packed in one string, made into a `Request` again on
- *   the first read of `ws.request`.
+ *   and header fields packed in one string (on the tcp backend, the head's
+ *   own text of its field lines: {@linkcode packHead}), made into a
+ *   `Request` again on the first read of `ws.request`.
  * - A native session's options: shared by the connections made with the
  *   same ones.
  *

@@ -7,6 +7,8 @@
  * ```text
  *   transport ── HeadReader (head bytes, HeadDeadlines) ── respond() ── handler(Request)
  *                                                          ├─ 101: completeUpgrade → Server
+ *                                                          │   (attachStarted: the driver takes the
+ *                                                          │    transport's input over from the reader)
  *                                                          └─ else: writePlain, close
  * ```
  *
