@@ -17,7 +17,7 @@
 
 import { hasToken } from "../protocol/handshake.ts";
 import { isHost } from "../protocol/syntax.ts";
-import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
+import { DEFAULT_MAX_HEADERS, parseWholeRequest, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
 import type { HeadLimits, RequestHead } from "../protocol/http1.ts";
 import { fieldList, fieldText } from "../protocol/head_syntax.ts";
 import type { NetAddr } from "../runtime/types.ts";
@@ -166,7 +166,8 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
   #remoteAddr: NetAddr | undefined = undefined;
   readonly #secure: boolean;
   readonly #context: ConnectionContext;
-  #parser: RequestHeadParser | null;
+  /** The parser of a head that did not come whole in the first chunk (none is made for one that did). */
+  #parser: RequestHeadParser | null = null;
   /** Whether the head was read (or the reader gave up): input is held for, then goes to, `#reader`. */
   #done = false;
   /** The next reader, once it started (where the transport cannot deliver to it directly). */
@@ -183,7 +184,6 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
     this.#peer = remoteAddr;
     this.#secure = secure;
     this.#context = context;
-    this.#parser = new RequestHeadParser(headLimits(context.maxHeadSize));
     context.deadlines.add(this);
     // Last: a transport may deliver input inside start().
     connection.start(this);
@@ -197,8 +197,14 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
   /** Input: the head, then what follows it (held until the next reader starts). */
   data(chunk: Uint8Array): boolean | void {
     if (this.#done) return this.#afterHead(chunk);
-    const result = this.#parser!.push(chunk);
-    if (result.state === "incomplete") return;
+    let parser = this.#parser;
+    let result;
+    if (parser === null) {
+      const limits = headLimits(this.#context.maxHeadSize);
+      result = parseWholeRequest(chunk, limits);
+      if (result === null) (parser = this.#parser = new RequestHeadParser(limits)).push(chunk);
+    } else result = parser.push(chunk);
+    if (result === null || result.state === "incomplete") return;
     this.#finish();
     const connection = this.#connection;
     let run: Promise<void> | void;
