@@ -250,7 +250,11 @@ export class Server extends WebSocketDriver {
     this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
     if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
-    if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
+    // (The shared empty list needs no check: no closure made per server for it.)
+    if (
+      protocols !== NO_PROTOCOLS &&
+      (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p)))
+    ) {
       throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
     }
     this.#acceptProtocols = protocols;
