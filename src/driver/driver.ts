@@ -213,8 +213,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   get #output(): Output<WebSocketDriver> {
     return this.#outputState ??= new Output(this, outputHost, this.#settings);
   }
-  /** (Kept out of the getter, which is on every message's path.) */
-  #makeProtocol(): Protocol {
+  #makeProtocol(): Protocol { // (Out of the getter, which is on every message's path.)
     const { maxLength, maskKey } = this.#settings;
     return this.#protocolState = new Protocol({ role: this.#role, maxLength, maskKey });
   }
@@ -672,7 +671,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       this.#output.flush();
     }
     this.#maybeFinish();
-    if (!this.#output.endsAtOnce) this.#startCloseTimer(); // (Not for an end that settles at once: no timer each.)
+    // (No timer for an end that settled at once, nor once finished: a reconnecting client is connecting again.)
+    if (this.#readyState === "closing" && !this.#output.endsAtOnce) this.#startCloseTimer();
   }
 
   #dispatch(): void {
