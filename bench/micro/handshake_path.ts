@@ -23,7 +23,7 @@
  * @module
  */
 import { makeServer } from "../../src/server/server.ts";
-import { offerUpgrade } from "../../src/server/upgrades.ts";
+import { offerUpgrade } from "../../src/server/server.ts";
 import type { Server } from "../../src/server/server.ts";
 import { HeadDeadlines, HeadReader } from "../../src/server/http_connection.ts";
 import type { ConnectionContext } from "../../src/server/http_connection.ts";

@@ -25,7 +25,7 @@ import { checkOptions } from "../driver/driver.ts";
 import type { HeartbeatOptions } from "../driver/driver.ts";
 import { deflateConfig } from "../protocol/extensions.ts";
 import type { PerMessageDeflateOptions } from "../protocol/extensions.ts";
-import { completeUpgrade, offerUpgrade } from "./upgrades.ts";
+import { completeUpgrade, offerUpgrade } from "./server.ts";
 
 /** The parts of a `node:http` `IncomingMessage` an upgrade reads. */
 export interface UpgradeRequest {

@@ -21,7 +21,7 @@ import { DEFAULT_MAX_HEADERS, parseWholeRequest, RequestHeadParser, serializeRes
 import type { HeadLimits, RequestHead } from "../protocol/http1.ts";
 import { fieldList, fieldText } from "../protocol/head_syntax.ts";
 import type { NetAddr } from "../runtime/types.ts";
-import { completeUpgrade } from "./upgrades.ts";
+import { completeUpgrade } from "./server.ts";
 import type { Server } from "./server.ts";
 import { packHead } from "./connection_state.ts";
 import type { ServeHandlerInfo } from "./handler.ts";

@@ -61,13 +61,37 @@ import {
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
 import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
+import * as upgrades from "./upgrades.ts";
 import { bindServer, StandInResponse, upgradeOf } from "./upgrades.ts";
-import type { UpgradeDefaults } from "./upgrades.ts";
-export { completeUpgrade, forgetUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./upgrades.ts";
-export type { UpgradeDefaults } from "./upgrades.ts";
+import type { CompletedUpgrade } from "./upgrades.ts";
+export { forgetUpgrade, offerNativeUpgrade, offerUpgrade } from "./upgrades.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { ListenerError } from "../driver/errors.ts";
+
+/** Options a backend applies to the servers of its requests, unless the handler sets them. */
+export interface UpgradeDefaults {
+  /** The heartbeat of `serve()`, or `false` for none. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Where `serve()` reports the exceptions of its connections' listeners. */
+  onListenerError?: (error: ListenerError, ws: Server) => void;
+  /** The permessage-deflate settings of `serve()`. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** The origins `serve()` allows. */
+  allowOrigins?: AllowOrigins;
+}
+
+/** See upgrades.ts: `completeUpgrade`, with this module's `Server` type (upgrades.ts cannot name it). */
+export const completeUpgrade = upgrades.completeUpgrade as (
+  request: Request,
+  response: Response,
+) => (CompletedUpgrade & { readonly server: Server }) | null;
+
+/** See upgrades.ts: `serverForResponse`, with this module's `Server` type. */
+export const serverForResponse = upgrades.serverForResponse as (
+  request: Request,
+  response: Response,
+) => Server | undefined;
 
 /** Options of {@linkcode makeServer}. */
 export interface ServerOptions extends DriverOptions {
@@ -183,9 +207,11 @@ export class Server extends WebSocketDriver {
   static {
     bindServer({
       failUpgrade: (server, status) =>
-        server.failConnecting(new HandshakeError(status, `The handler answered ${status}, not the upgrade`)),
+        (server as Server).failConnecting(
+          new HandshakeError(status, `The handler answered ${status}, not the upgrade`),
+        ),
       releaseRequest: (server) => {
-        if (server.#copy !== null) server.#request = null;
+        if ((server as Server).#copy !== null) (server as Server).#request = null;
       },
     });
     nativeSession = (server) => server.#native;
@@ -238,7 +264,7 @@ export class Server extends WebSocketDriver {
     const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
     const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
     const upgrade = upgradeOf(request);
-    const defaults = upgrade?.defaults;
+    const defaults = upgrade?.defaults as UpgradeDefaults | undefined;
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
     super("server", heartbeat === undefined ? driverOptions : withHeartbeat(driverOptions, heartbeat, defaults));

@@ -27,24 +27,18 @@
 
 import type { NativeUpgrader } from "../driver/native.ts";
 import { attachStarted } from "../driver/driver.ts";
-import type { HeartbeatOptions } from "../driver/driver.ts";
-import type { ListenerError } from "../driver/errors.ts";
+import type { WebSocketDriver } from "../driver/driver.ts";
 import type { InputSource, Transport } from "../driver/transport.ts";
-import type { PerMessageDeflateOptions } from "../protocol/extensions.ts";
-import type { AllowOrigins } from "./origin.ts";
-import type { Server } from "./server.ts";
 
-/** Options a backend applies to the servers of its requests, unless the handler sets them. */
-export interface UpgradeDefaults {
-  /** The heartbeat of `serve()`, or `false` for none. */
-  heartbeat?: HeartbeatOptions | false;
-  /** Where `serve()` reports the exceptions of its connections' listeners. */
-  onListenerError?: (error: ListenerError, ws: Server) => void;
-  /** The permessage-deflate settings of `serve()`. */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** The origins `serve()` allows. */
-  allowOrigins?: AllowOrigins;
-}
+/**
+ * A server, as this module sees it: server.ts's `Server` (which imports this
+ * module: naming it here would make a cycle), whose functions of the same
+ * names give it its own type back.
+ */
+type Server = WebSocketDriver;
+
+/** The defaults of an offer: server.ts's `UpgradeDefaults` (see {@linkcode Server}). */
+type UpgradeDefaults = object;
 
 /** The headers a 101 is written from: the server's own record, or a `Headers`. */
 export type AnswerHeaders = Headers | Readonly<Record<string, string>>;
