@@ -62,7 +62,7 @@ import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptio
 import { NativeSession } from "../driver/native.ts";
 import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
 import * as upgrades from "./upgrades.ts";
-import { bindServer, StandInResponse, upgradeOf } from "./upgrades.ts";
+import { bindServer, standInResponse, upgradeOf } from "./upgrades.ts";
 import type { CompletedUpgrade } from "./upgrades.ts";
 export { forgetUpgrade, offerNativeUpgrade, offerUpgrade } from "./upgrades.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
@@ -362,7 +362,7 @@ export class Server extends WebSocketDriver {
         if (typeof m === "string") super.sendText(m, options);
         else super.sendBinary(m, options);
       }
-      const response = new StandInResponse(headers);
+      const response = standInResponse(headers);
       upgrade.answered(this, protocol, response, headers);
       return response;
     }

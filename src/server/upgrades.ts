@@ -225,7 +225,7 @@ function isCopyOf(response: Response, upgrade: Response): boolean {
  * for nobody cost ~0.3 µs on Bun, 0.5 on Deno, 1 on Node (bench/RESULTS.md,
  * "Sixth round, Bun").
  */
-export class StandInResponse extends Response {
+class StandInResponse extends Response {
   #fields: AnswerHeaders | null;
 
   constructor(fields: AnswerHeaders) {
@@ -251,4 +251,13 @@ export class StandInResponse extends Response {
     void this.headers;
     return super.clone();
   }
+}
+
+/**
+ * A {@linkcode StandInResponse} for the 101's `fields`. (The class stays in
+ * this module: its `headers` accessor over Fetch's property is not a
+ * declaration a TypeScript user's compiler accepts.)
+ */
+export function standInResponse(fields: AnswerHeaders): Response {
+  return new StandInResponse(fields);
 }
