@@ -83,6 +83,7 @@ const context: ConnectionContext = {
   maxHeadSize: 16384,
   offer: (req, copy) => offerUpgrade(req, defaults, copy),
   deadlines: new HeadDeadlines(10_000),
+  hold: () => {},
   release: () => {},
 };
 

@@ -41,13 +41,12 @@
  */
 
 import { CloseCode } from "../protocol/constants.ts";
-import { ProtocolError } from "../protocol/errors.ts";
 import type { MessageCompression } from "../protocol/compression.ts";
 import { Protocol } from "../protocol/protocol.ts";
 import type { Role } from "../protocol/protocol.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { emitOne, EventEmitter, rethrowLater } from "./emitter.ts";
-import { listenerFailed } from "./errors.ts";
+import { heartbeatTimedOut, listenerFailed } from "./errors.ts";
 import type { ListenerError } from "./errors.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
@@ -56,12 +55,12 @@ import { Input, PAUSED_ANSWERS, PAUSED_ITERATOR } from "./input.ts";
 import type { InputHost } from "./input.ts";
 import { Output } from "./output.ts";
 import type { OutputHost } from "./output.ts";
-import { acknowledged, roundTrip } from "./pings.ts";
+import { callPongs, roundTrip } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
 import { closeArguments, driverSettings, pingPayload, sendCompress, toBytes, typeName } from "./options.ts";
 import type { CloseInfo, DriverOptions, DriverSettings, SendOptions } from "./options.ts";
 import { streamTransport } from "./transport.ts";
-import type { StreamPair, Transport } from "./transport.ts";
+import type { InputSource, StreamPair, Transport } from "./transport.ts";
 import type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
 
 export { CloseError } from "./iteration.ts";
@@ -87,6 +86,12 @@ export type { BinaryData, DriverEvents, ReadyState } from "./types.ts";
  * bytes are copied. Not exported from the package.
  */
 export let sendEncodedFrame: (driver: WebSocketDriver, frame: Uint8Array) => boolean;
+
+/**
+ * {@linkcode WebSocketDriver.attach} for a transport started already (by a head reader): its input is taken over
+ * from `source`, not by starting the transport (no object between the two). Not exported from the package.
+ */
+export let attachStarted: (driver: WebSocketDriver, t: Transport, protocol: string | null, source: InputSource) => void;
 
 /**
  * Records the extensions a handshake agreed on, before `attach()`: with
@@ -198,23 +203,19 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     this.#role = role;
   }
 
-  // On every message's path: making the parts is kept out of these getters.
+  // Each part made on first use: a connection whose peer leaves before any frame never makes the protocol state.
   get #protocol(): Protocol {
-    return this.#protocolState ?? this.#makeParts().#protocolState!;
+    return this.#protocolState ?? this.#makeProtocol();
   }
   get #input(): Input<WebSocketDriver> {
-    return this.#inputState ?? this.#makeParts().#inputState!;
+    return this.#inputState ??= new Input(this, inputHost);
   }
   get #output(): Output<WebSocketDriver> {
-    return this.#outputState ?? this.#makeParts().#outputState!;
+    return this.#outputState ??= new Output(this, outputHost, this.#settings);
   }
-  /** Makes the protocol state, input and output (all three, on the first use of any). */
-  #makeParts(): this {
+  #makeProtocol(): Protocol { // (Out of the getter, which is on every message's path.)
     const { maxLength, maskKey } = this.#settings;
-    this.#protocolState ??= new Protocol({ role: this.#role, maxLength, maskKey });
-    this.#inputState ??= new Input(this, inputHost);
-    this.#outputState ??= new Output(this, outputHost, this.#settings);
-    return this;
+    return this.#protocolState = new Protocol({ role: this.#role, maxLength, maskKey });
   }
 
   /** The WebSocket version in use: always `"hybi-13"` (RFC 6455). */
@@ -265,7 +266,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
       flush: (driver) => driver.#output.flush(true),
       ended: (driver) => driver.#inputEnded(),
       closed: (driver) => driver.#readyState === "closed",
+      workPending: (driver) => driver.#protocolState?.workPending === true,
     };
+    attachStarted = (driver, transport, protocol, source) => driver.#attach(transport, transport, protocol, source);
     sendEncodedFrame = (driver, frame) => driver.#sendEncodedFrame(frame);
     sessionOpened = (driver) => driver.#announceOpen();
     sessionMessage = (driver, data) => driver.#message(data);
@@ -446,9 +449,13 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    */
   attach(transport: Transport | StreamPair, protocol: string | null = null): void {
     if (this.#transport !== null) throw new TypeError("Cannot attach: this connection has a transport already");
-    const t = "start" in transport ? transport : streamTransport(transport);
+    this.#attach("start" in transport ? transport : streamTransport(transport), transport, protocol, null);
+  }
+
+  /** See {@linkcode attachStarted}: input from `source`, else by starting `t`. */
+  #attach(t: Transport, socket: unknown, protocol: string | null, source: InputSource | null): void {
     this.#transport = t;
-    this.#socket = transport;
+    this.#socket = socket;
     this.#subprotocol = protocol;
     queueMicrotask(() => {
       if (this.#readyState === "closed") {
@@ -460,8 +467,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.#startHeartbeat();
         this.#announceOpen();
       }
-      this.#output.flush();
-      t.start(this.#input.sink(t));
+      if (this.#protocolState !== null) this.#output.flush(); // (Else nothing was sent.)
+      if (source === null) t.start(this.#input.sink(t));
+      else source.resumeWith(this.#input.sink(t));
       // A reconnected client whose iterator is still over its high-water mark.
       if (this.#input.paused) t.pause?.();
     });
@@ -656,10 +664,15 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   #inputEnded(): void {
     // The peer is gone without a closing handshake: no more sends.
     if (this.#readyState === "open") this.#readyState = "closing";
-    this.#protocol.receiveEof();
-    this.#output.flush();
+    // Nothing received or sent: the output ends, no protocol state made for it (`close` reports 1006 all the same).
+    if (this.#protocolState === null) this.#output.end();
+    else {
+      this.#protocol.receiveEof();
+      this.#output.flush();
+    }
     this.#maybeFinish();
-    if (!this.#output.endsAtOnce) this.#startCloseTimer(); // (Not for an end that settles at once: no timer each.)
+    // (No timer for an end that settled at once, nor once finished: a reconnecting client is connecting again.)
+    if (this.#readyState === "closing" && !this.#output.endsAtOnce) this.#startCloseTimer();
   }
 
   #dispatch(): void {
@@ -702,13 +715,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
 
   /** Calls the callback of the ping this pong answers, and of every earlier one. */
   #pong(payload: Uint8Array): void {
-    for (const ping of acknowledged(this.#pings, payload)) {
-      try {
-        ping.onPong?.();
-      } catch (error) {
-        this.listenerError(error, "pong");
-      }
-    }
+    callPongs(this.#pings, payload, (error) => this.listenerError(error, "pong"));
   }
 
   /** Tears the transport down at once and finishes (a failure, a timeout, terminate()). */
@@ -749,14 +756,7 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
         this.#sent();
       }
     } else if (action === HEARTBEAT_TIMED_OUT) {
-      this.emit(
-        "error",
-        new ProtocolError(
-          "WSD_ERR_HEARTBEAT_TIMEOUT",
-          CloseCode.ABNORMAL,
-          `No answer from the peer within ${heartbeat.timeout} ms of a ping`,
-        ),
-      );
+      this.emit("error", heartbeatTimedOut(heartbeat.timeout));
       this.#tearDown();
     }
   }
@@ -781,9 +781,9 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
     for (const ping of lost) ping.onLost?.();
     // Both directions are done (or torn down): release what is under them.
     this.#transport?.abort();
-    this.#protocol.releaseCompression();
-    const code = this.#protocol.closeCode || CloseCode.ABNORMAL;
-    this.finished(code, this.#protocol.closeReason);
+    const protocol = this.#protocolState;
+    protocol?.releaseCompression();
+    this.finished(protocol?.closeCode || CloseCode.ABNORMAL, protocol?.closeReason ?? "");
   }
 
   /**

@@ -1,12 +1,25 @@
 /**
- * The errors of a connection that are not the peer's fault: a listener of
- * ours threw. (The peer's violations are `ProtocolError`s, in the protocol
- * layer.)
+ * The errors of a connection that are not the peer's fault (a listener of
+ * ours threw), or not a violation (the peer stopped answering pings). (The
+ * peer's violations are `ProtocolError`s, in the protocol layer.)
  *
  * @module
  */
 
 import { CloseCode } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+
+/**
+ * The error of a heartbeat that got no answer within `timeout` ms of its
+ * ping: the connection is torn down, and `close` reports 1006.
+ */
+export function heartbeatTimedOut(timeout: number): ProtocolError {
+  return new ProtocolError(
+    "WSD_ERR_HEARTBEAT_TIMEOUT",
+    CloseCode.ABNORMAL,
+    `No answer from the peer within ${timeout} ms of a ping`,
+  );
+}
 
 /**
  * What the `error` event gets when one of the connection's own listeners

@@ -58,6 +58,8 @@ export interface InputHost<C> {
   ended(connection: C): void;
   /** Whether the connection is closed. */
   closed(connection: C): boolean;
+  /** Whether the protocol has work pending (without making a protocol state that was never needed). */
+  workPending(connection: C): boolean;
 }
 
 /** The input of one connection. See the module doc. */
@@ -207,7 +209,7 @@ export class Input<C = any> implements TransportSink {
 
   #end(): void {
     // Input that arrived before the end is handled first.
-    if (this.#host.protocol(this.#connection).workPending) {
+    if (this.#host.workPending(this.#connection)) {
       this.#state |= END_WAITS;
       return;
     }

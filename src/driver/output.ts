@@ -65,7 +65,7 @@ const ANSWERS_WAIT = 4;
 const FULL = 8;
 /** A flush is queued as a microtask. */
 const FLUSH_SCHEDULED = 16;
-/** `transport.end()` finished on the spot (`WRITTEN`): ENDED follows in a microtask, whatever happens. */
+/** `transport.end()` finished on the spot (`WRITTEN`): ENDED at once too. */
 const ENDS_AT_ONCE = 32;
 
 /**
@@ -249,11 +249,27 @@ export class Output<C> {
     return (this.#flags & (ENDED | ENDS_AT_ONCE)) !== 0;
   }
 
+  /**
+   * Ends the output now, when the protocol has nothing to send (its state was
+   * never made: nothing was sent or received).
+   */
+  end(): void {
+    const transport = this.#host.transport(this.#connection);
+    if (transport !== null && (this.#flags & ENDING) === 0) this.#end(transport);
+  }
+
   #end(transport: Transport): void {
     this.#flags |= ENDING;
     const host = this.#host, connection = this.#connection;
     const ending = transport.end();
-    if (ending === WRITTEN) this.#flags |= ENDS_AT_ONCE;
+    if (ending === WRITTEN) {
+      // Ended on the spot (a peer that went away first, the usual end): the
+      // output is finished now, without a promise reaction and its turn of
+      // the microtask queue.
+      this.#flags |= ENDS_AT_ONCE | ENDED;
+      host.ended(connection);
+      return;
+    }
     ending.then(
       () => {
         if (host.transport(connection) !== transport) return;

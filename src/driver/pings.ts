@@ -28,6 +28,21 @@ export function acknowledged(pings: PendingPing[], payload: Uint8Array): Pending
 }
 
 /**
+ * Calls the callbacks of the pings a pong with `payload` acknowledges (see
+ * {@linkcode acknowledged}), in the order sent; a callback's exception goes
+ * to `onError` and the others are still called.
+ */
+export function callPongs(pings: PendingPing[], payload: Uint8Array, onError: (error: unknown) => void): void {
+  for (const ping of acknowledged(pings, payload)) {
+    try {
+      ping.onPong?.();
+    } catch (error) {
+      onError(error);
+    }
+  }
+}
+
+/**
  * Sends a ping with `send` (given what to call on its pong, and on its loss)
  * and resolves with the round-trip time in milliseconds when its pong
  * arrives; rejects if the connection ends first, if `send` throws, or if it

@@ -12,9 +12,11 @@
  *   socket ◀──bytes─── write(bytes) … end()        abort() tears both down
  * ```
  *
- * A handshake reads the head of the connection through a
+ * A client's handshake reads the head of the connection through a
  * {@linkcode TransportRelay}, then hands the rest of the input over to the
- * driver.
+ * driver; the server's head reader (src/server/http_connection.ts) is an
+ * {@linkcode InputSource} the driver takes the input over from, with no
+ * object between the transport and the driver.
  *
  * @module
  */
@@ -96,6 +98,20 @@ export interface Transport {
   pause?(): void;
   /** Delivers input again after {@linkcode Transport.pause}. */
   resume?(): void;
+}
+
+/**
+ * Where a started transport's input comes from until a connection takes it
+ * over (a handshake's head reader, with what it read past the head): see
+ * `attachStarted` in driver.ts. For this library's backends (not exported
+ * from the package).
+ */
+export interface InputSource {
+  /**
+   * Delivers what was held to `sink`, then the transport's input from now on
+   * (the transport straight to `sink` where it can redirect its input).
+   */
+  resumeWith(sink: TransportSink): void;
 }
 
 /** A readable and a writable byte stream that carry one connection. */

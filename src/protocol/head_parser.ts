@@ -305,6 +305,15 @@ class HeadParser<T> {
     this.#parse = parse;
   }
 
+  /** Back to a fresh request parser with the same limits (see {@linkcode parseWholeRequest}). */
+  resetRequest(): void {
+    this.#state = PREAMBLE;
+    this.#scanned = this.#length = 0;
+    this.#buffer = EMPTY;
+    this.#whole = null;
+    this.#spent = false;
+  }
+
   /** See {@linkcode RequestHeadParser.push}. */
   push(chunk: Uint8Array): HeadResult<T> {
     const end = this.#scan(chunk);
@@ -429,6 +438,29 @@ class HeadParser<T> {
 
 const EMPTY = new Uint8Array(0);
 
+/** The parser {@linkcode parseWholeRequest} reuses, and the limits it was made with. */
+let wholeParser: HeadParser<RequestHead> | null = null;
+let wholeLimits: Readonly<HeadLimits> | null = null;
+
+/**
+ * What {@linkcode RequestHeadParser.push} returns for `chunk` pushed first,
+ * when `chunk` holds the whole head (or an error), else `null` (push it to a
+ * parser of its own). A server's heads nearly always come whole in one chunk:
+ * they are parsed by one parser reused for all of them, not two objects made
+ * per connection. `limits` is frozen (what a server passes every time).
+ */
+export function parseWholeRequest(chunk: Uint8Array, limits: Readonly<HeadLimits>): HeadResult<RequestHead> | null {
+  let parser = wholeParser;
+  if (parser === null || wholeLimits !== limits) {
+    parser = wholeParser = new HeadParser(limits, true, parseRequest);
+    wholeLimits = limits;
+  } else parser.resetRequest();
+  const result = parser.push(chunk);
+  if (result.state !== "incomplete") return result;
+  parser.resetRequest(); // (It kept a copy of the partial head: let go of it now.)
+  return null;
+}
+
 const BARE_LF = "A line ends with a bare LF; lines must end with CRLF (RFC 9112 §2.2)";
 const BARE_CR = "A CR is not followed by LF (RFC 9112 §2.2)";
 
@@ -444,8 +476,9 @@ let lastRead: { maxHeadSize: number; maxHeaders: number } | undefined = undefine
 function readLimits(
   limits: HeadLimits | undefined,
 ): { maxHeadSize: number; maxHeaders: number } {
-  // (A frozen object cannot have changed since it was checked.)
-  if (limits !== undefined && limits === lastLimits && Object.isFrozen(limits)) return lastRead!;
+  // (A frozen object cannot have changed since it was checked; only frozen
+  // ones are remembered, and frozen is for ever: no call to ask again.)
+  if (limits !== undefined && limits === lastLimits) return lastRead!;
   const read = checkLimits(limits);
   if (limits !== undefined && Object.isFrozen(limits)) {
     lastLimits = limits;

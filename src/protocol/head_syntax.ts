@@ -84,7 +84,6 @@ export function parseRequest(
       "The request line must start with a method token and a single space (RFC 9112 §3)",
     );
   }
-  const method = latin1(buffer, 0, i);
   const targetStart = ++i;
   // RFC 9112 §3.2: the request-target forms are made of URI characters,
   // all printable ASCII; no whitespace, no control characters.
@@ -107,12 +106,18 @@ export function parseRequest(
       "The request target contains a control character, a non-ASCII byte or a tab (RFC 9112 §3.2)",
     );
   }
-  const target = latin1(buffer, targetStart, i);
   const version = parseVersion(buffer, i + 1, lineEnd);
   if (typeof version !== "string") return version;
-  const fields: Array<[string, string]> = [];
+  // The whole head decoded at once, and its parts sliced out of it: one call
+  // into the runtime's decoder per head rather than one per method, target,
+  // name and value (bench/RESULTS.md, "Sixth round, Bun").
+  const text = latin1(buffer, 0, length);
+  const method = text.slice(0, targetStart - 1);
+  const target = text.slice(targetStart, i);
+  const fields: string[] = [];
   const failed = parseFields(
     buffer,
+    text,
     lineEnd + 2,
     length,
     maxHeaders,
@@ -129,31 +134,88 @@ export function parseRequest(
       "An HTTP/1.1 request must have a Host header (RFC 9112 §3.2)",
     );
   }
-  return new ParsedRequestHead(method, target, version, fields);
+  return new ParsedRequestHead(method, target, version, fields, text, lineEnd + 2);
 }
 
-/** A {@linkcode RequestHead} whose `headers` are made when first read. */
+/**
+ * A {@linkcode RequestHead} whose `headers` and `fields` are made when first
+ * read: the parser keeps the fields as one list of names and values (no
+ * `[name, value]` array per field), and the head's text.
+ */
 class ParsedRequestHead implements RequestHead {
   readonly method: string;
   readonly target: string;
   readonly version: "HTTP/1.1" | "HTTP/1.0";
-  readonly fields: Array<[string, string]>;
+  /** `[name, value, name, value, …]`. */
+  readonly list: readonly string[];
+  /** The head as text, and where its field lines start. */
+  readonly text: string;
+  readonly fieldsStart: number;
   #headers: Headers | undefined;
+  #fields: Array<[string, string]> | undefined;
 
-  constructor(method: string, target: string, version: "HTTP/1.1" | "HTTP/1.0", fields: Array<[string, string]>) {
+  constructor(
+    method: string,
+    target: string,
+    version: "HTTP/1.1" | "HTTP/1.0",
+    list: readonly string[],
+    text: string,
+    fieldsStart: number,
+  ) {
     this.method = method;
     this.target = target;
     this.version = version;
-    this.fields = fields;
+    this.list = list;
+    this.text = text;
+    this.fieldsStart = fieldsStart;
   }
 
   get headers(): Headers {
-    return this.#headers ??= new Headers(this.fields);
+    return this.#headers ??= headersOf(this.list);
+  }
+
+  get fields(): ReadonlyArray<[string, string]> {
+    if (this.#fields === undefined) {
+      const list = this.list, fields: Array<[string, string]> = [];
+      for (let i = 0; i < list.length; i += 2) fields.push([list[i], list[i + 1]]);
+      this.#fields = fields;
+    }
+    return this.#fields;
   }
 }
 
-function hasHost(fields: Array<[string, string]>): boolean {
-  for (let i = 0; i < fields.length; i++) if (fields[i][0] === HOST) return true;
+/**
+ * The header fields of `head` as one list, `[name, value, name, value, …]`
+ * (the parser's own list: no array per field). For this library's backends.
+ */
+export function fieldList(head: RequestHead): readonly string[] {
+  if (head instanceof ParsedRequestHead) return head.list;
+  const list: string[] = [];
+  for (const [name, value] of head.fields) list.push(name, value);
+  return list;
+}
+
+/**
+ * The header lines of `head` as text, `name: value` joined by CRLF, as they
+ * came (names as sent, whitespace around values kept): a slice of the head's
+ * own text, not a string built per field. For this library's backends.
+ */
+export function fieldText(head: RequestHead): string {
+  if (!(head instanceof ParsedRequestHead)) return head.fields.map(([name, value]) => `${name}: ${value}`).join("\r\n");
+  const { text, fieldsStart } = head;
+  // Without the CRLF that ends the last line and the empty line after it.
+  return text.length - 4 > fieldsStart ? text.slice(fieldsStart, text.length - 4) : "";
+}
+
+/** A `Headers` of `[name, value, name, value, …]`. */
+function headersOf(list: readonly string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < list.length; i += 2) headers.append(list[i], list[i + 1]);
+  return headers;
+}
+
+function hasHost(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === HOST) return true;
   return false;
 }
 
@@ -190,10 +252,12 @@ export function parseResponse(
       );
     }
   }
-  const statusText = latin1(buffer, reasonStart, lineEnd);
-  const fields: Array<[string, string]> = [];
+  const text = latin1(buffer, 0, length);
+  const statusText = text.slice(reasonStart, lineEnd);
+  const fields: string[] = [];
   const failed = parseFields(
     buffer,
+    text,
     lineEnd + 2,
     length,
     maxHeaders,
@@ -201,7 +265,7 @@ export function parseResponse(
     false,
   );
   if (failed !== null) return failed;
-  const headers = new Headers(fields);
+  const headers = headersOf(fields);
   return { status, statusText, version, headers };
 }
 
@@ -238,15 +302,17 @@ function parseVersion(
 }
 
 /**
- * Parse the field lines in `buffer[start, length)` into `fields` (RFC 9112
- * §5). Returns `null` on success or the failure.
+ * Parse the field lines in `buffer[start, length)` into `fields`, names and
+ * values one after the other (RFC 9112 §5), sliced out of `text` (the head as
+ * a string). Returns `null` on success or the failure.
  */
 function parseFields(
   buffer: Uint8Array,
+  text: string,
   start: number,
   length: number,
   maxHeaders: number,
-  fields: Array<[string, string]>,
+  fields: string[],
   countHost: boolean,
 ): HeadFailure | null {
   let count = 0;
@@ -314,7 +380,7 @@ function parseFields(
       }
       if (byte !== SPACE && byte !== HTAB) valueEnd = i + 1;
     }
-    const name = commonName(buffer, lineStart, nameEnd) ?? latin1(buffer, lineStart, nameEnd);
+    const name = commonName(buffer, lineStart, nameEnd) ?? text.slice(lineStart, nameEnd);
     if (countHost && name === HOST) {
       hosts++;
       if (hosts > 1) {
@@ -324,7 +390,7 @@ function parseFields(
         );
       }
     }
-    fields.push([name, latin1(buffer, valueStart, valueEnd)]);
+    fields.push(name, text.slice(valueStart, valueEnd));
     lineStart = lineEnd + 2;
   }
   return null;

@@ -79,6 +79,7 @@ export {
   DEFAULT_MAX_HEADERS,
   type HeadLimits,
   type HeadResult,
+  parseWholeRequest,
   RequestHeadParser,
   ResponseHeadParser,
 } from "./head_parser.ts";

@@ -4,8 +4,9 @@
  * one shared by every connection) rather than several.
  *
  * - The upgrade request, once let go (see `Server.request`): its URL, method
- *   and header fields packed in one string, made into a `Request` again on
- *   the first read of `ws.request`.
+ *   and header fields packed in one string (on the tcp backend, the head's
+ *   own text of its field lines: {@linkcode packHead}), made into a
+ *   `Request` again on the first read of `ws.request`.
  * - A native session's options: shared by the connections made with the
  *   same ones.
  *
@@ -27,6 +28,18 @@ export function packRequest(url: string, method: string, fields: readonly string
   return (fields.length === 0 ? [url, method] : [url, method, fields.join("\n")]).join("\n");
 }
 
+/**
+ * As {@linkcode packRequest}, with the header fields as a head's field lines
+ * (`name: value` lines joined by CRLF, as they came off the wire: a slice of
+ * the head's text, no string made per field). Its parts are joined by CRLF,
+ * which is how {@linkcode unpackRequest} tells the two forms apart
+ * (`packRequest`'s string has no CR: neither a URL nor a `Headers` value can
+ * hold one).
+ */
+export function packHead(url: string, method: string, lines: string): string {
+  return lines === "" ? `${url}\r\n${method}` : `${url}\r\n${method}\r\n${lines}`;
+}
+
 /** {@linkcode packRequest} of a whole `Request` (its headers as the runtime lists them). */
 export function packRequestOf(request: Request): string {
   const parts = [request.url, request.method];
@@ -41,11 +54,24 @@ export function packRequestOf(request: Request): string {
  * `kept` too, when the request's own `Headers` were kept), no body.
  */
 export function unpackRequest(packed: string, kept: Headers | null = null): Request {
+  if (packed.includes("\r")) return unpackHead(packed);
   const [url, method, ...fields] = packed.split("\n");
   const request = method === "GET" ? new Request(url) : new Request(url, { method });
   const headers = request.headers;
   for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
   kept?.forEach((value, name) => headers.append(name, value));
+  return request;
+}
+
+/** The `Request` of {@linkcode packHead}'s string (`Headers` trims the whitespace around each value). */
+function unpackHead(packed: string): Request {
+  const [url, method, ...lines] = packed.split("\r\n");
+  const request = method === "GET" ? new Request(url) : new Request(url, { method });
+  const headers = request.headers;
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers.append(line.slice(0, colon), line.slice(colon + 1));
+  }
   return request;
 }
 

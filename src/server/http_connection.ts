@@ -7,6 +7,8 @@
  * ```text
  *   transport ── HeadReader (head bytes, HeadDeadlines) ── respond() ── handler(Request)
  *                                                          ├─ 101: completeUpgrade → Server
+ *                                                          │   (attachStarted: the driver takes the
+ *                                                          │    transport's input over from the reader)
  *                                                          └─ else: writePlain, close
  * ```
  *
@@ -15,14 +17,16 @@
 
 import { hasToken } from "../protocol/handshake.ts";
 import { isHost } from "../protocol/syntax.ts";
-import { DEFAULT_MAX_HEADERS, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
+import { DEFAULT_MAX_HEADERS, parseWholeRequest, RequestHeadParser, serializeResponseHead } from "../protocol/http1.ts";
 import type { HeadLimits, RequestHead } from "../protocol/http1.ts";
+import { fieldList, fieldText } from "../protocol/head_syntax.ts";
 import type { NetAddr } from "../runtime/types.ts";
 import { completeUpgrade } from "./server.ts";
-import type { RequestCopy, Server } from "./server.ts";
+import type { Server } from "./server.ts";
+import { packHead } from "./connection_state.ts";
 import type { ServeHandlerInfo } from "./handler.ts";
-import { TransportRelay, WRITTEN } from "../driver/transport.ts";
-import type { Transport, TransportSink } from "../driver/transport.ts";
+import { redirectInput, WRITTEN } from "../driver/transport.ts";
+import type { InputSource, Transport, TransportSink } from "../driver/transport.ts";
 
 /** What a connection of the tcp backend needs of its server. */
 export interface ConnectionContext {
@@ -30,11 +34,19 @@ export interface ConnectionContext {
   answer: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
   track: (server: Server) => void;
   maxHeadSize: number;
-  /** Marks an upgrade request as this server's (with what `ws.request` is made again from, once open). */
-  offer: (request: Request, copy: RequestCopy) => void;
+  /** Marks an upgrade request as this server's (with what `ws.request` is made again from, once open: packHead's string). */
+  offer: (request: Request, copy: string) => void;
   /** The head timeouts of this server's connections. */
   deadlines: HeadDeadlines;
-  /** The connection's HTTP part is over (upgraded, answered, or dropped). */
+  /**
+   * The connection's HTTP part goes on after its head (a handler or an answer
+   * that did not finish at once): the server keeps it until `release`, so
+   * that a shutdown can end it. (One waiting for its head is in `deadlines`;
+   * one upgraded at once, the usual case, is never kept: no work per
+   * connection.)
+   */
+  hold: (connection: Transport) => void;
+  /** The connection's HTTP part that was held is over (upgraded, answered, or dropped). */
   release: (connection: Transport) => void;
 }
 
@@ -83,6 +95,15 @@ export class HeadDeadlines {
     this.#unlink(reader);
   }
 
+  /** The server is shutting down: every reader still waiting for its head is dropped now. */
+  expireAll(): void {
+    for (let reader = this.#first; reader !== null; reader = this.#first) {
+      reader.due = -1;
+      this.#unlink(reader);
+      reader.expire();
+    }
+  }
+
   /** The server is shutting down: no timer is left behind. */
   stop(): void {
     clearTimeout(this.#timer);
@@ -117,81 +138,166 @@ export class HeadDeadlines {
   };
 }
 
+/** Shared by every reader holding nothing (frozen: a push onto it would throw, not mix connections). */
+const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /**
  * One connection of the tcp backend: reads the request head (with a timeout
  * and size limits), runs the handler, then either upgrades (101 head, then
  * the server driver on the same transport) or answers plain HTTP and closes.
- * One object per connection (the sink of its input while the head arrives).
+ * One object per connection: the sink of its input while the head arrives,
+ * what its handler gets besides the request (the peer's address, asked of
+ * the socket only if the handler reads it: on Node that is a system call per
+ * connection), and the source of the input its next reader (the driver, a
+ * request body) takes over, with what came after the head; the transport
+ * then delivers to that reader directly where it can (see
+ * {@linkcode InputSource}). Between the head and the next reader (the handler
+ * may take its time), input is held and the transport paused once a chunk is
+ * held: the peer is slowed down by TCP instead.
  */
-export class HeadReader implements TransportSink {
+export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource {
   /** When the head timeout falls due (`performance.now()` time), or -1 once done. */
   due = 0;
   /** The neighbours in its server's {@linkcode HeadDeadlines} queue while it waits. */
   previous: HeadReader | null = null;
   next: HeadReader | null = null;
   readonly #connection: Transport;
-  readonly #remoteAddr: () => NetAddr;
+  readonly #peer: () => NetAddr;
+  #remoteAddr: NetAddr | undefined = undefined;
   readonly #secure: boolean;
   readonly #context: ConnectionContext;
-  readonly #parser: RequestHeadParser;
-  readonly #relay: TransportRelay;
+  /** The parser of a head that did not come whole in the first chunk (none is made for one that did). */
+  #parser: RequestHeadParser | null = null;
+  /** Whether the head was read (or the reader gave up): input is held for, then goes to, `#reader`. */
   #done = false;
+  /** The next reader, once it started (where the transport cannot deliver to it directly). */
+  #reader: TransportSink | null = null;
+  /** Input after the head that no reader took yet (made on first use: usually nothing waits). */
+  #held: Uint8Array[] = NOTHING_HELD;
+  #ended = false;
+  #error: unknown = undefined;
+  /** Whether this reader paused the transport (input came before the next reader). */
+  #paused = false;
 
   constructor(connection: Transport, remoteAddr: () => NetAddr, secure: boolean, context: ConnectionContext) {
     this.#connection = connection;
-    this.#remoteAddr = remoteAddr;
+    this.#peer = remoteAddr;
     this.#secure = secure;
     this.#context = context;
-    this.#parser = new RequestHeadParser(headLimits(context.maxHeadSize));
     context.deadlines.add(this);
-    this.#relay = new TransportRelay(connection, this);
+    // Last: a transport may deliver input inside start().
+    connection.start(this);
   }
 
-  /** Input while the head arrives. */
-  data(chunk: Uint8Array): void {
-    if (this.#done) return;
-    const result = this.#parser.push(chunk);
-    if (result.state === "incomplete") return;
+  /** The peer's address (for the handler). */
+  get remoteAddr(): NetAddr {
+    return this.#remoteAddr ??= this.#peer();
+  }
+
+  /** Input: the head, then what follows it (held until the next reader starts). */
+  data(chunk: Uint8Array): boolean | void {
+    if (this.#done) return this.#afterHead(chunk);
+    let parser = this.#parser;
+    let result;
+    if (parser === null) {
+      const limits = headLimits(this.#context.maxHeadSize);
+      result = parseWholeRequest(chunk, limits);
+      if (result === null) (parser = this.#parser = new RequestHeadParser(limits)).push(chunk);
+    } else result = parser.push(chunk);
+    if (result === null || result.state === "incomplete") return;
     this.#finish();
-    const relay = this.#relay;
+    const connection = this.#connection;
     let run: Promise<void> | void;
     try {
-      run = result.state === "error"
-        ? writePlain(relay.handOff(), statusResponse(result.status, result.message))
-        : respond(relay.handOff(result.rest), result.head, this.#remoteAddr, this.#secure, this.#context);
+      if (result.state === "error") run = writePlain(connection, statusResponse(result.status, result.message));
+      else {
+        if (result.rest.length !== 0) this.#held = [result.rest];
+        run = respond(this, result.head, this.#secure, this.#context);
+      }
     } catch {
       // (Nothing above is expected to throw; a connection is never left open if it does.)
-      this.#connection.abort();
+      connection.abort();
       run = undefined;
     }
-    // An upgrade answered at once (the usual case) is released at once, without a promise.
-    if (run === undefined) this.#context.release(this.#connection);
-    else {
-      const release = () => this.#context.release(this.#connection);
+    // An upgrade answered at once (the usual case) is over at once, without a promise.
+    if (run !== undefined) {
+      const context = this.#context;
+      context.hold(connection);
+      const release = () => context.release(connection);
       run.then(release, release);
     }
   }
 
-  /** The input ended before the head did. */
-  end(): void {
-    if (this.#done) return;
-    this.#finish();
-    this.#connection.abort();
-    this.#context.release(this.#connection);
+  /** Input after the head: to the next reader, or held (and the transport paused) until it starts. */
+  #afterHead(chunk: Uint8Array): boolean | void {
+    const reader = this.#reader;
+    if (reader !== null) return reader.data(chunk);
+    if (this.#held === NOTHING_HELD) this.#held = [];
+    this.#held.push(chunk);
+    // Paused only now, not at the end of the head: a pause and a resume per
+    // connection cost Bun two calls into its socket layer, and usually no
+    // input comes in between.
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#connection.pause?.();
+    }
+    return false;
   }
 
-  /** The head timeout passed. */
+  /** The input ended: before the head did (the connection is dropped), or after it (for the next reader). */
+  end(error?: unknown): void {
+    if (this.#done) {
+      if (this.#reader !== null) return this.#reader.end(error);
+      this.#ended = true;
+      this.#error = error;
+      return;
+    }
+    this.#finish();
+    this.#connection.abort();
+  }
+
+  /** The head timeout passed (or the server shuts down). */
   expire(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#parser = null;
     this.#connection.abort();
-    this.#context.release(this.#connection);
+  }
+
+  /** Starts the next reader: what was held first, then live input (see {@linkcode InputSource}). */
+  resumeWith(sink: TransportSink): void {
+    const transport = this.#connection as Transport & Redirectable;
+    // Resumed first: a pause the sink asks for while it takes what was held
+    // stays. (No input can come in between: this runs to its end.)
+    if (this.#paused) {
+      this.#paused = false;
+      transport.resume?.();
+    }
+    const held = this.#held;
+    this.#held = NOTHING_HELD;
+    for (let i = 0; i < held.length; i++) sink.data(held[i]);
+    if (this.#ended) return sink.end(this.#error);
+    // Straight from the transport where it can redirect its input (this
+    // reader is then let go of); else through this one.
+    if (transport[redirectInput] !== undefined) transport[redirectInput](sink);
+    else this.#reader = sink;
+  }
+
+  /** The transport (for the answer). */
+  get transport(): Transport {
+    return this.#connection;
   }
 
   #finish(): void {
     this.#done = true;
+    this.#parser = null;
     this.#context.deadlines.done(this);
   }
+}
+
+/** A transport that can {@linkcode redirectInput}. */
+interface Redirectable {
+  [redirectInput]?(sink: TransportSink): void;
 }
 
 /** The head limits of the last server seen (frozen: the parser checks one only once). */
@@ -203,45 +309,40 @@ function headLimits(maxHeadSize: number): Readonly<HeadLimits> {
 }
 
 /**
- * What a handler gets besides the request: the peer's address, asked of the
- * socket only if the handler reads it (on Node that is a system call per
- * connection, which most handlers never need).
- */
-class HandlerInfo implements ServeHandlerInfo {
-  readonly #peer: () => NetAddr;
-  #remoteAddr: NetAddr | undefined = undefined;
-
-  constructor(peer: () => NetAddr) {
-    this.#peer = peer;
-  }
-
-  get remoteAddr(): NetAddr {
-    return this.#remoteAddr ??= this.#peer();
-  }
-}
-
-/**
  * Runs the handler for a request head and answers it: an upgrade, or plain
  * HTTP. Returns nothing when the answer was given at once (a handler that
  * returned the upgrade's `Response`, and its 101 written on the spot), else
- * the promise of the answer.
+ * the promise of the answer. `info` is what the handler gets besides the
+ * request (the connection's reader, which asks for the peer's address only
+ * when the handler reads it).
  */
 function respond(
-  connection: Transport,
+  info: HeadReader,
   head: RequestHead,
-  remoteAddr: () => NetAddr,
   secure: boolean,
   context: ConnectionContext,
 ): Promise<void> | void {
-  const info = new HandlerInfo(remoteAddr);
-  const fields = readFields(head);
+  const connection = info.transport;
+  // The fields read before the handler runs, in one pass over the head,
+  // repeated lines joined with ", " as `Headers` does. The parser gives
+  // common names as shared lower-case strings: they compare by identity.
+  const lines = fieldList(head);
+  let host: string | null = null, upgradeField: string | null = null, contentLength: string | null = null;
+  let transferEncoding: string | null = null;
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = lines[i], value = lines[i + 1];
+    if (name === "host") host = join(host, value);
+    else if (name === "upgrade") upgradeField = join(upgradeField, value);
+    else if (name === "content-length") contentLength = join(contentLength, value);
+    else if (name === "transfer-encoding") transferEncoding = join(transferEncoding, value);
+  }
   // RFC 9112 §3.2: a Host that is not a host (and port) gets 400. (Without
   // one, as HTTP/1.0 may, the peer's address stands in.)
-  const host = fields.host ?? hostOf(info.remoteAddr);
+  host ??= hostOf(info.remoteAddr);
   if (!isHost(host)) return writePlain(connection, statusResponse(400, "Invalid Host header"));
-  const upgrade = hasToken(fields.upgrade, "websocket");
-  const length = Number(fields.contentLength ?? 0);
-  if (fields.transferEncoding !== null) {
+  const upgrade = hasToken(upgradeField, "websocket");
+  const length = Number(contentLength ?? 0);
+  if (transferEncoding !== null) {
     return writePlain(
       connection,
       statusResponse(501, "Chunked request bodies are not supported; send Content-Length"),
@@ -263,13 +364,11 @@ function respond(
   if (hasBody) {
     // A body is read from the connection: the transport goes to it, and the
     // response (always `Connection: close`) is written on the same transport.
-    init!.body = bodyStream(connection, length);
+    init!.body = bodyStream(info, length);
     // @ts-ignore: `duplex` is required by Fetch for streamed bodies but not in every lib.
     init!.duplex = "half";
   }
   let request: Request;
-  // What `ws.request` is made again from once the connection is open.
-  const copy: string[] = [];
   try {
     request = init === undefined ? new Request(url) : new Request(url, init);
     // The fields are appended to the request's own (empty) Headers rather
@@ -278,34 +377,31 @@ function respond(
     // which cost 2–3 times as much (bench/RESULTS.md). Repeated fields read
     // back joined with ", ", as from any Headers.
     const headers = request.headers;
-    const lines = head.fields;
-    // (Indexed, not destructured: no iterator objects per line.)
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      headers.append(line[0], line[1]);
-      if (upgrade) copy.push(line[0], line[1]);
-    }
+    for (let i = 0; i < lines.length; i += 2) headers.append(lines[i], lines[i + 1]);
   } catch (error) {
     // An invalid URL (a host name the URL parser refuses), or a method Fetch forbids (CONNECT, TRACE).
     const why = error instanceof Error ? error.message : String(error);
     return writePlain(connection, statusResponse(400, `Invalid request: ${why}`));
   }
-  if (upgrade) context.offer(request, { url, method, fields: copy });
+  // What `ws.request` is made again from once the connection is open: the
+  // head's own text of its field lines (no string made per field).
+  if (upgrade) context.offer(request, packHead(url, method, fieldText(head)));
   const answer = context.answer(request, info);
   // A handler that answered at once (what startConnection() does) is
   // followed at once: no promise, no turn of the microtask queue.
-  if (answer instanceof Response) return upgradeOrAnswer(connection, request, answer, upgrade, context);
-  return answer.then((response) => upgradeOrAnswer(connection, request, response, upgrade, context));
+  if (answer instanceof Response) return upgradeOrAnswer(info, request, answer, upgrade, context);
+  return answer.then((response) => upgradeOrAnswer(info, request, response, upgrade, context));
 }
 
 /** The handler's answer: the 101 and the server driver on the connection, or plain HTTP. */
 function upgradeOrAnswer(
-  connection: Transport,
+  reader: HeadReader,
   request: Request,
   response: Response,
   upgrade: boolean,
   context: ConnectionContext,
 ): Promise<void> | void {
+  const connection = reader.transport;
   const upgraded = upgrade ? completeUpgrade(request, response) : null;
   if (upgraded === null) return writePlain(connection, response);
   let written: Promise<void>;
@@ -314,45 +410,22 @@ function upgradeOrAnswer(
   } catch {
     return connection.abort();
   }
-  const start = () => {
+  // Written on the spot (the usual case): the driver starts now, without
+  // waiting a turn of the microtask queue for a settled promise. It runs on
+  // the transport itself, and takes its input over from the reader.
+  if (written === WRITTEN) {
     context.track(upgraded.server);
-    upgraded.start(connection);
-  };
-  // Written on the spot (the usual case on Node): the driver starts now,
-  // without waiting a turn of the microtask queue for a settled promise.
-  if (written === WRITTEN) return start();
-  return written.then(start, () => connection.abort());
+    return upgraded.start(connection, reader);
+  }
+  return written.then(() => {
+    context.track(upgraded.server);
+    upgraded.start(connection, reader);
+  }, () => connection.abort());
 }
 
 /** An address as the host of a URL (IPv6 in brackets). */
 function hostOf(addr: NetAddr): string {
   return addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-}
-
-/** The fields the tcp backend reads before the handler runs, each `null` when absent. */
-interface ConnectionFields {
-  host: string | null;
-  upgrade: string | null;
-  contentLength: string | null;
-  transferEncoding: string | null;
-}
-
-/**
- * The fields of {@linkcode ConnectionFields} in one pass over the head,
- * repeated lines joined with ", " as `Headers` does. The parser gives common
- * field names as shared lower-case strings, so they compare by identity.
- */
-function readFields(head: RequestHead): ConnectionFields {
-  const found: ConnectionFields = { host: null, upgrade: null, contentLength: null, transferEncoding: null };
-  const lines = head.fields;
-  for (let i = 0; i < lines.length; i++) {
-    const name = lines[i][0], value = lines[i][1];
-    if (name === "host") found.host = join(found.host, value);
-    else if (name === "upgrade") found.upgrade = join(found.upgrade, value);
-    else if (name === "content-length") found.contentLength = join(found.contentLength, value);
-    else if (name === "transfer-encoding") found.transferEncoding = join(found.transferEncoding, value);
-  }
-  return found;
 }
 
 function join(before: string | null, value: string): string {
@@ -364,11 +437,12 @@ function join(before: string | null, value: string): string {
  * stream that reads only when pulled (a slow handler slows the client down).
  * The answer is written on the same connection (`Connection: close`).
  */
-function bodyStream(connection: Transport, length: number): ReadableStream<Uint8Array> {
+function bodyStream(reader: HeadReader, length: number): ReadableStream<Uint8Array> {
+  const connection = reader.transport;
   let remaining = length;
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      connection.start({
+      reader.resumeWith({
         data(chunk) {
           if (remaining === 0) return;
           const piece = chunk.subarray(0, remaining);

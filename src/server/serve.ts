@@ -28,7 +28,7 @@ import { runtimeAdapter, runtimeName } from "../runtime/mod.ts";
 import type { HttpBackendContext, ListenOptions, NetAddr, RuntimeAdapter, ServeBackend } from "../runtime/types.ts";
 import { checkOptions } from "../driver/driver.ts";
 import { completeUpgrade, forgetUpgrade, offerNativeUpgrade, offerUpgrade, serverForResponse } from "./server.ts";
-import type { RequestCopy, UpgradeDefaults } from "./server.ts";
+import type { UpgradeDefaults } from "./server.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server } from "./server.ts";
@@ -337,7 +337,7 @@ class WebSocketServer {
   readonly #handler: ServeHandler;
   /** The open (or opening) WebSockets this server upgraded. */
   readonly #sockets = new Set<Server>();
-  /** The tcp backend's connections still in their HTTP part (head, handler, plain answer). */
+  /** The tcp backend's connections past their head and still in their HTTP part (handler, plain answer). */
   readonly #connections = new Set<Transport>();
   /** What the node backend, and an existing server, need from this one. */
   readonly #httpContext: HttpBackendContext;
@@ -410,8 +410,7 @@ class WebSocketServer {
   }
 
   /** Marks a request of a raw-socket backend as one this server upgrades. */
-  readonly #offer = (request: Request, copy?: RequestCopy): void =>
-    offerUpgrade(request, this.#settings.defaults, copy);
+  readonly #offer = (request: Request, copy?: string): void => offerUpgrade(request, this.#settings.defaults, copy);
 
   /**
    * A `close` listener shared by every server this one upgraded (the emitter
@@ -471,9 +470,9 @@ class WebSocketServer {
       maxHeadSize,
       offer: this.#offer,
       deadlines: new HeadDeadlines(headTimeout),
+      hold: (connection) => this.#connections.add(connection),
       release: (connection) => this.#connections.delete(connection),
     };
-    this.#connections.add(connection);
     new HeadReader(connection, remoteAddr, listen.cert !== undefined, context);
   };
 
@@ -538,6 +537,7 @@ class WebSocketServer {
     const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#settings.shutdownTimeout));
     await Promise.race([Promise.all(all), deadline]);
     for (const connection of this.#connections) connection.abort();
+    this.#connectionContext?.deadlines.expireAll();
     this.#connectionContext?.deadlines.stop();
     // The listener's own close may wait for requests still in a handler (or
     // a response body still streaming): it gets what is left of the time.

@@ -61,11 +61,37 @@ import {
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
 import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
-import type { NativeUpgrader } from "../driver/native.ts";
+import * as upgrades from "./upgrades.ts";
+import { bindServer, standInResponse, upgradeOf } from "./upgrades.ts";
+import type { CompletedUpgrade } from "./upgrades.ts";
+export { forgetUpgrade, offerNativeUpgrade, offerUpgrade } from "./upgrades.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
-import type { Transport } from "../driver/transport.ts";
 import type { ListenerError } from "../driver/errors.ts";
+
+/** Options a backend applies to the servers of its requests, unless the handler sets them. */
+export interface UpgradeDefaults {
+  /** The heartbeat of `serve()`, or `false` for none. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Where `serve()` reports the exceptions of its connections' listeners. */
+  onListenerError?: (error: ListenerError, ws: Server) => void;
+  /** The permessage-deflate settings of `serve()`. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** The origins `serve()` allows. */
+  allowOrigins?: AllowOrigins;
+}
+
+/** See upgrades.ts: `completeUpgrade`, with this module's `Server` type (upgrades.ts cannot name it). */
+export const completeUpgrade = upgrades.completeUpgrade as (
+  request: Request,
+  response: Response,
+) => (CompletedUpgrade & { readonly server: Server }) | null;
+
+/** See upgrades.ts: `serverForResponse`, with this module's `Server` type. */
+export const serverForResponse = upgrades.serverForResponse as (
+  request: Request,
+  response: Response,
+) => Server | undefined;
 
 /** Options of {@linkcode makeServer}. */
 export interface ServerOptions extends DriverOptions {
@@ -147,133 +173,8 @@ const defaultDriverOptions = new WeakMap<UpgradeDefaults, DriverOptions>();
 /** Shared by every server without `acceptProtocols`. */
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
-/** Options a backend applies to the servers of its requests, unless the handler sets them. */
-export interface UpgradeDefaults {
-  /** The heartbeat of `serve()`, or `false` for none. */
-  heartbeat?: HeartbeatOptions | false;
-  /** Where `serve()` reports the exceptions of its connections' listeners. */
-  onListenerError?: (error: ListenerError, ws: Server) => void;
-  /** The permessage-deflate settings of `serve()`. */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** The origins `serve()` allows. */
-  allowOrigins?: AllowOrigins;
-}
-
-/**
- * What `ws.request` is made again from once the connection is open, when the
- * `Request` itself was let go (see {@linkcode Server.request}): its URL,
- * method and header fields, as a backend read them off the wire.
- */
-export interface RequestCopy {
-  /** The request's URL. */
-  readonly url: string;
-  /** Its method. */
-  readonly method: string;
-  /**
-   * Its header fields, in order, as names and values one after the other
-   * (`[name, value, name, value, …]`: one array, not one per field);
-   * repeated ones as several fields.
-   */
-  readonly fields: readonly string[];
-}
-
-/** One upgrade in flight: a request a backend offered, and what its server answered. */
-interface Upgrade {
-  /** What the servers of this request default to. */
-  readonly defaults: UpgradeDefaults;
-  /** What the request can be made again from, or `null` (it is kept then). */
-  readonly copy: RequestCopy | null;
-  /**
-   * `null`: the backend has the raw socket, writes the 101 head and runs the
-   * driver itself ({@linkcode offerUpgrade}). Otherwise the runtime's own
-   * socket serves it, through `upgrader` (`null`: Deno's `upgradeWebSocket`)
-   * ({@linkcode offerNativeUpgrade}).
-   */
-  readonly native: { readonly upgrader: NativeUpgrader | null } | null;
-  /** The server's answer, once its `startConnection()` made it (`null` before, and once taken). */
-  answer: Answer | null;
-}
-
-/** What a server's `startConnection()` answered to an offered request. */
-interface Answer {
-  server: Server;
-  protocol: string | null;
-  response: Response;
-  /**
-   * The fields `response` was made with: the 101 head is written from them
-   * (reading them back from `response.headers` makes the runtime sort and
-   * combine its list first). `null` for the runtime's own upgrade.
-   */
-  headers: Headers | Readonly<Record<string, string>> | null;
-}
-
-/**
- * The registry of upgrades, the one place where a backend and the servers its
- * handler makes meet (a handler passes them nothing but the request and the
- * response). Keyed by the request; a request is offered once, by the backend
- * that received it, before its handler runs.
- *
- * | step | who | reads / writes |
- * |---|---|---|
- * | offer | {@linkcode offerUpgrade} (serve()'s tcp and node backends, `attachUpgrades`), {@linkcode offerNativeUpgrade} (serve()'s deno backend, `withWebSockets` on Bun) | writes the entry: defaults and kind |
- * | make | the `Server` constructor | reads `defaults` (serve()'s heartbeat, compression, origins, onListenerError) |
- * | start | `Server.startConnection()` | reads the kind; writes `answer` (a raw offer's 101 stand-in, or the runtime's upgrade response) |
- * | complete | {@linkcode completeUpgrade} (raw backends) | reads `answer` and clears it (one upgrade per answer) |
- * | track | {@linkcode serverForResponse} (serve()'s deno backend) | reads `answer` |
- *
- * Dropped with the request: a WeakMap, so an upgrade that is never completed
- * (the handler threw, the client went away) leaves nothing behind. A request
- * no backend offered (Deno's `serve` used directly, Deno Deploy) has no entry:
- * its server uses the runtime's built-in upgrade, if any, and no defaults.
- */
-const upgradeRegistry = new WeakMap<Request, Upgrade>();
-
-/**
- * Marks `request` as coming from a backend with a raw socket, which will write
- * the 101 answer and run the connection itself. For backends only.
- */
-export function offerUpgrade(request: Request, defaults: UpgradeDefaults = {}, copy: RequestCopy | null = null): void {
-  upgradeRegistry.set(request, { defaults, copy, native: null, answer: null });
-}
-
 /** No header fields (`packRequest` of a request whose `Headers` are kept instead). */
 const NO_FIELDS: readonly string[] = Object.freeze([]);
-
-/** The `native` part of the last native offer, for the next one with the same upgrader. */
-let lastNative: { readonly upgrader: NativeUpgrader | null } | null = null;
-
-/**
- * Marks `request` as one that the runtime's own WebSocket will serve, with
- * `upgrader` (or, for `null`, Deno's `upgradeWebSocket`) and the defaults of
- * its server. For runtime adapters only.
- */
-export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | null, defaults: UpgradeDefaults): void {
-  // One wrapper per upgrader (one per Bun server), not one per request: less garbage per handshake.
-  let native = lastNative;
-  if (native === null || native.upgrader !== upgrader) native = lastNative = { upgrader };
-  upgradeRegistry.set(request, { defaults, copy: null, native, answer: null });
-}
-
-/**
- * Drops what the registry holds for `request` once its backend is done with
- * it (the handler answered): the request lives on as `ws.request` of an
- * upgraded connection, and the entry (its answer, the response) would live as
- * long. For native backends that need nothing of it afterwards.
- */
-export function forgetUpgrade(request: Request): void {
-  upgradeRegistry.delete(request);
-}
-
-/**
- * The server whose `startConnection()` made `response` for `request` through
- * the runtime's own upgrade, if any: lets a backend track the connection. For
- * backends only.
- */
-export function serverForResponse(request: Request, response: Response): Server | undefined {
-  const upgrade = upgradeRegistry.get(request);
-  if (upgrade === undefined || upgrade.native === null || upgrade.answer?.response !== response) return undefined;
-  return upgrade.answer.server;
-}
 
 /**
  * Whether `ws` is a server on a runtime's own socket (which frames messages
@@ -281,78 +182,11 @@ export function serverForResponse(request: Request, response: Response): Server 
  * the topics hub.
  */
 export function onNativeSocket(ws: unknown): boolean {
-  return friend.onNativeSocket(ws);
+  return ws instanceof Server && nativeSession(ws) !== null;
 }
 
-/**
- * What this module's functions may do with a `Server`'s private and protected
- * members: set by the class's one `static {}` block (the driver layer's
- * friend-access pattern, as `useExtensions` in driver.ts), so that none of it
- * is public API.
- */
-let friend: {
-  /** Fails a server whose upgrade answer the handler did not return. */
-  failUpgrade(server: Server, error: Error): void;
-  /** Lets the server's `Request` go, if it can be made again (the connection opens). */
-  releaseRequest(server: Server): void;
-  /** See {@linkcode onNativeSocket}. */
-  onNativeSocket(ws: unknown): boolean;
-};
-
-/**
- * What a backend does with a handler's response to an offered request: if it
- * is the upgrade `startConnection()` made for this very request, returns the
- * headers of the 101 answer to write and a function that runs the server on
- * the connection once the head is written; otherwise `null` (answer the
- * response as plain HTTP).
- */
-export function completeUpgrade(
-  request: Request,
-  response: Response,
-): {
-  headers: Headers | Readonly<Record<string, string>>;
-  server: Server;
-  start: (transport: Transport) => void;
-} | null {
-  const upgrade = upgradeRegistry.get(request);
-  if (upgrade === undefined || upgrade.native !== null || upgrade.answer === null) return null;
-  const answer = upgrade.answer;
-  upgrade.answer = null;
-  // Nothing reads the entry again (one upgrade per answer): it goes now,
-  // not with the request, which the server keeps as `ws.request`.
-  upgradeRegistry.delete(request);
-  const { server, protocol } = answer;
-  let headers: Headers | Readonly<Record<string, string>>;
-  if (response === answer.response) headers = answer.headers!;
-  else if (isCopyOf(response, answer.response)) headers = response.headers;
-  else {
-    // The handler (or a middleware around it) answered something else: this
-    // connection will never open, and says so.
-    friend.failUpgrade(
-      server,
-      new HandshakeError(response.status, `The handler answered ${response.status}, not the upgrade`),
-    );
-    return null;
-  }
-  return {
-    headers,
-    server,
-    start: (transport) => {
-      friend.releaseRequest(server);
-      server.attach(transport, protocol);
-    },
-  };
-}
-
-/**
- * Whether `response` is a copy of the upgrade answer: frameworks rebuild a
- * handler's answer to add headers (Hono's middleware makes
- * `new Response(body, answer)`), and those headers then go in the 101 head.
- */
-function isCopyOf(response: Response, upgrade: Response): boolean {
-  return response.status === upgrade.status && response.body === null &&
-    response.headers.get("sec-websocket-accept") === upgrade.headers.get("sec-websocket-accept");
-}
+/** Set by the class's `static {}` block: a server's session on the runtime's own socket. */
+let nativeSession: (server: Server) => NativeSession | null;
 
 /**
  * A WebSocket server connection: the seed's `server` class. Make one with
@@ -371,13 +205,16 @@ function isCopyOf(response: Response, upgrade: Response): boolean {
  */
 export class Server extends WebSocketDriver {
   static {
-    friend = {
-      failUpgrade: (server, error) => server.failConnecting(error),
+    bindServer({
+      failUpgrade: (server, status) =>
+        (server as Server).failConnecting(
+          new HandshakeError(status, `The handler answered ${status}, not the upgrade`),
+        ),
       releaseRequest: (server) => {
-        if (server.#copy !== null) server.#request = null;
+        if ((server as Server).#copy !== null) (server as Server).#request = null;
       },
-      onNativeSocket: (ws) => ws instanceof Server && ws.#native !== null,
-    };
+    });
+    nativeSession = (server) => server.#native;
   }
 
   /** The request, while kept (see {@linkcode Server.request}). */
@@ -426,8 +263,8 @@ export class Server extends WebSocketDriver {
     // Without options, the driver's are one shared empty object, not a copy per server.
     const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
     const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
-    const upgrade = upgradeRegistry.get(request);
-    const defaults = upgrade?.defaults;
+    const upgrade = upgradeOf(request);
+    const defaults = upgrade?.defaults as UpgradeDefaults | undefined;
     // serve()'s heartbeat applies unless the handler chose one (or false).
     const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
     super("server", heartbeat === undefined ? driverOptions : withHeartbeat(driverOptions, heartbeat, defaults));
@@ -435,12 +272,15 @@ export class Server extends WebSocketDriver {
     this.#onListenerError = defaults?.onListenerError;
     this.#driverOptions = driverOptions;
     this.#request = request;
-    const copy = upgrade?.copy;
-    if (copy != null) this.#copy = packRequest(copy.url, copy.method, copy.fields);
+    this.#copy = upgrade?.copy ?? null;
     this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
     if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
     const protocols = acceptProtocols ?? NO_PROTOCOLS;
-    if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
+    // (The shared empty list needs no check: no closure made per server for it.)
+    if (
+      protocols !== NO_PROTOCOLS &&
+      (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p)))
+    ) {
       throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
     }
     this.#acceptProtocols = protocols;
@@ -494,7 +334,7 @@ export class Server extends WebSocketDriver {
       }
     }
     const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
-    const upgrade = upgradeRegistry.get(request);
+    const upgrade = upgradeOf(request);
     if (upgrade !== undefined && upgrade.native === null) {
       let extensions: string | null = null;
       if (this.#deflate !== null && check.extensions !== null) {
@@ -523,7 +363,7 @@ export class Server extends WebSocketDriver {
         else super.sendBinary(m, options);
       }
       const response = standInResponse(headers);
-      upgrade.answer = { server: this, protocol, response, headers };
+      upgrade.answered(this, protocol, response, headers);
       return response;
     }
     // The runtime writes the handshake's own headers (the accept key too):
@@ -570,7 +410,7 @@ export class Server extends WebSocketDriver {
     this.#pending = NOTHING_PENDING;
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
-    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response, headers: null };
+    upgrade?.answered(this, protocol, native.response, null);
     if (this.#copy !== null) this.#request = null;
     return native.response;
   }
@@ -716,24 +556,6 @@ export class Server extends WebSocketDriver {
     if (this.readyState !== "connecting") return false;
     return this.#queueEarly(data, compress);
   }
-}
-
-/**
- * The `Response` that stands for a 101 (Fetch cannot make one) until the
- * backend writes the real head (see completeUpgrade): a 200, the default
- * status, which costs Response no conversion. Its fields are appended to its
- * own `Headers`: cheaper than `init.headers`, which Fetch converts through
- * its WebIDL rules (bench/RESULTS.md).
- */
-function standInResponse(headers: Headers | Readonly<Record<string, string>>): Response {
-  const response = new Response(null);
-  const fields = response.headers;
-  if (headers instanceof Headers) {
-    for (const [name, value] of headers) fields.append(name, value);
-  } else {
-    for (const name in headers) fields.append(name, headers[name]);
-  }
-  return response;
 }
 
 /**

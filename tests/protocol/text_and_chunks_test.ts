@@ -215,9 +215,14 @@ describe("asciiSlice: HTTP head strings through the runtime's decoder", () => {
     assert.deepEqual(calls, [[0, 3], [4, 8], [5, 5]]);
   });
 
-  it("the head parser decodes ASCII through it and keeps obs-text as Latin-1", () => {
+  it("the head parser decodes an ASCII head through it in one call, and keeps obs-text as Latin-1", () => {
     const { calls, decode } = countingDecoder();
     useAsciiDecoder(decode);
+    const ascii = new RequestHeadParser().push(new TextEncoder().encode("GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n"));
+    assert.equal(ascii.state, "done");
+    if (ascii.state !== "done") return;
+    assert.deepEqual(ascii.head.fields, [["host", "a.test"]]);
+    assert.equal(calls.length, 1, "one call for the whole head");
     const head = new TextEncoder().encode("GET /x HTTP/1.1\r\nHost: a.test\r\nX-Name: Caf");
     const latin = new Uint8Array([0xe9, 0x0d, 0x0a, 0x0d, 0x0a]);
     const result = new RequestHeadParser().push(concat(head, latin));
@@ -225,6 +230,5 @@ describe("asciiSlice: HTTP head strings through the runtime's decoder", () => {
     if (result.state !== "done") return;
     assert.equal(result.head.target, "/x");
     assert.deepEqual(result.head.fields, [["host", "a.test"], ["X-Name", "Caf\u00e9"]]);
-    assert.ok(calls.length >= 3, `decoder used for the ASCII strings (${calls.length} calls)`);
   });
 });
