@@ -90,17 +90,25 @@ export interface NativeLink {
 }
 
 /**
- * A runtime's own upgrade of a request: the socket and the response the
- * handler returns, or `null` when this runtime cannot upgrade this request.
- * `headers` are what the answer adds to the handshake's own headers (the
- * subprotocol, additional headers; `null` for nothing), `idleTimeout` the runtime's own keepalive in seconds
- * (0: none; only where the socket cannot ping).
+ * What a {@linkcode NativeUpgrader} is asked, and where it puts the socket:
+ * one object its caller fills in and reuses call after call (not an options
+ * object and a result per handshake).
  */
-export type NativeUpgrader = (
-  request: Request,
-  headers: Headers | null,
-  options: { idleTimeout?: number },
-) => { link: NativeLink; response: Response } | null;
+export interface NativeUpgradeCall {
+  /** The runtime's own keepalive in seconds (0: none; only where the socket cannot ping), or the runtime's default. */
+  idleTimeout: number | undefined;
+  /** Set by the upgrader to the upgraded socket; read (and cleared) by the caller at once. */
+  link: NativeLink | null;
+}
+
+/**
+ * A runtime's own upgrade of a request: returns the response the handler
+ * returns and sets `call.link`, or returns `null` when this runtime cannot
+ * upgrade this request. `headers` are what the answer adds to the
+ * handshake's own headers (the subprotocol, additional headers; `null` for
+ * nothing).
+ */
+export type NativeUpgrader = (request: Request, headers: Headers | null, call: NativeUpgradeCall) => Response | null;
 
 /** The options a session keeps (checked by the driver's constructor already). */
 export interface NativeSessionOptions {

@@ -60,7 +60,7 @@ import {
 } from "../driver/driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
-import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
+import { nativeUpgradeCall, packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
 import type { NativeUpgrader } from "../driver/native.ts";
 import { checkAllowOrigins, originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
@@ -530,12 +530,7 @@ export class Server extends WebSocketDriver {
     // it is given only what it adds, if anything.
     const headers = nativeAnswerHeaders(protocol, this.#additionalHeaders);
     // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
-    const heartbeat = this.#heartbeat;
-    const idleTimeout = heartbeat === undefined
-      ? undefined
-      : heartbeat === false
-      ? 0
-      : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
+    const heartbeat = this.#heartbeat, call = nativeUpgradeCall(heartbeat);
     const upgrader = upgrade?.native?.upgrader ?? null;
     // What `ws.request` needs later is kept now, and the request let go once
     // answered: the runtime's `Request` and what it holds are kilobytes an
@@ -549,8 +544,9 @@ export class Server extends WebSocketDriver {
       this.#copy = packRequest(request.url, request.method, NO_FIELDS);
       this.#copyHeaders = request.headers;
     }
-    const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
-    if (native === null) {
+    const response = (upgrader ?? nativeUpgrade)(request, headers, call), link = call.link;
+    call.link = null;
+    if (response === null || link === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
           "and this runtime has no built-in upgrade; serve the handler with serve() " +
@@ -564,15 +560,15 @@ export class Server extends WebSocketDriver {
       heartbeat || undefined,
       this.#deflate !== null,
     );
-    this.#native = new NativeSession(this, native.link, options);
+    this.#native = new NativeSession(this, link, options);
     // What was sent before startConnection() goes first.
     const early = this.#pending;
     this.#pending = NOTHING_PENDING;
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
-    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response: native.response, headers: null };
+    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response, headers: null };
     if (this.#copy !== null) this.#request = null;
-    return native.response;
+    return response;
   }
 
   /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */
