@@ -63,7 +63,10 @@ const parts = withWebSockets((request: Request) => {
 class StandIn {
   readyState = 1;
   binaryType = "nodebuffer";
-  constructor(readonly data: unknown) {}
+  readonly data: unknown;
+  constructor(data: unknown) {
+    this.data = data;
+  }
   sendText(): number {
     return 1;
   }
