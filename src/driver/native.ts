@@ -136,6 +136,30 @@ const NONE: any[] = Object.freeze([]) as unknown as any[];
 /** How often `bufferedAmount` is looked at where the runtime reports no drain. */
 const DRAIN_POLL_MS = 10;
 
+/** `NativeSession`'s flags: `send` found the socket's queue over outgoingHighWaterMark (`drain` is due). */
+const FULL = 1;
+/** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
+const READ_PAUSED = 2;
+
+/** The heartbeat pings sent (their payloads tell them apart). */
+let heartbeatPings = 0;
+
+/**
+ * The parts of a session that most connections never use (a violation, the
+ * close timer of a close we started, drain waiters and polls, pings sent by
+ * the application), made on first use: an idle connection keeps one field
+ * for them (bench/RESULTS.md, "Sixth round, Bun: the adapter's idle
+ * connections").
+ */
+class SessionExtra {
+  /** A violation reported before `close`: its code is the close code reported. */
+  failure: ProtocolError | null = null;
+  closeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  drainWaiters: Array<() => void> = NONE;
+  drainPoll: ReturnType<typeof setTimeout> | undefined = undefined;
+  pings: PendingPing[] = NONE;
+}
+
 /**
  * One server connection over a {@linkcode NativeLink}; its events are emitted
  * on the `Server` that owns it. Internal (not exported from the package).
@@ -147,18 +171,12 @@ export class NativeSession implements NativeLinkEvents {
   #state: ReadyState = "connecting";
   /** Messages sent before the socket opened (it refuses them until then); shared and empty until used. */
   #early: Array<string | Uint8Array> = NONE;
-  /** A violation reported before `close`: its code is the close code reported. */
-  #failure: ProtocolError | null = null;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #full = false;
-  /** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
-  #readPaused = false;
-  #drainWaiters: Array<() => void> = NONE;
-  #drainPoll: ReturnType<typeof setTimeout> | undefined;
-  #pings: PendingPing[] = NONE;
-  #pingCounter = 0;
+  /** {@linkcode FULL}, {@linkcode READ_PAUSED}. */
+  #flags = 0;
   /** The keepalive, on the process-wide heartbeat timer (as the driver's); null without one. */
   #heartbeat: Heartbeat<NativeSession> | null = null;
+  /** What most connections never use; the accessors below read it as fields. */
+  #extra: SessionExtra | null = null;
 
   /** Binds `link`, whose events are emitted on `owner`. */
   constructor(owner: WebSocketDriver, link: NativeLink, options: NativeSessionOptions) {
@@ -166,6 +184,64 @@ export class NativeSession implements NativeLinkEvents {
     this.#link = link;
     this.#options = options;
     link.bind(this);
+  }
+
+  // The rare parts, as fields: a read finds the default without SessionExtra, a write of the default makes none.
+
+  get #failure(): ProtocolError | null {
+    return this.#extra === null ? null : this.#extra.failure;
+  }
+
+  set #failure(failure: ProtocolError | null) {
+    if (this.#extra !== null || failure !== null) (this.#extra ??= new SessionExtra()).failure = failure;
+  }
+
+  get #closeTimer(): ReturnType<typeof setTimeout> | undefined {
+    return this.#extra?.closeTimer;
+  }
+
+  set #closeTimer(timer: ReturnType<typeof setTimeout> | undefined) {
+    if (this.#extra !== null || timer !== undefined) (this.#extra ??= new SessionExtra()).closeTimer = timer;
+  }
+
+  get #drainWaiters(): Array<() => void> {
+    return this.#extra === null ? NONE : this.#extra.drainWaiters;
+  }
+
+  set #drainWaiters(waiters: Array<() => void>) {
+    if (this.#extra !== null || waiters !== NONE) (this.#extra ??= new SessionExtra()).drainWaiters = waiters;
+  }
+
+  get #drainPoll(): ReturnType<typeof setTimeout> | undefined {
+    return this.#extra?.drainPoll;
+  }
+
+  set #drainPoll(timer: ReturnType<typeof setTimeout> | undefined) {
+    if (this.#extra !== null || timer !== undefined) (this.#extra ??= new SessionExtra()).drainPoll = timer;
+  }
+
+  get #pings(): PendingPing[] {
+    return this.#extra === null ? NONE : this.#extra.pings;
+  }
+
+  set #pings(pings: PendingPing[]) {
+    if (this.#extra !== null || pings !== NONE) (this.#extra ??= new SessionExtra()).pings = pings;
+  }
+
+  get #full(): boolean {
+    return (this.#flags & FULL) !== 0;
+  }
+
+  set #full(full: boolean) {
+    this.#flags = full ? this.#flags | FULL : this.#flags & ~FULL;
+  }
+
+  get #readPaused(): boolean {
+    return (this.#flags & READ_PAUSED) !== 0;
+  }
+
+  set #readPaused(paused: boolean) {
+    this.#flags = paused ? this.#flags | READ_PAUSED : this.#flags & ~READ_PAUSED;
   }
 
   /** See {@linkcode NativeLinkEvents}. */
@@ -444,7 +520,7 @@ export class NativeSession implements NativeLinkEvents {
     if (this.#state !== "open" && this.#state !== "closing") return;
     const action = heartbeat.check();
     if (action === HEARTBEAT_PING) {
-      if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
+      if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++heartbeatPings}`));
     } else if (action === HEARTBEAT_TIMED_OUT) {
       this.#owner.emit(
         "error",
