@@ -10,13 +10,25 @@
  *   same ones.
  * - What a runtime's own upgrade is asked and answers: one object for every
  *   call, not an options object and a result per handshake.
+ * - A server's options, checked and with its backend's defaults applied
+ *   ({@linkcode ServerConfig}): one object shared by the servers made alike
+ *   (every server of a backend made without options), one field of each.
  *
  * @module
  */
 
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
+import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
+import { deflateConfig } from "../protocol/extensions.ts";
+import type { DeflateConfig } from "../protocol/extensions.ts";
+import { checkServerAdditionalHeaders, isToken } from "../protocol/handshake.ts";
+import type { HeaderFields } from "../protocol/handshake.ts";
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK, sharedDriverOptions } from "../driver/driver.ts";
 import type { DriverOptions, HeartbeatOptions } from "../driver/driver.ts";
+import type { ListenerError } from "../driver/errors.ts";
 import type { NativeSessionOptions, NativeUpgradeCall } from "../driver/native.ts";
+import { checkAllowOrigins } from "./origin.ts";
+import type { AllowOrigins } from "./origin.ts";
+import type { Server, ServerOptions, UpgradeDefaults } from "./server.ts";
 
 /**
  * A request's URL, method and header fields as one string, lines joined with
@@ -108,4 +120,85 @@ export function nativeUpgradeCall(heartbeat: HeartbeatOptions | false | undefine
     : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
   UPGRADE_CALL.link = null;
   return UPGRADE_CALL;
+}
+
+/**
+ * What a server was made with: its options checked, its backend's defaults
+ * applied. Servers made without options by the same backend share one.
+ */
+export interface ServerConfig {
+  /** The handler's own driver options (without the backend's heartbeat). */
+  readonly driverOptions: DriverOptions;
+  /** What the driver is made with: the handler's driver options, with the backend's heartbeat. */
+  readonly driverWithDefaults: DriverOptions;
+  /** The heartbeat: the handler's, else the backend's; `undefined` for neither. */
+  readonly heartbeat: HeartbeatOptions | false | undefined;
+  /** The backend's listener error hook. */
+  readonly onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
+  readonly allowOrigins: AllowOrigins | undefined;
+  readonly acceptProtocols: readonly string[];
+  readonly additionalHeaders: HeaderFields | undefined;
+  readonly maxLength: number;
+  readonly deflate: DeflateConfig | null;
+}
+
+/** The options of every server made without any (frozen, shared: so are the driver's settings made from them). */
+export const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
+/** Shared by every server without `acceptProtocols`. */
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+/** The configs of servers made without options, by their backend's defaults (none: `undefined`'s, apart). */
+const sharedConfigs = new WeakMap<UpgradeDefaults, ServerConfig>();
+let noDefaultsConfig: ServerConfig | null = null;
+
+/**
+ * The config of a server made with `options` for a request of a backend with
+ * `defaults`: checks the options (throws as the `Server` constructor says),
+ * applies the defaults the options leave open (serve()'s heartbeat, origins,
+ * compression, listener error hook).
+ */
+export function serverConfig(options: ServerOptions | undefined, defaults: UpgradeDefaults | undefined): ServerConfig {
+  if (options === undefined) {
+    const shared = defaults === undefined ? noDefaultsConfig : sharedConfigs.get(defaults);
+    if (shared != null) return shared;
+  }
+  // Without options, the driver's are one shared empty object, not a copy per server.
+  const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
+  const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
+  // serve()'s heartbeat applies unless the handler chose one (or false).
+  const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
+  if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
+  const protocols = acceptProtocols ?? NO_PROTOCOLS;
+  if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
+    throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
+  }
+  // A bad additionalHeaders should fail here, not in the middle of a handshake.
+  if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
+  const config: ServerConfig = Object.freeze({
+    driverOptions,
+    // The driver's settings are shared too where its options are (sharedDriverOptions).
+    driverWithDefaults: heartbeat === undefined || driverOptions.heartbeat !== undefined
+      ? driverOptions
+      : options === undefined
+      ? sharedDriverOptions({ heartbeat })
+      : { ...driverOptions, heartbeat },
+    heartbeat,
+    onListenerError: defaults?.onListenerError,
+    allowOrigins: allowOrigins ?? defaults?.allowOrigins,
+    acceptProtocols: protocols,
+    additionalHeaders,
+    maxLength: driverOptions.maxLength ?? DEFAULT_MAX_LENGTH,
+    deflate: deflateConfig(perMessageDeflate ?? defaults?.perMessageDeflate, "server options"),
+  });
+  if (options === undefined) {
+    if (defaults === undefined) noDefaultsConfig = config;
+    else sharedConfigs.set(defaults, config);
+  }
+  return config;
+}
+
+/** The driver's part of a server's options. */
+function driverPart(options: ServerOptions): DriverOptions {
+  const { acceptProtocols: _p, additionalHeaders: _h, perMessageDeflate: _d, allowOrigins: _o, ...driverOptions } =
+    options;
+  return driverOptions;
 }

@@ -32,15 +32,12 @@
  * @module
  */
 
-import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { MessageCompression } from "../protocol/compression.ts";
-import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/extensions.ts";
-import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
+import { acceptDeflateOffer, parseExtensions } from "../protocol/extensions.ts";
+import type { PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import {
-  checkServerAdditionalHeaders,
   createServerResponseFields,
   createServerResponseHeaders,
-  isToken,
   selectProtocol,
   validateRequest,
 } from "../protocol/handshake.ts";
@@ -53,16 +50,23 @@ import {
   closeArguments,
   DRIVER_OPTION_KEYS,
   sendCompress,
-  sharedDriverOptions,
   toBytes,
   useExtensions,
   WebSocketDriver,
 } from "../driver/driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
-import { nativeUpgradeCall, packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
+import {
+  nativeUpgradeCall,
+  packRequest,
+  packRequestOf,
+  serverConfig,
+  sessionOptions,
+  unpackRequest,
+} from "./connection_state.ts";
+import type { ServerConfig } from "./connection_state.ts";
 import type { NativeUpgrader } from "../driver/native.ts";
-import { checkAllowOrigins, originAllowed } from "./origin.ts";
+import { originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Transport } from "../driver/transport.ts";
 import type { ListenerError } from "../driver/errors.ts";
@@ -140,12 +144,6 @@ export class HandshakeError extends Error {
 const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Array>;
 /** The send options of a message queued with `compress: false`. */
 const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
-/** The options of every server made without any. */
-const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
-/** The driver options of servers made without any, per backend defaults (serve()'s heartbeat): one object for all. */
-const defaultDriverOptions = new WeakMap<UpgradeDefaults, DriverOptions>();
-/** Shared by every server without `acceptProtocols`. */
-const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
 /** Options a backend applies to the servers of its requests, unless the handler sets them. */
 export interface UpgradeDefaults {
@@ -390,18 +388,12 @@ export class Server extends WebSocketDriver {
   #copy: string | null = null;
   /** The request's own `Headers`, where they outlive it (Bun), instead of fields in `#copy`. */
   #copyHeaders: Headers | null = null;
-  readonly #acceptProtocols: readonly string[];
-  readonly #additionalHeaders: HeaderFields | undefined;
-  readonly #maxLength: number;
-  readonly #deflate: DeflateConfig | null;
-  readonly #allowOrigins: AllowOrigins | undefined;
-  readonly #driverOptions: DriverOptions;
+  /** The options, checked, with the backend's defaults: shared by the servers made alike (connection_state.ts). */
+  readonly #config: ServerConfig;
   #started = false;
   /** The session on the runtime's own socket, once startConnection() chose it. */
   #native: NativeSession | null = null;
   #nativeProtocol: string | null = null;
-  #heartbeat: HeartbeatOptions | false | undefined;
-  readonly #onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
   /**
    * Messages sent before the connection opened: before startConnection()
    * (whether they go to the driver or to the runtime's socket is known only
@@ -423,32 +415,13 @@ export class Server extends WebSocketDriver {
       throw new TypeError(`Cannot make a server: expected a Request, got ${typeof request}`);
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
-    // Without options, the driver's are one shared empty object, not a copy per server.
-    const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
-    const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
     const upgrade = upgradeRegistry.get(request);
-    const defaults = upgrade?.defaults;
-    // serve()'s heartbeat applies unless the handler chose one (or false).
-    const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
-    super("server", heartbeat === undefined ? driverOptions : withHeartbeat(driverOptions, heartbeat, defaults));
-    this.#heartbeat = heartbeat;
-    this.#onListenerError = defaults?.onListenerError;
-    this.#driverOptions = driverOptions;
+    const config = serverConfig(options, upgrade?.defaults);
+    super("server", config.driverWithDefaults);
+    this.#config = config;
     this.#request = request;
     const copy = upgrade?.copy;
     if (copy != null) this.#copy = packRequest(copy.url, copy.method, copy.fields);
-    this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
-    if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
-    const protocols = acceptProtocols ?? NO_PROTOCOLS;
-    if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p))) {
-      throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
-    }
-    this.#acceptProtocols = protocols;
-    this.#additionalHeaders = additionalHeaders;
-    this.#maxLength = driverOptions.maxLength ?? DEFAULT_MAX_LENGTH;
-    this.#deflate = deflateConfig(perMessageDeflate ?? defaults?.perMessageDeflate, "server options");
-    // A bad additionalHeaders should fail here, not in the middle of a handshake.
-    if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
   }
 
   /**
@@ -487,31 +460,31 @@ export class Server extends WebSocketDriver {
     const request = this.request;
     const check = validateRequest(request.method, request.headers);
     if (!check.ok) return this.#refuse(check.status, check.message, check.headers);
-    if (this.#allowOrigins !== undefined) {
+    if (this.#config.allowOrigins !== undefined) {
       const origin = request.headers.get("origin");
-      if (!originAllowed(this.#allowOrigins, origin, request)) {
+      if (!originAllowed(this.#config.allowOrigins, origin, request)) {
         return this.#refuse(403, `Origin not allowed: ${origin}`);
       }
     }
-    const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
+    const protocol = selectProtocol(check.protocols, this.#config.acceptProtocols);
     const upgrade = upgradeRegistry.get(request);
     if (upgrade !== undefined && upgrade.native === null) {
       let extensions: string | null = null;
-      if (this.#deflate !== null && check.extensions !== null) {
+      if (this.#config.deflate !== null && check.extensions !== null) {
         const offers = parseExtensions(check.extensions);
         if (offers === null) {
           return this.#refuse(400, `Invalid Sec-WebSocket-Extensions header: ${JSON.stringify(check.extensions)}`);
         }
-        const accepted = acceptDeflateOffer(offers, this.#deflate);
+        const accepted = acceptDeflateOffer(offers, this.#config.deflate);
         if (accepted !== null) {
           extensions = accepted.response;
-          useExtensions(this, extensions, new MessageCompression("server", accepted.params, this.#deflate));
+          useExtensions(this, extensions, new MessageCompression("server", accepted.params, this.#config.deflate));
         }
       }
       // Without additional headers, a record: the cheapest input of Response.
-      const headers = this.#additionalHeaders === undefined
+      const headers = this.#config.additionalHeaders === undefined
         ? createServerResponseFields(check.key, protocol, extensions)
-        : createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
+        : createServerResponseHeaders(check.key, protocol, this.#config.additionalHeaders, extensions);
       const early = this.#pending;
       const plain = this.#pendingPlain;
       this.#pending = NOTHING_PENDING;
@@ -528,9 +501,9 @@ export class Server extends WebSocketDriver {
     }
     // The runtime writes the handshake's own headers (the accept key too):
     // it is given only what it adds, if anything.
-    const headers = nativeAnswerHeaders(protocol, this.#additionalHeaders);
+    const headers = nativeAnswerHeaders(protocol, this.#config.additionalHeaders);
     // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
-    const heartbeat = this.#heartbeat, call = nativeUpgradeCall(heartbeat);
+    const heartbeat = this.#config.heartbeat, call = nativeUpgradeCall(heartbeat);
     const upgrader = upgrade?.native?.upgrader ?? null;
     // What `ws.request` needs later is kept now, and the request let go once
     // answered: the runtime's `Request` and what it holds are kilobytes an
@@ -555,10 +528,10 @@ export class Server extends WebSocketDriver {
     }
     this.#nativeProtocol = protocol;
     const options = sessionOptions(
-      this.#driverOptions,
-      this.#maxLength,
+      this.#config.driverOptions,
+      this.#config.maxLength,
       heartbeat || undefined,
-      this.#deflate !== null,
+      this.#config.deflate !== null,
     );
     this.#native = new NativeSession(this, link, options);
     // What was sent before startConnection() goes first.
@@ -573,7 +546,7 @@ export class Server extends WebSocketDriver {
 
   /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */
   protected override reportListenerError(error: ListenerError): boolean {
-    const hook = this.#onListenerError;
+    const hook = this.#config.onListenerError;
     if (hook === undefined) return false;
     hook(error, this);
     return true;
@@ -743,28 +716,6 @@ function nativeAnswerHeaders(protocol: string | null, additionalHeaders: HeaderF
   const headers = new Headers(additionalHeaders);
   if (protocol !== null) headers.set("Sec-WebSocket-Protocol", protocol);
   return headers;
-}
-
-/** `options` with `heartbeat`: shared by every server of `defaults` made without options. */
-function withHeartbeat(
-  options: DriverOptions,
-  heartbeat: HeartbeatOptions | false,
-  defaults: UpgradeDefaults | undefined,
-): DriverOptions {
-  if (options !== NO_OPTIONS || defaults === undefined) return { ...options, heartbeat };
-  let shared = defaultDriverOptions.get(defaults);
-  if (shared === undefined || shared.heartbeat !== heartbeat) {
-    shared = sharedDriverOptions({ heartbeat });
-    defaultDriverOptions.set(defaults, shared);
-  }
-  return shared;
-}
-
-/** The driver's part of a server's options. */
-function driverPart(options: ServerOptions): DriverOptions {
-  const { acceptProtocols: _p, additionalHeaders: _h, perMessageDeflate: _d, allowOrigins: _o, ...driverOptions } =
-    options;
-  return driverOptions;
 }
 
 /**
