@@ -99,7 +99,17 @@ export interface NativeUpgradeCall {
   idleTimeout: number | undefined;
   /** Set by the upgrader to the upgraded socket; read (and cleared) by the caller at once. */
   link: NativeLink | null;
+  /**
+   * Set by an upgrader whose runtime keeps the request's header fields
+   * readable after the answer (Bun): what to keep of them for `ws.request`,
+   * in the runtime's lightest form. `null`: the caller copies them itself
+   * before the call (Deno's go with the request).
+   */
+  fields: RequestFields | null;
 }
+
+/** A request's header fields as kept for `ws.request`: its `Headers`, or a record of them (a list for repeated ones). */
+export type RequestFields = Headers | Readonly<Record<string, string | readonly string[]>>;
 
 /**
  * A runtime's own upgrade of a request: returns the response the handler

@@ -268,6 +268,13 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
     }
     if (!upgraded) return null;
     call.link = link;
+    // What `ws.request` keeps of the fields: Bun's `toJSON()`, one object of
+    // the values' strings, instead of its `Headers` (364 bytes with their
+    // native part; bench/RESULTS.md, "Sixth round, Bun: the adapter's idle
+    // connections"), in one call (a copy field by field in JavaScript cost
+    // more per handshake).
+    const fields = request.headers as Headers & { toJSON?(): Record<string, string | string[]> };
+    call.fields = fields.toJSON?.() ?? fields;
     if ((standIn.headers as Headers & { count?: number }).count !== 0) standIn = new Response(null);
     return standIn;
   };

@@ -25,7 +25,7 @@ import type { HeaderFields } from "../protocol/handshake.ts";
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK, sharedDriverOptions } from "../driver/driver.ts";
 import type { DriverOptions, HeartbeatOptions } from "../driver/driver.ts";
 import type { ListenerError } from "../driver/errors.ts";
-import type { NativeSessionOptions, NativeUpgradeCall } from "../driver/native.ts";
+import type { NativeSessionOptions, NativeUpgradeCall, RequestFields } from "../driver/native.ts";
 import { checkAllowOrigins } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Server, ServerOptions, UpgradeDefaults } from "./server.ts";
@@ -56,14 +56,21 @@ export function packRequestOf(request: Request): string {
 /**
  * A `Request` equal to the one `packed` was made from (see
  * {@linkcode packRequest}): same URL, method and header fields (those of
- * `kept` too, when the request's own `Headers` were kept), no body.
+ * `kept` too, when the runtime kept the request's header fields), no body.
  */
-export function unpackRequest(packed: string, kept: Headers | null = null): Request {
+export function unpackRequest(packed: string, kept: RequestFields | null = null): Request {
   const [url, method = "GET", ...fields] = packed.split("\n");
   const request = method === "GET" ? new Request(url) : new Request(url, { method });
   const headers = request.headers;
   for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
-  kept?.forEach((value, name) => headers.append(name, value));
+  if (kept instanceof Headers) kept.forEach((value, name) => headers.append(name, value));
+  else {
+    for (const name in kept) {
+      const value = kept[name];
+      if (typeof value === "string") headers.append(name, value);
+      else for (const v of value) headers.append(name, v);
+    }
+  }
   return request;
 }
 
@@ -104,13 +111,13 @@ export function sessionOptions(
 }
 
 /** The one {@linkcode NativeUpgradeCall}: filled in for each upgrade, read at once. */
-const UPGRADE_CALL: NativeUpgradeCall = { idleTimeout: undefined, link: null };
+const UPGRADE_CALL: NativeUpgradeCall = { idleTimeout: undefined, link: null, fields: null };
 
 /**
  * The call of a runtime's own upgrade for a server with `heartbeat`: the
  * runtime's idle timeout stands in for it where the socket cannot ping
  * (seconds; 0 for `false`, the runtime's default for none). The caller takes
- * `link` at once and clears it.
+ * `link` and `fields` at once and clears them.
  */
 export function nativeUpgradeCall(heartbeat: HeartbeatOptions | false | undefined): NativeUpgradeCall {
   UPGRADE_CALL.idleTimeout = heartbeat === undefined
@@ -118,7 +125,7 @@ export function nativeUpgradeCall(heartbeat: HeartbeatOptions | false | undefine
     : heartbeat === false
     ? 0
     : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
-  UPGRADE_CALL.link = null;
+  UPGRADE_CALL.link = UPGRADE_CALL.fields = null;
   return UPGRADE_CALL;
 }
 

@@ -65,7 +65,7 @@ import {
   unpackRequest,
 } from "./connection_state.ts";
 import type { ServerConfig } from "./connection_state.ts";
-import type { NativeUpgrader } from "../driver/native.ts";
+import type { NativeUpgrader, RequestFields } from "../driver/native.ts";
 import { originAllowed } from "./origin.ts";
 import type { AllowOrigins } from "./origin.ts";
 import type { Transport } from "../driver/transport.ts";
@@ -387,7 +387,7 @@ export class Server extends WebSocketDriver {
    */
   #copy: string | null = null;
   /** The request's own `Headers`, where they outlive it (Bun), instead of fields in `#copy`. */
-  #copyHeaders: Headers | null = null;
+  #copyHeaders: RequestFields | null = null;
   /** The options, checked, with the backend's defaults: shared by the servers made alike (connection_state.ts). */
   readonly #config: ServerConfig;
   #started = false;
@@ -509,16 +509,14 @@ export class Server extends WebSocketDriver {
     // answered: the runtime's `Request` and what it holds are kilobytes an
     // idle connection would keep. Deno's serve() reads a request's headers
     // lazily from the connection and throws "Request closed" once the
-    // response went out: they are copied. Bun's outlive the request, and were
-    // read for the checks above already: the `Headers` is kept as it is (a
-    // copy of every field cost each handshake more than it saved).
+    // response went out: they are copied. Bun's outlive the request: its
+    // upgrader says what to keep of them (a copy field by field cost each
+    // handshake more than it saved).
     if (upgrader === null) this.#copy = packRequestOf(request);
-    else {
-      this.#copy = packRequest(request.url, request.method, NO_FIELDS);
-      this.#copyHeaders = request.headers;
-    }
+    else this.#copy = packRequest(request.url, request.method, NO_FIELDS);
     const response = (upgrader ?? nativeUpgrade)(request, headers, call), link = call.link;
-    call.link = null;
+    this.#copyHeaders = call.fields;
+    call.link = call.fields = null;
     if (response === null || link === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
