@@ -177,8 +177,8 @@ export interface RequestCopy {
 
 /** One upgrade in flight: a request a backend offered, and what its server answered. */
 interface Upgrade {
-  /** What the servers of this request default to. */
-  readonly defaults: UpgradeDefaults;
+  /** What the servers of this request default to (set again when a native offer's entry is reused). */
+  defaults: UpgradeDefaults;
   /** What the request can be made again from, or `null` (it is kept then). */
   readonly copy: RequestCopy | null;
   /**
@@ -187,9 +187,13 @@ interface Upgrade {
    * socket serves it, through `upgrader` (`null`: Deno's `upgradeWebSocket`)
    * ({@linkcode offerNativeUpgrade}).
    */
-  readonly native: { readonly upgrader: NativeUpgrader | null } | null;
-  /** The server's answer, once its `startConnection()` made it (`null` before, and once taken). */
+  native: { readonly upgrader: NativeUpgrader | null } | null;
+  /** The server's answer, once its `startConnection()` made it (`null` before, and once taken); raw offers only. */
   answer: Answer | null;
+  /** A native offer's answer: the server whose `startConnection()` upgraded it, and the response it returned. */
+  server?: Server | null;
+  /** See `server`. */
+  response?: Response | null;
 }
 
 /** What a server's `startConnection()` answered to an offered request. */
@@ -215,9 +219,10 @@ interface Answer {
  * |---|---|---|
  * | offer | {@linkcode offerUpgrade} (serve()'s tcp and node backends, `attachUpgrades`), {@linkcode offerNativeUpgrade} (serve()'s deno backend, `withWebSockets` on Bun) | writes the entry: defaults and kind |
  * | make | the `Server` constructor | reads `defaults` (serve()'s heartbeat, compression, origins, onListenerError) |
- * | start | `Server.startConnection()` | reads the kind; writes `answer` (a raw offer's 101 stand-in, or the runtime's upgrade response) |
+ * | start | `Server.startConnection()` | reads the kind; writes `answer` (a raw offer's 101 stand-in), or `server` and `response` (the runtime's upgrade) |
  * | complete | {@linkcode completeUpgrade} (raw backends) | reads `answer` and clears it (one upgrade per answer) |
- * | track | {@linkcode serverForResponse} (serve()'s deno backend) | reads `answer` |
+ * | track | {@linkcode serverForResponse} (native backends) | reads `server` and `response` |
+ * | forget | {@linkcode forgetUpgrade} (native backends) | drops the entry, kept for the next native offer |
  *
  * Dropped with the request: a WeakMap, so an upgrade that is never completed
  * (the handler threw, the client went away) leaves nothing behind. A request
@@ -249,8 +254,20 @@ export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | 
   // One wrapper per upgrader (one per Bun server), not one per request: less garbage per handshake.
   let native = lastNative;
   if (native === null || native.upgrader !== upgrader) native = lastNative = { upgrader };
-  upgradeRegistry.set(request, { defaults, copy: null, native, answer: null });
+  // The entry a forgotten offer left, if any: no new object per handshake.
+  const entry = spareEntry;
+  if (entry === null) {
+    upgradeRegistry.set(request, { defaults, copy: null, native, answer: null, server: null, response: null });
+  } else {
+    spareEntry = null;
+    entry.defaults = defaults;
+    entry.native = native;
+    upgradeRegistry.set(request, entry);
+  }
 }
+
+/** A native offer's entry that {@linkcode forgetUpgrade} emptied, for the next native offer. */
+let spareEntry: Upgrade | null = null;
 
 /**
  * Drops what the registry holds for `request` once its backend is done with
@@ -259,7 +276,14 @@ export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | 
  * long. For native backends that need nothing of it afterwards.
  */
 export function forgetUpgrade(request: Request): void {
+  const entry = upgradeRegistry.get(request);
+  if (entry === undefined) return;
   upgradeRegistry.delete(request);
+  // Nothing can reach it now (the registry was the way to it): emptied, it serves the next native offer.
+  if (entry.native !== null) {
+    entry.server = entry.response = null;
+    spareEntry = entry;
+  }
 }
 
 /**
@@ -269,8 +293,8 @@ export function forgetUpgrade(request: Request): void {
  */
 export function serverForResponse(request: Request, response: Response): Server | undefined {
   const upgrade = upgradeRegistry.get(request);
-  if (upgrade === undefined || upgrade.native === null || upgrade.answer?.response !== response) return undefined;
-  return upgrade.answer.server;
+  if (upgrade === undefined || upgrade.native === null || upgrade.response !== response) return undefined;
+  return upgrade.server ?? undefined;
 }
 
 /**
@@ -537,7 +561,10 @@ export class Server extends WebSocketDriver {
     this.#pending = NOTHING_PENDING;
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
-    if (upgrade !== undefined) upgrade.answer = { server: this, protocol, response, headers: null };
+    if (upgrade !== undefined) {
+      upgrade.server = this;
+      upgrade.response = response;
+    }
     if (this.#copy !== null) this.#request = null;
     return response;
   }
