@@ -347,7 +347,8 @@ export class NativeSession implements NativeLinkEvents {
       if (this.#state === "open") this.#startClose(CloseCode.MESSAGE_TOO_BIG, "Message too big");
       return;
     }
-    if (this.#failure !== null) return; // nothing after a violation
+    // Nothing after a violation. (The flags and the extra part read directly: this is every message's path.)
+    if (this.#extra !== null && this.#extra.failure !== null) return;
     sessionMessage(this.#owner, data);
     this.#pushBack();
   }
@@ -362,7 +363,7 @@ export class NativeSession implements NativeLinkEvents {
    */
   #pushBack(): void {
     const link = this.#link;
-    if (this.#readPaused || link.pause === undefined || this.#state === "closed") return;
+    if ((this.#flags & READ_PAUSED) !== 0 || link.pause === undefined || this.#state === "closed") return;
     if (link.bufferedAmount <= this.#options.outgoingHighWaterMark) return;
     this.#readPaused = true;
     link.pause();
@@ -385,7 +386,7 @@ export class NativeSession implements NativeLinkEvents {
     if (!this.#admit()) return false;
     const sent = this.#link.send(data, this.#options.compress);
     if (sent && handedOver) detachWhole(data as Uint8Array);
-    if (!this.#full && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
+    if ((this.#flags & FULL) === 0 && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
       this.#full = true;
       if (!this.#link.reportsDrain) this.#pollDrain();
     }
