@@ -50,7 +50,7 @@ import { heartbeatTimedOut, listenerFailed } from "./errors.ts";
 import type { ListenerError } from "./errors.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { MessageIterator, messageStream, sendStream } from "./iteration.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import { lifecycleClosed, lifecycleOf, lifecycleOpened, NOT_OPEN } from "./lifecycle.ts";
 import { Input, PAUSED_ANSWERS, PAUSED_ITERATOR } from "./input.ts";
 import type { InputHost } from "./input.ts";
 import { Output } from "./output.ts";
@@ -178,8 +178,8 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
   /** The keepalive, if the options asked for one: made when a transport is attached. */
   #heartbeat: Heartbeat<WebSocketDriver> | null = null;
   #pingCounter = 0;
-  /** Opened or not, closed how, and the promises of both. */
-  readonly #lifecycle: Lifecycle = new Lifecycle();
+  /** Opened or not, closed how, and the promises of both: a number until asked for (lifecycle.ts). */
+  #lifecycle = NOT_OPEN;
   /** The message iterator last asked for (`for await … of ws`), or null. */
   #iterator: MessageIterator | null = null;
   /** Reading, turns, slices of long work, reasons to stop reading (input.ts); made on first use. */
@@ -310,24 +310,24 @@ export class WebSocketDriver extends EventEmitter<DriverEvents> {
    * (a refused connection, a failed handshake). Nobody has to await it.
    */
   get opened(): Promise<void> {
-    return this.#lifecycle.opened;
+    return (this.#lifecycle = lifecycleOf(this.#lifecycle)).opened;
   }
 
   /** Resolves once, with what `close` reported, when the connection is over. */
   get closed(): Promise<CloseInfo> {
-    return this.#lifecycle.closed;
+    return (this.#lifecycle = lifecycleOf(this.#lifecycle)).closed;
   }
 
   /** The transition to open, told: settles `opened`, then emits `open`. */
   #announceOpen(): void {
-    this.#lifecycle.open();
+    this.#lifecycle = lifecycleOpened(this.#lifecycle);
     this.emit("open");
   }
 
   /** The transition to over, told: ends the message iterator, settles `opened` and `closed`, then emits `close`. */
   #announceClose(code: number, reason: string): void {
     this.#iterator?.end(code, reason);
-    this.#lifecycle.close(code, reason);
+    this.#lifecycle = lifecycleClosed(this.#lifecycle, code, reason);
     this.emit("close", code, reason);
   }
 

@@ -20,6 +20,17 @@ export const HEARTBEAT_PING = 1;
 /** {@linkcode Heartbeat.check}: nothing arrived within `timeout` of the ping; drop the connection. */
 export const HEARTBEAT_TIMED_OUT = 2;
 
+/** What the heartbeats of a kind of owner, with the same timing, share. */
+interface HeartbeatKind<Owner> {
+  readonly interval: number;
+  readonly timeout: number;
+  readonly due: (owner: Owner) => void;
+}
+
+/** The kind made last: the next heartbeat made alike (usually every one of a server) shares it. */
+// deno-lint-ignore no-explicit-any
+let lastKind: HeartbeatKind<any> | null = null;
+
 /**
  * The heartbeat of one connection, and (static) the heap of all of them. The
  * heartbeats of all connections share one timer: a binary min-heap of the
@@ -32,14 +43,11 @@ export class Heartbeat<Owner> {
   static #timer: ReturnType<typeof setTimeout> | undefined;
   static #timerDue = Infinity;
 
-  /** Milliseconds of silence before a ping. */
-  readonly interval: number;
-  /** Milliseconds to wait for any input after that ping. */
-  readonly timeout: number;
   /** Whether input arrived since the heartbeat last looked (a flag: cheaper than a clock per read). */
   inputSeen = false;
   readonly #owner: Owner;
-  readonly #due: (owner: Owner) => void;
+  /** Its timing and what it calls: shared by the heartbeats made alike (an idle connection keeps one field, not three). */
+  readonly #kind: HeartbeatKind<Owner>;
   /** When this heartbeat is due (performance.now()), and its place in the heap (-1: none). */
   #dueAt = 0;
   #index = -1;
@@ -54,9 +62,21 @@ export class Heartbeat<Owner> {
    */
   constructor(owner: Owner, interval: number, timeout: number, due: (owner: Owner) => void) {
     this.#owner = owner;
-    this.interval = interval;
-    this.timeout = timeout;
-    this.#due = due;
+    let kind = lastKind;
+    if (kind === null || kind.interval !== interval || kind.timeout !== timeout || kind.due !== due) {
+      kind = lastKind = { interval, timeout, due };
+    }
+    this.#kind = kind as HeartbeatKind<Owner>;
+  }
+
+  /** Milliseconds of silence before a ping. */
+  get interval(): number {
+    return this.#kind.interval;
+  }
+
+  /** Milliseconds to wait for any input after that ping. */
+  get timeout(): number {
+    return this.#kind.timeout;
   }
 
   /** Starts counting silence from now (the connection opened). */
@@ -92,7 +112,7 @@ export class Heartbeat<Owner> {
    * timeout. Schedules the next look unless it returns HEARTBEAT_TIMED_OUT.
    */
   check(): typeof HEARTBEAT_WAIT | typeof HEARTBEAT_PING | typeof HEARTBEAT_TIMED_OUT {
-    const { interval, timeout } = this;
+    const { interval, timeout } = this.#kind;
     const now = performance.now();
     // Input is noted by a flag, not a time: while it flows this timer looks
     // every quarter interval, so a ping follows the last input after between
@@ -190,7 +210,7 @@ export class Heartbeat<Owner> {
       while (beats.length !== 0 && beats[0].#dueAt <= now) {
         const beat = beats[0];
         beat.stop();
-        beat.#due(beat.#owner);
+        beat.#kind.due(beat.#owner);
       }
     } finally {
       Heartbeat.#arm();

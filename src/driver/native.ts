@@ -90,17 +90,35 @@ export interface NativeLink {
 }
 
 /**
- * A runtime's own upgrade of a request: the socket and the response the
- * handler returns, or `null` when this runtime cannot upgrade this request.
- * `headers` are what the answer adds to the handshake's own headers (the
- * subprotocol, additional headers; `null` for nothing), `idleTimeout` the runtime's own keepalive in seconds
- * (0: none; only where the socket cannot ping).
+ * What a {@linkcode NativeUpgrader} is asked, and where it puts the socket:
+ * one object its caller fills in and reuses call after call (not an options
+ * object and a result per handshake).
  */
-export type NativeUpgrader = (
-  request: Request,
-  headers: Headers | null,
-  options: { idleTimeout?: number },
-) => { link: NativeLink; response: Response } | null;
+export interface NativeUpgradeCall {
+  /** The runtime's own keepalive in seconds (0: none; only where the socket cannot ping), or the runtime's default. */
+  idleTimeout: number | undefined;
+  /** Set by the upgrader to the upgraded socket; read (and cleared) by the caller at once. */
+  link: NativeLink | null;
+  /**
+   * Set by an upgrader whose runtime keeps the request's header fields
+   * readable after the answer (Bun): what to keep of them for `ws.request`,
+   * in the runtime's lightest form. `null`: the caller copies them itself
+   * before the call (Deno's go with the request).
+   */
+  fields: RequestFields | null;
+}
+
+/** A request's header fields as kept for `ws.request`: its `Headers`, or a record of them (a list for repeated ones). */
+export type RequestFields = Headers | Readonly<Record<string, string | readonly string[]>>;
+
+/**
+ * A runtime's own upgrade of a request: returns the response the handler
+ * returns and sets `call.link`, or returns `null` when this runtime cannot
+ * upgrade this request. `headers` are what the answer adds to the
+ * handshake's own headers (the subprotocol, additional headers; `null` for
+ * nothing).
+ */
+export type NativeUpgrader = (request: Request, headers: Headers | null, call: NativeUpgradeCall) => Response | null;
 
 /** The options a session keeps (checked by the driver's constructor already). */
 export interface NativeSessionOptions {
@@ -128,6 +146,30 @@ const NONE: any[] = Object.freeze([]) as unknown as any[];
 /** How often `bufferedAmount` is looked at where the runtime reports no drain. */
 const DRAIN_POLL_MS = 10;
 
+/** `NativeSession`'s flags: `send` found the socket's queue over outgoingHighWaterMark (`drain` is due). */
+const FULL = 1;
+/** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
+const READ_PAUSED = 2;
+
+/** The heartbeat pings sent (their payloads tell them apart). */
+let heartbeatPings = 0;
+
+/**
+ * The parts of a session that most connections never use (a violation, the
+ * close timer of a close we started, drain waiters and polls, pings sent by
+ * the application), made on first use: an idle connection keeps one field
+ * for them (bench/RESULTS.md, "Sixth round, Bun: the adapter's idle
+ * connections").
+ */
+class SessionExtra {
+  /** A violation reported before `close`: its code is the close code reported. */
+  failure: ProtocolError | null = null;
+  closeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  drainWaiters: Array<() => void> = NONE;
+  drainPoll: ReturnType<typeof setTimeout> | undefined = undefined;
+  pings: PendingPing[] = NONE;
+}
+
 /**
  * One server connection over a {@linkcode NativeLink}; its events are emitted
  * on the `Server` that owns it. Internal (not exported from the package).
@@ -139,18 +181,12 @@ export class NativeSession implements NativeLinkEvents {
   #state: ReadyState = "connecting";
   /** Messages sent before the socket opened (it refuses them until then); shared and empty until used. */
   #early: Array<string | Uint8Array> = NONE;
-  /** A violation reported before `close`: its code is the close code reported. */
-  #failure: ProtocolError | null = null;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #full = false;
-  /** Reading stopped: what the socket has to send is over outgoingHighWaterMark. */
-  #readPaused = false;
-  #drainWaiters: Array<() => void> = NONE;
-  #drainPoll: ReturnType<typeof setTimeout> | undefined;
-  #pings: PendingPing[] = NONE;
-  #pingCounter = 0;
+  /** {@linkcode FULL}, {@linkcode READ_PAUSED}. */
+  #flags = 0;
   /** The keepalive, on the process-wide heartbeat timer (as the driver's); null without one. */
   #heartbeat: Heartbeat<NativeSession> | null = null;
+  /** What most connections never use; the accessors below read it as fields. */
+  #extra: SessionExtra | null = null;
 
   /** Binds `link`, whose events are emitted on `owner`. */
   constructor(owner: WebSocketDriver, link: NativeLink, options: NativeSessionOptions) {
@@ -158,6 +194,64 @@ export class NativeSession implements NativeLinkEvents {
     this.#link = link;
     this.#options = options;
     link.bind(this);
+  }
+
+  // The rare parts, as fields: a read finds the default without SessionExtra, a write of the default makes none.
+
+  get #failure(): ProtocolError | null {
+    return this.#extra === null ? null : this.#extra.failure;
+  }
+
+  set #failure(failure: ProtocolError | null) {
+    if (this.#extra !== null || failure !== null) (this.#extra ??= new SessionExtra()).failure = failure;
+  }
+
+  get #closeTimer(): ReturnType<typeof setTimeout> | undefined {
+    return this.#extra?.closeTimer;
+  }
+
+  set #closeTimer(timer: ReturnType<typeof setTimeout> | undefined) {
+    if (this.#extra !== null || timer !== undefined) (this.#extra ??= new SessionExtra()).closeTimer = timer;
+  }
+
+  get #drainWaiters(): Array<() => void> {
+    return this.#extra === null ? NONE : this.#extra.drainWaiters;
+  }
+
+  set #drainWaiters(waiters: Array<() => void>) {
+    if (this.#extra !== null || waiters !== NONE) (this.#extra ??= new SessionExtra()).drainWaiters = waiters;
+  }
+
+  get #drainPoll(): ReturnType<typeof setTimeout> | undefined {
+    return this.#extra?.drainPoll;
+  }
+
+  set #drainPoll(timer: ReturnType<typeof setTimeout> | undefined) {
+    if (this.#extra !== null || timer !== undefined) (this.#extra ??= new SessionExtra()).drainPoll = timer;
+  }
+
+  get #pings(): PendingPing[] {
+    return this.#extra === null ? NONE : this.#extra.pings;
+  }
+
+  set #pings(pings: PendingPing[]) {
+    if (this.#extra !== null || pings !== NONE) (this.#extra ??= new SessionExtra()).pings = pings;
+  }
+
+  get #full(): boolean {
+    return (this.#flags & FULL) !== 0;
+  }
+
+  set #full(full: boolean) {
+    this.#flags = full ? this.#flags | FULL : this.#flags & ~FULL;
+  }
+
+  get #readPaused(): boolean {
+    return (this.#flags & READ_PAUSED) !== 0;
+  }
+
+  set #readPaused(paused: boolean) {
+    this.#flags = paused ? this.#flags | READ_PAUSED : this.#flags & ~READ_PAUSED;
   }
 
   /** See {@linkcode NativeLinkEvents}. */
@@ -253,7 +347,8 @@ export class NativeSession implements NativeLinkEvents {
       if (this.#state === "open") this.#startClose(CloseCode.MESSAGE_TOO_BIG, "Message too big");
       return;
     }
-    if (this.#failure !== null) return; // nothing after a violation
+    // Nothing after a violation. (The flags and the extra part read directly: this is every message's path.)
+    if (this.#extra !== null && this.#extra.failure !== null) return;
     sessionMessage(this.#owner, data);
     this.#pushBack();
   }
@@ -268,7 +363,7 @@ export class NativeSession implements NativeLinkEvents {
    */
   #pushBack(): void {
     const link = this.#link;
-    if (this.#readPaused || link.pause === undefined || this.#state === "closed") return;
+    if ((this.#flags & READ_PAUSED) !== 0 || link.pause === undefined || this.#state === "closed") return;
     if (link.bufferedAmount <= this.#options.outgoingHighWaterMark) return;
     this.#readPaused = true;
     link.pause();
@@ -291,7 +386,7 @@ export class NativeSession implements NativeLinkEvents {
     if (!this.#admit()) return false;
     const sent = this.#link.send(data, this.#options.compress);
     if (sent && handedOver) detachWhole(data as Uint8Array);
-    if (!this.#full && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
+    if ((this.#flags & FULL) === 0 && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
       this.#full = true;
       if (!this.#link.reportsDrain) this.#pollDrain();
     }
@@ -436,7 +531,7 @@ export class NativeSession implements NativeLinkEvents {
     if (this.#state !== "open" && this.#state !== "closing") return;
     const action = heartbeat.check();
     if (action === HEARTBEAT_PING) {
-      if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++this.#pingCounter}`));
+      if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++heartbeatPings}`));
     } else if (action === HEARTBEAT_TIMED_OUT) {
       this.#owner.emit(
         "error",

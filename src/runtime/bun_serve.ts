@@ -20,7 +20,7 @@ import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { ProtocolErrorType } from "../protocol/errors.ts";
 import { parseExtensions } from "../protocol/extensions.ts";
-import type { NativeLink, NativeLinkEvents, NativeUpgrader } from "../driver/native.ts";
+import type { NativeLink, NativeLinkEvents, NativeUpgradeCall, NativeUpgrader } from "../driver/native.ts";
 
 /** What this adapter uses of Bun's `ServerWebSocket`. */
 export interface BunServerWebSocket {
@@ -117,18 +117,32 @@ function drainOpening(): void {
   }
 }
 
-/** Bun's `ServerWebSocket` of one connection, as a {@linkcode NativeLink}: the socket's `data`. */
+/**
+ * Bun's `ServerWebSocket` of one connection, as a {@linkcode NativeLink}: the
+ * socket's `data`. An idle connection keeps it: three fields, what every link
+ * says alike on the prototype (bench/RESULTS.md, "Sixth round, Bun: the
+ * adapter's idle connections").
+ */
 class BunLink implements NativeLink {
-  readonly name = "Bun's ServerWebSocket (Bun.serve)";
-  readonly canPing = true;
-  readonly reportsDrain = true;
   readonly extensions: string;
+  /** Bun's socket, once it opened (Bun opens it inside `server.upgrade()`). */
   #ws: BunServerWebSocket | null = null;
   #events: NativeLinkEvents | null = null;
-  #opened = false;
 
   constructor(extensions: string) {
     this.extensions = extensions;
+  }
+
+  get name(): string {
+    return "Bun's ServerWebSocket (Bun.serve)";
+  }
+
+  get canPing(): boolean {
+    return true;
+  }
+
+  get reportsDrain(): boolean {
+    return true;
   }
 
   get socket(): BunServerWebSocket | null {
@@ -143,13 +157,12 @@ class BunLink implements NativeLink {
     this.#events = events;
     // Bun opens the socket inside server.upgrade(), before the server could
     // listen: `open` goes out in a microtask, as the driver emits it.
-    if (this.#opened) announceOpen(events);
+    if (this.#ws !== null) announceOpen(events);
   }
 
   onOpen(ws: BunServerWebSocket): void {
     this.#ws = ws;
     ws.binaryType = "uint8array";
-    this.#opened = true;
     const events = this.#events;
     if (events !== null) announceOpen(events);
   }
@@ -226,7 +239,15 @@ const UPGRADE_OPTIONS: { data: unknown; headers: Headers | undefined } = { data:
  * client offered it) and returns a response that stands for Bun's own 101.
  */
 export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeUpgrader {
-  return (request, headers) => {
+  // Fetch cannot make a 101: a response (200, the default: no init to
+  // convert) stands for it, and withWebSockets' fetch answers Bun nothing
+  // for it (Bun wrote the 101 inside upgrade()). One for every upgrade of
+  // this server, not one per handshake (a Response is ~360 bytes here, the
+  // largest piece of a handshake's garbage; bench/RESULTS.md, "Sixth round,
+  // Bun: the adapter's idle connections"); a new one if a middleware gave
+  // the last one headers (which reach nobody: the 101 went out already).
+  let standIn = new Response(null);
+  return (request: Request, headers: Headers | null, call: NativeUpgradeCall) => {
     const offer = deflate ? request.headers.get("sec-websocket-extensions") : null;
     const offered = offer !== null && (parseExtensions(offer)?.some((e) => e.name === "permessage-deflate") ?? false);
     const link = new BunLink(offered ? "permessage-deflate" : "");
@@ -246,9 +267,16 @@ export function bunUpgrader(server: BunUpgradeServer, deflate: boolean): NativeU
       UPGRADE_OPTIONS.headers = undefined;
     }
     if (!upgraded) return null;
-    // Fetch cannot make a 101: this response (200, the default: no init to
-    // convert) stands for it, and withWebSockets' fetch answers Bun nothing.
-    return { link, response: new Response(null) };
+    call.link = link;
+    // What `ws.request` keeps of the fields: Bun's `toJSON()`, one object of
+    // the values' strings, instead of its `Headers` (364 bytes with their
+    // native part; bench/RESULTS.md, "Sixth round, Bun: the adapter's idle
+    // connections"), in one call (a copy field by field in JavaScript cost
+    // more per handshake).
+    const fields = request.headers as Headers & { toJSON?(): Record<string, string | string[]> };
+    call.fields = fields.toJSON?.() ?? fields;
+    if ((standIn.headers as Headers & { count?: number }).count !== 0) standIn = new Response(null);
+    return standIn;
   };
 }
 

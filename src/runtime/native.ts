@@ -20,7 +20,7 @@
 import { CloseCode } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { ProtocolErrorType } from "../protocol/errors.ts";
-import type { NativeLink, NativeLinkEvents } from "../driver/native.ts";
+import type { NativeLink, NativeLinkEvents, NativeUpgradeCall } from "../driver/native.ts";
 
 /** The runtime's WebSocket object, as the server drives it. */
 export type NativeSocket = WebSocket;
@@ -164,15 +164,12 @@ class DenoLink implements NativeLink, EventListenerObject {
 /**
  * Upgrades `request` with the runtime's own WebSocket, answering with
  * `headers` (the accept key is recomputed by the runtime; the subprotocol and
- * additional headers are carried over). Returns `null` on a runtime without a
- * built-in upgrade. `idleTimeout` (seconds, 0 for none) is the runtime's own
- * ping-based keepalive.
+ * additional headers are carried over): returns the response and sets
+ * `call.link`. Returns `null` on a runtime without a built-in upgrade.
+ * `call.idleTimeout` (seconds, 0 for none) is the runtime's own ping-based
+ * keepalive.
  */
-export function nativeUpgrade(
-  request: Request,
-  headers: Headers | null,
-  options: { idleTimeout?: number } = {},
-): { link: NativeLink; response: Response } | null {
+export function nativeUpgrade(request: Request, headers: Headers | null, call: NativeUpgradeCall): Response | null {
   const deno = (globalThis as { Deno?: DenoUpgrade }).Deno;
   if (deno?.upgradeWebSocket === undefined) return null;
   // (What `ws.request` needs after the response went out, when Deno's
@@ -182,14 +179,16 @@ export function nativeUpgrade(
   // written "a,b" (as the ws package and others send it). The header is set
   // below with the others.
   // idleTimeout (seconds): the runtime's own keepalive, the only one its socket has.
-  const idleTimeout = options.idleTimeout;
+  const idleTimeout = call.idleTimeout;
   const { socket, response } = deno.upgradeWebSocket(request, idleTimeout === undefined ? {} : { idleTimeout });
-  if (headers === null) return { link: new DenoLink(socket), response };
-  // Names the runtime set itself are not overridden; every value of the
-  // others is kept (several Set-Cookie).
-  const own = new Set(response.headers.keys());
-  for (const [name, value] of headers) {
-    if (!own.has(name)) response.headers.append(name, value);
+  if (headers !== null) {
+    // Names the runtime set itself are not overridden; every value of the
+    // others is kept (several Set-Cookie).
+    const own = new Set(response.headers.keys());
+    for (const [name, value] of headers) {
+      if (!own.has(name)) response.headers.append(name, value);
+    }
   }
-  return { link: new DenoLink(socket), response };
+  call.link = new DenoLink(socket);
+  return response;
 }

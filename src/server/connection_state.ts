@@ -9,22 +9,28 @@
  *   `Request` again on the first read of `ws.request`.
  * - A native session's options: shared by the connections made with the
  *   same ones.
+ * - What a runtime's own upgrade is asked and answers: one object for every
+ *   call, not an options object and a result per handshake.
  *
  * @module
  */
 
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_OUTGOING_HIGH_WATER_MARK } from "../driver/driver.ts";
 import type { DriverOptions, HeartbeatOptions } from "../driver/driver.ts";
-import type { NativeSessionOptions } from "../driver/native.ts";
+import type { NativeSessionOptions, NativeUpgradeCall, RequestFields } from "../driver/native.ts";
 
 /**
  * A request's URL, method and header fields as one string, lines joined with
  * "\n": none of them can hold a line break (the URL parser drops them, and
  * `Headers` refuses CR and LF in a field), so `split("\n")` gives the parts
  * back. One string is one object on the heap; `[url, method, name, value,
- * …].join("\n")` makes it flat (no rope keeping the pieces alive).
+ * …].join("\n")` makes it flat (no rope keeping the pieces alive). A GET
+ * without fields is the URL alone.
  */
 export function packRequest(url: string, method: string, fields: readonly string[]): string {
+  // A GET without fields (an upgrade whose `Headers` are kept: Bun's) is its URL alone: the runtime's string, kept
+  // as it is, not a new one and an array per handshake.
+  if (fields.length === 0 && method === "GET") return url;
   return (fields.length === 0 ? [url, method] : [url, method, fields.join("\n")]).join("\n");
 }
 
@@ -51,15 +57,22 @@ export function packRequestOf(request: Request): string {
 /**
  * A `Request` equal to the one `packed` was made from (see
  * {@linkcode packRequest}): same URL, method and header fields (those of
- * `kept` too, when the request's own `Headers` were kept), no body.
+ * `kept` too, when the runtime kept the request's header fields), no body.
  */
-export function unpackRequest(packed: string, kept: Headers | null = null): Request {
+export function unpackRequest(packed: string, kept: RequestFields | null = null): Request {
   if (packed.includes("\r")) return unpackHead(packed);
-  const [url, method, ...fields] = packed.split("\n");
+  const [url, method = "GET", ...fields] = packed.split("\n");
   const request = method === "GET" ? new Request(url) : new Request(url, { method });
   const headers = request.headers;
   for (let i = 0; i < fields.length; i += 2) headers.append(fields[i], fields[i + 1]);
-  kept?.forEach((value, name) => headers.append(name, value));
+  if (kept instanceof Headers) kept.forEach((value, name) => headers.append(name, value));
+  else {
+    for (const name in kept) {
+      const value = kept[name];
+      if (typeof value === "string") headers.append(name, value);
+      else for (const v of value) headers.append(name, v);
+    }
+  }
   return request;
 }
 
@@ -109,4 +122,23 @@ export function sessionOptions(
   });
   lastSession = { source, maxLength, heartbeat, options };
   return options;
+}
+
+/** The one {@linkcode NativeUpgradeCall}: filled in for each upgrade, read at once. */
+const UPGRADE_CALL: NativeUpgradeCall = { idleTimeout: undefined, link: null, fields: null };
+
+/**
+ * The call of a runtime's own upgrade for a server with `heartbeat`: the
+ * runtime's idle timeout stands in for it where the socket cannot ping
+ * (seconds; 0 for `false`, the runtime's default for none). The caller takes
+ * `link` and `fields` at once and clears them.
+ */
+export function nativeUpgradeCall(heartbeat: HeartbeatOptions | false | undefined): NativeUpgradeCall {
+  UPGRADE_CALL.idleTimeout = heartbeat === undefined
+    ? undefined
+    : heartbeat === false
+    ? 0
+    : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
+  UPGRADE_CALL.link = UPGRADE_CALL.fields = null;
+  return UPGRADE_CALL;
 }

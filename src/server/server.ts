@@ -32,8 +32,8 @@
  * @module
  */
 
-import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { MessageCompression } from "../protocol/compression.ts";
+import { DEFAULT_MAX_LENGTH } from "../protocol/constants.ts";
 import { acceptDeflateOffer, deflateConfig, parseExtensions } from "../protocol/extensions.ts";
 import type { DeflateConfig, PerMessageDeflateOptions } from "../protocol/extensions.ts";
 import {
@@ -60,7 +60,8 @@ import {
 } from "../driver/driver.ts";
 import type { BinaryData, DriverOptions, HeartbeatOptions, ReadyState, SendOptions } from "../driver/driver.ts";
 import { NativeSession } from "../driver/native.ts";
-import { packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
+import { nativeUpgradeCall, packRequest, packRequestOf, sessionOptions, unpackRequest } from "./connection_state.ts";
+import type { RequestFields } from "../driver/native.ts";
 import * as upgrades from "./upgrades.ts";
 import { bindServer, standInResponse, upgradeOf } from "./upgrades.ts";
 import type { CompletedUpgrade } from "./upgrades.ts";
@@ -166,12 +167,6 @@ export class HandshakeError extends Error {
 const NOTHING_PENDING = Object.freeze([]) as unknown as Array<string | Uint8Array>;
 /** The send options of a message queued with `compress: false`. */
 const UNCOMPRESSED: SendOptions = Object.freeze({ compress: false });
-/** The options of every server made without any. */
-const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
-/** The driver options of servers made without any, per backend defaults (serve()'s heartbeat): one object for all. */
-const defaultDriverOptions = new WeakMap<UpgradeDefaults, DriverOptions>();
-/** Shared by every server without `acceptProtocols`. */
-const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
 /** No header fields (`packRequest` of a request whose `Headers` are kept instead). */
 const NO_FIELDS: readonly string[] = Object.freeze([]);
@@ -226,19 +221,13 @@ export class Server extends WebSocketDriver {
    */
   #copy: string | null = null;
   /** The request's own `Headers`, where they outlive it (Bun), instead of fields in `#copy`. */
-  #copyHeaders: Headers | null = null;
-  readonly #acceptProtocols: readonly string[];
-  readonly #additionalHeaders: HeaderFields | undefined;
-  readonly #maxLength: number;
-  readonly #deflate: DeflateConfig | null;
-  readonly #allowOrigins: AllowOrigins | undefined;
-  readonly #driverOptions: DriverOptions;
+  #copyHeaders: RequestFields | null = null;
+  /** The options, checked, with the backend's defaults: shared by the servers made alike (connection_state.ts). */
+  readonly #config: ServerConfig;
   #started = false;
   /** The session on the runtime's own socket, once startConnection() chose it. */
   #native: NativeSession | null = null;
   #nativeProtocol: string | null = null;
-  #heartbeat: HeartbeatOptions | false | undefined;
-  readonly #onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
   /**
    * Messages sent before the connection opened: before startConnection()
    * (whether they go to the driver or to the runtime's socket is known only
@@ -260,35 +249,12 @@ export class Server extends WebSocketDriver {
       throw new TypeError(`Cannot make a server: expected a Request, got ${typeof request}`);
     }
     checkOptions(options, SERVER_OPTION_KEYS, "server options");
-    // Without options, the driver's are one shared empty object, not a copy per server.
-    const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
-    const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
     const upgrade = upgradeOf(request);
-    const defaults = upgrade?.defaults as UpgradeDefaults | undefined;
-    // serve()'s heartbeat applies unless the handler chose one (or false).
-    const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
-    super("server", heartbeat === undefined ? driverOptions : withHeartbeat(driverOptions, heartbeat, defaults));
-    this.#heartbeat = heartbeat;
-    this.#onListenerError = defaults?.onListenerError;
-    this.#driverOptions = driverOptions;
+    const config = serverConfig(options, upgrade?.defaults as UpgradeDefaults | undefined);
+    super("server", config.driverWithDefaults);
+    this.#config = config;
     this.#request = request;
     this.#copy = upgrade?.copy ?? null;
-    this.#allowOrigins = allowOrigins ?? defaults?.allowOrigins;
-    if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
-    const protocols = acceptProtocols ?? NO_PROTOCOLS;
-    // (The shared empty list needs no check: no closure made per server for it.)
-    if (
-      protocols !== NO_PROTOCOLS &&
-      (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p)))
-    ) {
-      throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
-    }
-    this.#acceptProtocols = protocols;
-    this.#additionalHeaders = additionalHeaders;
-    this.#maxLength = driverOptions.maxLength ?? DEFAULT_MAX_LENGTH;
-    this.#deflate = deflateConfig(perMessageDeflate ?? defaults?.perMessageDeflate, "server options");
-    // A bad additionalHeaders should fail here, not in the middle of a handshake.
-    if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
   }
 
   /**
@@ -327,31 +293,31 @@ export class Server extends WebSocketDriver {
     const request = this.request;
     const check = validateRequest(request.method, request.headers);
     if (!check.ok) return this.#refuse(check.status, check.message, check.headers);
-    if (this.#allowOrigins !== undefined) {
+    if (this.#config.allowOrigins !== undefined) {
       const origin = request.headers.get("origin");
-      if (!originAllowed(this.#allowOrigins, origin, request)) {
+      if (!originAllowed(this.#config.allowOrigins, origin, request)) {
         return this.#refuse(403, `Origin not allowed: ${origin}`);
       }
     }
-    const protocol = selectProtocol(check.protocols, this.#acceptProtocols);
+    const protocol = selectProtocol(check.protocols, this.#config.acceptProtocols);
     const upgrade = upgradeOf(request);
     if (upgrade !== undefined && upgrade.native === null) {
       let extensions: string | null = null;
-      if (this.#deflate !== null && check.extensions !== null) {
+      if (this.#config.deflate !== null && check.extensions !== null) {
         const offers = parseExtensions(check.extensions);
         if (offers === null) {
           return this.#refuse(400, `Invalid Sec-WebSocket-Extensions header: ${JSON.stringify(check.extensions)}`);
         }
-        const accepted = acceptDeflateOffer(offers, this.#deflate);
+        const accepted = acceptDeflateOffer(offers, this.#config.deflate);
         if (accepted !== null) {
           extensions = accepted.response;
-          useExtensions(this, extensions, new MessageCompression("server", accepted.params, this.#deflate));
+          useExtensions(this, extensions, new MessageCompression("server", accepted.params, this.#config.deflate));
         }
       }
       // Without additional headers, a record: the cheapest input of Response.
-      const headers = this.#additionalHeaders === undefined
+      const headers = this.#config.additionalHeaders === undefined
         ? createServerResponseFields(check.key, protocol, extensions)
-        : createServerResponseHeaders(check.key, protocol, this.#additionalHeaders, extensions);
+        : createServerResponseHeaders(check.key, protocol, this.#config.additionalHeaders, extensions);
       const early = this.#pending;
       const plain = this.#pendingPlain;
       this.#pending = NOTHING_PENDING;
@@ -368,29 +334,23 @@ export class Server extends WebSocketDriver {
     }
     // The runtime writes the handshake's own headers (the accept key too):
     // it is given only what it adds, if anything.
-    const headers = nativeAnswerHeaders(protocol, this.#additionalHeaders);
+    const headers = nativeAnswerHeaders(protocol, this.#config.additionalHeaders);
     // The runtime's socket cannot send pings: its own idle timeout stands in for the heartbeat.
-    const heartbeat = this.#heartbeat;
-    const idleTimeout = heartbeat === undefined
-      ? undefined
-      : heartbeat === false
-      ? 0
-      : Math.max(1, Math.round((heartbeat.interval + heartbeat.timeout) / 2000));
+    const heartbeat = this.#config.heartbeat, call = nativeUpgradeCall(heartbeat);
     const upgrader = upgrade?.native?.upgrader ?? null;
     // What `ws.request` needs later is kept now, and the request let go once
     // answered: the runtime's `Request` and what it holds are kilobytes an
     // idle connection would keep. Deno's serve() reads a request's headers
     // lazily from the connection and throws "Request closed" once the
-    // response went out: they are copied. Bun's outlive the request, and were
-    // read for the checks above already: the `Headers` is kept as it is (a
-    // copy of every field cost each handshake more than it saved).
+    // response went out: they are copied. Bun's outlive the request: its
+    // upgrader says what to keep of them (a copy field by field cost each
+    // handshake more than it saved).
     if (upgrader === null) this.#copy = packRequestOf(request);
-    else {
-      this.#copy = packRequest(request.url, request.method, NO_FIELDS);
-      this.#copyHeaders = request.headers;
-    }
-    const native = (upgrader ?? nativeUpgrade)(request, headers, { idleTimeout });
-    if (native === null) {
+    else this.#copy = packRequest(request.url, request.method, NO_FIELDS);
+    const response = (upgrader ?? nativeUpgrade)(request, headers, call), link = call.link;
+    this.#copyHeaders = call.fields;
+    call.link = call.fields = null;
+    if (response === null || link === null) {
       throw new TypeError(
         "Cannot start the connection: this request did not come from serve(), " +
           "and this runtime has no built-in upgrade; serve the handler with serve() " +
@@ -399,25 +359,25 @@ export class Server extends WebSocketDriver {
     }
     this.#nativeProtocol = protocol;
     const options = sessionOptions(
-      this.#driverOptions,
-      this.#maxLength,
+      this.#config.driverOptions,
+      this.#config.maxLength,
       heartbeat || undefined,
-      this.#deflate !== null,
+      this.#config.deflate !== null,
     );
-    this.#native = new NativeSession(this, native.link, options);
+    this.#native = new NativeSession(this, link, options);
     // What was sent before startConnection() goes first.
     const early = this.#pending;
     this.#pending = NOTHING_PENDING;
     this.#pendingPlain = null;
     for (const data of early) this.#native.send(data);
-    upgrade?.answered(this, protocol, native.response, null);
+    upgrade?.answered(this, protocol, response, null);
     if (this.#copy !== null) this.#request = null;
-    return native.response;
+    return response;
   }
 
   /** Reports a listener's exception to `serve()`'s `onListenerError`, if it has one. */
   protected override reportListenerError(error: ListenerError): boolean {
-    const hook = this.#onListenerError;
+    const hook = this.#config.onListenerError;
     if (hook === undefined) return false;
     hook(error, this);
     return true;
@@ -571,19 +531,82 @@ function nativeAnswerHeaders(protocol: string | null, additionalHeaders: HeaderF
   return headers;
 }
 
-/** `options` with `heartbeat`: shared by every server of `defaults` made without options. */
-function withHeartbeat(
-  options: DriverOptions,
-  heartbeat: HeartbeatOptions | false,
-  defaults: UpgradeDefaults | undefined,
-): DriverOptions {
-  if (options !== NO_OPTIONS || defaults === undefined) return { ...options, heartbeat };
-  let shared = defaultDriverOptions.get(defaults);
-  if (shared === undefined || shared.heartbeat !== heartbeat) {
-    shared = sharedDriverOptions({ heartbeat });
-    defaultDriverOptions.set(defaults, shared);
+/**
+ * What a server was made with: its options checked, its backend's defaults
+ * applied. Servers made without options by the same backend share one.
+ */
+interface ServerConfig {
+  /** The handler's own driver options (without the backend's heartbeat). */
+  readonly driverOptions: DriverOptions;
+  /** What the driver is made with: the handler's driver options, with the backend's heartbeat. */
+  readonly driverWithDefaults: DriverOptions;
+  /** The heartbeat: the handler's, else the backend's; `undefined` for neither. */
+  readonly heartbeat: HeartbeatOptions | false | undefined;
+  /** The backend's listener error hook. */
+  readonly onListenerError: ((error: ListenerError, ws: Server) => void) | undefined;
+  readonly allowOrigins: AllowOrigins | undefined;
+  readonly acceptProtocols: readonly string[];
+  readonly additionalHeaders: HeaderFields | undefined;
+  readonly maxLength: number;
+  readonly deflate: DeflateConfig | null;
+}
+
+/** The options of every server made without any (frozen, shared: so are the driver's settings made from them). */
+const NO_OPTIONS: ServerOptions = sharedDriverOptions({});
+/** Shared by every server without `acceptProtocols`. */
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+/** The configs of servers made without options, by their backend's defaults (none: `undefined`'s, apart). */
+const sharedConfigs = new WeakMap<UpgradeDefaults, ServerConfig>();
+let noDefaultsConfig: ServerConfig | null = null;
+
+/**
+ * The config of a server made with `options` for a request of a backend with
+ * `defaults`: checks the options (throws as the `Server` constructor says),
+ * applies the defaults the options leave open (serve()'s heartbeat, origins,
+ * compression, listener error hook).
+ */
+function serverConfig(options: ServerOptions | undefined, defaults: UpgradeDefaults | undefined): ServerConfig {
+  if (options === undefined) {
+    const shared = defaults === undefined ? noDefaultsConfig : sharedConfigs.get(defaults);
+    if (shared != null) return shared;
   }
-  return shared;
+  // Without options, the driver's are one shared empty object, not a copy per server.
+  const { acceptProtocols, additionalHeaders, perMessageDeflate, allowOrigins } = options ?? NO_OPTIONS;
+  const driverOptions = options === undefined ? NO_OPTIONS : driverPart(options);
+  // serve()'s heartbeat applies unless the handler chose one (or false).
+  const heartbeat = driverOptions.heartbeat ?? defaults?.heartbeat;
+  if (allowOrigins !== undefined) checkAllowOrigins(allowOrigins, "server options");
+  const protocols = acceptProtocols ?? NO_PROTOCOLS;
+  // (The shared empty list needs no check: no closure made for it.)
+  if (
+    protocols !== NO_PROTOCOLS &&
+    (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || !isToken(p)))
+  ) {
+    throw new TypeError("Invalid acceptProtocols: expected an array of HTTP tokens");
+  }
+  // A bad additionalHeaders should fail here, not in the middle of a handshake.
+  if (additionalHeaders !== undefined) checkServerAdditionalHeaders(additionalHeaders);
+  const config: ServerConfig = Object.freeze({
+    driverOptions,
+    // The driver's settings are shared too where its options are (sharedDriverOptions).
+    driverWithDefaults: heartbeat === undefined || driverOptions.heartbeat !== undefined
+      ? driverOptions
+      : options === undefined
+      ? sharedDriverOptions({ heartbeat })
+      : { ...driverOptions, heartbeat },
+    heartbeat,
+    onListenerError: defaults?.onListenerError,
+    allowOrigins: allowOrigins ?? defaults?.allowOrigins,
+    acceptProtocols: protocols,
+    additionalHeaders,
+    maxLength: driverOptions.maxLength ?? DEFAULT_MAX_LENGTH,
+    deflate: deflateConfig(perMessageDeflate ?? defaults?.perMessageDeflate, "server options"),
+  });
+  if (options === undefined) {
+    if (defaults === undefined) noDefaultsConfig = config;
+    else sharedConfigs.set(defaults, config);
+  }
+  return config;
 }
 
 /** The driver's part of a server's options. */

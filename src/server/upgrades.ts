@@ -10,7 +10,8 @@
  * | make | the `Server` constructor ({@linkcode upgradeOf}) | reads `defaults` (serve()'s heartbeat, compression, origins, onListenerError) and `copy` |
  * | start | `Server.startConnection()` | reads the kind; {@linkcode Upgrade.answered} (a raw offer's 101 stand-in, or the runtime's upgrade response) |
  * | complete | {@linkcode completeUpgrade} (raw backends) | reads the answer and drops the entry (one upgrade per answer) |
- * | track | {@linkcode serverForResponse} (serve()'s deno backend) | reads the answer |
+ * | track | {@linkcode serverForResponse} (native backends) | reads the answer |
+ * | forget | {@linkcode forgetUpgrade} (native backends) | drops the entry, kept for the next native offer |
  *
  * Dropped with the request: a WeakMap, so an upgrade that is never completed
  * (the handler threw, the client went away) leaves nothing behind. A request
@@ -69,8 +70,8 @@ export interface NativeKind {
 
 /** One upgrade in flight: a request a backend offered, and what its server answered. */
 export class Upgrade {
-  /** What the servers of this request default to. */
-  readonly defaults: UpgradeDefaults;
+  /** What the servers of this request default to (set again when a native offer's entry is reused). */
+  defaults: UpgradeDefaults;
   /**
    * What the request can be made again from (`packRequest`'s string, see
    * connection_state.ts), or `null` (it is kept then).
@@ -81,7 +82,7 @@ export class Upgrade {
    * driver itself ({@linkcode offerUpgrade}). Otherwise the runtime's own
    * socket serves it ({@linkcode offerNativeUpgrade}).
    */
-  readonly native: NativeKind | null;
+  native: NativeKind | null;
   /** The server that answered, once its `startConnection()` did (`null` before). */
   server: Server | null = null;
   protocol: string | null = null;
@@ -157,8 +158,19 @@ export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | 
   // One wrapper per upgrader (one per Bun server), not one per request: less garbage per handshake.
   let native = lastNative;
   if (native === null || native.upgrader !== upgrader) native = lastNative = { upgrader };
-  upgradeRegistry.set(request, new Upgrade(defaults, null, native));
+  // The entry a forgotten offer left, if any: no new object per handshake.
+  const entry = spareEntry;
+  if (entry === null) upgradeRegistry.set(request, new Upgrade(defaults, null, native));
+  else {
+    spareEntry = null;
+    entry.defaults = defaults;
+    entry.native = native;
+    upgradeRegistry.set(request, entry);
+  }
 }
+
+/** A native offer's entry that {@linkcode forgetUpgrade} emptied, for the next native offer. */
+let spareEntry: Upgrade | null = null;
 
 /**
  * Drops what the registry holds for `request` once its backend is done with
@@ -167,7 +179,17 @@ export function offerNativeUpgrade(request: Request, upgrader: NativeUpgrader | 
  * long. For native backends that need nothing of it afterwards.
  */
 export function forgetUpgrade(request: Request): void {
+  const entry = upgradeRegistry.get(request);
+  if (entry === undefined) return;
   upgradeRegistry.delete(request);
+  // Nothing can reach it now (the registry was the way to it): emptied, it serves the next native offer.
+  if (entry.native !== null) {
+    entry.server = null;
+    entry.response = null;
+    entry.protocol = null;
+    entry.headers = null;
+    spareEntry = entry;
+  }
 }
 
 /**
