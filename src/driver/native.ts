@@ -28,7 +28,7 @@ import { detachWhole, takeOrCopy } from "../protocol/reader.ts";
 import { rethrowLater } from "./emitter.ts";
 import { overQueuePolicy } from "./options.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
-import { acknowledged } from "./pings.ts";
+import { callPongs } from "./pings.ts";
 import type { PendingPing } from "./pings.ts";
 import { sessionClosed, sessionMessage, sessionOpened } from "./driver.ts";
 import type { HeartbeatOptions, ReadyState, SendQueuePolicy, WebSocketDriver } from "./driver.ts";
@@ -101,9 +101,9 @@ export interface NativeUpgradeCall {
   link: NativeLink | null;
   /**
    * Set by an upgrader whose runtime keeps the request's header fields
-   * readable after the answer (Bun): what to keep of them for `ws.request`,
-   * in the runtime's lightest form. `null`: the caller copies them itself
-   * before the call (Deno's go with the request).
+   * readable after the answer: what to keep of them for `ws.request`, in the
+   * runtime's lightest form. `null`: the caller copies them itself before the
+   * call (where they go with the request).
    */
   fields: RequestFields | null;
 }
@@ -185,7 +185,7 @@ export class NativeSession implements NativeLinkEvents {
   #flags = 0;
   /** The keepalive, on the process-wide heartbeat timer (as the driver's); null without one. */
   #heartbeat: Heartbeat<NativeSession> | null = null;
-  /** What most connections never use; the accessors below read it as fields. */
+  /** What most connections never use (see {@linkcode SessionExtra}); `#more()` makes it. */
   #extra: SessionExtra | null = null;
 
   /** Binds `link`, whose events are emitted on `owner`. */
@@ -196,62 +196,9 @@ export class NativeSession implements NativeLinkEvents {
     link.bind(this);
   }
 
-  // The rare parts, as fields: a read finds the default without SessionExtra, a write of the default makes none.
-
-  get #failure(): ProtocolError | null {
-    return this.#extra === null ? null : this.#extra.failure;
-  }
-
-  set #failure(failure: ProtocolError | null) {
-    if (this.#extra !== null || failure !== null) (this.#extra ??= new SessionExtra()).failure = failure;
-  }
-
-  get #closeTimer(): ReturnType<typeof setTimeout> | undefined {
-    return this.#extra?.closeTimer;
-  }
-
-  set #closeTimer(timer: ReturnType<typeof setTimeout> | undefined) {
-    if (this.#extra !== null || timer !== undefined) (this.#extra ??= new SessionExtra()).closeTimer = timer;
-  }
-
-  get #drainWaiters(): Array<() => void> {
-    return this.#extra === null ? NONE : this.#extra.drainWaiters;
-  }
-
-  set #drainWaiters(waiters: Array<() => void>) {
-    if (this.#extra !== null || waiters !== NONE) (this.#extra ??= new SessionExtra()).drainWaiters = waiters;
-  }
-
-  get #drainPoll(): ReturnType<typeof setTimeout> | undefined {
-    return this.#extra?.drainPoll;
-  }
-
-  set #drainPoll(timer: ReturnType<typeof setTimeout> | undefined) {
-    if (this.#extra !== null || timer !== undefined) (this.#extra ??= new SessionExtra()).drainPoll = timer;
-  }
-
-  get #pings(): PendingPing[] {
-    return this.#extra === null ? NONE : this.#extra.pings;
-  }
-
-  set #pings(pings: PendingPing[]) {
-    if (this.#extra !== null || pings !== NONE) (this.#extra ??= new SessionExtra()).pings = pings;
-  }
-
-  get #full(): boolean {
-    return (this.#flags & FULL) !== 0;
-  }
-
-  set #full(full: boolean) {
-    this.#flags = full ? this.#flags | FULL : this.#flags & ~FULL;
-  }
-
-  get #readPaused(): boolean {
-    return (this.#flags & READ_PAUSED) !== 0;
-  }
-
-  set #readPaused(paused: boolean) {
-    this.#flags = paused ? this.#flags | READ_PAUSED : this.#flags & ~READ_PAUSED;
+  /** The rare parts, made now if they were not. */
+  #more(): SessionExtra {
+    return this.#extra ??= new SessionExtra();
   }
 
   /** See {@linkcode NativeLinkEvents}. */
@@ -286,13 +233,13 @@ export class NativeSession implements NativeLinkEvents {
   /** See {@linkcode NativeLinkEvents}. */
   linkFailed(error: Error): void {
     if (this.#state === "closed") return;
-    if (error instanceof ProtocolError) this.#failure = error;
+    if (error instanceof ProtocolError) this.#more().failure = error;
     this.#owner.emit("error", error);
   }
 
   /** See {@linkcode NativeLinkEvents}. */
   linkClosed(code: number, reason: string): void {
-    const failure = this.#failure;
+    const failure = this.#extra?.failure ?? null;
     // A violation is reported with its own code, as the driver does, whatever the runtime says.
     if (failure !== null && code === CloseCode.ABNORMAL) this.#finish(failure.code, failure.message);
     else this.#finish(code, reason);
@@ -342,12 +289,12 @@ export class NativeSession implements NativeLinkEvents {
         CloseCode.MESSAGE_TOO_BIG,
         `Message too big: more than the limit of ${max} bytes`,
       );
-      this.#failure = error;
+      this.#more().failure = error;
       this.#owner.emit("error", error);
       if (this.#state === "open") this.#startClose(CloseCode.MESSAGE_TOO_BIG, "Message too big");
       return;
     }
-    // Nothing after a violation. (The flags and the extra part read directly: this is every message's path.)
+    // Nothing after a violation.
     if (this.#extra !== null && this.#extra.failure !== null) return;
     sessionMessage(this.#owner, data);
     this.#pushBack();
@@ -365,7 +312,7 @@ export class NativeSession implements NativeLinkEvents {
     const link = this.#link;
     if ((this.#flags & READ_PAUSED) !== 0 || link.pause === undefined || this.#state === "closed") return;
     if (link.bufferedAmount <= this.#options.outgoingHighWaterMark) return;
-    this.#readPaused = true;
+    this.#flags |= READ_PAUSED;
     link.pause();
     if (!link.reportsDrain) this.#pollDrain();
   }
@@ -387,7 +334,7 @@ export class NativeSession implements NativeLinkEvents {
     const sent = this.#link.send(data, this.#options.compress);
     if (sent && handedOver) detachWhole(data as Uint8Array);
     if ((this.#flags & FULL) === 0 && this.#link.bufferedAmount > this.#options.outgoingHighWaterMark) {
-      this.#full = true;
+      this.#flags |= FULL;
       if (!this.#link.reportsDrain) this.#pollDrain();
     }
     return sent;
@@ -404,27 +351,36 @@ export class NativeSession implements NativeLinkEvents {
   }
 
   #pollDrain(): void {
-    if (this.#drainPoll !== undefined) return;
-    this.#drainPoll = setTimeout(() => {
-      this.#drainPoll = undefined;
+    const extra = this.#more();
+    if (extra.drainPoll !== undefined) return;
+    extra.drainPoll = setTimeout(() => {
+      extra.drainPoll = undefined;
       this.#checkDrained();
-      if ((this.#full || this.#drainWaiters.length !== 0) && this.#state !== "closed") this.#pollDrain();
+      if (((this.#flags & FULL) !== 0 || extra.drainWaiters.length !== 0) && this.#state !== "closed") {
+        this.#pollDrain();
+      }
     }, DRAIN_POLL_MS);
   }
 
   #checkDrained(): void {
     if (this.#link.bufferedAmount > this.#options.outgoingHighWaterMark && this.#state !== "closed") return;
-    if (this.#readPaused) {
-      this.#readPaused = false;
+    if ((this.#flags & READ_PAUSED) !== 0) {
+      this.#flags &= ~READ_PAUSED;
       if (this.#state !== "closed") this.#link.resume?.();
     }
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = NONE;
-    for (const resolve of waiters) resolve();
-    if (this.#full) {
-      this.#full = false;
+    this.#resolveDrainWaiters();
+    if ((this.#flags & FULL) !== 0) {
+      this.#flags &= ~FULL;
       if (this.#state !== "closed") this.#owner.emit("drain");
     }
+  }
+
+  #resolveDrainWaiters(): void {
+    const extra = this.#extra;
+    if (extra === null || extra.drainWaiters === NONE) return;
+    const waiters = extra.drainWaiters;
+    extra.drainWaiters = NONE;
+    for (const resolve of waiters) resolve();
   }
 
   /** Resolves once `bufferedAmount` is at most `outgoingHighWaterMark`, or the connection closed. */
@@ -433,8 +389,9 @@ export class NativeSession implements NativeLinkEvents {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      if (this.#drainWaiters === NONE) this.#drainWaiters = [];
-      this.#drainWaiters.push(resolve);
+      const extra = this.#more();
+      if (extra.drainWaiters === NONE) extra.drainWaiters = [];
+      extra.drainWaiters.push(resolve);
       if (!this.#link.reportsDrain) this.#pollDrain();
     });
   }
@@ -453,8 +410,9 @@ export class NativeSession implements NativeLinkEvents {
       throw new RangeError(`Cannot send ping: the payload has ${data.length} bytes, at most 125 are allowed`);
     }
     if (this.#state === "closing" || this.#state === "closed") return false;
-    if (this.#pings === NONE) this.#pings = [];
-    this.#pings.push({ payload: data, onPong });
+    const extra = this.#more();
+    if (extra.pings === NONE) extra.pings = [];
+    extra.pings.push({ payload: data, onPong });
     // Before open, the runtime socket is not there yet: the ping goes once it is.
     if (this.#state === "open") this.#link.ping(data);
     else this.#owner.once("open", () => this.#link.ping(data));
@@ -469,18 +427,13 @@ export class NativeSession implements NativeLinkEvents {
     if (!this.sendPing(data, () => resolve(performance.now() - start))) {
       return Promise.reject(new Error("Cannot get the pong: the connection is closing"));
     }
-    this.#pings[this.#pings.length - 1].onLost = () => reject(new Error("Cannot get the pong: the connection closed"));
+    const pings = this.#extra!.pings; // (sendPing made it)
+    pings[pings.length - 1].onLost = () => reject(new Error("Cannot get the pong: the connection closed"));
     return promise;
   }
 
   #pong(payload: Uint8Array): void {
-    for (const ping of acknowledged(this.#pings, payload)) {
-      try {
-        ping.onPong?.();
-      } catch (error) {
-        rethrowLater(error);
-      }
-    }
+    if (this.#extra !== null) callPongs(this.#extra.pings, payload, rethrowLater);
   }
 
   /** Starts the closing handshake; `false` once closing. */
@@ -498,8 +451,9 @@ export class NativeSession implements NativeLinkEvents {
     if ((this.#state as ReadyState) === "closed") return;
     // The runtime may wait for the peer's answer without end: our own timer
     // reports 1006 after closeTimeout and drops what the runtime lets us drop.
-    this.#closeTimer ??= setTimeout(() => {
-      this.#closeTimer = undefined;
+    const extra = this.#more();
+    extra.closeTimer ??= setTimeout(() => {
+      extra.closeTimer = undefined;
       this.#link.terminate();
       this.#finish(CloseCode.ABNORMAL, "Close timeout");
     }, this.#options.closeTimeout);
@@ -552,19 +506,20 @@ export class NativeSession implements NativeLinkEvents {
   #finish(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    // Most connections have neither timer: no calls into the runtime for nothing.
-    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    if (this.#drainPoll !== undefined) clearTimeout(this.#drainPoll);
-    this.#closeTimer = this.#drainPoll = undefined;
     this.#heartbeat?.stop();
     this.#early = NONE;
-    this.#full = false;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = NONE;
-    for (const resolve of waiters) resolve();
-    const lost = this.#pings;
-    this.#pings = NONE;
-    for (const ping of lost) ping.onLost?.();
+    this.#flags &= ~FULL;
+    // Most connections have no timer, drain waiter or ping: no calls into the runtime for nothing.
+    const extra = this.#extra;
+    if (extra !== null) {
+      if (extra.closeTimer !== undefined) clearTimeout(extra.closeTimer);
+      if (extra.drainPoll !== undefined) clearTimeout(extra.drainPoll);
+      extra.closeTimer = extra.drainPoll = undefined;
+      this.#resolveDrainWaiters();
+      const lost = extra.pings;
+      extra.pings = NONE;
+      for (const ping of lost) ping.onLost?.();
+    }
     sessionClosed(this.#owner, code, reason);
   }
 }

@@ -340,11 +340,11 @@ export class Server extends WebSocketDriver {
     const upgrader = upgrade?.native?.upgrader ?? null;
     // What `ws.request` needs later is kept now, and the request let go once
     // answered: the runtime's `Request` and what it holds are kilobytes an
-    // idle connection would keep. Deno's serve() reads a request's headers
-    // lazily from the connection and throws "Request closed" once the
-    // response went out: they are copied. Bun's outlive the request: its
-    // upgrader says what to keep of them (a copy field by field cost each
-    // handshake more than it saved).
+    // idle connection would keep. Without an upgrader (the runtime's
+    // built-in upgrade) the headers may be read lazily from the connection
+    // and refuse once the response went out: they are copied. An upgrader's
+    // runtime keeps them readable: the upgrader says what to keep of them (a
+    // copy field by field cost each handshake more than it saved).
     if (upgrader === null) this.#copy = packRequestOf(request);
     else this.#copy = packRequest(request.url, request.method, NO_FIELDS);
     const response = (upgrader ?? nativeUpgrade)(request, headers, call), link = call.link;
