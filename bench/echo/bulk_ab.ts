@@ -7,6 +7,12 @@
  *     deno run -A bench/echo/bulk_ab.ts --runtime node|deno|bun [--size 1048576] [--seconds 2]
  *       [--rounds 6] [--env K=V] name=/path/to/checkout [name=/path …] [name=ws]
  *
+ * `--conns N --inflight M --text` measure small messages instead (e.g.
+ * `--conns 256 --inflight 1 --size 32 --text`, bench:echo's one per read, or
+ * `--conns 16 --inflight 64 --size 32 --text`, its pipelined row): the figures
+ * are then messages per server CPU second. `deno` (Deno.serve) names Deno's
+ * reference server.
+ *
  * `ws` (Node) and `bun` (Bun.serve) name the runtimes' reference servers of
  * this checkout, `tcp` the raw TCP echo of `--runtime` (servers/_raw.mjs).
  * Prints one line per measurement, the medians, and each server's ratio to the
@@ -29,15 +35,23 @@ const { values: args, positionals } = parseArgs({
     rounds: { type: "string", default: "6" },
     env: { type: "string", multiple: true, default: [] },
     flags: { type: "string", default: "" },
+    conns: { type: "string", default: "1" },
+    inflight: { type: "string", default: "2" },
+    text: { type: "boolean", default: false },
   },
 });
 const size = Number(args.size), seconds = Number(args.seconds), rounds = Number(args.rounds);
 const env = Object.fromEntries(args.env.map((kv) => kv.split("=", 2)));
 const flags = args.flags === "" ? [] : args.flags.split(" ");
+const conns = Number(args.conns), inflight = Number(args.inflight), binary = args.text ? 0 : 1;
+/** Small messages are counted as messages, bulk ones as MB. */
+const perMessage = size < 65536;
+const unit = perMessage ? "msg" : "MB";
 
 function command(root: string): string[] {
   if (root === "ws") return [`${bin}/node`, `${here}servers/ws.mjs`];
   if (root === "bun") return [`${bin}/bun`, `${here}servers/bun_builtin.ts`];
+  if (root === "deno") return [`${bin}/deno`, "run", "-A", `${here}servers/deno_builtin.ts`];
   if (root === "tcp") {
     if (args.runtime === "node") return [`${bin}/node`, `${here}servers/raw_node.mjs`];
     if (args.runtime === "bun") return [`${bin}/bun`, `${here}servers/raw_bun.ts`];
@@ -121,7 +135,7 @@ const results = new Map<string, { mb: number[]; faults: number[] }>();
 try {
   // Warm-up of each.
   for (const s of servers) {
-    await generator.send(`echo ${s.port} 1 2 ${size} 1 0.2 0.5 ${s.child.process.pid}`);
+    await generator.send(`echo ${s.port} ${conns} ${inflight} ${size} ${binary} 0.2 0.5 ${s.child.process.pid}`);
     await generator.line();
   }
   for (let round = 0; round < rounds; round++) {
@@ -129,11 +143,12 @@ try {
     for (const s of order) {
       const pid = s.child.process.pid;
       const f0 = faultsOf(pid);
-      await generator.send(`echo ${s.port} 1 2 ${size} 1 0.3 ${seconds} ${pid}`);
+      await generator.send(`echo ${s.port} ${conns} ${inflight} ${size} ${binary} 0.3 ${seconds} ${pid}`);
       const r = JSON.parse(await generator.line());
+      if (!r.ok) throw new Error(`${s.name}: ${r.error ?? "the generator failed"}`);
       const f1 = faultsOf(pid);
       const mib = r.bytes / 2 ** 20;
-      const mb = r.bytes / 1e6 / r.server_cpu;
+      const mb = (perMessage ? r.messages : r.bytes / 1e6) / r.server_cpu;
       // (The faults include the 0.3 s warm-up: per MiB of the whole, approximately.)
       const faults = (f1 - f0) / (mib * (1 + 0.3 / seconds));
       const entry = results.get(s.name) ?? { mb: [], faults: [] };
@@ -141,8 +156,9 @@ try {
       entry.faults.push(faults);
       results.set(s.name, entry);
       console.log(
-        `round ${round} ${s.name}: ${mb.toFixed(0)} MB per CPU s, ${faults.toFixed(0)} faults per MiB, ` +
-          `${(r.bytes / 1e6 / r.seconds).toFixed(0)} MB/s`,
+        `round ${round} ${s.name}: ${mb.toFixed(0)} ${unit} per CPU s, ${faults.toFixed(0)} faults per MiB, ` +
+          `${((perMessage ? r.messages : r.bytes / 1e6) / r.seconds).toFixed(0)} ${unit}/s, server busy ` +
+          `${(r.server_cpu / r.seconds).toFixed(2)}, generator ${r.cpu.toFixed(2)}`,
       );
     }
   }
@@ -153,7 +169,7 @@ try {
 }
 for (const [name, r] of results) {
   console.log(
-    `median ${name}: ${median(r.mb).toFixed(0)} MB per CPU s (${Math.min(...r.mb).toFixed(0)}–${
+    `median ${name}: ${median(r.mb).toFixed(0)} ${unit} per CPU s (${Math.min(...r.mb).toFixed(0)}–${
       Math.max(...r.mb).toFixed(0)
     }), ${median(r.faults).toFixed(0)} faults per MiB (${Math.min(...r.faults).toFixed(0)}–${
       Math.max(...r.faults).toFixed(0)
