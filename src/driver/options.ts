@@ -57,6 +57,8 @@ export interface SendOptions {
   transfer?: boolean;
 }
 
+const SEND_OPTION_KEYS: readonly string[] = ["compress", "transfer"];
+
 /**
  * Reads {@linkcode SendOptions}: whether the message may be compressed (and
  * checks `transfer`, which the caller reads itself).
@@ -64,7 +66,15 @@ export interface SendOptions {
  * @throws {TypeError} for an unknown key, or a `compress` or `transfer` that is not a boolean.
  */
 export function sendCompress(options: SendOptions): boolean {
-  checkOptions(options, ["compress", "transfer"], "send options");
+  // Called for every message sent with options: `for…in` over an object
+  // literal walks its shape's cached keys, where checkOptions' Object.keys
+  // would make an array per message. An inherited key is no error.
+  if (options === null || typeof options !== "object") checkOptions(options, SEND_OPTION_KEYS, "send options");
+  for (const key in options) {
+    if (key !== "compress" && key !== "transfer" && Object.hasOwn(options, key)) {
+      checkOptions(options, SEND_OPTION_KEYS, "send options");
+    }
+  }
   const { compress, transfer } = options;
   if (compress !== undefined && typeof compress !== "boolean") {
     throw new TypeError(`Cannot send: compress must be true or false, got ${typeName(compress)}`);

@@ -115,4 +115,14 @@ describe("send options", () => {
     assert.equal(ws.bufferedAmount, 0);
     assert.equal(ws.send("x", { compress: false }), true);
   });
+
+  it("the same options object for every message; a key inherited from its prototype is not checked", () => {
+    const ws = new WebSocketDriver("client");
+    const options = { compress: false };
+    for (let i = 0; i < 3; i++) assert.equal(ws.send("x", options), true);
+    assert.equal(ws.send("x", Object.create({ extra: 1 })), true);
+    const inherited = Object.assign(Object.create({ extra: 1 }), { compres: true });
+    assert.throws(() => ws.send("x", inherited), /Unknown option "compres" in send options/);
+    assert.throws(() => ws.send("x", "compress" as never), /Invalid send options: expected an object, got string/);
+  });
 });
