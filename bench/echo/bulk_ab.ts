@@ -14,7 +14,8 @@
  * reference server.
  *
  * `ws` (Node) and `bun` (Bun.serve) name the runtimes' reference servers of
- * this checkout, `tcp` the raw TCP echo of `--runtime` (servers/_raw.mjs).
+ * this checkout, `tcp` the raw TCP echo of `--runtime` (servers/_raw.mjs); a
+ * path ending in `.ts` or `.js` is a server file (`wsd-node-js`'s build, say).
  * Prints one line per measurement, the medians, and each server's ratio to the
  * first one named, round by round (sorted) and its median: the figure the
  * A/B sections of bench/RESULTS.md quote.
@@ -57,7 +58,7 @@ function command(root: string): string[] {
     if (args.runtime === "bun") return [`${bin}/bun`, `${here}servers/raw_bun.ts`];
     return [`${bin}/deno`, "run", "-A", `${here}servers/raw_deno.ts`];
   }
-  const file = `${root}/bench/echo/servers/wsd.ts`;
+  const file = /\.[mc]?[jt]s$/.test(root) ? root : `${root}/bench/echo/servers/wsd.ts`;
   if (args.runtime === "node") return [`${bin}/node`, ...flags, file];
   if (args.runtime === "bun") return [`${bin}/bun`, ...flags, file];
   return [`${bin}/deno`, "run", "-A", ...flags, file];
