@@ -9,7 +9,7 @@
  *     └─ runtime adapter: connect(host, port, tls)        ─┐
  *     └─ write "GET … Upgrade: websocket …"                 │ openTimeout
  *     └─ read the response head; validate 101 + accept key ─┘
- *     └─ attach(streams, bytes after the head) → "open"
+ *     └─ attach the driver (it takes the bytes after the head over) → "open"
  *   any failure before open → "error", then "close" (1006); nothing is sent
  * ```
  *
@@ -41,6 +41,7 @@ import { basicAuthorization } from "../protocol/proxy.ts";
 import { runtimeAdapter } from "../runtime/mod.ts";
 import type { ProxyTarget } from "../runtime/types.ts";
 import {
+  attachStarted,
   checkOptions,
   CloseError,
   DEFAULT_OUTGOING_HIGH_WATER_MARK,
@@ -427,7 +428,7 @@ export class Client extends WebSocketDriver {
   async #handshake(url: URL, signal: AbortSignal, credentials: boolean): Promise<string | null | undefined> {
     const connection = await this.#open(url, signal);
     this.#connection = connection;
-    // The answer's head is read through a relay; the bytes after it go to the driver.
+    // The answer's head is read by the connection's sink, which holds the bytes after it for the driver.
     const answer = readResponseHead(connection, url);
     const onAbort = () => {
       answer.reject(signal.reason);
@@ -454,7 +455,7 @@ export class Client extends WebSocketDriver {
         throw signal.aborted ? signal.reason : error;
       }
       if (signal.aborted) throw signal.reason;
-      const { head, transport } = answered;
+      const { head, transport, input } = answered;
       const { status, statusText, headers } = head;
       this.#response = { status, statusText, headers, body: new Uint8Array(0) };
       if (this.#maxRedirects > 0 && REDIRECT_STATUSES.has(status)) {
@@ -471,7 +472,7 @@ export class Client extends WebSocketDriver {
       if (!check.ok) {
         // RFC 9112 §6.3: 1xx, 204 and 304 answers have no body.
         if (status >= 200 && status !== 204 && status !== 304) {
-          this.#response.body = await readErrorBody(transport, headers);
+          this.#response.body = await readErrorBody(answered, headers);
         }
         const failure = new Error(
           `Cannot connect to ${url}: ${check.message}${
@@ -490,7 +491,8 @@ export class Client extends WebSocketDriver {
       }
       signal.removeEventListener("abort", onAbort);
       this.#attempt = 0;
-      this.attach(transport, check.protocol);
+      // The driver takes the input over from the head reader (see attachStarted).
+      attachStarted(this, transport, check.protocol, input);
       return undefined;
     } finally {
       signal.removeEventListener("abort", onAbort);

@@ -12,8 +12,8 @@ import type { ResponseHead } from "../protocol/http1.ts";
 import { basicAuthorization } from "../protocol/proxy.ts";
 import { proxyFromEnvironment } from "../runtime/proxy.ts";
 import type { ProxyTarget } from "../runtime/types.ts";
-import { TransportRelay } from "../driver/transport.ts";
-import type { Transport } from "../driver/transport.ts";
+import { HeldInput } from "../driver/transport.ts";
+import type { InputSource, Transport, TransportSink } from "../driver/transport.ts";
 
 /** How much of the body of a refused handshake is kept in `response.body`. */
 const MAX_ERROR_BODY = 4096;
@@ -39,42 +39,63 @@ export function isPermanent(error: Error): boolean {
 export interface HandshakeAnswer {
   /** The response head. */
   head: ResponseHead;
-  /** The connection, handed off after the head. */
+  /** The connection (started: its input comes from `input`). */
   transport: Transport;
+  /** The connection's input after the head, for the driver (`attachStarted`) or {@linkcode readErrorBody}. */
+  input: InputSource;
 }
 
 /**
- * Reads the head of the answer to the opening handshake on `connection`
- * through a relay; the bytes after it stay for the driver. The promise
- * (already handled, so a failure before it is awaited is not unhandled)
- * rejects when the head is invalid or the connection ends first; its
- * `reject` lets the caller abort the wait.
+ * Reads the head of the answer to the opening handshake on `connection`; the
+ * bytes after it are held for the driver (see {@linkcode HeldInput}). The
+ * promise (already handled, so a failure before it is awaited is not
+ * unhandled) rejects when the head is invalid or the connection ends first;
+ * its `reject` lets the caller abort the wait.
  */
 export function readResponseHead(connection: Transport, url: URL): PromiseWithResolvers<HandshakeAnswer> {
-  const parser = new ResponseHeadParser();
-  const answer = Promise.withResolvers<HandshakeAnswer>();
-  answer.promise.catch(() => {});
-  const relay: TransportRelay = new TransportRelay(connection, {
-    data(chunk) {
-      const result = parser.push(chunk);
-      if (result.state === "incomplete") return;
-      if (result.state === "error") {
-        relay.handOff();
-        return answer.reject(
-          permanent(new Error(`Cannot connect to ${url}: invalid handshake response: ${result.message}`)),
-        );
-      }
-      answer.resolve({ head: result.head, transport: relay.handOff(result.rest) });
-    },
-    end(error) {
-      answer.reject(
-        error === undefined
-          ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
-          : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
+  return new ResponseHeadReader(connection, url).answer;
+}
+
+/** The sink of the connection while the answer's head comes, then the source of the input after it. */
+class ResponseHeadReader extends HeldInput implements TransportSink {
+  readonly answer: PromiseWithResolvers<HandshakeAnswer> = Promise.withResolvers<HandshakeAnswer>();
+  /** Until the head was read (or was invalid, or the input ended first). */
+  #parser: ResponseHeadParser | null = new ResponseHeadParser();
+  readonly #url: URL;
+
+  constructor(connection: Transport, url: URL) {
+    super(connection);
+    this.#url = url;
+    this.answer.promise.catch(() => {});
+    // Last: a transport may deliver input inside start().
+    connection.start(this);
+  }
+
+  data(chunk: Uint8Array): boolean | void {
+    const parser = this.#parser;
+    if (parser === null) return this.holdData(chunk);
+    const result = parser.push(chunk);
+    if (result.state === "incomplete") return;
+    this.#parser = null;
+    if (result.state === "error") {
+      return this.answer.reject(
+        permanent(new Error(`Cannot connect to ${this.#url}: invalid handshake response: ${result.message}`)),
       );
-    },
-  });
-  return answer;
+    }
+    this.keepRest(result.rest);
+    this.answer.resolve({ head: result.head, transport: this.transport, input: this });
+  }
+
+  end(error?: unknown): void {
+    if (this.#parser === null) return this.holdEnd(error);
+    this.#parser = null;
+    const url = this.#url;
+    this.answer.reject(
+      error === undefined
+        ? new Error(`Cannot connect to ${url}: the server closed the connection during the handshake`)
+        : new Error(`Cannot connect to ${url}: the connection failed during the handshake: ${describe(error)}`),
+    );
+  }
 }
 
 /**
@@ -83,7 +104,8 @@ export function readResponseHead(connection: Transport, url: URL): PromiseWithRe
  * most {@linkcode MAX_ERROR_BODY} bytes and waiting at most
  * {@linkcode ERROR_BODY_TIMEOUT} ms. Never throws: what arrived is kept.
  */
-export function readErrorBody(transport: Transport, headers: Headers): Promise<Uint8Array> {
+export function readErrorBody(answer: HandshakeAnswer, headers: Headers): Promise<Uint8Array> {
+  const { transport, input } = answer;
   const chunked = (headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked");
   const declared = Number(headers.get("content-length") ?? NaN);
   const length = chunked || !Number.isSafeInteger(declared) || declared < 0 ? Infinity : declared;
@@ -111,7 +133,7 @@ export function readErrorBody(transport: Transport, headers: Headers): Promise<U
     const timer = setTimeout(finish, ERROR_BODY_TIMEOUT);
     if (complete()) return finish();
     // What came after the head arrives first; the connection failing keeps what arrived.
-    transport.start({
+    input.resumeWith({
       data(chunk) {
         if (done) return;
         parts.push(chunk);

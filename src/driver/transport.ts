@@ -12,11 +12,11 @@
  *   socket ◀──bytes─── write(bytes) … end()        abort() tears both down
  * ```
  *
- * A client's handshake reads the head of the connection through a
- * {@linkcode TransportRelay}, then hands the rest of the input over to the
- * driver; the server's head reader (src/server/http_connection.ts) is an
- * {@linkcode InputSource} the driver takes the input over from, with no
- * object between the transport and the driver.
+ * The head readers of the server's and the client's handshakes
+ * (src/server/http_connection.ts, src/client/client_handshake.ts) are a
+ * {@linkcode HeldInput}: the sink of the transport while the head comes, then
+ * the {@linkcode InputSource} the driver takes the rest of the input over
+ * from, with no object between the transport and the driver.
  *
  * @module
  */
@@ -198,10 +198,10 @@ export function streamTransport(streams: StreamPair, head?: Uint8Array): Transpo
 
 /**
  * The key of an optional method of a started transport: deliver the input to
- * `sink` from now on (instead of the sink given to `start`). A relay with
- * nothing held uses it to step aside (see {@linkcode TransportRelay.resumeWith}),
- * so that an idle connection does not keep it. For this library's own
- * transports (not exported from the package).
+ * `sink` from now on (instead of the sink given to `start`). A head reader
+ * uses it to step aside once its next reader starts (see
+ * {@linkcode HeldInput.resumeWith}), so that an idle connection does not keep
+ * it. For this library's own transports (not exported from the package).
  */
 export const redirectInput: unique symbol = Symbol("wsd.redirectInput");
 
@@ -210,185 +210,115 @@ interface Redirectable {
   [redirectInput]?(sink: TransportSink): void;
 }
 
-/** Shared by every relay holding nothing (frozen: a push onto it would throw, not mix connections). */
+/** Shared by every head reader holding nothing (frozen: a push onto it would throw, not mix connections). */
 const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 /**
- * Lets two readers take one transport's input in turn: a handshake's head
- * parser first, then the connection (or a request body). The first sink gets
- * every chunk until {@linkcode TransportRelay.handOff}; from then on input is
- * held (and the transport paused once a chunk is held) until the transport it
- * returns is started:
- * that one gets the bytes left over from the head, what was held, then
- * everything after. Writes, end and abort go straight through.
+ * The input of a started transport after a head (an HTTP request's or
+ * response's), until the next reader (the driver, a request body) takes it
+ * over with {@linkcode HeldInput.resumeWith}: the head readers of the server
+ * and of the client extend it, and are the transport's sink themselves (no
+ * object between the transport and the driver). Input after the head is held,
+ * and the transport paused once a chunk is held (the next reader may come
+ * late: the peer is slowed down by TCP instead), then handed over: the rest
+ * of the head's chunk first of all, what was held, a held end, then the
+ * transport's input straight to the new reader where the transport can
+ * {@linkcode redirectInput}. For this library's backends (not exported from
+ * the package).
  *
- * @example
+ * @example A reader of a head that ends at the first "|"
  * ```ts ignore
- * const relay = new TransportRelay(transport, {
- *   data(chunk) {
- *     const result = parser.push(chunk);
- *     if (result.state === "complete") driver.attach(relay.handOff(result.rest));
- *   },
- *   end() {},
- * });
+ * class Reader extends HeldInput implements TransportSink {
+ *   #done = false;
+ *   constructor(transport: Transport) {
+ *     super(transport);
+ *     transport.start(this); // (last: a transport may deliver input inside start())
+ *   }
+ *   data(chunk: Uint8Array): boolean | void {
+ *     if (this.#done) return this.holdData(chunk);
+ *     const at = chunk.indexOf(0x7c);
+ *     if (at < 0) return;
+ *     this.#done = true;
+ *     this.keepRest(chunk.subarray(at + 1));
+ *   }
+ *   end(error?: unknown): void {
+ *     if (this.#done) this.holdEnd(error);
+ *   }
+ * }
  * ```
  */
-export class TransportRelay implements TransportSink {
-  readonly #transport: Transport;
-  #sink: TransportSink | null;
-  /** Input no reader took yet (made on first use: usually nothing waits). */
-  #held: Uint8Array[] = NOTHING_HELD;
+export class HeldInput implements InputSource {
+  /** The transport the head came on. */
+  readonly transport: Transport;
+  /** The next reader, once it started (where the transport cannot deliver to it directly). */
+  #reader: TransportSink | null = null;
+  /** Input after the head that no reader took yet (made on first use: usually nothing waits); `null` once handed over. */
+  #held: Uint8Array[] | null = NOTHING_HELD;
   #ended = false;
   #error: unknown = undefined;
-  #handedOff = false;
-  /** Whether the relay paused the transport (input came between the hand-off and the next reader). */
+  /** Whether this reader paused the transport (input came before the next reader). */
   #paused = false;
 
-  /**
-   * Starts `transport`, delivering its input to `sink`.
-   *
-   * @param transport A transport that was not started.
-   * @param sink The first reader.
-   */
-  constructor(transport: Transport, sink: TransportSink) {
-    this.#transport = transport;
-    // Input a transport delivers inside start() is held, and given to the
-    // first reader in a microtask: the reader may use the relay (hand off),
-    // which does not exist for it before this constructor returns.
-    this.#sink = null;
-    transport.start(this);
-    if (this.#held.length === 0 && !this.#ended) {
-      this.#sink = sink;
-      return;
-    }
-    queueMicrotask(() => {
-      while (this.#held.length !== 0) {
-        sink.data(this.#held.shift()!);
-        // What is left goes to the next reader, after the rest of this chunk
-        // (handOff puts that first).
-        if (this.#handedOff) return;
-      }
-      this.#sink = sink;
-      if (this.#ended) sink.end(this.#error);
-    });
+  /** @param transport The transport (started by the subclass, which is its sink). */
+  constructor(transport: Transport) {
+    this.transport = transport;
   }
 
-  /** Input from the transport: to the current reader (which says whether it kept it), or held. */
-  data(chunk: Uint8Array): boolean | void {
-    const current = this.#sink;
-    if (current !== null) return current.data(chunk);
-    if (this.#held === NOTHING_HELD) this.#held = [];
-    this.#held.push(chunk);
-    // Between the hand-off and the next reader (the handler may take its
-    // time), nothing more is read: the peer is slowed down by TCP instead.
-    // Paused only now, not at the hand-off: a pause and a resume per
+  /** Input after the head: to the next reader, or held (and the transport paused) until it starts. */
+  holdData(chunk: Uint8Array): boolean | void {
+    const reader = this.#reader;
+    if (reader !== null) return reader.data(chunk);
+    let held = this.#held;
+    if (held === null) return; // (After a held end was handed over: nothing reads any more.)
+    if (held === NOTHING_HELD) held = this.#held = [];
+    held.push(chunk);
+    // Paused only now, not at the end of the head: a pause and a resume per
     // connection cost Bun two calls into its socket layer, and usually no
     // input comes in between.
-    if (this.#handedOff) this.pauseTransport();
+    if (!this.#paused) {
+      this.#paused = true;
+      this.transport.pause?.();
+    }
     return false;
   }
 
-  /** Pauses the transport until the next reader starts (once: the relay resumes it then). */
-  pauseTransport(): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.#transport.pause?.();
+  /** What followed the head in its last chunk: handed over first of all. */
+  keepRest(rest: Uint8Array): void {
+    const held = this.#held;
+    if (rest.length === 0 || held === null) return;
+    if (held === NOTHING_HELD) this.#held = [rest];
+    else held.unshift(rest);
   }
 
-  /** The end of the input: to the current reader, or held. */
-  end(error?: unknown): void {
-    const current = this.#sink;
-    if (current !== null) return current.end(error);
+  /** The end of the input after the head: to the next reader, or held for it. */
+  holdEnd(error?: unknown): void {
+    if (this.#reader !== null) return this.#reader.end(error);
     this.#ended = true;
     this.#error = error;
   }
 
-  /** The transport under the relay. */
-  get transport(): Transport {
-    return this.#transport;
-  }
-
   /**
-   * Stops delivering to the first reader and returns the transport of the
-   * next one, which gets `rest` first.
+   * Starts the next reader: what was held first, then live input (see
+   * {@linkcode InputSource}).
    *
    * @throws {TypeError} if called twice.
    */
-  handOff(rest?: Uint8Array): Transport {
-    if (this.#handedOff) throw new TypeError("Cannot hand the transport off: it was handed off already");
-    this.#handedOff = true;
-    this.#sink = null;
-    if (rest !== undefined && rest.length !== 0) {
-      if (this.#held === NOTHING_HELD) this.#held = [];
-      this.#held.unshift(rest);
-    }
-    return new HandedOff(this);
-  }
-
-  /**
-   * Starts the next reader: what was held first, then live input, straight
-   * from the transport when it can redirect its input (the relay is then
-   * let go of: an idle connection keeps one object fewer).
-   */
-  resumeWith(sink: TransportSink, paused: boolean): void {
+  resumeWith(sink: TransportSink): void {
     const held = this.#held;
-    this.#held = NOTHING_HELD;
-    for (const chunk of held) sink.data(chunk);
+    if (held === null) throw new TypeError("Cannot hand the input over: it was handed over already");
+    this.#held = null;
+    const transport = this.transport as Transport & Redirectable;
+    // Resumed first: a pause the sink asks for while it takes what was held
+    // stays. (No input can come in between: this runs to its end.)
+    if (this.#paused) {
+      this.#paused = false;
+      transport.resume?.();
+    }
+    for (let i = 0; i < held.length; i++) sink.data(held[i]);
     if (this.#ended) return sink.end(this.#error);
-    this.#sink = sink;
-    const transport = this.#transport as Transport & Redirectable;
-    transport[redirectInput]?.(sink);
-    if (this.#paused && !paused) transport.resume?.();
-    this.#paused = false;
-  }
-}
-
-/** The transport {@linkcode TransportRelay.handOff} returns. */
-class HandedOff implements Transport {
-  /** Until start (then let go of: see resumeWith). */
-  #relay: TransportRelay | null;
-  readonly #transport: Transport;
-  #started = false;
-  #paused = false;
-
-  constructor(relay: TransportRelay) {
-    this.#relay = relay;
-    this.#transport = relay.transport;
-  }
-
-  start(sink: TransportSink): void {
-    if (this.#started) throw new TypeError("Cannot start the transport: it was started already");
-    this.#started = true;
-    const relay = this.#relay!;
-    this.#relay = null;
-    relay.resumeWith(sink, this.#paused);
-  }
-
-  write(chunk: Uint8Array): Promise<void> {
-    return this.#transport.write(chunk);
-  }
-
-  get releasesChunks(): boolean {
-    return this.#transport.releasesChunks === true;
-  }
-
-  end(): Promise<void> {
-    return this.#transport.end();
-  }
-
-  abort(reason?: unknown): void {
-    this.#transport.abort(reason);
-  }
-
-  pause(): void {
-    this.#paused = true;
-    // Before start, the relay resumes the transport then, unless paused.
-    if (this.#started) this.#transport.pause?.();
-    else this.#relay!.pauseTransport();
-  }
-
-  resume(): void {
-    this.#paused = false;
-    if (this.#started) this.#transport.resume?.();
+    // Straight from the transport where it can redirect its input (this
+    // reader is then let go of); else through this one.
+    if (transport[redirectInput] !== undefined) transport[redirectInput](sink);
+    else this.#reader = sink;
   }
 }

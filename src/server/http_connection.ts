@@ -25,8 +25,8 @@ import { completeUpgrade } from "./server.ts";
 import type { Server } from "./server.ts";
 import { packHead } from "./connection_state.ts";
 import type { ServeHandlerInfo } from "./handler.ts";
-import { redirectInput, WRITTEN } from "../driver/transport.ts";
-import type { InputSource, Transport, TransportSink } from "../driver/transport.ts";
+import { HeldInput, WRITTEN } from "../driver/transport.ts";
+import type { Transport, TransportSink } from "../driver/transport.ts";
 
 /** What a connection of the tcp backend needs of its server. */
 export interface ConnectionContext {
@@ -138,9 +138,6 @@ export class HeadDeadlines {
   };
 }
 
-/** Shared by every reader holding nothing (frozen: a push onto it would throw, not mix connections). */
-const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
-
 /**
  * One connection of the tcp backend: reads the request head (with a timeout
  * and size limits), runs the handler, then either upgrades (101 head, then
@@ -149,38 +146,27 @@ const NOTHING_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
  * what its handler gets besides the request (the peer's address, asked of
  * the socket only if the handler reads it: on Node that is a system call per
  * connection), and the source of the input its next reader (the driver, a
- * request body) takes over, with what came after the head; the transport
- * then delivers to that reader directly where it can (see
- * {@linkcode InputSource}). Between the head and the next reader (the handler
- * may take its time), input is held and the transport paused once a chunk is
- * held: the peer is slowed down by TCP instead.
+ * request body) takes over, with what came after the head (held, and the
+ * transport paused, while the handler takes its time: see
+ * {@linkcode HeldInput}, shared with the client's handshake).
  */
-export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource {
+export class HeadReader extends HeldInput implements TransportSink, ServeHandlerInfo {
   /** When the head timeout falls due (`performance.now()` time), or -1 once done. */
   due = 0;
   /** The neighbours in its server's {@linkcode HeadDeadlines} queue while it waits. */
   previous: HeadReader | null = null;
   next: HeadReader | null = null;
-  readonly #connection: Transport;
   readonly #peer: () => NetAddr;
   #remoteAddr: NetAddr | undefined = undefined;
   readonly #secure: boolean;
   readonly #context: ConnectionContext;
   /** The parser of a head that did not come whole in the first chunk (none is made for one that did). */
   #parser: RequestHeadParser | null = null;
-  /** Whether the head was read (or the reader gave up): input is held for, then goes to, `#reader`. */
+  /** Whether the head was read (or the reader gave up): input is held for, then goes to, the next reader. */
   #done = false;
-  /** The next reader, once it started (where the transport cannot deliver to it directly). */
-  #reader: TransportSink | null = null;
-  /** Input after the head that no reader took yet (made on first use: usually nothing waits). */
-  #held: Uint8Array[] = NOTHING_HELD;
-  #ended = false;
-  #error: unknown = undefined;
-  /** Whether this reader paused the transport (input came before the next reader). */
-  #paused = false;
 
   constructor(connection: Transport, remoteAddr: () => NetAddr, secure: boolean, context: ConnectionContext) {
-    this.#connection = connection;
+    super(connection);
     this.#peer = remoteAddr;
     this.#secure = secure;
     this.#context = context;
@@ -196,7 +182,7 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
 
   /** Input: the head, then what follows it (held until the next reader starts). */
   data(chunk: Uint8Array): boolean | void {
-    if (this.#done) return this.#afterHead(chunk);
+    if (this.#done) return this.holdData(chunk);
     let parser = this.#parser;
     let result;
     if (parser === null) {
@@ -206,12 +192,12 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
     } else result = parser.push(chunk);
     if (result === null || result.state === "incomplete") return;
     this.#finish();
-    const connection = this.#connection;
+    const connection = this.transport;
     let run: Promise<void> | void;
     try {
       if (result.state === "error") run = writePlain(connection, statusResponse(result.status, result.message));
       else {
-        if (result.rest.length !== 0) this.#held = [result.rest];
+        this.keepRest(result.rest);
         run = respond(this, result.head, this.#secure, this.#context);
       }
     } catch {
@@ -228,32 +214,11 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
     }
   }
 
-  /** Input after the head: to the next reader, or held (and the transport paused) until it starts. */
-  #afterHead(chunk: Uint8Array): boolean | void {
-    const reader = this.#reader;
-    if (reader !== null) return reader.data(chunk);
-    if (this.#held === NOTHING_HELD) this.#held = [];
-    this.#held.push(chunk);
-    // Paused only now, not at the end of the head: a pause and a resume per
-    // connection cost Bun two calls into its socket layer, and usually no
-    // input comes in between.
-    if (!this.#paused) {
-      this.#paused = true;
-      this.#connection.pause?.();
-    }
-    return false;
-  }
-
   /** The input ended: before the head did (the connection is dropped), or after it (for the next reader). */
   end(error?: unknown): void {
-    if (this.#done) {
-      if (this.#reader !== null) return this.#reader.end(error);
-      this.#ended = true;
-      this.#error = error;
-      return;
-    }
+    if (this.#done) return this.holdEnd(error);
     this.#finish();
-    this.#connection.abort();
+    this.transport.abort();
   }
 
   /** The head timeout passed (or the server shuts down). */
@@ -261,31 +226,7 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
     if (this.#done) return;
     this.#done = true;
     this.#parser = null;
-    this.#connection.abort();
-  }
-
-  /** Starts the next reader: what was held first, then live input (see {@linkcode InputSource}). */
-  resumeWith(sink: TransportSink): void {
-    const transport = this.#connection as Transport & Redirectable;
-    // Resumed first: a pause the sink asks for while it takes what was held
-    // stays. (No input can come in between: this runs to its end.)
-    if (this.#paused) {
-      this.#paused = false;
-      transport.resume?.();
-    }
-    const held = this.#held;
-    this.#held = NOTHING_HELD;
-    for (let i = 0; i < held.length; i++) sink.data(held[i]);
-    if (this.#ended) return sink.end(this.#error);
-    // Straight from the transport where it can redirect its input (this
-    // reader is then let go of); else through this one.
-    if (transport[redirectInput] !== undefined) transport[redirectInput](sink);
-    else this.#reader = sink;
-  }
-
-  /** The transport (for the answer). */
-  get transport(): Transport {
-    return this.#connection;
+    this.transport.abort();
   }
 
   #finish(): void {
@@ -293,11 +234,6 @@ export class HeadReader implements TransportSink, ServeHandlerInfo, InputSource 
     this.#parser = null;
     this.#context.deadlines.done(this);
   }
-}
-
-/** A transport that can {@linkcode redirectInput}. */
-interface Redirectable {
-  [redirectInput]?(sink: TransportSink): void;
 }
 
 /** The head limits of the last server seen (frozen: the parser checks one only once). */

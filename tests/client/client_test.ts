@@ -608,6 +608,45 @@ describe("makeClient on the wire (fake server)", () => {
     }
   });
 
+  it("delivers frames the server sent in separate writes right after the 101, in order", async () => {
+    const fake = await startFakeServer((conn) => {
+      conn.socket.write(conn.acceptHead());
+      conn.socket.write(serverFrame(1, "one"));
+      conn.socket.write(serverFrame(1, "tw", false));
+      setTimeout(() => {
+        conn.socket.write(serverFrame(0, "o"));
+        conn.socket.write(serverFrame(2, Uint8Array.of(3)));
+      }, 1);
+      closeBack(conn);
+    });
+    try {
+      const client = makeClient(fake.url);
+      const rec = watch(client);
+      client.startConnection();
+      assert.deepEqual(await rec.nextMessages(3), ["one", "two", Uint8Array.of(3)]);
+      assert.equal(rec.names()[0], "open");
+      await shut(client, rec);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("opens, delivers what came, then closes with 1006 when the server ends right after the 101", async () => {
+    const fake = await startFakeServer((conn) => {
+      conn.socket.end(new Uint8Array([...new TextEncoder().encode(conn.acceptHead()), ...serverFrame(1, "last")]));
+    });
+    try {
+      const client = makeClient(fake.url);
+      const rec = watch(client);
+      client.startConnection();
+      const [code] = await rec.closed;
+      assert.equal(code, 1006);
+      assert.deepEqual(rec.names().filter((n) => n !== "error"), ["open", "message", "close"]);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it("closes with 1006 after closeTimeout when the server never answers the close", async () => {
     const fake = await startFakeServer((conn) => conn.accept());
     try {

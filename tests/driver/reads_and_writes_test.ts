@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocketDriver } from "../../src/driver/driver.ts";
 import type { DriverEvents } from "../../src/driver/driver.ts";
-import { TransportRelay, WRITTEN } from "../../src/driver/transport.ts";
+import { WRITTEN } from "../../src/driver/transport.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { delay, encodeFrame, ms, OP, RawPeer, TEST_KEY, tick, withTimeout } from "./_pair.ts";
 
@@ -45,16 +45,6 @@ describe("driver: the read path", () => {
     assert.equal(sink().data(big.slice(0, 10_000)), false);
     assert.equal(sink().data(big.slice(10_000)), true);
     driver.terminate();
-  });
-
-  it("a TransportRelay passes the answer on, and keeps (false) what it holds for the next reader", () => {
-    const { transport, sink } = instantTransport();
-    const relay = new TransportRelay(transport, { data: () => true, end() {} });
-    assert.equal(sink().data(new Uint8Array(3)), true);
-    const next = relay.handOff();
-    assert.equal(sink().data(new Uint8Array(3)), false, "held until the next reader starts");
-    next.start({ data: () => true, end() {} });
-    assert.equal(sink().data(new Uint8Array(3)), true);
   });
 
   it("emits drain after writes that finished on the spot brought bufferedAmount back under the mark", async () => {

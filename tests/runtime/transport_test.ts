@@ -3,15 +3,16 @@
 // tools/test_all.sh runs this file with both): bytes arrive whole and in
 // order, chunks handed to a sink are never reused, half-close, abort, pause
 // and resume (backpressure reaching the peer), large writes, and the
-// TransportRelay's hand-over.
+// hand-over of the input after a head (HeldInput).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { binding, runtimeAdapter, runtimeName } from "../../src/runtime/mod.ts";
 import type { RuntimeAdapter, ServeBackend } from "../../src/runtime/types.ts";
-import { TransportRelay, WRITTEN } from "../../src/driver/transport.ts";
+import { WRITTEN } from "../../src/driver/transport.ts";
 import type { Transport, TransportSink } from "../../src/driver/transport.ts";
 import { delay, withTimeout } from "../driver/_pair.ts";
 import { pattern, sameBytes } from "../_shared/bytes.ts";
+import { PipeHeadReader } from "../driver/_held.ts";
 
 const HOST = "127.0.0.1";
 const T = { timeout: 20_000 };
@@ -267,99 +268,51 @@ describe(`runtime transports on ${runtimeName} (binding: ${binding})`, () => {
     assert.equal(got.bytes, total);
   });
 
-  it("a relay hands over what came after the head, then what was held, then live input", T, async () => {
+  it("a head reader hands over what came after the head, then what was held, then live input", T, async () => {
     const { client, server } = await pair();
     client.start(new Recorder());
-    const first = new Recorder();
-    let next: Transport | null = null;
-    const relay = new TransportRelay(server, {
-      data(chunk) {
-        const text = new TextDecoder().decode(chunk);
-        const at = text.indexOf("|");
-        if (at >= 0 && next === null) next = relay.handOff(chunk.subarray(at + 1));
-        first.data(chunk);
-      },
-      end: (error) => first.end(error),
-    });
+    const reader = new PipeHeadReader(server);
     await client.write(new TextEncoder().encode("head|rest"));
-    await first.until(() => next !== null, "the head");
+    await withTimeout(
+      (async () => {
+        while (!reader.done) await delay(5);
+      })(),
+      "the head",
+    );
     // Input while nobody reads is held (and the transport paused).
     await client.write(new TextEncoder().encode("-held"));
     await delay(100);
     const second = new Recorder();
-    next!.start(second);
+    reader.resumeWith(second);
     await client.write(new TextEncoder().encode("-live"));
     client.end().catch(() => {}); // (resolves only once both ends closed, with the streams binding)
     await second.until(() => second.ended, "the end, at the second reader");
     assert.equal(new TextDecoder().decode(second.joined()), "rest-held-live");
-    assert.equal(first.ended, false, "the first reader gets nothing after the hand-over");
-    assert.throws(() => relay.handOff(), TypeError);
-    assert.throws(() => next!.start(new Recorder()), TypeError);
+    assert.equal(reader.saw.join(""), "head|rest", "the head reader gets nothing after its head");
+    assert.throws(() => reader.resumeWith(new Recorder()), TypeError);
   });
 
-  it("a relay works with a transport that delivers (and ends) inside start()", async () => {
-    const chunks = ["GET|a", "b", "c"].map((t) => new TextEncoder().encode(t));
-    const eager = (ends: boolean): Transport => ({
-      start(sink) {
-        for (const chunk of chunks) sink.data(chunk);
-        if (ends) sink.end();
-      },
-      write: () => Promise.resolve(),
-      end: () => Promise.resolve(),
-      abort() {},
-    });
-    // The first reader hands off in the first chunk: the rest of it, then the
-    // other chunks, then the end go to the next one, in order.
-    let next: Transport | null = null;
-    const firstSaw: string[] = [];
-    let relay: TransportRelay | undefined = undefined;
-    relay = new TransportRelay(eager(true), {
-      data(chunk) {
-        const text = new TextDecoder().decode(chunk);
-        firstSaw.push(text);
-        next = relay!.handOff(chunk.subarray(text.indexOf("|") + 1));
-      },
-      end: () => firstSaw.push("end"),
-    });
-    await Promise.resolve();
-    assert.deepEqual(firstSaw, ["GET|a"]);
-    const second = new Recorder();
-    next!.start(second);
-    assert.equal(new TextDecoder().decode(second.joined()), "abc");
-    assert.equal(second.ended, true);
-    // A first reader that keeps reading gets every chunk, then the end.
-    const all = new Recorder();
-    new TransportRelay(eager(true), all);
-    await Promise.resolve();
-    assert.equal(new TextDecoder().decode(all.joined()), "GET|abc");
-    assert.equal(all.ended, true);
-  });
-
-  it("a relay delivers an end that came while nobody read, after the held bytes", T, async () => {
+  it("a head reader delivers an end that came while nobody read, after the held bytes", T, async () => {
     const { client, server } = await pair();
     client.start(new Recorder());
-    let next: Transport | null = null;
-    const relay = new TransportRelay(server, {
-      data() {
-        next ??= relay.handOff();
-      },
-      end() {},
-    });
-    assert.equal(relay.transport, server);
-    await client.write(pattern(5));
+    const reader = new PipeHeadReader(server);
+    assert.equal(reader.transport, server);
+    await client.write(new TextEncoder().encode("|"));
     await withTimeout(
       (async () => {
-        while (next === null) await delay(5);
+        while (!reader.done) await delay(5);
       })(),
-      "the hand-over",
+      "the head",
     );
+    await client.write(pattern(5));
+    await delay(100);
     // The transport is paused while held: resume it by hand, so the end can arrive.
     server.resume!();
-    await client.write(pattern(7));
+    await client.write(pattern(2));
     client.end().catch(() => {});
     await delay(200);
     const second = new Recorder();
-    next!.start(second);
+    reader.resumeWith(second);
     await second.until(() => second.ended, "the held end");
     assert.equal(second.bytes, 7);
     assert.equal(second.error, undefined);
