@@ -26,6 +26,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { utf8Encoder } from "../protocol/utf8.ts";
 import { detachWhole, takeOrCopy } from "../protocol/reader.ts";
 import { rethrowLater } from "./emitter.ts";
+import { heartbeatTimedOut } from "./errors.ts";
 import { overQueuePolicy } from "./options.ts";
 import { Heartbeat, HEARTBEAT_PING, HEARTBEAT_TIMED_OUT } from "./heartbeat.ts";
 import { callPongs } from "./pings.ts";
@@ -158,8 +159,8 @@ let heartbeatPings = 0;
  * The parts of a session that most connections never use (a violation, the
  * close timer of a close we started, drain waiters and polls, pings sent by
  * the application), made on first use: an idle connection keeps one field
- * for them (bench/RESULTS.md, "Sixth round, Bun: the adapter's idle
- * connections").
+ * for them (bench/RESULTS.md, the sixth round's section on the adapter's
+ * idle connections).
  */
 class SessionExtra {
   /** A violation reported before `close`: its code is the close code reported. */
@@ -487,14 +488,7 @@ export class NativeSession implements NativeLinkEvents {
     if (action === HEARTBEAT_PING) {
       if (this.#state === "open") this.#link.ping(utf8Encoder.encode(`wsd-heartbeat-${++heartbeatPings}`));
     } else if (action === HEARTBEAT_TIMED_OUT) {
-      this.#owner.emit(
-        "error",
-        new ProtocolError(
-          "WSD_ERR_HEARTBEAT_TIMEOUT",
-          CloseCode.ABNORMAL,
-          `No answer from the peer within ${heartbeat.timeout} ms of a ping`,
-        ),
-      );
+      this.#owner.emit("error", heartbeatTimedOut(heartbeat.timeout));
       this.terminate();
     }
   }

@@ -28,7 +28,7 @@ import type { NativeSessionOptions, NativeUpgradeCall, RequestFields } from "../
  * without fields is the URL alone.
  */
 export function packRequest(url: string, method: string, fields: readonly string[]): string {
-  // A GET without fields (an upgrade whose `Headers` are kept: Bun's) is its URL alone: the runtime's string, kept
+  // A GET without fields (an upgrade whose runtime kept the header fields) is its URL alone: the runtime's string, kept
   // as it is, not a new one and an array per handshake.
   if (fields.length === 0 && method === "GET") return url;
   return (fields.length === 0 ? [url, method] : [url, method, fields.join("\n")]).join("\n");

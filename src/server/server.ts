@@ -220,7 +220,7 @@ export class Server extends WebSocketDriver {
    * connection keeps one object, not a string per field and an array).
    */
   #copy: string | null = null;
-  /** The request's own `Headers`, where they outlive it (Bun), instead of fields in `#copy`. */
+  /** What the upgrader kept of the request's header fields (`NativeUpgradeCall.fields`), instead of fields in `#copy`. */
   #copyHeaders: RequestFields | null = null;
   /** The options, checked, with the backend's defaults: shared by the servers made alike (connection_state.ts). */
   readonly #config: ServerConfig;
